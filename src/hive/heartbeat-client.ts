@@ -1,0 +1,262 @@
+import { EventEmitter } from "node:events";
+import { create } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  QueenService,
+  type HeartbeatAck,
+  type HeartbeatRequest,
+  HeartbeatRequestSchema,
+  type HeartbeatWelcome,
+} from "../../gen/apiary/v1/queen_pb.js";
+import type { HiveInfo, HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
+import { Backoff } from "./backoff.js";
+import { awaitWithin, pause } from "./deadline.js";
+import { ThrottledWarning } from "./throttled-warning.js";
+
+export interface HeartbeatClientOptions {
+  /** A transport to the queen (gRPC over HTTP/2 with transport pings). */
+  transport: Transport;
+  /** The queen's URL, for logs. */
+  queenUrl: string;
+  /** What the hive says in its Hello. */
+  info: HiveInfo;
+  /** Fresh per hive process start. */
+  incarnation: string;
+  /** The latest completed report of the monitor; undefined before the first tick. */
+  latestReport: () => HiveReport | undefined;
+  logger: Logger;
+  /** Until the queen's Welcome says otherwise; default 1000 ms. */
+  reportIntervalMs?: number;
+  /** Time allowed for a Welcome or an ack; default 5000 ms. */
+  ackDeadlineMs?: number;
+  /** Reconnect backoff; defaults 250 ms base, 5000 ms cap. */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** How often a repeating connection failure is logged again; default 60 s. */
+  failureLogIntervalMs?: number;
+}
+
+export interface HeartbeatStopOptions {
+  reason?: string;
+  /** The most stop() waits for the Goodbye to be delivered; default 2000 ms. */
+  deadlineMs?: number;
+}
+
+/** Events: "connected" (HeartbeatWelcome), "ack" (HeartbeatAck), "disconnected" (Error). */
+export interface HeartbeatClientEvents {
+  connected: [HeartbeatWelcome];
+  ack: [HeartbeatAck];
+  disconnected: [Error];
+}
+
+const MIN_REPORT_INTERVAL_MS = 10;
+const MAX_REPORT_INTERVAL_MS = 300_000;
+
+/** One open Heartbeat stream. */
+interface Connection {
+  abort: AbortController;
+  welcomed: boolean;
+  acked: boolean;
+  openedAt: number;
+  /** Ends the outbound stream's current wait early (the welcome arrived). */
+  wakeup: (() => void) | undefined;
+  /** When the oldest unanswered message (the hello, then reports) was sent, by seq. */
+  unanswered: { seq: bigint; sentAt: number }[];
+}
+
+/**
+ * The hive's side of the Heartbeat stream: Hello, then the monitor's latest report
+ * every interval, each acked within the ack deadline. Any failure drops the stream
+ * and reconnects with exponential backoff and full jitter, until stop().
+ */
+export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
+  private readonly client: Client<typeof QueenService>;
+  private readonly ackDeadlineMs: number;
+  private readonly backoff: Backoff;
+  private readonly failures: ThrottledWarning;
+  private readonly stopController = new AbortController();
+  private reportIntervalMs: number;
+  private current: Connection | undefined;
+  private loop: Promise<void> | undefined;
+  private seq = 0n;
+  private everConnected = false;
+  private connectedNow = false;
+  private revision: bigint | undefined;
+  private reason = "hive shutting down";
+
+  constructor(private readonly options: HeartbeatClientOptions) {
+    super();
+    this.client = createClient(QueenService, options.transport);
+    this.reportIntervalMs = options.reportIntervalMs ?? 1000;
+    this.ackDeadlineMs = options.ackDeadlineMs ?? 5000;
+    this.backoff = new Backoff({ baseMs: options.backoffBaseMs ?? 250, capMs: options.backoffCapMs ?? 5000 });
+    this.failures = new ThrottledWarning(options.logger, options.failureLogIntervalMs ?? 60_000);
+  }
+
+  /** True while a stream is open and welcomed by the queen. */
+  get connected(): boolean {
+    return this.connectedNow;
+  }
+
+  /** Registry revision from the queen's last ack (or welcome). */
+  get lastAckRevision(): bigint | undefined {
+    return this.revision;
+  }
+
+  /** Seq of the last report sent. */
+  get lastSeq(): bigint {
+    return this.seq;
+  }
+
+  /** Report interval in force (from the Welcome, else the configured one). */
+  get currentReportIntervalMs(): number {
+    return this.reportIntervalMs;
+  }
+
+  start(): void {
+    if (this.loop || this.stopController.signal.aborted) return;
+    this.loop = this.run();
+  }
+
+  /** Sends Goodbye on the open stream (bounded by the deadline) and stops reconnecting. */
+  async stop(options: HeartbeatStopOptions = {}): Promise<void> {
+    this.reason = options.reason ?? this.reason;
+    this.stopController.abort();
+    if (!this.loop) return;
+    const outcome = await awaitWithin(this.loop, options.deadlineMs ?? 2000);
+    if (!outcome.settled) {
+      this.options.logger.warn({ queen: this.options.queenUrl }, "goodbye to queen not confirmed before its deadline");
+      this.current?.abort.abort(new Error("hive stopping"));
+      await this.loop;
+    }
+  }
+
+  private async run(): Promise<void> {
+    const stop = this.stopController.signal;
+    while (!stop.aborted) {
+      const error = await this.connectOnce();
+      if (stop.aborted) return;
+      this.failures.fail({ queen: this.options.queenUrl, err: error.message, attempt: this.backoff.failures + 1 }, "heartbeat to queen failed; reconnecting");
+      await pause(this.backoff.next(), stop);
+    }
+  }
+
+  /** Runs one stream until it fails or the client stops; returns why it ended. */
+  private async connectOnce(): Promise<Error> {
+    const connection: Connection = {
+      abort: new AbortController(),
+      welcomed: false,
+      acked: false,
+      openedAt: performance.now(),
+      wakeup: undefined,
+      unanswered: [{ seq: 0n, sentAt: performance.now() }],
+    };
+    this.current = connection;
+    const watchdog = setInterval(() => this.checkDeadline(connection), Math.max(10, Math.min(500, this.ackDeadlineMs / 5)));
+    watchdog.unref();
+    let ended: Error = new Error("queen closed the heartbeat stream");
+    try {
+      const responses = this.client.heartbeat(this.outbound(connection), { signal: connection.abort.signal });
+      for await (const response of responses) {
+        if (response.kind.case === "welcome") this.onWelcome(connection, response.kind.value);
+        else if (response.kind.case === "ack") this.onAck(connection, response.kind.value);
+      }
+    } catch (error) {
+      const reason: unknown = connection.abort.signal.reason;
+      ended = connection.abort.signal.aborted && reason instanceof Error ? reason : toError(error);
+    } finally {
+      clearInterval(watchdog);
+      connection.abort.abort(ended);
+      this.current = undefined;
+    }
+    if (connection.acked && performance.now() - connection.openedAt >= this.backoffStableMs()) this.backoff.reset();
+    if (this.connectedNow) {
+      this.connectedNow = false;
+      this.options.logger.debug({ queen: this.options.queenUrl, err: ended.message }, "heartbeat stream ended");
+      this.emit("disconnected", ended);
+    }
+    return ended;
+  }
+
+  private async *outbound(connection: Connection): AsyncGenerator<HeartbeatRequest> {
+    const wake = AbortSignal.any([connection.abort.signal, this.stopController.signal]);
+    yield create(HeartbeatRequestSchema, {
+      kind: { case: "hello", value: { hive: this.options.info, incarnation: this.options.incarnation } },
+    });
+    let nextAt = performance.now();
+    for (;;) {
+      await sleepUnlessWoken(connection.welcomed ? nextAt - performance.now() : this.ackDeadlineMs, wake, connection);
+      if (connection.abort.signal.aborted) return;
+      if (this.stopController.signal.aborted) {
+        yield create(HeartbeatRequestSchema, { kind: { case: "goodbye", value: { reason: this.reason } } });
+        return;
+      }
+      if (!connection.welcomed) continue;
+      const report = this.options.latestReport();
+      if (report) {
+        this.seq += 1n;
+        connection.unanswered.push({ seq: this.seq, sentAt: performance.now() });
+        yield create(HeartbeatRequestSchema, { kind: { case: "report", value: { ...report, seq: this.seq } } });
+      }
+      nextAt += this.reportIntervalMs;
+      if (nextAt < performance.now()) nextAt = performance.now() + this.reportIntervalMs;
+    }
+  }
+
+  private onWelcome(connection: Connection, welcome: HeartbeatWelcome): void {
+    const interval = welcome.reportInterval ? durationMs(welcome.reportInterval) : 0;
+    if (interval > 0) this.reportIntervalMs = Math.min(MAX_REPORT_INTERVAL_MS, Math.max(MIN_REPORT_INTERVAL_MS, interval));
+    connection.welcomed = true;
+    connection.unanswered = connection.unanswered.filter((m) => m.seq !== 0n);
+    this.revision = welcome.revision;
+    this.connectedNow = true;
+    this.options.logger.debug({ queen: this.options.queenUrl, reportIntervalMs: this.reportIntervalMs, epoch: welcome.epoch }, "queen welcomed the hive");
+    connection.wakeup?.();
+    this.emit("connected", welcome);
+  }
+
+  private onAck(connection: Connection, ack: HeartbeatAck): void {
+    while (connection.unanswered.length > 0 && connection.unanswered[0].seq <= ack.seq) connection.unanswered.shift();
+    this.revision = ack.revision;
+    if (!connection.acked) {
+      connection.acked = true;
+      if (this.failures.isFailing) this.failures.recover({ queen: this.options.queenUrl }, "heartbeat to queen restored");
+      else if (!this.everConnected) this.options.logger.info({ queen: this.options.queenUrl, hiveId: this.options.info.hiveId }, "heartbeat to queen established");
+      this.everConnected = true;
+    }
+    this.emit("ack", ack);
+  }
+
+  private checkDeadline(connection: Connection): void {
+    const oldest = connection.unanswered[0];
+    if (!oldest || performance.now() - oldest.sentAt < this.ackDeadlineMs) return;
+    const what = oldest.seq === 0n ? "welcome" : `ack for report ${oldest.seq}`;
+    connection.abort.abort(new Error(`no ${what} within the ack deadline of ${this.ackDeadlineMs} ms`));
+  }
+
+  private backoffStableMs(): number {
+    return Math.max(this.options.backoffCapMs ?? 5000, this.reportIntervalMs * 2);
+  }
+}
+
+/** Waits `ms`, or less when the signal aborts or the connection is woken. */
+function sleepUnlessWoken(ms: number, signal: AbortSignal, connection: Connection): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      connection.wakeup = undefined;
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    connection.wakeup = done;
+    if (signal.aborted) done();
+    else signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,216 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import {
+  CollectionErrorSchema,
+  GpuProbeState,
+  GpuProbeStatusSchema,
+  HiveReportSchema,
+  type CollectionError,
+  type GpuDevice,
+  type GpuProbeStatus,
+  type HiveReport,
+  WorkerState,
+} from "../../gen/apiary/v1/telemetry_pb.js";
+import { awaitWithin, pause } from "./deadline.js";
+import { attributeGpuUse, type GpuProcessUsage, type WorkerSample } from "./gpu-attribution.js";
+import { readMemAvailableBytes } from "./mem-available.js";
+
+/** What the monitor needs of the hive-wide GPU probe (GpuProbe satisfies it). */
+export interface GpuSnapshotView {
+  devices: GpuDevice[];
+  processes: GpuProcessUsage[];
+  status: GpuProbeStatus;
+  errors: CollectionError[];
+}
+export interface GpuProber {
+  /** Never rejects. */
+  probe(): Promise<GpuSnapshotView>;
+  last(): GpuSnapshotView | undefined;
+}
+
+/** What the monitor needs of the worker supervisor (WorkerSupervisor satisfies it). */
+export interface WorkerSampler {
+  /** Never rejects; exited workers appear once. */
+  sample(): Promise<WorkerSample[]>;
+}
+
+export type ReportListener = (report: HiveReport) => void;
+
+export interface MonitorOptions {
+  sampler: WorkerSampler;
+  gpu: GpuProber;
+  logger: Logger;
+  /** Time between tick starts; default 1000 ms. */
+  intervalMs?: number;
+  /** The most a tick waits for its sources; default 80 % of the interval. */
+  tickDeadlineMs?: number;
+  /** Memory available on the machine in bytes; default: MemAvailable from /proc/meminfo. */
+  readMemoryAvailable?: () => Promise<bigint>;
+}
+
+/**
+ * The hive's tick loop. Every interval it samples the workers and probes the
+ * GPUs once for the whole hive, concurrently, waits for them at most the tick
+ * deadline, and publishes one HiveReport. Ticks never overlap: a source still
+ * busy from an earlier tick is awaited again, never started twice.
+ */
+export class Monitor {
+  private readonly intervalMs: number;
+  private readonly tickDeadlineMs: number;
+  private readonly listeners = new Set<ReportListener>();
+  private readonly stopController = new AbortController();
+  private latestReport: HiveReport | undefined;
+  private pendingSample: Promise<WorkerSample[]> | undefined;
+  private pendingProbe: Promise<GpuSnapshotView> | undefined;
+  private lastWorkers: HiveReport["workers"] = [];
+  private loop: Promise<void> | undefined;
+  private tickCount = 0;
+
+  constructor(private readonly options: MonitorOptions) {
+    this.intervalMs = options.intervalMs ?? 1000;
+    if (!(this.intervalMs > 0)) throw new RangeError(`monitor: intervalMs must be > 0, got ${this.intervalMs}`);
+    this.tickDeadlineMs = options.tickDeadlineMs ?? Math.floor(this.intervalMs * 0.8);
+  }
+
+  /** Starts ticking; the first tick runs at once. */
+  start(): void {
+    if (this.loop || this.stopController.signal.aborted) return;
+    this.loop = this.run();
+  }
+
+  /** Stops ticking and waits for the tick in progress (bounded by its deadline). */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.loop;
+  }
+
+  /** The latest completed report, or undefined before the first tick ends. */
+  latest(): HiveReport | undefined {
+    return this.latestReport;
+  }
+
+  /** Completed ticks since start. */
+  get ticks(): number {
+    return this.tickCount;
+  }
+
+  /** Calls `listener` with every completed report; returns the unsubscribe function. */
+  subscribe(listener: ReportListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs one tick now (the loop uses it; tests may call it on a monitor that is not started). */
+  async tick(): Promise<HiveReport> {
+    this.pendingSample ??= this.options.sampler.sample().catch(() => []);
+    this.pendingProbe ??= this.options.gpu.probe().catch((error: unknown) => this.failedSnapshot(error));
+    const sampleRun = this.pendingSample;
+    const probeRun = this.pendingProbe;
+    const budget = this.tickDeadlineMs;
+    const [sample, probe, memory] = await Promise.all([
+      awaitWithin(sampleRun, budget),
+      awaitWithin(probeRun, budget),
+      awaitWithin(this.readMemory(), budget),
+    ]);
+    if (sample.settled) this.pendingSample = undefined;
+    if (probe.settled) this.pendingProbe = undefined;
+
+    const errors: CollectionError[] = [];
+    const snapshot = probe.settled ? probe.value : this.overdueSnapshot();
+    errors.push(...snapshot.errors);
+    const measured = snapshot.status.state === GpuProbeState.OK || snapshot.status.lastSuccessAt !== undefined;
+
+    let workers = this.lastWorkers;
+    if (sample.settled) {
+      workers = attributeGpuUse(sample.value, snapshot.processes, measured);
+      this.lastWorkers = workers.filter((w) => !isFinal(w.state));
+    } else {
+      errors.push(collectionError("procfs", `worker sampling did not finish within the tick deadline of ${budget} ms; workers are as of the last tick`));
+    }
+
+    let memoryAvailableBytes: bigint | undefined;
+    if (!memory.settled) errors.push(collectionError("procfs", "reading available memory timed out"));
+    else if (memory.value instanceof Error) errors.push(collectionError("procfs", memory.value.message));
+    else memoryAvailableBytes = memory.value;
+
+    const report = create(HiveReportSchema, {
+      seq: BigInt(this.tickCount + 1),
+      collectedAt: timestampFromMs(Date.now()),
+      devices: snapshot.devices,
+      workers,
+      memoryAvailableBytes,
+      gpuProbe: snapshot.status,
+      errors,
+    });
+    this.tickCount += 1;
+    this.latestReport = report;
+    this.publish(report);
+    return report;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopController.signal;
+    const origin = performance.now();
+    while (!signal.aborted) {
+      try {
+        await this.tick();
+      } catch (error) {
+        this.options.logger.error({ err: error }, "monitor tick failed");
+      }
+      // Next slot on the interval grid; slots missed by a slow tick are skipped, not stacked.
+      const elapsed = performance.now() - origin;
+      const nextSlot = (Math.floor(elapsed / this.intervalMs) + 1) * this.intervalMs;
+      await pause(nextSlot - elapsed, signal);
+    }
+  }
+
+  /** The probe broke its promise never to reject: the last known devices, marked ERROR. */
+  private failedSnapshot(error: unknown): GpuSnapshotView {
+    const message = `GPU probe failed: ${error instanceof Error ? error.message : String(error)}`;
+    return this.lastKnownSnapshot(GpuProbeState.ERROR, message);
+  }
+
+  /** The probe has not answered in time: the last known devices, marked TIMEOUT. */
+  private overdueSnapshot(): GpuSnapshotView {
+    const message = `GPU probe did not answer within the tick deadline of ${this.tickDeadlineMs} ms`;
+    return this.lastKnownSnapshot(GpuProbeState.TIMEOUT, message);
+  }
+
+  private lastKnownSnapshot(state: GpuProbeState, message: string): GpuSnapshotView {
+    const last = this.options.gpu.last();
+    return {
+      devices: last?.devices ?? [],
+      processes: last?.processes ?? [],
+      status: create(GpuProbeStatusSchema, {
+        state,
+        message,
+        lastSuccessAt: last?.status.lastSuccessAt,
+      }),
+      errors: [collectionError("gpu", message)],
+    };
+  }
+
+  private readMemory(): Promise<bigint | Error> {
+    const read = this.options.readMemoryAvailable ?? (() => readMemAvailableBytes());
+    return read().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  }
+
+  private publish(report: HiveReport): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(report);
+      } catch (error) {
+        this.options.logger.error({ err: error }, "report listener failed");
+      }
+    }
+  }
+}
+
+function isFinal(state: WorkerState): boolean {
+  return state === WorkerState.EXITED || state === WorkerState.FAILED;
+}
+
+function collectionError(source: string, message: string): CollectionError {
+  return create(CollectionErrorSchema, { source, message });
+}
