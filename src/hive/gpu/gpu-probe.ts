@@ -1,0 +1,221 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import {
+  CollectionErrorSchema,
+  GpuProbeState,
+  GpuProbeStatusSchema,
+  type CollectionError,
+  type GpuDevice,
+  type GpuProbeStatus,
+} from "../../../gen/apiary/v1/telemetry_pb.js";
+import { mergeGpuProcesses, type GpuProcessUsage } from "./merge-gpu-processes.js";
+import { COMPUTE_APPS_ARGS, parseComputeApps } from "./parse-compute-apps.js";
+import { PMON_ARGS, parsePmon } from "./parse-pmon.js";
+import { QUERY_GPU_ARGS, parseQueryGpu } from "./parse-query-gpu.js";
+import { runWithDeadline } from "./run-with-deadline.js";
+import { interpretSmiCall } from "./smi-call.js";
+
+export type { GpuProcessUsage } from "./merge-gpu-processes.js";
+
+export interface GpuSnapshot {
+  devices: GpuDevice[];
+  processes: GpuProcessUsage[];
+  status: GpuProbeStatus;
+  /** Failures of secondary sources (source "gpu.compute-apps", "gpu.pmon") while devices are OK. */
+  errors: CollectionError[];
+  /** Wall-clock time at which this snapshot's status was decided (0 before the first probe). */
+  probedAtMs: number;
+}
+
+export interface GpuProbeOptions {
+  /** Default "nvidia-smi" (looked up in PATH). */
+  nvidiaSmiPath?: string;
+  /** Hard deadline of each nvidia-smi call; default 2000 ms. */
+  deadlineMs?: number;
+  /** SIGTERM → SIGKILL grace after the deadline; default 500 ms. */
+  killGraceMs?: number;
+  logger: Logger;
+  /** false: never runs nvidia-smi, reports NOT_FOUND "disabled". Default true. */
+  enabled?: boolean;
+  /** Environment of the nvidia-smi processes; default this process's. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const DEFAULT_DEADLINE_MS = 2000;
+const DEFAULT_KILL_GRACE_MS = 500;
+
+function status(state: GpuProbeState, message: string, lastSuccessMs: number | undefined): GpuProbeStatus {
+  return create(GpuProbeStatusSchema, {
+    state,
+    message,
+    ...(lastSuccessMs !== undefined ? { lastSuccessAt: timestampFromMs(lastSuccessMs) } : {}),
+  });
+}
+
+/**
+ * The hive's GPU probe: one round of three concurrent nvidia-smi calls per probe(),
+ * each with a hard deadline, single-flight so a hung driver never piles up processes.
+ */
+export class GpuProbe {
+  private readonly path: string;
+  private readonly deadlineMs: number;
+  private readonly killGraceMs: number;
+  private readonly log: Logger;
+  private readonly enabled: boolean;
+  private readonly env: NodeJS.ProcessEnv | undefined;
+  private snapshot: GpuSnapshot;
+  private running: Promise<GpuSnapshot> | undefined;
+  private runningSinceMs = 0;
+  private spawned = 0;
+  private lastSuccessMs: number | undefined;
+  private closed = false;
+  private loggedStateKey = "";
+  private loggedErrorSources = "";
+  private warnedStillRunning = false;
+
+  constructor(opts: GpuProbeOptions) {
+    this.path = opts.nvidiaSmiPath ?? "nvidia-smi";
+    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.log = opts.logger;
+    this.enabled = opts.enabled ?? true;
+    this.env = opts.env;
+    this.snapshot = {
+      devices: [],
+      processes: [],
+      status: status(GpuProbeState.UNSPECIFIED, "not probed yet", undefined),
+      errors: [],
+      probedAtMs: 0,
+    };
+  }
+
+  /** Never throws. While a probe runs, answers at once with the last devices and status TIMEOUT. */
+  probe(): Promise<GpuSnapshot> {
+    if (this.closed) return Promise.resolve(this.snapshot);
+    if (!this.enabled) {
+      this.snapshot = { ...this.snapshot, devices: [], processes: [], errors: [], probedAtMs: Date.now(),
+        status: status(GpuProbeState.NOT_FOUND, "GPU probe disabled by configuration", undefined) };
+      return Promise.resolve(this.snapshot);
+    }
+    if (this.running) {
+      const sinceMs = Math.round(Date.now() - this.runningSinceMs);
+      const message = `a GPU probe is still running since ${sinceMs} ms; not starting another`;
+      if (!this.warnedStillRunning) {
+        this.warnedStillRunning = true;
+        this.log.warn({ sinceMs }, "gpu probe still running, skipping this tick");
+      }
+      return Promise.resolve({
+        ...this.snapshot,
+        status: status(GpuProbeState.TIMEOUT, message, this.lastSuccessMs),
+        probedAtMs: Date.now(),
+      });
+    }
+    this.runningSinceMs = Date.now();
+    this.warnedStillRunning = false;
+    const round = this.runRound().catch((e: unknown) => this.fail(GpuProbeState.ERROR, `GPU probe failed: ${String(e)}`));
+    this.running = round;
+    void round.finally(() => {
+      this.running = undefined;
+    });
+    return round;
+  }
+
+  last(): GpuSnapshot {
+    return this.snapshot;
+  }
+
+  inFlight(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** How many nvidia-smi processes this probe started (spawn attempts). */
+  invocations(): number {
+    return this.spawned;
+  }
+
+  /** Stops probing; waits for a running probe, which ends by its deadline + grace. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.running;
+  }
+
+  private run(args: readonly string[]) {
+    this.spawned++;
+    return runWithDeadline(this.path, args, {
+      deadlineMs: this.deadlineMs,
+      killGraceMs: this.killGraceMs,
+      ...(this.env ? { env: this.env } : {}),
+    });
+  }
+
+  private async runRound(): Promise<GpuSnapshot> {
+    const [gpuRun, appsRun, pmonRun] = await Promise.all([
+      this.run(QUERY_GPU_ARGS),
+      this.run(COMPUTE_APPS_ARGS),
+      this.run(PMON_ARGS),
+    ]);
+    const ctx = { path: this.path, deadlineMs: this.deadlineMs };
+    const gpus = interpretSmiCall("nvidia-smi --query-gpu", gpuRun, (t) => parseQueryGpu(t), ctx);
+    if (!gpus.ok) return this.fail(gpus.state, gpus.message);
+    if (gpus.value.length === 0) return this.fail(GpuProbeState.NOT_FOUND, "nvidia-smi listed no GPUs");
+
+    const errors: CollectionError[] = [];
+    const apps = interpretSmiCall("nvidia-smi --query-compute-apps", appsRun, (t) => parseComputeApps(t), ctx);
+    if (!apps.ok) errors.push(create(CollectionErrorSchema, { source: "gpu.compute-apps", message: apps.message }));
+    const pmon = interpretSmiCall("nvidia-smi pmon", pmonRun, parsePmon, ctx);
+    if (!pmon.ok) errors.push(create(CollectionErrorSchema, { source: "gpu.pmon", message: pmon.message }));
+
+    const now = Date.now();
+    this.lastSuccessMs = now;
+    const processes = mergeGpuProcesses(gpus.value, apps.ok ? apps.value : [], pmon.ok ? pmon.value : []);
+    const message = gpus.warnings.length > 0 ? `${gpus.value.length} GPU(s); ${gpus.warnings[0]}` : `${gpus.value.length} GPU(s)`;
+    this.snapshot = {
+      devices: gpus.value,
+      processes,
+      status: status(GpuProbeState.OK, message, now),
+      errors,
+      probedAtMs: now,
+    };
+    this.logChanges();
+    return this.snapshot;
+  }
+
+  /** NOT_FOUND clears the devices; TIMEOUT and ERROR keep the last known ones. */
+  private fail(state: GpuProbeState, message: string): GpuSnapshot {
+    const keep = state !== GpuProbeState.NOT_FOUND;
+    this.snapshot = {
+      devices: keep ? this.snapshot.devices : [],
+      processes: keep ? this.snapshot.processes : [],
+      status: status(state, message, this.lastSuccessMs),
+      errors: [],
+      probedAtMs: Date.now(),
+    };
+    this.logChanges();
+    return this.snapshot;
+  }
+
+  private logChanges(): void {
+    const s = this.snapshot;
+    const stateName = GpuProbeState[s.status.state];
+    const key = s.status.state === GpuProbeState.OK ? `OK:${s.devices.length}` : `${stateName}:${s.status.message}`;
+    if (key !== this.loggedStateKey) {
+      const first = this.loggedStateKey === "";
+      this.loggedStateKey = key;
+      const fields = { state: stateName, message: s.status.message, devices: s.devices.length };
+      if (s.status.state === GpuProbeState.OK || (first && s.status.state === GpuProbeState.NOT_FOUND)) {
+        this.log.info(fields, "gpu probe state");
+      } else {
+        this.log.warn(fields, "gpu probe state");
+      }
+    }
+    const sources = s.errors.map((e) => e.source).join(",");
+    if (sources !== this.loggedErrorSources) {
+      this.loggedErrorSources = sources;
+      if (sources) this.log.warn({ errors: s.errors.map((e) => ({ source: e.source, message: e.message })) }, "gpu probe source failing");
+      else this.log.info("gpu probe sources recovered");
+    }
+  }
+}
+
+export type { GpuDevice };

@@ -1,0 +1,61 @@
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+export const fakeNvidiaSmi = path.join(repoRoot, "examples/fake-nvidia-smi/fake-nvidia-smi");
+
+interface ProcStat {
+  state: string;
+  pgid: number;
+}
+
+function readStat(pid: number | string): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: rest[0], pgid: Number(rest[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running (a zombie waiting for its reaper counts as gone). */
+export function isAlive(pid: number): boolean {
+  const stat = readStat(pid);
+  return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
+}
+
+/** Pids of live processes in a process group. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(entry);
+    if (stat && stat.pgid === pgid && stat.state !== "Z" && stat.state !== "X") members.push(Number(entry));
+  }
+  return members;
+}
+
+/** Polls a condition until it holds or the bound passes; returns whether it held. */
+export async function waitFor(condition: () => boolean, boundMs = 5000, everyMs = 20): Promise<boolean> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    if (condition()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Writes an executable shell script and returns its path. */
+export function writeScript(dir: string, name: string, body: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
