@@ -1,0 +1,269 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import { HiveHealth, HiveStatusSchema, type HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
+import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { LivenessClock } from "./clock.js";
+import { EventHistory } from "./event-history.js";
+import { ChangeType, type HelloResult, type HiveView, type Registry, type RegistryEvent } from "./registry.js";
+import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
+import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual, workersEqual } from "./telemetry-equality.js";
+
+export interface MemoryRegistryOptions {
+  shards: number;
+  historySize: number;
+  clock: LivenessClock;
+  logger?: Logger;
+  epoch?: string;
+}
+
+/** The in-memory, sharded registry: the queen's state for a single queen process. */
+export class MemoryRegistry implements Registry {
+  readonly epoch: string;
+  readonly shardCount: number;
+  private readonly shards: RegistryShard[];
+  private readonly history: EventHistory;
+  private readonly listeners = new Set<(event: RegistryEvent) => void>();
+  private rev = 0;
+
+  constructor(private readonly opts: MemoryRegistryOptions) {
+    this.epoch = opts.epoch ?? randomUUID();
+    this.shardCount = opts.shards;
+    this.shards = Array.from({ length: opts.shards }, () => new RegistryShard());
+    this.history = new EventHistory(opts.historySize);
+  }
+
+  revision(): number {
+    return this.rev;
+  }
+
+  hello(info: HiveInfo, incarnation: string): HelloResult {
+    const id = info.hiveId;
+    const shard = this.shardFor(id);
+    const now = this.opts.clock.nowMs();
+    const wall = this.opts.clock.clock.wallMs();
+    const existing = shard.hives.get(id);
+    if (!existing) {
+      const record = new HiveRecord(info, incarnation, now, wall, wall);
+      shard.hives.set(id, record);
+      this.emitHive(ChangeType.Added, record);
+      return { revision: this.rev, added: true, newIncarnation: false };
+    }
+    const newIncarnation = existing.incarnation !== incarnation;
+    const changed =
+      newIncarnation || !existing.connected || existing.health !== HiveHealth.HEALTHY || !hiveInfosEqual(existing.info, info);
+    if (existing.health !== HiveHealth.HEALTHY) this.logHealth(existing, HiveHealth.HEALTHY, "hello");
+    existing.info = info;
+    if (newIncarnation) {
+      // The old incarnation's workers stay until the first report of the new one replaces them.
+      existing.incarnation = incarnation;
+      existing.lastSeq = 0n;
+      existing.connectedAtWallMs = wall;
+    }
+    existing.connected = true;
+    existing.health = HiveHealth.HEALTHY;
+    existing.lastSeenMs = now;
+    existing.lastSeenWallMs = wall;
+    if (changed) this.emitHive(ChangeType.Updated, existing);
+    return { revision: this.rev, added: false, newIncarnation };
+  }
+
+  applyReport(hiveId: string, incarnation: string, report: HiveReport): number {
+    const shard = this.shardFor(hiveId);
+    const record = shard.hives.get(hiveId);
+    if (!record || record.incarnation !== incarnation) {
+      throw new Error(`registry: hive ${hiveId} incarnation ${incarnation} is not current`);
+    }
+    record.lastSeenMs = this.opts.clock.nowMs();
+    record.lastSeenWallMs = this.opts.clock.clock.wallMs();
+    record.lastSeq = report.seq;
+
+    let hiveChanged = false;
+    if (record.health !== HiveHealth.HEALTHY && record.connected) {
+      this.logHealth(record, HiveHealth.HEALTHY, "report");
+      record.health = HiveHealth.HEALTHY;
+      hiveChanged = true;
+    }
+    if (!deviceListsEqual(record.devices, report.devices)) {
+      record.setDevices(report.devices);
+      hiveChanged = true;
+    }
+    if (!probesEqual(record.gpuProbe, report.gpuProbe)) {
+      record.gpuProbe = report.gpuProbe;
+      hiveChanged = true;
+    }
+    if (record.memoryAvailableBytes !== report.memoryAvailableBytes) {
+      record.memoryAvailableBytes = report.memoryAvailableBytes;
+      hiveChanged = true;
+    }
+    if (!errorsEqual(record.errors, report.errors)) {
+      record.errors = report.errors;
+      hiveChanged = true;
+    }
+    if (hiveChanged) this.emitHive(ChangeType.Updated, record);
+
+    const previous = record.workers;
+    const next = new Map<string, WorkerTelemetry>();
+    const changes: [ChangeType, WorkerTelemetry][] = [];
+    for (const worker of report.workers) {
+      next.set(worker.workerId, worker);
+      const old = previous.get(worker.workerId);
+      if (!old) {
+        shard.indexWorker(hiveId, worker.model, worker.workerId);
+        changes.push([ChangeType.Added, worker]);
+      } else if (!workersEqual(old, worker)) {
+        if (old.model !== worker.model) {
+          shard.unindexWorker(hiveId, old.model, old.workerId);
+          shard.indexWorker(hiveId, worker.model, worker.workerId);
+        }
+        changes.push([ChangeType.Updated, worker]);
+      }
+    }
+    for (const [workerId, old] of previous) {
+      if (next.has(workerId)) continue;
+      shard.unindexWorker(hiveId, old.model, workerId);
+      changes.push([ChangeType.Removed, old]);
+    }
+    record.workers = next;
+    for (const [type, worker] of changes) this.emitWorker(type, hiveId, worker);
+    return this.rev;
+  }
+
+  markDisconnected(hiveId: string, incarnation: string): void {
+    const record = this.shardFor(hiveId).hives.get(hiveId);
+    if (!record || record.incarnation !== incarnation || !record.connected) return;
+    record.connected = false;
+    if (record.health === HiveHealth.HEALTHY) {
+      this.logHealth(record, HiveHealth.DEGRADED, "stream broken");
+      record.health = HiveHealth.DEGRADED;
+    }
+    this.emitHive(ChangeType.Updated, record);
+  }
+
+  setHealth(hiveId: string, health: HiveHealth): void {
+    const record = this.shardFor(hiveId).hives.get(hiveId);
+    if (!record || record.health === health) return;
+    this.logHealth(record, health, "liveness");
+    record.health = health;
+    this.emitHive(ChangeType.Updated, record);
+  }
+
+  evict(hiveId: string, reason: string): boolean {
+    const shard = this.shardFor(hiveId);
+    const record = shard.hives.get(hiveId);
+    if (!record) return false;
+    const workers = record.workers;
+    record.workers = new Map();
+    for (const worker of workers.values()) shard.unindexWorker(hiveId, worker.model, worker.workerId);
+    record.setDevices([]);
+    shard.hives.delete(hiveId);
+    for (const worker of workers.values()) this.emitWorker(ChangeType.Removed, hiveId, worker);
+    this.emitHive(ChangeType.Removed, record);
+    this.opts.logger?.info({ hiveId, incarnation: record.incarnation, reason, workers: workers.size }, "hive evicted");
+    return true;
+  }
+
+  hive(hiveId: string): HiveView | undefined {
+    return this.shardFor(hiveId).hives.get(hiveId);
+  }
+
+  *hives(): Iterable<HiveView> {
+    for (const shard of this.shards) yield* shard.hives.values();
+  }
+
+  hivesInShard(shard: number): Iterable<HiveView> {
+    return this.shards[shard].hives.values();
+  }
+
+  *workersOfModel(model: string): Iterable<{ hive: HiveView; workerIds: ReadonlySet<string> }> {
+    for (const shard of this.shards) {
+      const byHive = shard.modelIndex.get(model);
+      if (!byHive) continue;
+      for (const [hiveId, workerIds] of byHive) yield { hive: shard.hives.get(hiveId)!, workerIds };
+    }
+  }
+
+  hiveCount(): number {
+    let n = 0;
+    for (const shard of this.shards) n += shard.hives.size;
+    return n;
+  }
+
+  workerCount(): number {
+    let n = 0;
+    for (const shard of this.shards) n += shard.workerCount();
+    return n;
+  }
+
+  /** The model index of every shard, for tests that check it stays exact. */
+  modelIndexEntries(): { model: string; hiveId: string; workerId: string }[] {
+    const out: { model: string; hiveId: string; workerId: string }[] = [];
+    for (const shard of this.shards) {
+      for (const [model, byHive] of shard.modelIndex) {
+        for (const [hiveId, ids] of byHive) for (const workerId of ids) out.push({ model, hiveId, workerId });
+      }
+    }
+    return out;
+  }
+
+  eventsSince(since: number): RegistryEvent[] | undefined {
+    return this.history.since(since, this.rev);
+  }
+
+  historySize(): number {
+    return this.history.size();
+  }
+
+  subscribe(listener: (event: RegistryEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  hiveStatus(hive: HiveView, withWorkers: boolean): HiveStatus {
+    return create(HiveStatusSchema, {
+      info: hive.info,
+      health: hive.health,
+      lastSeen: timestampFromMs(hive.lastSeenWallMs),
+      devices: hive.devices as HiveStatus["devices"],
+      workers: withWorkers ? [...hive.workers.values()] : [],
+      incarnation: hive.incarnation,
+      connectedAt: timestampFromMs(hive.connectedAtWallMs),
+      gpuProbe: hive.gpuProbe,
+      memoryAvailableBytes: hive.memoryAvailableBytes,
+      connected: hive.connected,
+      lastSeq: hive.lastSeq,
+      errors: hive.errors as HiveStatus["errors"],
+    });
+  }
+
+  private shardFor(hiveId: string): RegistryShard {
+    return this.shards[shardOf(hiveId, this.shardCount)];
+  }
+
+  private emitHive(type: ChangeType, record: HiveRecord): void {
+    this.publish({ revision: ++this.rev, kind: "hive", type, hiveId: record.hiveId, hive: this.hiveStatus(record, false) });
+  }
+
+  private emitWorker(type: ChangeType, hiveId: string, worker: WorkerTelemetry): void {
+    this.publish({ revision: ++this.rev, kind: "worker", type, hiveId, worker });
+  }
+
+  private publish(event: RegistryEvent): void {
+    this.history.append(event);
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.opts.logger?.error({ err, revision: event.revision }, "registry listener failed");
+      }
+    }
+  }
+
+  private logHealth(record: HiveRecord, to: HiveHealth, cause: string): void {
+    this.opts.logger?.info(
+      { hiveId: record.hiveId, from: HiveHealth[record.health], to: HiveHealth[to], cause },
+      "hive health changed",
+    );
+  }
+}
