@@ -1,0 +1,114 @@
+import os from "node:os";
+import path from "node:path";
+import type { Logger } from "pino";
+import { normalizeAddress } from "../rpc/transport.js";
+
+export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
+
+/** How to run a hive. Every field is optional; see resolveHiveConfig for the defaults. */
+export interface HiveConfig {
+  /** The queen's URL or host:port, e.g. "http://10.0.0.1:7833"; unset = standalone (no heartbeat). */
+  queenUrl?: string;
+  /** Listen address of the HiveService; default 127.0.0.1. */
+  host?: string;
+  /** Default 7835; 0 = any free port. */
+  port?: number;
+  /** URL advertised to the queen as this hive's endpoint; default http://<host>:<port> (the hostname when host is a wildcard). */
+  advertiseUrl?: string;
+  /** Default: the hostname. */
+  hiveId?: string;
+  labels?: Record<string, string>;
+  /** Default env APIARY_NVIDIA_SMI, else "nvidia-smi" from PATH. */
+  nvidiaSmiPath?: string;
+  /** Hard deadline of each nvidia-smi call; default 2000 ms. */
+  gpuDeadlineMs?: number;
+  /** false: never run nvidia-smi (report NOT_FOUND). Default true. */
+  gpuEnabled?: boolean;
+  /** Default env APIARY_CGROUP_ROOT, else /sys/fs/cgroup. */
+  cgroupRoot?: string;
+  /** Default "auto": detect. */
+  cgroupMode?: CgroupModeSetting;
+  /** Worker metadata and logs; default /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive. */
+  stateDir?: string;
+  /** Monitor tick interval; default 1000 ms. */
+  tickIntervalMs?: number;
+  /** Heartbeat report interval until the queen's Welcome sets one; default 1000 ms. */
+  reportIntervalMs?: number;
+  /** Time allowed for each heartbeat ack; default 5000 ms. */
+  ackDeadlineMs?: number;
+  /** Transport ping interval and timeout towards the queen; default 5000 ms each. */
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** The most close() waits for the queen to take the Goodbye; default 2000 ms. */
+  goodbyeDeadlineMs?: number;
+  /** Default: the shared logger factory's "hive" logger. */
+  logger?: Logger;
+}
+
+export type ResolvedHiveConfig = Required<Omit<HiveConfig, "queenUrl" | "advertiseUrl" | "hiveId" | "logger" | "cgroupRoot">> & {
+  queenUrl: string | undefined;
+  advertiseUrl: string | undefined;
+  hiveId: string;
+  cgroupRoot: string | undefined;
+  logger: Logger | undefined;
+};
+
+export const DEFAULT_HIVE_HOST = "127.0.0.1";
+export const DEFAULT_HIVE_PORT = 7835;
+
+/** Fills every default; values from `env` (APIARY_NVIDIA_SMI, APIARY_CGROUP_ROOT) apply only to unset fields. */
+export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = process.env): ResolvedHiveConfig {
+  const resolved: ResolvedHiveConfig = {
+    queenUrl: config.queenUrl?.trim() ? normalizeAddress(config.queenUrl) : undefined,
+    host: config.host ?? DEFAULT_HIVE_HOST,
+    port: config.port ?? DEFAULT_HIVE_PORT,
+    advertiseUrl: nonEmpty(config.advertiseUrl),
+    hiveId: nonEmpty(config.hiveId) ?? os.hostname(),
+    labels: { ...(config.labels ?? {}) },
+    nvidiaSmiPath: nonEmpty(config.nvidiaSmiPath) ?? nonEmpty(env.APIARY_NVIDIA_SMI) ?? "nvidia-smi",
+    gpuDeadlineMs: config.gpuDeadlineMs ?? 2000,
+    gpuEnabled: config.gpuEnabled ?? true,
+    cgroupRoot: nonEmpty(config.cgroupRoot) ?? nonEmpty(env.APIARY_CGROUP_ROOT),
+    cgroupMode: config.cgroupMode ?? "auto",
+    stateDir: nonEmpty(config.stateDir) ?? defaultStateDir(),
+    tickIntervalMs: config.tickIntervalMs ?? 1000,
+    reportIntervalMs: config.reportIntervalMs ?? 1000,
+    ackDeadlineMs: config.ackDeadlineMs ?? 5000,
+    pingIntervalMs: config.pingIntervalMs ?? 5000,
+    pingTimeoutMs: config.pingTimeoutMs ?? 5000,
+    goodbyeDeadlineMs: config.goodbyeDeadlineMs ?? 2000,
+    logger: config.logger,
+  };
+  validate(resolved);
+  return resolved;
+}
+
+/** /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive (XDG_STATE_HOME when set). */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? -1): string {
+  if (uid === 0) return "/var/lib/apiary/hive";
+  const stateHome = nonEmpty(env.XDG_STATE_HOME) ?? path.join(os.homedir(), ".local", "state");
+  return path.join(stateHome, "apiary", "hive");
+}
+
+/** The URL the queen and tools should use to reach this hive. */
+export function advertisedEndpoint(config: ResolvedHiveConfig, boundPort: number): string {
+  if (config.advertiseUrl) return config.advertiseUrl;
+  const wildcard = config.host === "0.0.0.0" || config.host === "::" || config.host === "";
+  const host = wildcard ? os.hostname() : config.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
+}
+
+function validate(config: ResolvedHiveConfig): void {
+  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs"];
+  for (const key of positive) {
+    const value = config[key];
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`hive config ${key}: must be a positive number, got ${String(value)}`);
+  }
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) throw new RangeError(`hive config port: must be 0-65535, got ${config.port}`);
+  if (!(config.goodbyeDeadlineMs >= 0)) throw new RangeError(`hive config goodbyeDeadlineMs: must be >= 0, got ${config.goodbyeDeadlineMs}`);
+  if (!["auto", "v2", "v1", "none"].includes(config.cgroupMode)) throw new RangeError(`hive config cgroupMode: must be auto, v2, v1 or none, got ${config.cgroupMode}`);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value !== "" ? value : undefined;
+}

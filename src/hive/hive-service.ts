@@ -1,0 +1,117 @@
+import { create } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  HiveService,
+  ListWorkersResponseSchema,
+  SpawnWorkerResponseSchema,
+  StopWorkerResponseSchema,
+  WatchTelemetryResponseSchema,
+  type SpawnWorkerRequest,
+  type WatchTelemetryResponse,
+} from "../../gen/apiary/v1/hive_pb.js";
+import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { LatestMailbox } from "./latest-mailbox.js";
+
+/** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
+export interface WorkerControl {
+  /** Throws ConnectError (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS…). */
+  spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry>;
+  /** Throws ConnectError NOT_FOUND for an unknown worker. */
+  stop(workerId: string, graceMs?: number): Promise<WorkerTelemetry>;
+  /** Workers as the supervisor knows them now (including ones not measured yet). */
+  list(): WorkerTelemetry[];
+}
+
+/** What the service needs of the monitor. */
+export interface ReportSource {
+  latest(): HiveReport | undefined;
+  subscribe(listener: (report: HiveReport) => void): () => void;
+}
+
+export interface HiveServiceDeps {
+  workers: WorkerControl;
+  reports: ReportSource;
+  /** The hive's info; a function because the endpoint is known only once the server listens. */
+  info: () => HiveInfo;
+  /** Aborts when the hive shuts down: open WatchTelemetry streams end with UNAVAILABLE. */
+  shutdownSignal: AbortSignal;
+}
+
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+export const MAX_STOP_GRACE_MS = 3_600_000;
+const WORKER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** HiveService: spawn, stop and list workers, and stream the hive's reports. */
+export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof HiveService> {
+  return {
+    async spawnWorker(request) {
+      validateSpawn(request);
+      const worker = await deps.workers.spawn(request);
+      return create(SpawnWorkerResponseSchema, { worker });
+    },
+
+    async stopWorker(request) {
+      if (request.workerId === "") throw invalid("worker_id: must not be empty");
+      let graceMs = DEFAULT_STOP_GRACE_MS;
+      if (request.gracePeriod) {
+        const { seconds, nanos } = request.gracePeriod;
+        if (seconds < 0n || nanos < 0) throw invalid("grace_period: must not be negative");
+        if (nanos > 999_999_999) throw invalid("grace_period.nanos: must be below 1e9");
+        graceMs = durationMs(request.gracePeriod);
+        if (graceMs > MAX_STOP_GRACE_MS) throw invalid(`grace_period: must be at most 1h, got ${graceMs} ms`);
+      }
+      const worker = await deps.workers.stop(request.workerId, graceMs);
+      return create(StopWorkerResponseSchema, { worker });
+    },
+
+    listWorkers() {
+      return create(ListWorkersResponseSchema, { hive: deps.info(), workers: currentWorkers(deps) });
+    },
+
+    async *watchTelemetry(_request, context) {
+      if (deps.shutdownSignal.aborted) throw new ConnectError("hive is shutting down", Code.Unavailable);
+      const mailbox = new LatestMailbox<HiveReport>();
+      const first = deps.reports.latest();
+      if (first) mailbox.put(first);
+      const unsubscribe = deps.reports.subscribe((report) => mailbox.put(report));
+      const onShutdown = (): void => mailbox.close(new ConnectError("hive is shutting down", Code.Unavailable));
+      const onCancel = (): void => mailbox.close();
+      deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+      context.signal.addEventListener("abort", onCancel, { once: true });
+      try {
+        for await (const report of mailbox) {
+          const message: WatchTelemetryResponse = create(WatchTelemetryResponseSchema, { report });
+          yield message;
+        }
+      } finally {
+        unsubscribe();
+        deps.shutdownSignal.removeEventListener("abort", onShutdown);
+        context.signal.removeEventListener("abort", onCancel);
+      }
+    },
+  };
+}
+
+/** Last tick's workers, plus any spawned since, ordered by worker_id. */
+function currentWorkers(deps: HiveServiceDeps): WorkerTelemetry[] {
+  const byId = new Map<string, WorkerTelemetry>();
+  for (const worker of deps.reports.latest()?.workers ?? []) byId.set(worker.workerId, worker);
+  for (const worker of deps.workers.list()) if (!byId.has(worker.workerId)) byId.set(worker.workerId, worker);
+  return [...byId.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
+}
+
+function validateSpawn(request: SpawnWorkerRequest): void {
+  if (request.argv.length === 0) throw invalid("argv: must not be empty");
+  if (request.argv[0] === "") throw invalid("argv[0]: must name a program");
+  if (request.workerId !== "" && !WORKER_ID_PATTERN.test(request.workerId)) {
+    throw invalid("worker_id: must be 1-128 characters of [A-Za-z0-9._-]");
+  }
+  for (const key of Object.keys(request.env)) {
+    if (key === "" || key.includes("=") || key.includes("\0")) throw invalid(`env: invalid variable name ${JSON.stringify(key)}`);
+  }
+}
+
+function invalid(message: string): ConnectError {
+  return new ConnectError(message, Code.InvalidArgument);
+}
