@@ -23,7 +23,8 @@ const KNOWN_FAILURES: KnownFailure[] = [
   { pattern: /Unable to determine the device handle/i, state: GpuProbeState.ERROR },
   { pattern: /GPU is lost/i, state: GpuProbeState.ERROR },
   { pattern: /Insufficient Permissions/i, state: GpuProbeState.ERROR },
-  { pattern: /Unknown Error/i, state: GpuProbeState.ERROR },
+  // A whole line only: "[Unknown Error]" is also a value inside healthy query output.
+  { pattern: /^\s*Unknown Error\s*$/im, state: GpuProbeState.ERROR },
   { pattern: /is not a valid field to query/i, state: GpuProbeState.ERROR },
 ];
 
