@@ -220,8 +220,8 @@ function hangForever() {
 }
 
 function main() {
-  const mode = currentMode();
   const args = process.argv.slice(2);
+  const mode = (args[0] === "pmon" && env.FAKE_NVIDIA_SMI_PMON_MODE) || currentMode();
   switch (mode) {
     case "hang":
       return hangForever();
