@@ -94,8 +94,13 @@ export class GpuProbe {
   probe(): Promise<GpuSnapshot> {
     if (this.closed) return Promise.resolve(this.snapshot);
     if (!this.enabled) {
-      this.snapshot = { ...this.snapshot, devices: [], processes: [], errors: [], probedAtMs: Date.now(),
-        status: status(GpuProbeState.NOT_FOUND, "GPU probe disabled by configuration", undefined) };
+      this.snapshot = {
+        devices: [],
+        processes: [],
+        errors: [],
+        probedAtMs: Date.now(),
+        status: status(GpuProbeState.NOT_FOUND, "GPU probe disabled by configuration", undefined),
+      };
       return Promise.resolve(this.snapshot);
     }
     if (this.running) {
