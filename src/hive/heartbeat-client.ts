@@ -81,6 +81,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   private current: Connection | undefined;
   private loop: Promise<void> | undefined;
   private seq = 0n;
+  private attemptCount = 0;
   private everConnected = false;
   private connectedNow = false;
   private revision: bigint | undefined;
@@ -103,6 +104,11 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   /** Registry revision from the queen's last ack (or welcome). */
   get lastAckRevision(): bigint | undefined {
     return this.revision;
+  }
+
+  /** Streams opened (or tried) since start. */
+  get attempts(): number {
+    return this.attemptCount;
   }
 
   /** Seq of the last report sent. */
@@ -145,6 +151,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
 
   /** Runs one stream until it fails or the client stops; returns why it ended. */
   private async connectOnce(): Promise<Error> {
+    this.attemptCount += 1;
     const connection: Connection = {
       abort: new AbortController(),
       welcomed: false,
