@@ -44,19 +44,17 @@ function withGpuUse(telemetry: WorkerTelemetry, usages: GpuProcessUsage[], measu
 
   let vram = 0n;
   let vramKnown = usages.length === 0;
-  let sm = 0;
-  let smKnown = usages.length === 0;
+  const smByGpu = new Map<string, number>();
   for (const usage of usages) {
     if (usage.vramUsedBytes !== undefined) {
       vram += usage.vramUsedBytes;
       vramKnown = true;
     }
-    if (usage.smPct !== undefined) {
-      sm += usage.smPct;
-      smKnown = true;
-    }
+    if (usage.smPct !== undefined) smByGpu.set(usage.gpuUuid, (smByGpu.get(usage.gpuUuid) ?? 0) + usage.smPct);
   }
   if (vramKnown) result.vramUsedBytes = vram;
-  if (smKnown) result.gpuUtilizationPct = sm;
+  // 0–100 per GPU: the driver's per-process samples may overlap, so each GPU's sum is capped.
+  if (usages.length === 0) result.gpuUtilizationPct = 0;
+  else if (smByGpu.size > 0) result.gpuUtilizationPct = [...smByGpu.values()].reduce((sum, pct) => sum + Math.min(100, pct), 0);
   return result;
 }

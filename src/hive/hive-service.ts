@@ -15,7 +15,7 @@ import { LatestMailbox } from "./latest-mailbox.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
-  /** Throws ConnectError (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS…). */
+  /** Validates the request; throws ConnectError (INVALID_ARGUMENT naming the field, FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS…). */
   spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry>;
   /** Throws ConnectError NOT_FOUND for an unknown worker. */
   stop(workerId: string, graceMs?: number): Promise<WorkerTelemetry>;
@@ -40,13 +40,11 @@ export interface HiveServiceDeps {
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 export const MAX_STOP_GRACE_MS = 3_600_000;
-const WORKER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** HiveService: spawn, stop and list workers, and stream the hive's reports. */
 export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof HiveService> {
   return {
     async spawnWorker(request) {
-      validateSpawn(request);
       const worker = await deps.workers.spawn(request);
       return create(SpawnWorkerResponseSchema, { worker });
     },
@@ -99,17 +97,6 @@ function currentWorkers(deps: HiveServiceDeps): WorkerTelemetry[] {
   for (const worker of deps.reports.latest()?.workers ?? []) byId.set(worker.workerId, worker);
   for (const worker of deps.workers.list()) if (!byId.has(worker.workerId)) byId.set(worker.workerId, worker);
   return [...byId.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
-}
-
-function validateSpawn(request: SpawnWorkerRequest): void {
-  if (request.argv.length === 0) throw invalid("argv: must not be empty");
-  if (request.argv[0] === "") throw invalid("argv[0]: must name a program");
-  if (request.workerId !== "" && !WORKER_ID_PATTERN.test(request.workerId)) {
-    throw invalid("worker_id: must be 1-128 characters of [A-Za-z0-9._-]");
-  }
-  for (const key of Object.keys(request.env)) {
-    if (key === "" || key.includes("=") || key.includes("\0")) throw invalid(`env: invalid variable name ${JSON.stringify(key)}`);
-  }
 }
 
 function invalid(message: string): ConnectError {

@@ -39,6 +39,16 @@ describe("attributeGpuUse", () => {
     expect(worker.gpuUtilizationPct).toBeUndefined();
   });
 
+  it("caps the SM % of each GPU at 100", () => {
+    const processes = [
+      { pid: 1, gpuUuid: "GPU-0", smPct: 70 },
+      { pid: 2, gpuUuid: "GPU-0", smPct: 60 },
+      { pid: 2, gpuUuid: "GPU-1", smPct: 10 },
+    ];
+    const [worker] = attributeGpuUse([sample("a", [1, 2])], processes, true);
+    expect(worker.gpuUtilizationPct).toBe(110);
+  });
+
   it("does not modify the sampled telemetry", () => {
     const input = sample("a", [5], ["GPU-0"]);
     attributeGpuUse([input], [{ pid: 5, gpuUuid: "GPU-9", vramUsedBytes: 1n }], true);
