@@ -184,6 +184,10 @@ export class MemoryRegistry implements Registry {
     }
   }
 
+  workerIdsOfModel(hiveId: string, model: string): ReadonlySet<string> | undefined {
+    return this.shardFor(hiveId).modelIndex.get(model)?.get(hiveId);
+  }
+
   hiveCount(): number {
     let n = 0;
     for (const shard of this.shards) n += shard.hives.size;

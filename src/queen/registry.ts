@@ -77,6 +77,8 @@ export interface Registry {
   hivesInShard(shard: number): Iterable<HiveView>;
   /** Hives that have at least one worker serving the model, with those workers' ids. */
   workersOfModel(model: string): Iterable<{ hive: HiveView; workerIds: ReadonlySet<string> }>;
+  /** Ids of the hive's workers serving the model (from the model index). */
+  workerIdsOfModel(hiveId: string, model: string): ReadonlySet<string> | undefined;
   hiveCount(): number;
   workerCount(): number;
 

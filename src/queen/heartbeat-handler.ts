@@ -1,0 +1,107 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { firstAbort } from "./abort-watch.js";
+import { invalid } from "./field-checks.js";
+import type { HiveSessions } from "./hive-sessions.js";
+import type { Registry } from "./registry.js";
+import { validateHello, validateReport } from "./report-validation.js";
+
+export interface HeartbeatDeps {
+  registry: Registry;
+  sessions: HiveSessions;
+  reportIntervalMs: number;
+  shutdownSignal: AbortSignal;
+  logger: Logger;
+}
+
+type Next = { done: true } | { done: false; value: HeartbeatRequest };
+
+/**
+ * Reads the next request, or stops when the client goes away (done), the server shuts down
+ * (UNAVAILABLE) or a newer stream of the same hive takes over (ABORTED).
+ */
+async function nextRequest(it: AsyncIterator<HeartbeatRequest>, ctx: HandlerContext, deps: HeartbeatDeps, session: AbortSignal): Promise<Next> {
+  const aborted = firstAbort([deps.shutdownSignal, session, ctx.signal]);
+  const next = it.next();
+  try {
+    const winner = await Promise.race([next, aborted.promise]);
+    if (!(winner instanceof AbortSignal)) return winner.done ? { done: true } : { done: false, value: winner.value };
+    next.catch(() => {});
+    void it.return?.()?.catch(() => {});
+    if (deps.shutdownSignal.aborted) throw new ConnectError("queen is shutting down", Code.Unavailable);
+    if (session.aborted) throw new ConnectError(`heartbeat: ${String((session.reason as Error)?.message ?? "superseded")}`, Code.Aborted);
+    return { done: true };
+  } finally {
+    aborted.dispose();
+  }
+}
+
+/**
+ * The hive's bidi stream: hello → welcome, report → ack, goodbye → evicted. Everything a hive
+ * sends is validated before the registry sees it. A stream that ends without goodbye leaves the
+ * hive DEGRADED (connected=false) until it reconnects or the sweeper evicts it.
+ */
+export async function* heartbeat(deps: HeartbeatDeps, requests: AsyncIterable<HeartbeatRequest>, ctx: HandlerContext): AsyncGenerator<HeartbeatResponse> {
+  const { registry, logger } = deps;
+  const session = new AbortController();
+  const it = requests[Symbol.asyncIterator]();
+  const first = await nextRequest(it, ctx, deps, session.signal);
+  if (first.done || first.value.kind.case !== "hello") throw invalid("heartbeat", "first message must be hello");
+  const hello = first.value.kind.value;
+  validateHello(hello);
+  const hiveId = hello.hive.hiveId;
+  const incarnation = hello.incarnation;
+
+  const { supersededIncarnation } = deps.sessions.claim(hiveId, incarnation, session);
+  const joined = registry.hello(hello.hive, incarnation);
+  logger.info(
+    { hiveId, incarnation, endpoint: hello.hive.endpoint, added: joined.added, newIncarnation: joined.newIncarnation, supersededIncarnation },
+    "hive connected",
+  );
+  let goodbye = false;
+  let reason = "stream ended without goodbye";
+  try {
+    yield create(HeartbeatResponseSchema, {
+      kind: {
+        case: "welcome",
+        value: { reportInterval: durationFromMs(deps.reportIntervalMs), revision: BigInt(joined.revision), epoch: registry.epoch },
+      },
+    });
+    for (;;) {
+      const next = await nextRequest(it, ctx, deps, session.signal);
+      if (next.done) {
+        if (ctx.signal.aborted) reason = "client went away";
+        return;
+      }
+      const kind = next.value.kind;
+      switch (kind.case) {
+        case "report": {
+          validateReport(kind.value);
+          if (session.signal.aborted) throw new ConnectError("heartbeat: superseded by a newer stream", Code.Aborted);
+          const revision = registry.applyReport(hiveId, incarnation, kind.value);
+          yield create(HeartbeatResponseSchema, { kind: { case: "ack", value: { seq: kind.value.seq, revision: BigInt(revision) } } });
+          break;
+        }
+        case "goodbye":
+          goodbye = true;
+          reason = `goodbye: ${kind.value.reason.slice(0, 256)}`;
+          registry.evict(hiveId, reason);
+          return;
+        case "hello":
+          throw new ConnectError("hello: already received on this stream", Code.FailedPrecondition);
+        default:
+          throw invalid("kind", "must be one of hello, report, goodbye");
+      }
+    }
+  } catch (err) {
+    reason = err instanceof ConnectError ? `${Code[err.code]}: ${err.rawMessage}` : String(err);
+    throw err;
+  } finally {
+    const stillCurrent = deps.sessions.release(hiveId, session);
+    if (!goodbye && stillCurrent) registry.markDisconnected(hiveId, incarnation);
+    logger.info({ hiveId, incarnation, reason, superseded: !stillCurrent }, "hive disconnected");
+  }
+}

@@ -1,0 +1,66 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { GetHiveResponseSchema, ListHivesResponseSchema, type QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import type { Clock } from "./clock.js";
+import { findDevices } from "./find-devices.js";
+import { findWorkers } from "./find-workers.js";
+import { heartbeat } from "./heartbeat-handler.js";
+import { labelsMatch } from "./hive-filter.js";
+import type { HiveSessions } from "./hive-sessions.js";
+import type { Registry } from "./registry.js";
+import { validateFindDevices, validateFindWorkers, validateGetHive, validateListHives, watchParams } from "./request-validation.js";
+import type { WatchHub } from "./watch-hub.js";
+import { watchStream } from "./watch-stream.js";
+
+export interface QueenServiceDeps {
+  registry: Registry;
+  hub: WatchHub;
+  sessions: HiveSessions;
+  clock: Clock;
+  logger: Logger;
+  shutdownSignal: AbortSignal;
+  reportIntervalMs: number;
+  bookmarkIntervalMs: number;
+  minBookmarkIntervalMs: number;
+}
+
+/** apiary.v1.QueenService over a registry. Every RPC validates its input first. */
+export function createQueenService(deps: QueenServiceDeps): ServiceImpl<typeof QueenService> {
+  const { registry } = deps;
+  return {
+    heartbeat: (requests, ctx) => heartbeat(deps, requests, ctx),
+
+    findWorkers(req) {
+      validateFindWorkers(req);
+      return findWorkers(registry, req);
+    },
+
+    findDevices(req) {
+      validateFindDevices(req);
+      return findDevices(registry, req);
+    },
+
+    getHive(req) {
+      validateGetHive(req);
+      const hive = registry.hive(req.hiveId);
+      if (!hive) throw new ConnectError(`hive_id: hive ${JSON.stringify(req.hiveId)} not found`, Code.NotFound);
+      return create(GetHiveResponseSchema, { hive: registry.hiveStatus(hive, true), revision: BigInt(registry.revision()) });
+    },
+
+    listHives(req) {
+      validateListHives(req);
+      // Labels only: ListHives shows every hive the queen knows, whatever its health.
+      const hives = [...registry.hives()]
+        .filter((hive) => labelsMatch(hive.info.labels, req.hiveLabels))
+        .sort((a, b) => (a.hiveId < b.hiveId ? -1 : a.hiveId > b.hiveId ? 1 : 0))
+        .map((hive) => registry.hiveStatus(hive, !req.omitWorkers));
+      return create(ListHivesResponseSchema, { hives, revision: BigInt(registry.revision()) });
+    },
+
+    async *watch(req, ctx) {
+      const params = watchParams(req, deps);
+      yield* watchStream(deps.hub, params, ctx.signal, deps.shutdownSignal, deps.clock);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import type { HiveHello } from "../../gen/apiary/v1/queen_pb.js";
+import type { GpuDevice, HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { GpuProbeState, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
+import {
+  checkBigint,
+  checkCount,
+  checkEnum,
+  checkId,
+  checkLabels,
+  checkNumber,
+  checkText,
+  checkTimestamp,
+  invalid,
+} from "./field-checks.js";
+
+/** Limits on what one hive may report. */
+export const REPORT_LIMITS = {
+  maxWorkers: 4096,
+  maxDevices: 64,
+  maxErrors: 64,
+  maxArgv: 1024,
+  /** 1 PiB: more memory than any machine or GPU has. */
+  maxBytes: 2n ** 50n,
+  /** CPU percent of one worker: 100 per core, up to 1024 cores. */
+  maxCpuPct: 102_400,
+  /** 1 TB/s of disk I/O. */
+  maxIoBytesPerSec: 1e12,
+  maxPowerW: 100_000,
+} as const;
+
+export function validateHiveInfo(field: string, info: HiveInfo | undefined): asserts info is HiveInfo {
+  if (!info) throw invalid(field, "must be set");
+  checkId(`${field}.hive_id`, info.hiveId);
+  checkText(`${field}.hostname`, info.hostname, 253);
+  checkText(`${field}.endpoint`, info.endpoint, 2048);
+  checkText(`${field}.version`, info.version, 128);
+  checkText(`${field}.cgroup_mode`, info.cgroupMode, 16);
+  checkLabels(`${field}.labels`, info.labels);
+  checkBigint(`${field}.memory_total_bytes`, info.memoryTotalBytes, REPORT_LIMITS.maxBytes);
+}
+
+export function validateHello(hello: HiveHello): asserts hello is HiveHello & { hive: HiveInfo } {
+  validateHiveInfo("hello.hive", hello.hive);
+  checkId("hello.incarnation", hello.incarnation, 128);
+}
+
+function validateDevice(field: string, d: GpuDevice): void {
+  checkId(`${field}.uuid`, d.uuid, 128);
+  checkNumber(`${field}.index`, d.index, 0, 4096);
+  checkText(`${field}.name`, d.name, 256);
+  checkBigint(`${field}.memory_total_bytes`, d.memoryTotalBytes, REPORT_LIMITS.maxBytes);
+  checkBigint(`${field}.memory_used_bytes`, d.memoryUsedBytes, REPORT_LIMITS.maxBytes);
+  checkNumber(`${field}.utilization_pct`, d.utilizationPct, 0, 100);
+  checkNumber(`${field}.memory_utilization_pct`, d.memoryUtilizationPct, 0, 100);
+  checkNumber(`${field}.temperature_c`, d.temperatureC, -273, 500);
+  checkNumber(`${field}.power_draw_w`, d.powerDrawW, 0, REPORT_LIMITS.maxPowerW);
+  checkNumber(`${field}.power_limit_w`, d.powerLimitW, 0, REPORT_LIMITS.maxPowerW);
+  checkText(`${field}.compute_capability`, d.computeCapability, 16);
+  checkText(`${field}.pci_bus_id`, d.pciBusId, 64);
+}
+
+function validateWorker(field: string, w: WorkerTelemetry): void {
+  checkId(`${field}.worker_id`, w.workerId);
+  checkNumber(`${field}.pid`, w.pid, 0, 2 ** 31 - 1);
+  checkText(`${field}.model`, w.model, 1024);
+  checkCount(`${field}.gpu_uuids`, w.gpuUuids.length, REPORT_LIMITS.maxDevices);
+  w.gpuUuids.forEach((uuid, i) => checkId(`${field}.gpu_uuids[${i}]`, uuid, 128));
+  checkEnum(`${field}.state`, w.state, WorkerState.STARTING, WorkerState.FAILED);
+  checkTimestamp(`${field}.started_at`, w.startedAt);
+  checkNumber(`${field}.cpu_pct`, w.cpuPct, 0, REPORT_LIMITS.maxCpuPct);
+  checkBigint(`${field}.memory_rss_bytes`, w.memoryRssBytes, REPORT_LIMITS.maxBytes);
+  checkNumber(`${field}.io_read_bytes_per_sec`, w.ioReadBytesPerSec, 0, REPORT_LIMITS.maxIoBytesPerSec);
+  checkNumber(`${field}.io_write_bytes_per_sec`, w.ioWriteBytesPerSec, 0, REPORT_LIMITS.maxIoBytesPerSec);
+  // Summed over the worker's GPUs: 0–100 per GPU.
+  checkNumber(`${field}.gpu_utilization_pct`, w.gpuUtilizationPct, 0, 100 * Math.max(1, w.gpuUuids.length));
+  checkBigint(`${field}.vram_used_bytes`, w.vramUsedBytes, REPORT_LIMITS.maxBytes);
+  if (w.limits) checkBigint(`${field}.limits.memory_max_bytes`, w.limits.memoryMaxBytes, 2n ** 62n);
+  checkText(`${field}.exit_signal`, w.exitSignal, 32);
+  checkLabels(`${field}.labels`, w.labels);
+  checkCount(`${field}.errors`, w.errors.length, REPORT_LIMITS.maxErrors);
+  w.errors.forEach((e, i) => {
+    checkText(`${field}.errors[${i}].source`, e.source, 64);
+    checkText(`${field}.errors[${i}].message`, e.message, 4096);
+  });
+  checkCount(`${field}.argv`, w.argv.length, REPORT_LIMITS.maxArgv);
+  w.argv.forEach((arg, i) => checkText(`${field}.argv[${i}]`, arg, 65_536));
+  checkText(`${field}.log_path`, w.logPath, 4096);
+  checkText(`${field}.cgroup_path`, w.cgroupPath, 4096);
+  checkTimestamp(`${field}.uptime`, w.uptime);
+}
+
+/** Checks every field of a report before the registry sees it; throws INVALID_ARGUMENT naming the field. */
+export function validateReport(report: HiveReport): void {
+  checkTimestamp("report.collected_at", report.collectedAt);
+  checkCount("report.devices", report.devices.length, REPORT_LIMITS.maxDevices);
+  const uuids = new Set<string>();
+  report.devices.forEach((d, i) => {
+    validateDevice(`report.devices[${i}]`, d);
+    if (uuids.has(d.uuid)) throw invalid(`report.devices[${i}].uuid`, `duplicate ${JSON.stringify(d.uuid)}`);
+    uuids.add(d.uuid);
+  });
+  checkCount("report.workers", report.workers.length, REPORT_LIMITS.maxWorkers);
+  const ids = new Set<string>();
+  report.workers.forEach((w, i) => {
+    validateWorker(`report.workers[${i}]`, w);
+    if (ids.has(w.workerId)) throw invalid(`report.workers[${i}].worker_id`, `duplicate ${JSON.stringify(w.workerId)}`);
+    ids.add(w.workerId);
+  });
+  checkBigint("report.memory_available_bytes", report.memoryAvailableBytes, REPORT_LIMITS.maxBytes);
+  if (report.gpuProbe) {
+    checkEnum("report.gpu_probe.state", report.gpuProbe.state, GpuProbeState.UNSPECIFIED, GpuProbeState.ERROR);
+    checkText("report.gpu_probe.message", report.gpuProbe.message, 4096);
+    checkTimestamp("report.gpu_probe.last_success_at", report.gpuProbe.lastSuccessAt);
+  }
+  checkCount("report.errors", report.errors.length, REPORT_LIMITS.maxErrors);
+  report.errors.forEach((e, i) => {
+    checkText(`report.errors[${i}].source`, e.source, 64);
+    checkText(`report.errors[${i}].message`, e.message, 4096);
+  });
+}

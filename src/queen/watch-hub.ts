@@ -1,0 +1,108 @@
+import type { Registry, RegistryEvent } from "./registry.js";
+import { ChangeType } from "./registry.js";
+import { WatcherQueue } from "./watcher-queue.js";
+
+/** What a watcher asked for, validated. */
+export interface WatchParams {
+  sinceRevision: number;
+  epoch: string;
+  hiveIds: ReadonlySet<string> | undefined;
+  model: string;
+  hives: boolean;
+  workers: boolean;
+  bookmarkIntervalMs: number;
+  minUpdateIntervalMs: number;
+}
+
+export function watchFilterMatches(params: WatchParams, event: RegistryEvent): boolean {
+  if (params.hiveIds && !params.hiveIds.has(event.hiveId)) return false;
+  if (event.kind === "hive") return params.hives;
+  return params.workers && (params.model === "" || event.worker.model === params.model);
+}
+
+/** One open Watch: its queue, and the snapshot to send first (when it could not resume). */
+export interface WatchSession {
+  readonly id: number;
+  readonly params: WatchParams;
+  readonly queue: WatcherQueue;
+  /** ADDED events of the snapshot, or undefined when the watch resumed from history. */
+  readonly snapshot: RegistryEvent[] | undefined;
+  /** Revision the snapshot (or the resume point) is at. */
+  readonly startRevision: number;
+}
+
+/** Fans registry events out to every watcher's queue, synchronously and without ever waiting. */
+export class WatchHub {
+  private readonly sessions = new Set<WatchSession>();
+  private readonly unsubscribe: () => void;
+  private nextId = 1;
+
+  constructor(
+    readonly registry: Registry,
+    private readonly maxPending: number,
+  ) {
+    this.unsubscribe = registry.subscribe((event) => {
+      for (const session of this.sessions) if (watchFilterMatches(session.params, event)) session.queue.offer(event);
+    });
+  }
+
+  /**
+   * Opens a watch at the registry's current revision: replays retained history after
+   * since_revision when the epoch matches and nothing after it was dropped; else takes a snapshot.
+   * Synchronous, so no event can fall between the snapshot (or replay) and the live feed.
+   */
+  open(params: WatchParams): WatchSession {
+    const queue = new WatcherQueue(params.minUpdateIntervalMs, this.maxPending);
+    const current = this.registry.revision();
+    const replay =
+      params.sinceRevision > 0 && params.epoch === this.registry.epoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
+    let snapshot: RegistryEvent[] | undefined;
+    if (replay) {
+      for (const event of replay) if (watchFilterMatches(params, event)) queue.offer(event);
+    } else {
+      snapshot = this.snapshot(params, current);
+    }
+    const session: WatchSession = { id: this.nextId++, params, queue, snapshot, startRevision: replay ? params.sinceRevision : current };
+    this.sessions.add(session);
+    return session;
+  }
+
+  close(session: WatchSession): void {
+    this.sessions.delete(session);
+    session.queue.close();
+  }
+
+  /** Ends every watch (server shutdown). */
+  closeAll(): void {
+    for (const session of this.sessions) session.queue.close();
+    this.sessions.clear();
+    this.unsubscribe();
+  }
+
+  /** Open watchers and their undelivered entry counts. */
+  stats(): { id: number; pending: number }[] {
+    return [...this.sessions].map((s) => ({ id: s.id, pending: s.queue.size() }));
+  }
+
+  private snapshot(params: WatchParams, revision: number): RegistryEvent[] {
+    const events: RegistryEvent[] = [];
+    const hives = params.hiveIds
+      ? [...params.hiveIds].map((id) => this.registry.hive(id)).filter((h) => h !== undefined)
+      : [...this.registry.hives()];
+    hives.sort((a, b) => (a.hiveId < b.hiveId ? -1 : a.hiveId > b.hiveId ? 1 : 0));
+    if (params.hives) {
+      for (const hive of hives) {
+        events.push({ revision, kind: "hive", type: ChangeType.Added, hiveId: hive.hiveId, hive: this.registry.hiveStatus(hive, false) });
+      }
+    }
+    if (params.workers) {
+      for (const hive of hives) {
+        for (const worker of hive.workers.values()) {
+          if (params.model !== "" && worker.model !== params.model) continue;
+          events.push({ revision, kind: "worker", type: ChangeType.Added, hiveId: hive.hiveId, worker });
+        }
+      }
+    }
+    return events;
+  }
+}

@@ -1,0 +1,76 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { WatchResponseSchema, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { firstAbort } from "./abort-watch.js";
+import type { Clock } from "./clock.js";
+import type { ChangeType, RegistryEvent } from "./registry.js";
+import type { WatchHub, WatchParams } from "./watch-hub.js";
+
+function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string): WatchResponse {
+  return create(WatchResponseSchema, {
+    revision: BigInt(event.revision),
+    epoch,
+    kind:
+      event.kind === "hive"
+        ? { case: "hive", value: { type: type as number, hive: event.hive } }
+        : { case: "worker", value: { type: type as number, hiveId: event.hiveId, worker: event.worker } },
+  });
+}
+
+/**
+ * The Watch stream: snapshot (or history replay), snapshot_end, then live changes and bookmarks.
+ * The generator is only resumed when the client can take more; meanwhile changes coalesce in the
+ * watcher's queue. Ends with UNAVAILABLE on server shutdown, RESOURCE_EXHAUSTED if the watcher
+ * fell so far behind that its queue overflowed (it resumes from its last revision).
+ */
+export async function* watchStream(
+  hub: WatchHub,
+  params: WatchParams,
+  clientSignal: AbortSignal,
+  shutdownSignal: AbortSignal,
+  clock: Clock,
+): AsyncGenerator<WatchResponse> {
+  const epoch = hub.registry.epoch;
+  const session = hub.open(params);
+  const stopped = firstAbort([clientSignal, shutdownSignal]);
+  const shuttingDown = () => shutdownSignal.aborted || session.queue.isClosed();
+  try {
+    if (session.snapshot) {
+      for (const event of session.snapshot) {
+        if (shuttingDown()) break;
+        yield eventResponse(event, event.type, epoch);
+      }
+      yield create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, kind: { case: "snapshotEnd", value: {} } });
+    }
+    let lastSentMs = clock.monotonicMs();
+    for (;;) {
+      if (shuttingDown()) throw new ConnectError("queen is shutting down", Code.Unavailable);
+      if (clientSignal.aborted) return;
+      if (session.queue.isOverflowed()) {
+        throw new ConnectError("watcher fell too far behind; resume with since_revision", Code.ResourceExhausted);
+      }
+      const now = clock.monotonicMs();
+      const nextHeldMs = session.queue.releaseDue(now);
+      const change = session.queue.take(now);
+      if (change) {
+        yield eventResponse(change.event, change.type, epoch);
+        lastSentMs = clock.monotonicMs();
+        continue;
+      }
+      const bookmarkDueMs = lastSentMs + params.bookmarkIntervalMs;
+      if (now >= bookmarkDueMs) {
+        // A bookmark never passes an UPDATED still held back by min_update_interval.
+        const held = session.queue.minHeldRevision();
+        const revision = held === undefined ? hub.registry.revision() : held - 1;
+        yield create(WatchResponseSchema, { revision: BigInt(revision), epoch, kind: { case: "bookmark", value: {} } });
+        lastSentMs = clock.monotonicMs();
+        continue;
+      }
+      const wakeAt = Math.min(bookmarkDueMs, nextHeldMs ?? Infinity);
+      await Promise.race([session.queue.waitForWork(wakeAt - now), stopped.promise]);
+    }
+  } finally {
+    stopped.dispose();
+    hub.close(session);
+  }
+}
