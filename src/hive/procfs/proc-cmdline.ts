@@ -1,0 +1,18 @@
+import { readFile } from "node:fs/promises";
+
+/** The NUL-separated /proc/<pid>/cmdline as an argv; [] for a zombie or kernel thread. */
+export function parseCmdline(raw: string): string[] {
+  if (raw === "") return [];
+  const parts = raw.split("\0");
+  if (parts[parts.length - 1] === "") parts.pop();
+  return parts;
+}
+
+/** undefined when the process is gone or unreadable. */
+export async function readCmdline(pid: number, procRoot = "/proc"): Promise<string[] | undefined> {
+  try {
+    return parseCmdline(await readFile(`${procRoot}/${pid}/cmdline`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}

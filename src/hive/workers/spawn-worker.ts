@@ -1,0 +1,106 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdir, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { CgroupDriver } from "../cgroup/cgroup-driver.js";
+import { readProcStat } from "../procfs/proc-stat.js";
+import { systemConstants } from "../procfs/system-constants.js";
+import { launchInCgroup } from "./launch-in-cgroup.js";
+import { modelFromArgv } from "./model-from-argv.js";
+import { resolveProgram } from "./resolve-program.js";
+import type { ValidSpawn } from "./validate-spawn-request.js";
+import { newRecord, type WorkerRecord } from "./worker-record.js";
+import { writeWorkerState, type WorkerStateFile } from "./worker-state-file.js";
+
+export interface SpawnContext {
+  driver: CgroupDriver;
+  stateDir: string;
+  logDir: string;
+  procRoot: string;
+  bootTimeMs: number;
+}
+
+function failedPrecondition(message: string): ConnectError {
+  return new ConnectError(message, Code.FailedPrecondition);
+}
+
+function logTail(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim().split("\n").slice(-3).join(" | ").slice(-400);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Starts one worker: cgroup, log file, launch, state file. On any failure it
+ * leaves nothing behind (no cgroup, no state file, no log file it created) and
+ * throws a ConnectError naming the field.
+ */
+export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: string): Promise<WorkerRecord> {
+  const cwd = req.cwd === "" ? process.cwd() : resolve(req.cwd);
+  if (req.cwd !== "") {
+    const info = await stat(cwd).catch(() => undefined);
+    if (!info?.isDirectory()) throw failedPrecondition(`cwd: not a directory: ${req.cwd}`);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, ...req.env };
+  if (req.gpuUuids.length > 0) env.CUDA_VISIBLE_DEVICES = req.gpuUuids.join(",");
+  const program = await resolveProgram(req.argv[0], env.PATH ?? "", cwd);
+  if (!program) throw failedPrecondition(`argv[0]: program not found: ${req.argv[0]}`);
+
+  await mkdir(ctx.logDir, { recursive: true });
+  const logPath = `${ctx.logDir}/${workerId}.log`;
+  const logExisted = existsSync(logPath);
+  const cgroup = await ctx.driver.create(workerId, req.limits);
+  const undo = async (): Promise<void> => {
+    await ctx.driver.remove(cgroup);
+    if (!logExisted) rmSync(logPath, { force: true });
+  };
+  let logFd: number;
+  try {
+    logFd = openSync(logPath, "a");
+  } catch (err) {
+    await undo();
+    throw new ConnectError(`log_path: cannot open ${logPath}: ${String(err)}`, Code.Internal);
+  }
+  const launched = await launchInCgroup({ argv: req.argv, procsFiles: cgroup.procsFiles, env, cwd, logFd });
+  closeSync(logFd);
+  if (!launched.ok) {
+    const detail = logTail(logPath);
+    await undo();
+    if (launched.reason === "join") throw new ConnectError(`limits: ${launched.message}${detail ? `: ${detail}` : ""}`, Code.Internal);
+    throw failedPrecondition(`argv[0]: cannot execute ${req.argv[0]}${detail ? `: ${detail}` : `: ${launched.message}`}`);
+  }
+  const procStat = await readProcStat(launched.pid, ctx.procRoot);
+  const { clockTicksPerSec } = systemConstants();
+  const state: WorkerStateFile = {
+    version: 1,
+    workerId,
+    pid: launched.pid,
+    startTimeTicks: procStat?.startTimeTicks ?? -1,
+    startedAtMs: procStat ? ctx.bootTimeMs + (procStat.startTimeTicks * 1000) / clockTicksPerSec : Date.now(),
+    argv: req.argv,
+    model: req.model !== "" ? req.model : modelFromArgv(req.argv),
+    labels: req.labels,
+    gpuUuids: req.gpuUuids,
+    limits: {
+      memoryMaxBytes: req.limits.memoryMaxBytes?.toString(),
+      cpuMaxMillicores: req.limits.cpuMaxMillicores,
+      pidsMax: req.limits.pidsMax,
+    },
+    enforced: cgroup.enforced,
+    limitErrors: cgroup.errors.map((e) => e.message),
+    cgroup: { mode: cgroup.mode, workerId, paths: cgroup.paths, primaryPath: cgroup.primaryPath, procsFiles: cgroup.procsFiles },
+    logPath,
+  };
+  try {
+    await writeWorkerState(ctx.stateDir, state);
+  } catch (err) {
+    // Without its state file the worker could not be re-adopted: do not keep it.
+    launched.child.kill("SIGKILL");
+    await launched.exit;
+    await undo();
+    throw new ConnectError(`state_dir: cannot write worker state: ${String(err)}`, Code.Internal);
+  }
+  return newRecord(state, launched.child, launched.exit);
+}

@@ -1,0 +1,302 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { SpawnWorkerRequest } from "../../../gen/apiary/v1/hive_pb.js";
+import { CollectionErrorSchema, WorkerState, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
+import type { CgroupDriver, CgroupMode } from "../cgroup/cgroup-driver.js";
+import { createCgroupDriver } from "../cgroup/create-cgroup-driver.js";
+import { detectCgroupMode } from "../cgroup/detect-cgroup-mode.js";
+import { readBootTimeMs } from "../procfs/meminfo.js";
+import { scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
+import { systemConstants } from "../procfs/system-constants.js";
+import { exitOutcome } from "./exit-state.js";
+import type { ChildExit } from "./launch-in-cgroup.js";
+import { measureWorker } from "./measure-worker.js";
+import { modelFromArgv } from "./model-from-argv.js";
+import { signalPids, waitTreeGone } from "./process-tree.js";
+import { spawnWorker } from "./spawn-worker.js";
+import { validateSpawnRequest } from "./validate-spawn-request.js";
+import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
+import { deleteWorkerState, loadWorkerStates } from "./worker-state-file.js";
+import { generateWorkerId } from "./worker-id.js";
+
+export interface WorkerSample {
+  telemetry: WorkerTelemetry;
+  /** Every pid of the worker, for GPU attribution. */
+  pids: number[];
+}
+
+export interface SupervisorOptions {
+  stateDir: string;
+  /** Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
+  cgroupMode?: "auto" | CgroupMode;
+  /** The hive's parent group below the cgroup root; default "apiary". */
+  cgroupParent?: string;
+  /** Default <stateDir>/logs. */
+  logDir?: string;
+  logger: Logger;
+  /** Default 10000. */
+  defaultGraceMs?: number;
+  /** Default /proc; tests may point it elsewhere. */
+  procRoot?: string;
+}
+
+/** After SIGKILL, how long to wait for the kernel to end every process. */
+const KILL_WAIT_MS = 5000;
+/** How long sample() waits for an exited worker's cleanup before reporting it anyway. */
+const CLEANUP_WAIT_MS = 1000;
+
+/**
+ * Starts, stops, measures and re-adopts the hive's worker processes. Each
+ * worker runs in its own process group and cgroup; its metadata is kept in
+ * `<stateDir>/workers/<id>.json` so that a restarted hive finds it again.
+ */
+export class WorkerSupervisor {
+  private mode: CgroupMode = "none";
+  private driver: CgroupDriver = createCgroupDriver("none", { root: "", parent: "" });
+  private readonly live = new Map<string, WorkerRecord>();
+  /** Workers that ended and are not reported yet (reported once by sample()). */
+  private readonly finals = new Map<string, WorkerRecord>();
+  private readonly reserved = new Set<string>();
+  private readonly exitListeners = new Set<(t: WorkerTelemetry) => void>();
+  private readonly procRoot: string;
+  private readonly logDir: string;
+  private bootTimeMs = 0;
+  private closed = false;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.procRoot = opts.procRoot ?? "/proc";
+    this.logDir = opts.logDir ?? `${opts.stateDir}/logs`;
+  }
+
+  get cgroupMode(): CgroupMode {
+    return this.mode;
+  }
+
+  async init(): Promise<void> {
+    const root = this.opts.cgroupRoot ?? "/sys/fs/cgroup";
+    const wanted = this.opts.cgroupMode ?? "auto";
+    this.mode = wanted === "auto" ? await detectCgroupMode(root) : wanted;
+    this.driver = createCgroupDriver(this.mode, { root, parent: this.opts.cgroupParent ?? "apiary" });
+    systemConstants();
+    this.bootTimeMs = await readBootTimeMs(this.procRoot);
+    this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root }, "worker supervisor ready");
+    await this.readopt();
+  }
+
+  private async readopt(): Promise<void> {
+    const table = await scanProcessTable(this.procRoot);
+    for (const loaded of await loadWorkerStates(this.opts.stateDir)) {
+      if (!loaded.ok) {
+        this.opts.logger.warn({ path: loaded.path, err: loaded.error }, "unreadable worker state file ignored");
+        continue;
+      }
+      const { state } = loaded;
+      if (table.isSameProcess(state.pid, state.startTimeTicks)) {
+        const record = newRecord(state);
+        this.live.set(state.workerId, record);
+        this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "worker re-adopted");
+      } else {
+        await this.driver.remove(state.cgroup);
+        await deleteWorkerState(this.opts.stateDir, state.workerId);
+        this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "stale worker state removed (process gone)");
+      }
+    }
+  }
+
+  async spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry> {
+    if (this.closed) throw new ConnectError("hive is shutting down", Code.Unavailable);
+    const req = validateSpawnRequest(request);
+    let workerId = req.workerId;
+    if (workerId === "") {
+      do workerId = generateWorkerId(req.model || modelFromArgv(req.argv));
+      while (this.isTaken(workerId));
+    } else if (this.isTaken(workerId)) {
+      throw new ConnectError(`worker_id: a worker named ${workerId} already exists`, Code.AlreadyExists);
+    }
+    this.reserved.add(workerId);
+    try {
+      const record = await spawnWorker(
+        { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs },
+        req,
+        workerId,
+      );
+      this.finals.delete(workerId);
+      this.live.set(workerId, record);
+      void record.exit?.then((exit) => this.onMainExit(record, exit));
+      this.opts.logger.info(
+        { workerId, pid: record.state.pid, argv: record.state.argv, model: record.state.model, cgroup: record.state.cgroup.primaryPath, enforced: record.state.enforced },
+        "worker spawned",
+      );
+      return record.latest;
+    } finally {
+      this.reserved.delete(workerId);
+    }
+  }
+
+  private isTaken(workerId: string): boolean {
+    return this.live.has(workerId) || this.reserved.has(workerId);
+  }
+
+  async stop(workerId: string, graceMs?: number): Promise<WorkerTelemetry> {
+    const record = this.live.get(workerId) ?? this.finals.get(workerId);
+    if (!record) throw new ConnectError(`worker_id: no worker named ${workerId}`, Code.NotFound);
+    if (record.final) {
+      await record.cleanup;
+      return record.final;
+    }
+    record.stopRequested = true;
+    record.stopping ??= this.stopTree(record, graceMs ?? this.opts.defaultGraceMs ?? 10_000);
+    return record.stopping;
+  }
+
+  private async stopTree(record: WorkerRecord, graceMs: number): Promise<WorkerTelemetry> {
+    record.treeGone = this.endTree(record, graceMs);
+    await record.treeGone;
+    if (record.exit) await record.exit.then((exit) => this.onMainExit(record, exit));
+    else this.onMainExit(record, undefined);
+    await record.cleanup;
+    return record.final!;
+  }
+
+  /** SIGTERM to the whole tree, SIGKILL to what is left after the grace period; resolves once all is gone. */
+  private async endTree(record: WorkerRecord, graceMs: number): Promise<void> {
+    const { workerId, cgroup } = record.state;
+    const who = record.identity;
+    if (cgroup.mode !== "none") who.cgroupPids = () => this.driver.readStats(cgroup).pids;
+    let alive = await waitTreeGone(who, 0, this.procRoot);
+    signalPids(who.pgid, alive, "SIGTERM");
+    alive = await waitTreeGone(who, graceMs, this.procRoot);
+    if (alive.length > 0) {
+      this.opts.logger.info({ workerId, pids: alive, graceMs }, "worker ignored SIGTERM: SIGKILL");
+      signalPids(who.pgid, alive, "SIGKILL");
+      alive = await waitTreeGone(who, KILL_WAIT_MS, this.procRoot);
+      if (alive.length > 0) this.opts.logger.warn({ workerId, pids: alive }, "worker processes survive SIGKILL");
+    }
+  }
+
+  /** The main process ended: decide the final state now; clean up in the background. */
+  private onMainExit(record: WorkerRecord, exit: ChildExit | undefined): void {
+    if (record.final) return;
+    const { workerId } = record.state;
+    const stats = record.state.cgroup.mode === "none" ? undefined : this.driver.readStats(record.state.cgroup);
+    const outcome = exitOutcome({ code: exit?.code, signal: exit?.signal, stopRequested: record.stopRequested, oomKilled: stats?.oomKilled === true });
+    const final = baseTelemetry(record, outcome.state);
+    final.exitCode = outcome.exitCode;
+    final.exitSignal = outcome.exitSignal;
+    final.processCount = 0;
+    if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.reason.startsWith("OOM") ? "cgroup" : "spawn", message: outcome.reason }));
+    record.final = final;
+    record.latest = final;
+    this.live.delete(workerId);
+    this.finals.set(workerId, record);
+    record.cleanup = this.cleanup(record);
+    const level = outcome.state === WorkerState.FAILED ? "warn" : "info";
+    this.opts.logger[level]({ workerId, pid: record.state.pid, exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, reason: outcome.reason }, "worker ended");
+    for (const listener of this.exitListeners) {
+      try {
+        listener(final);
+      } catch (err) {
+        this.opts.logger.warn({ err, workerId }, "worker exit listener threw");
+      }
+    }
+  }
+
+  /** Kills what is left of an ended worker (unless StopWorker is on it), removes its cgroup and state file. */
+  private async cleanup(record: WorkerRecord): Promise<void> {
+    const { workerId, cgroup } = record.state;
+    const who = record.identity;
+    if (cgroup.mode !== "none") who.cgroupPids = () => this.driver.readStats(cgroup).pids;
+    if (record.treeGone) {
+      await record.treeGone; // StopWorker is ending the tree with its own grace period
+    } else {
+      const leftovers = await waitTreeGone(who, 0, this.procRoot);
+      if (leftovers.length > 0) {
+        this.opts.logger.info({ workerId, pids: leftovers }, "killing processes left by an ended worker");
+        signalPids(who.pgid, leftovers, "SIGKILL");
+        await waitTreeGone(who, KILL_WAIT_MS, this.procRoot);
+      }
+    }
+    const removal = await this.driver.remove(cgroup);
+    if (!removal.removed) {
+      this.opts.logger.warn({ workerId, errors: removal.errors.map((e) => e.message) }, "worker cgroup not removed");
+      record.final?.errors.push(...removal.errors);
+    }
+    await deleteWorkerState(this.opts.stateDir, workerId).catch((err) => this.opts.logger.warn({ err, workerId }, "cannot delete worker state file"));
+  }
+
+  async sample(): Promise<WorkerSample[]> {
+    let table: ProcessTable | undefined;
+    let tableError = "";
+    try {
+      table = await scanProcessTable(this.procRoot);
+    } catch (err) {
+      tableError = `${this.procRoot}: ${String(err)}`;
+    }
+    const samples: WorkerSample[] = [];
+    for (const record of [...this.live.values()]) {
+      if (!record.child && table && !table.isSameProcess(record.state.pid, record.state.startTimeTicks) && !record.stopping) {
+        this.onMainExit(record, undefined); // re-adopted worker ended: found by polling /proc
+        continue;
+      }
+      samples.push(await this.measure(record, table, tableError));
+    }
+    const reported = [...this.finals.values()].filter((r) => !this.live.has(r.state.workerId));
+    await Promise.race([Promise.all(reported.map((r) => r.cleanup)), new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())]);
+    for (const record of reported) {
+      samples.push({ telemetry: record.final!, pids: [] });
+      this.finals.delete(record.state.workerId);
+    }
+    return samples.sort((a, b) => a.telemetry.workerId.localeCompare(b.telemetry.workerId));
+  }
+
+  private async measure(record: WorkerRecord, table: ProcessTable | undefined, tableError: string): Promise<WorkerSample> {
+    const telemetry = baseTelemetry(record, WorkerState.RUNNING);
+    try {
+      if (!table) throw new Error(tableError);
+      const atNs = process.hrtime.bigint();
+      const m = await measureWorker(table, record.identity, this.driver, record.state.cgroup, this.procRoot);
+      const rates = record.rates.update({ atNs, cpuNs: m.cpuNs, ioReadBytes: m.ioReadBytes, ioWriteBytes: m.ioWriteBytes });
+      telemetry.cpuPct = rates.cpuPct;
+      telemetry.ioReadBytesPerSec = rates.ioReadBytesPerSec;
+      telemetry.ioWriteBytesPerSec = rates.ioWriteBytesPerSec;
+      telemetry.memoryRssBytes = m.memoryBytes;
+      telemetry.processCount = m.pids.length;
+      telemetry.errors.push(...m.errors);
+      if (!record.final) record.latest = telemetry;
+      return { telemetry, pids: m.pids };
+    } catch (err) {
+      telemetry.errors.push(create(CollectionErrorSchema, { source: "procfs", message: String(err) }));
+      return { telemetry, pids: [record.state.pid] };
+    }
+  }
+
+  list(): WorkerTelemetry[] {
+    const all = new Map<string, WorkerTelemetry>();
+    for (const [id, record] of this.finals) all.set(id, record.latest);
+    for (const [id, record] of this.live) all.set(id, record.latest);
+    return [...all.values()].sort((a, b) => a.workerId.localeCompare(b.workerId));
+  }
+
+  onExit(listener: (t: WorkerTelemetry) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /** stopWorkers=false leaves the workers running, with their state files, for the next hive to re-adopt. */
+  async close(opts: { stopWorkers: boolean; graceMs?: number }): Promise<void> {
+    this.closed = true;
+    if (opts.stopWorkers) {
+      await Promise.all([...this.live.keys()].map((id) => this.stop(id, opts.graceMs).catch(() => undefined)));
+    } else {
+      for (const record of this.live.values()) {
+        record.child?.unref();
+        record.child?.removeAllListeners();
+      }
+      this.live.clear();
+    }
+    await Promise.all([...this.finals.values()].map((r) => r.cleanup));
+    this.opts.logger.info({ stopWorkers: opts.stopWorkers }, "worker supervisor closed");
+  }
+}
