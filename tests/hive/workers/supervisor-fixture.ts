@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +17,7 @@ export function demoArgv(...args: string[]): string[] {
   return [process.execPath, DEMO_WORKER, ...args];
 }
 
-export function spawnRequest(fields: Partial<Omit<SpawnWorkerRequest, "$typeName">>): SpawnWorkerRequest {
+export function spawnRequest(fields: MessageInitShape<typeof SpawnWorkerRequestSchema>): SpawnWorkerRequest {
   return create(SpawnWorkerRequestSchema, fields);
 }
 

@@ -55,7 +55,7 @@ describe("WorkerSupervisor lifecycle (real processes, real v1 cgroups)", () => {
     await expectConnectError(sup.spawn(spawnRequest({ argv: [] })), Code.InvalidArgument, /^argv: /);
     await expectConnectError(sup.spawn(spawnRequest({ argv: demoArgv(), workerId: "a/b" })), Code.InvalidArgument, /^worker_id: /);
     await expectConnectError(sup.spawn(spawnRequest({ argv: demoArgv(), env: { "A=B": "x" } })), Code.InvalidArgument, /^env\[/);
-    await expectConnectError(sup.spawn(spawnRequest({ argv: demoArgv(), limits: { cpuMaxMillicores: 0, enforced: false } })), Code.InvalidArgument, /^limits.cpu_max_millicores: /);
+    await expectConnectError(sup.spawn(spawnRequest({ argv: demoArgv(), limits: { cpuMaxMillicores: 0 } })), Code.InvalidArgument, /^limits.cpu_max_millicores: /);
     await expectConnectError(sup.spawn(spawnRequest({ argv: demoArgv(), cwd: "/nonexistent-dir" })), Code.FailedPrecondition, /^cwd: /);
     await sup.spawn(spawnRequest({ workerId: "dup", argv: demoArgv() }));
     await expectConnectError(sup.spawn(spawnRequest({ workerId: "dup", argv: demoArgv() })), Code.AlreadyExists, /^worker_id: /);
@@ -65,7 +65,7 @@ describe("WorkerSupervisor lifecycle (real processes, real v1 cgroups)", () => {
   it("refuses a program that does not exist and leaves nothing behind", async () => {
     const sup = await fx.start();
     await expectConnectError(
-      sup.spawn(spawnRequest({ workerId: "ghost", argv: ["apiary-no-such-program-xyz"], limits: { memoryMaxBytes: 1n << 28n, enforced: false } })),
+      sup.spawn(spawnRequest({ workerId: "ghost", argv: ["apiary-no-such-program-xyz"], limits: { memoryMaxBytes: 1n << 28n } })),
       Code.FailedPrecondition,
       /argv\[0\]: program not found: apiary-no-such-program-xyz/,
     );
@@ -116,7 +116,7 @@ describe("WorkerSupervisor lifecycle (real processes, real v1 cgroups)", () => {
 
   it("OOM-kills a worker past memory_max and reports it FAILED by SIGKILL", async () => {
     const sup = await fx.start();
-    const t = await sup.spawn(spawnRequest({ workerId: "oom", argv: demoArgv("--memory", "256MiB"), limits: { memoryMaxBytes: 64n << 20n, enforced: false } }));
+    const t = await sup.spawn(spawnRequest({ workerId: "oom", argv: demoArgv("--memory", "256MiB"), limits: { memoryMaxBytes: 64n << 20n } }));
     expect(t.limits?.enforced).toBe(true);
     expect(readFileSync(`${fx.cgroupDir("memory", "oom")}/memory.limit_in_bytes`, "utf8").trim()).toBe(String(64 << 20));
     const ended = await sampleUntilEnded(sup, "oom");

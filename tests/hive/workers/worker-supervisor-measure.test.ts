@@ -35,7 +35,7 @@ describe("WorkerSupervisor measurement (real processes, real v1 cgroups)", () =>
 
   it("holds a busy worker with cpu_max 500 millicores near 50 %", async () => {
     const sup = await fx.start();
-    const t = await sup.spawn(spawnRequest({ argv: demoArgv("--cpu", "1"), limits: { cpuMaxMillicores: 500, enforced: false } }));
+    const t = await sup.spawn(spawnRequest({ argv: demoArgv("--cpu", "1"), limits: { cpuMaxMillicores: 500 } }));
     expect(t.limits?.enforced).toBe(true);
     expect(readFileSync(`${fx.cgroupDir("cpu", t.workerId)}/cpu.cfs_quota_us`, "utf8").trim()).toBe("50000");
     await waitReady(t);
@@ -96,7 +96,7 @@ describe("WorkerSupervisor measurement (real processes, real v1 cgroups)", () =>
 
   it("reports limits as not enforced without cgroups, and the worker still runs", async () => {
     const sup = await fx.start({ cgroupMode: "none" });
-    const t = await sup.spawn(spawnRequest({ argv: demoArgv(), limits: { memoryMaxBytes: 1n << 30n, enforced: true } }));
+    const t = await sup.spawn(spawnRequest({ argv: demoArgv(), limits: { memoryMaxBytes: 1n << 30n } }));
     expect(t.limits?.enforced).toBe(false);
     expect(t.errors[0]).toMatchObject({ source: "cgroup" });
     expect(t.cgroupPath).toBe("");
