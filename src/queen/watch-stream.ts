@@ -6,10 +6,11 @@ import type { Clock } from "./clock.js";
 import type { ChangeType, RegistryEvent } from "./registry.js";
 import type { WatchHub, WatchParams } from "./watch-hub.js";
 
-function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string): WatchResponse {
+function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot = false): WatchResponse {
   return create(WatchResponseSchema, {
     revision: BigInt(event.revision),
     epoch,
+    snapshot,
     kind:
       event.kind === "hive"
         ? { case: "hive", value: { type: type as number, hive: event.hive } }
@@ -38,9 +39,9 @@ export async function* watchStream(
     if (session.snapshot) {
       for (const event of session.snapshot) {
         if (shuttingDown()) break;
-        yield eventResponse(event, event.type, epoch);
+        yield eventResponse(event, event.type, epoch, true);
       }
-      yield create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, kind: { case: "snapshotEnd", value: {} } });
+      yield create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, snapshot: true, kind: { case: "snapshotEnd", value: {} } });
     }
     let lastSentMs = clock.monotonicMs();
     for (;;) {

@@ -77,11 +77,13 @@ describe("Watch", () => {
     const snapshotRevision = snapshot.at(-1)!.revision;
     expect(snapshotRevision).toBe(BigInt(queen.registry.revision()));
     for (const m of snapshot) expect(m.epoch).toBe(queen.epoch);
+    for (const m of snapshot) expect(m.snapshot).toBe(true);
 
     await h1.reportSynthetic({ workers: 1, gpus: 1, tick: 5 });
     const live = await watch.until((m) => label(m) === "worker:REMOVED:h1/w1");
     expect(live.map(label)).toEqual(["hive:UPDATED:h1", "worker:UPDATED:h1/w0", "worker:REMOVED:h1/w1"]);
     for (const m of live) expect(m.revision).toBeGreaterThan(snapshotRevision);
+    for (const m of live) expect(m.snapshot).toBe(false);
     expect(live.map((m) => m.revision)).toEqual([...live.map((m) => m.revision)].sort((x, y) => (x < y ? -1 : 1)));
   });
 

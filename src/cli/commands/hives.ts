@@ -1,0 +1,40 @@
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { QueenService, ListHivesRequestSchema, ListHivesResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
+import type { Command } from "../command.js";
+import { queenFlag, jsonFlag, labelFilterFlag } from "../common-flags.js";
+import { parseKeyValues } from "../parse-values.js";
+import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { renderTable } from "../table.js";
+import { ago, health, labels, probeState } from "../format.js";
+
+export const hivesCommand: Command = {
+  name: "hives",
+  summary: "list every hive the queen knows (ListHives)",
+  usage: "apiary hives [--label k=v]… [--json]",
+  flags: [queenFlag, jsonFlag, labelFilterFlag],
+  async run({ flags }) {
+    const request = create(ListHivesRequestSchema, {
+      hiveLabels: parseKeyValues("label", flags.label as string[]),
+      omitWorkers: false,
+    });
+    const { client, url } = connect(QueenService, flags.queen as string);
+    const res = await client.listHives(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+      throw rpcFailure(err, "queen", url);
+    });
+    if (flags.json) {
+      process.stdout.write(toJsonString(ListHivesResponseSchema, res, { prettySpaces: 2 }) + "\n");
+      return 0;
+    }
+    const rows = res.hives.map((h) => [
+      h.info?.hiveId ?? "", health(h.health), ago(h.lastSeen), String(h.devices.length), String(h.workers.length),
+      probeState(h.gpuProbe?.state), h.info?.endpoint ?? "", h.info?.cgroupMode ?? "", h.info?.version ?? "",
+      labels(h.info?.labels ?? {}),
+    ]);
+    process.stdout.write(renderTable(
+      ["HIVE", "HEALTH", "LAST SEEN", ">GPUS", ">WORKERS", "GPU PROBE", "ENDPOINT", "CGROUPS", "VERSION", "LABELS"],
+      rows,
+    ));
+    process.stdout.write(`${res.hives.length} hives, revision ${res.revision}\n`);
+    return 0;
+  },
+};

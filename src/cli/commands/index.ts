@@ -1,0 +1,13 @@
+import type { Command } from "../command.js";
+import { workersCommand } from "./workers.js";
+import { devicesCommand } from "./devices.js";
+import { hivesCommand } from "./hives.js";
+import { watchCommand } from "./watch.js";
+import { topCommand } from "./top.js";
+import { spawnCommand } from "./spawn.js";
+import { stopCommand } from "./stop.js";
+
+/** Every `apiary` command, in the order `apiary --help` lists them. */
+export const commands: Command[] = [
+  workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
+];
