@@ -6,8 +6,9 @@ import { watchCommand } from "./watch.js";
 import { topCommand } from "./top.js";
 import { spawnCommand } from "./spawn.js";
 import { stopCommand } from "./stop.js";
+import { queenCommand } from "./queen.js";
 
 /** Every `apiary` command, in the order `apiary --help` lists them. */
 export const commands: Command[] = [
-  workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
+  queenCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
 ];

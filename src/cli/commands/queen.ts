@@ -1,0 +1,37 @@
+import type { Command } from "../command.js";
+import { CliError, UsageError } from "../command.js";
+import { intFlag } from "../parse-values.js";
+import { logLevelFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
+import { createLogger } from "../../rpc/logger.js";
+import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { startQueen } from "../../queen/queen.js";
+
+export const queenCommand: Command = {
+  name: "queen",
+  summary: "run the queen: registry, liveness, scheduling and watch on one gRPC port",
+  usage: "apiary queen [--host H] [--port N] [flags]",
+  description: "Serves gRPC (h2c), gRPC-Web and Connect, plus grpc.health.v1 and server reflection, on one port.",
+  flags: [
+    { name: "host", type: "string", value: "H", env: "APIARY_QUEEN_HOST", default: "127.0.0.1", help: "address to listen on (0.0.0.0 for every interface)" },
+    { name: "port", type: "string", value: "N", env: "APIARY_QUEEN_PORT", default: "7833", help: "port to listen on (0 = any free port)" },
+    ...queenTuningFlags,
+    logLevelFlag,
+  ],
+  async run({ flags, positionals }) {
+    if (positionals.length > 0) throw new UsageError(`apiary queen: unexpected argument ${positionals[0]}`);
+    const logger = createLogger("queen", { level: flags["log-level"] as string });
+    const queen = await startQueen({
+      host: flags.host as string,
+      port: intFlag("port", flags.port as string, 0, 65535),
+      logger,
+      ...queenTuning(flags),
+    }).catch((err: Error) => {
+      throw new CliError(`queen cannot start: ${err.message}`);
+    });
+    process.stderr.write(
+      `apiary queen listening on ${queen.url} (registry: in-memory, ${queen.config.shards} shards; epoch ${queen.epoch})\n`,
+    );
+    onShutdownSignals(() => queen.close(), { logger, timeoutMs: 15_000 });
+    return new Promise<number>(() => {});
+  },
+};

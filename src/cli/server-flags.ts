@@ -1,0 +1,31 @@
+import type { FlagSpec, ParsedArgs } from "./command.js";
+import { durationFlag, intFlag } from "./parse-values.js";
+
+export const logLevelFlag: FlagSpec = {
+  name: "log-level", type: "string", value: "LEVEL", env: "APIARY_LOG_LEVEL", default: "info",
+  help: "fatal|error|warn|info|debug|trace|silent (logs are JSON lines on stdout)",
+};
+
+/** The queen's tunables as flags; `apiary queen` and `apiary up` share them. */
+export const queenTuningFlags: FlagSpec[] = [
+  { name: "shards", type: "string", value: "N", env: "APIARY_SHARDS", default: "16", help: "registry shards" },
+  { name: "report-interval", type: "string", value: "DUR", env: "APIARY_REPORT_INTERVAL", default: "1s", help: "how often hives report (sent to them in the welcome)" },
+  { name: "degraded-after", type: "string", value: "DUR", env: "APIARY_DEGRADED_AFTER", default: "3s", help: "a hive silent this long is DEGRADED" },
+  { name: "down-after", type: "string", value: "DUR", env: "APIARY_DOWN_AFTER", default: "10s", help: "a hive silent this long is DOWN" },
+  { name: "evict-after", type: "string", value: "DUR", env: "APIARY_EVICT_AFTER", default: "60s", help: "a DOWN hive is forgotten, with its workers, after this" },
+  { name: "sweep-interval", type: "string", value: "DUR", env: "APIARY_SWEEP_INTERVAL", default: "250ms", help: "how often liveness is checked" },
+  { name: "watch-history", type: "string", value: "N", env: "APIARY_WATCH_HISTORY", default: "10000", help: "events kept for Watch resume" },
+];
+
+/** Reads queenTuningFlags into startQueen options. */
+export function queenTuning(flags: ParsedArgs["flags"]) {
+  return {
+    shards: intFlag("shards", flags.shards as string, 1, 4096),
+    reportIntervalMs: durationFlag("report-interval", flags["report-interval"] as string),
+    healthyMs: durationFlag("degraded-after", flags["degraded-after"] as string),
+    degradedMs: durationFlag("down-after", flags["down-after"] as string),
+    evictAfterMs: durationFlag("evict-after", flags["evict-after"] as string),
+    sweepIntervalMs: durationFlag("sweep-interval", flags["sweep-interval"] as string),
+    historySize: intFlag("watch-history", flags["watch-history"] as string, 1, 10_000_000),
+  };
+}
