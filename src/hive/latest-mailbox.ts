@@ -14,12 +14,12 @@ export class LatestMailbox<T> implements AsyncIterable<T> {
     this.wake();
   }
 
-  /** Ends the iteration after any undelivered value; with an error, the iteration throws it instead. */
+  /** Ends the iteration, dropping any undelivered value; with an error, the iteration throws it. */
   close(error?: unknown): void {
     if (this.closed) return;
     this.closed = true;
     this.failure = error;
-    if (error !== undefined) this.pending = undefined;
+    this.pending = undefined;
     this.wake();
   }
 

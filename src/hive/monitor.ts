@@ -14,7 +14,7 @@ import {
 } from "../../gen/apiary/v1/telemetry_pb.js";
 import { awaitWithin, pause } from "./deadline.js";
 import { attributeGpuUse, type GpuProcessUsage, type WorkerSample } from "./gpu-attribution.js";
-import { readMemAvailableBytes } from "./mem-available.js";
+import { readMemInfo } from "./procfs/meminfo.js";
 
 /** What the monitor needs of the hive-wide GPU probe (GpuProbe satisfies it). */
 export interface GpuSnapshotView {
@@ -192,7 +192,7 @@ export class Monitor {
   }
 
   private readMemory(): Promise<bigint | Error> {
-    const read = this.options.readMemoryAvailable ?? (() => readMemAvailableBytes());
+    const read = this.options.readMemoryAvailable ?? (async () => (await readMemInfo()).memAvailableBytes);
     return read().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
   }
 

@@ -1,0 +1,120 @@
+import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
+import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
+import { createLogger } from "../rpc/logger.js";
+import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { createApiaryTransport } from "../rpc/transport.js";
+import { GpuProbe } from "./gpu/gpu-probe.js";
+import { HeartbeatClient } from "./heartbeat-client.js";
+import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
+import { buildHiveInfo, newIncarnation } from "./hive-info.js";
+import { createHiveService } from "./hive-service.js";
+import { Monitor } from "./monitor.js";
+import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+
+export interface HiveCloseOptions {
+  /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
+  stopWorkers?: boolean;
+  /** Why the hive leaves, sent in its Goodbye. */
+  reason?: string;
+}
+
+export interface Hive {
+  server: RpcServer;
+  /** Where the HiveService listens, e.g. "http://127.0.0.1:7835". */
+  url: string;
+  config: ResolvedHiveConfig;
+  info: HiveInfo;
+  incarnation: string;
+  supervisor: WorkerSupervisor;
+  gpuProbe: GpuProbe;
+  monitor: Monitor;
+  /** Undefined when the hive runs without a queen. */
+  heartbeat: HeartbeatClient | undefined;
+  /** Goodbye to the queen, stop the monitor, close the server, then the supervisor. Idempotent. */
+  close(options?: HiveCloseOptions): Promise<void>;
+}
+
+/** Starts a hive: worker supervisor, GPU probe, tick monitor, HiveService and, with a queen URL, the heartbeat. */
+export async function startHive(config: HiveConfig = {}): Promise<Hive> {
+  const resolved = resolveHiveConfig(config);
+  const logger = resolved.logger ?? createLogger("hive");
+  const supervisor = new WorkerSupervisor({
+    stateDir: resolved.stateDir,
+    cgroupRoot: resolved.cgroupRoot,
+    cgroupMode: resolved.cgroupMode,
+    logger: logger.child({ component: "workers" }),
+  });
+  await supervisor.init();
+  const gpuProbe = new GpuProbe({
+    nvidiaSmiPath: resolved.nvidiaSmiPath,
+    deadlineMs: resolved.gpuDeadlineMs,
+    enabled: resolved.gpuEnabled,
+    logger: logger.child({ component: "gpu" }),
+  });
+  const monitor = new Monitor({
+    sampler: supervisor,
+    gpu: gpuProbe,
+    intervalMs: resolved.tickIntervalMs,
+    logger: logger.child({ component: "monitor" }),
+  });
+
+  const shutdown = new AbortController();
+  let info: HiveInfo | undefined;
+  let server: RpcServer;
+  try {
+    server = await startRpcServer({
+      host: resolved.host,
+      port: resolved.port,
+      logger,
+      services: [
+        {
+          service: HiveService,
+          impl: createHiveService({
+            workers: supervisor,
+            reports: monitor,
+            info: () => info as HiveInfo,
+            shutdownSignal: shutdown.signal,
+          }),
+        },
+      ],
+    });
+  } catch (error) {
+    await Promise.allSettled([gpuProbe.close(), supervisor.close({ stopWorkers: false })]);
+    throw error;
+  }
+  const url = advertisedEndpoint(resolved, server.port);
+  const hiveInfo = buildHiveInfo({ hiveId: resolved.hiveId, endpoint: url, labels: resolved.labels, cgroupMode: supervisor.cgroupMode });
+  info = hiveInfo;
+  const incarnation = newIncarnation();
+  monitor.start();
+
+  let heartbeat: HeartbeatClient | undefined;
+  if (resolved.queenUrl) {
+    heartbeat = new HeartbeatClient({
+      transport: createApiaryTransport(resolved.queenUrl, { pingIntervalMs: resolved.pingIntervalMs, pingTimeoutMs: resolved.pingTimeoutMs }),
+      queenUrl: resolved.queenUrl,
+      info: hiveInfo,
+      incarnation,
+      latestReport: () => monitor.latest(),
+      reportIntervalMs: resolved.reportIntervalMs,
+      ackDeadlineMs: resolved.ackDeadlineMs,
+      logger: logger.child({ component: "heartbeat" }),
+    });
+    heartbeat.start();
+  }
+  logger.info({ url, hiveId: hiveInfo.hiveId, queen: resolved.queenUrl ?? null, cgroupMode: hiveInfo.cgroupMode, incarnation }, "hive started");
+
+  let closing: Promise<void> | undefined;
+  const close = (options: HiveCloseOptions = {}): Promise<void> =>
+    (closing ??= (async () => {
+      await heartbeat?.stop({ reason: options.reason ?? "hive shutting down", deadlineMs: resolved.goodbyeDeadlineMs });
+      await monitor.stop();
+      shutdown.abort();
+      await server.close();
+      await gpuProbe.close();
+      await supervisor.close({ stopWorkers: options.stopWorkers ?? false });
+      logger.info({ hiveId: hiveInfo.hiveId, stopWorkers: options.stopWorkers ?? false }, "hive stopped");
+    })());
+
+  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, heartbeat, close };
+}

@@ -1,0 +1,163 @@
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
+import { HiveHealth, QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { GpuProbeState, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
+import { startHive, type Hive } from "../../src/hive/hive.js";
+import type { HiveConfig } from "../../src/hive/hive-config.js";
+import { startQueen, type Queen } from "../../src/queen/queen.js";
+import { createApiaryTransport } from "../../src/rpc/transport.js";
+import { demoWorker, fakeNvidiaSmi, gpuModeFile, nextEvent, tempDir, waitUntil } from "./hive-test-helpers.js";
+
+const quiet = pino({ level: "silent" });
+let queen: Queen;
+let queenClient: Client<typeof QueenService>;
+let gpuMode: ReturnType<typeof gpuModeFile>;
+const cleanups: (() => Promise<void>)[] = [];
+
+async function startTestQueen(port = 0): Promise<Queen> {
+  const started = await startQueen({ port, logger: quiet, reportIntervalMs: 200, shutdownGraceMs: 200 });
+  queenClient = createClient(QueenService, createApiaryTransport(started.url));
+  return started;
+}
+
+async function startTestHive(overrides: Partial<HiveConfig> = {}): Promise<Hive> {
+  const hive = await startHive({
+    queenUrl: queen.url,
+    port: 0,
+    hiveId: "hive-a",
+    labels: { zone: "test" },
+    nvidiaSmiPath: fakeNvidiaSmi,
+    cgroupMode: "none",
+    stateDir: `${tempDir("apiary-hive-")}/state`,
+    tickIntervalMs: 200,
+    reportIntervalMs: 200,
+    ackDeadlineMs: 2000,
+    pingIntervalMs: 1000,
+    pingTimeoutMs: 1000,
+    logger: quiet,
+    ...overrides,
+  });
+  cleanups.push(() => hive.close({ stopWorkers: true }));
+  // The fake nvidia-smi starts a node process per call: on a busy machine its first answer may take a few ticks.
+  await waitUntil("a first report with the fake GPUs", () => hive.monitor.latest()?.devices.length === 2);
+  return hive;
+}
+
+function hiveClient(hive: Hive): Client<typeof HiveService> {
+  return createClient(HiveService, createApiaryTransport(hive.url));
+}
+
+beforeEach(async () => {
+  gpuMode = gpuModeFile(tempDir("apiary-gpu-"));
+  process.env.FAKE_NVIDIA_SMI_MODE_FILE = gpuMode.file;
+  process.env.FAKE_NVIDIA_SMI_GPUS = "2";
+  queen = await startTestQueen();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await queen.close();
+});
+
+describe("hive and queen", () => {
+  it("says hello and reports its devices and workers to the queen", async () => {
+    const hive = await startTestHive();
+    await waitUntil("the queen to see the devices", async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.devices.length === 2);
+    const { hive: status } = await queenClient.getHive({ hiveId: "hive-a" });
+    expect(status?.info?.endpoint).toBe(hive.url);
+    expect(status?.info?.labels).toEqual({ zone: "test" });
+    expect(status?.incarnation).toBe(hive.incarnation);
+    expect(status?.connected).toBe(true);
+    expect(status?.devices.map((d) => d.index)).toEqual([0, 1]);
+    const gpu = status!.devices[0].uuid;
+
+    await hiveClient(hive).spawnWorker({ argv: [process.execPath, demoWorker, "--model", "llama-3-8b"], workerId: "w-gpu", gpuUuids: [gpu] });
+    await waitUntil("the queen to see w-gpu running with its VRAM", async () => {
+      const worker = (await queenClient.getHive({ hiveId: "hive-a" })).hive?.workers.find((w) => w.workerId === "w-gpu");
+      return worker?.state === WorkerState.RUNNING && (worker.vramUsedBytes ?? 0n) > 0n;
+    });
+    const found = await queenClient.findWorkers({ model: "llama-3-8b" });
+    expect(found.matches.map((m) => [m.hiveId, m.worker?.workerId, m.worker?.gpuUuids])).toEqual([["hive-a", "w-gpu", [gpu]]]);
+  });
+
+  it("reconnects by itself when the queen restarts on the same port", async () => {
+    const hive = await startTestHive();
+    await waitUntil("the queen to see the devices", async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.devices.length === 2);
+    const port = queen.server.port;
+    const disconnected = nextEvent(hive.heartbeat!, "disconnected");
+    await queen.close();
+    await disconnected;
+    expect(hive.heartbeat!.connected).toBe(false);
+
+    const reconnected = nextEvent(hive.heartbeat!, "ack", 15_000);
+    queen = await startTestQueen(port);
+    await reconnected;
+    const { hives } = await queenClient.listHives({});
+    expect(hives.map((h) => [h.info?.hiveId, h.health, h.connected])).toEqual([["hive-a", HiveHealth.HEALTHY, true]]);
+    expect(hives[0].devices).toHaveLength(2);
+  });
+
+  it("says goodbye on close and the queen forgets it at once", async () => {
+    const hive = await startTestHive();
+    await nextEvent(hive.heartbeat!, "ack");
+    await hive.close({ stopWorkers: true });
+    const error = await queenClient.getHive({ hiveId: "hive-a" }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(error?.code).toBe(Code.NotFound);
+  });
+
+  it("keeps reporting on time with gpu_probe TIMEOUT and the last devices while nvidia-smi hangs", async () => {
+    const hive = await startTestHive({ gpuDeadlineMs: 1500 });
+    await waitUntil("a first OK probe", () => hive.monitor.latest()?.gpuProbe?.state === GpuProbeState.OK);
+    gpuMode.set("hang");
+    await waitUntil("the queen to see the probe time out", async () => {
+      const status = (await queenClient.getHive({ hiveId: "hive-a" })).hive;
+      return status?.gpuProbe?.state === GpuProbeState.TIMEOUT;
+    });
+    let acks = 0;
+    hive.heartbeat!.on("ack", () => (acks += 1));
+    await waitUntil("ten more acks while nvidia-smi hangs", () => acks >= 10, 15_000);
+    const status = (await queenClient.getHive({ hiveId: "hive-a" })).hive!;
+    expect(status.health).toBe(HiveHealth.HEALTHY);
+    expect(status.gpuProbe?.state).toBe(GpuProbeState.TIMEOUT);
+    expect(status.gpuProbe?.lastSuccessAt).toBeDefined();
+    expect(status.devices).toHaveLength(2);
+  });
+
+  it("runs one GPU probe per tick however many workers it has", async () => {
+    const hive = await startTestHive({ tickIntervalMs: 500, reportIntervalMs: 500 });
+    const client = hiveClient(hive);
+
+    async function invocationsPerTick(): Promise<number[]> {
+      const increments: number[] = [];
+      let previous = hive.gpuProbe.invocations();
+      const unsubscribe = hive.monitor.subscribe(() => {
+        const now = hive.gpuProbe.invocations();
+        increments.push(now - previous);
+        previous = now;
+      });
+      await waitUntil("six ticks", () => increments.length >= 6, 20_000);
+      unsubscribe();
+      return increments;
+    }
+
+    const spawnWorkers = async (ids: string[]) => {
+      for (const id of ids) await client.spawnWorker({ argv: [process.execPath, demoWorker], workerId: id, gpuUuids: ["0"] });
+      await waitUntil("every worker measured", () => ids.every((id) => hive.monitor.latest()?.workers.some((w) => w.workerId === id && w.state === WorkerState.RUNNING)));
+    };
+
+    await spawnWorkers(["one"]);
+    const withOne = await invocationsPerTick();
+    await spawnWorkers(["two", "three", "four", "five", "six"]);
+    const withSix = await invocationsPerTick();
+    // nvidia-smi runs three queries per probe: a tick either starts one probe (3) or reuses one still running (0).
+    for (const increments of [withOne, withSix]) {
+      expect(increments.every((n) => n === 0 || n === 3)).toBe(true);
+      expect(increments).toContain(3);
+    }
+  });
+});
