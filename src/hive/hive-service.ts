@@ -10,7 +10,7 @@ import {
   type SpawnWorkerRequest,
   type WatchTelemetryResponse,
 } from "../../gen/apiary/v1/hive_pb.js";
-import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { WorkerState, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { LatestMailbox } from "./latest-mailbox.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
@@ -91,12 +91,19 @@ export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof Hiv
   };
 }
 
-/** Last tick's workers, plus any spawned since, ordered by worker_id. */
+/** Last tick's workers, plus any spawned since, and the final state of any that ended since; ordered by worker_id. */
 function currentWorkers(deps: HiveServiceDeps): WorkerTelemetry[] {
   const byId = new Map<string, WorkerTelemetry>();
   for (const worker of deps.reports.latest()?.workers ?? []) byId.set(worker.workerId, worker);
-  for (const worker of deps.workers.list()) if (!byId.has(worker.workerId)) byId.set(worker.workerId, worker);
+  for (const worker of deps.workers.list()) {
+    const measured = byId.get(worker.workerId);
+    if (!measured || (isFinal(worker.state) && !isFinal(measured.state))) byId.set(worker.workerId, worker);
+  }
   return [...byId.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
+}
+
+function isFinal(state: WorkerState): boolean {
+  return state === WorkerState.EXITED || state === WorkerState.FAILED;
 }
 
 function invalid(message: string): ConnectError {

@@ -70,6 +70,8 @@ describe("HiveService over gRPC", () => {
 
     const stopped = await client.stopWorker({ workerId: "svc-1", gracePeriod: durationFromMs(5000) });
     expect([WorkerState.EXITED, WorkerState.FAILED]).toContain(stopped.worker?.state);
+    const afterStop = (await client.listWorkers({})).workers.find((w) => w.workerId === "svc-1");
+    if (afterStop) expect([WorkerState.EXITED, WorkerState.FAILED]).toContain(afterStop.state); // never RUNNING once stopped
     await waitUntil("svc-1 to leave ListWorkers", async () => !(await client.listWorkers({})).workers.some((w) => w.workerId === "svc-1"));
   });
 
