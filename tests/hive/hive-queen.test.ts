@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -8,7 +10,7 @@ import { startHive, type Hive } from "../../src/hive/hive.js";
 import type { HiveConfig } from "../../src/hive/hive-config.js";
 import { startQueen, type Queen } from "../../src/queen/queen.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
-import { demoWorker, fakeNvidiaSmi, gpuModeFile, nextEvent, tempDir, waitUntil } from "./hive-test-helpers.js";
+import { demoWorker, fakeNvidiaSmi, gpuModeFile, nextEvent, repoRoot, tempDir, waitUntil } from "./hive-test-helpers.js";
 
 const quiet = pino({ level: "silent" });
 let queen: Queen;
@@ -43,6 +45,32 @@ async function startTestHive(overrides: Partial<HiveConfig> = {}): Promise<Hive>
   // The fake nvidia-smi starts a node process per call: on a busy machine its first answer may take a few ticks.
   await waitUntil("a first report with the fake GPUs", () => hive.monitor.latest()?.devices.length === 2);
   return hive;
+}
+
+/** `apiary queen` as its own process, resolved once it listens. */
+async function startQueenProcess(port: number): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [`${repoRoot}/bin/apiary.mjs`, "queen", "--port", String(port), "--report-interval", "200ms"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("apiary queen did not start listening within 20 s")), 20_000);
+    child.once("exit", (code) => reject(new Error(`apiary queen exited with ${code}`)));
+    lines.on("line", (line) => {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === "rpc server listening" && entry.url) {
+        clearTimeout(timer);
+        resolve(entry.url);
+      }
+    });
+  });
+  return { child, url };
 }
 
 function hiveClient(hive: Hive): Client<typeof HiveService> {
@@ -97,6 +125,23 @@ describe("hive and queen", () => {
     const { hives } = await queenClient.listHives({});
     expect(hives.map((h) => [h.info?.hiveId, h.health, h.connected])).toEqual([["hive-a", HiveHealth.HEALTHY, true]]);
     expect(hives[0].devices).toHaveLength(2);
+  });
+
+  it("reconnects by itself when a queen process is killed and another starts on the same port", async () => {
+    const first = await startQueenProcess(0);
+    const port = Number(new URL(first.url).port);
+    const hive = await startTestHive({ queenUrl: first.url, hiveId: "hive-k" });
+    await nextEvent(hive.heartbeat!, "ack");
+    const disconnected = nextEvent(hive.heartbeat!, "disconnected");
+    first.child.kill("SIGKILL");
+    await disconnected;
+
+    const second = await startQueenProcess(port);
+    const reconnected = nextEvent(hive.heartbeat!, "ack", 20_000);
+    await reconnected;
+    const client = createClient(QueenService, createApiaryTransport(second.url));
+    const { hives } = await client.listHives({});
+    expect(hives.map((h) => [h.info?.hiveId, h.incarnation, h.connected])).toEqual([["hive-k", hive.incarnation, true]]);
   });
 
   it("says goodbye on close and the queen forgets it at once", async () => {
