@@ -7,8 +7,10 @@ import { topCommand } from "./top.js";
 import { spawnCommand } from "./spawn.js";
 import { stopCommand } from "./stop.js";
 import { queenCommand } from "./queen.js";
+import { hiveCommand } from "./hive.js";
+import { upCommand } from "./up.js";
 
 /** Every `apiary` command, in the order `apiary --help` lists them. */
 export const commands: Command[] = [
-  queenCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
+  upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
 ];

@@ -1,0 +1,42 @@
+import type { Command } from "../command.js";
+import { CliError, UsageError } from "../command.js";
+import { DEFAULT_QUEEN } from "../common-flags.js";
+import { logLevelFlag } from "../server-flags.js";
+import { hiveIdentity, hiveIdentityFlags, hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
+import { hiveStartupLine } from "../startup-line.js";
+import { createLogger } from "../../rpc/logger.js";
+import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { startHive } from "../../hive/hive.js";
+
+export const hiveCommand: Command = {
+  name: "hive",
+  summary: "run a hive: start, stop and measure workers on this machine, report to the queen",
+  usage: "apiary hive --queen http://HOST:PORT [--port N] [--id NAME] [--label k=v]… [flags]",
+  description: [
+    "Workers keep running when the hive stops (a restarted hive re-adopts them);",
+    "--stop-workers stops them with the hive.",
+  ].join("\n"),
+  flags: [
+    { name: "queen", type: "string", value: "ADDR", env: "APIARY_QUEEN", default: DEFAULT_QUEEN, help: "queen to report to" },
+    { name: "standalone", type: "boolean", help: "run without a queen (HiveService only)" },
+    ...hiveIdentityFlags,
+    ...hiveRuntimeFlags,
+    { name: "stop-workers", type: "boolean", env: "APIARY_STOP_WORKERS", help: "stop every worker when the hive stops" },
+    logLevelFlag,
+  ],
+  async run({ flags, positionals }) {
+    if (positionals.length > 0) throw new UsageError(`apiary hive: unexpected argument ${positionals[0]}`);
+    const logger = createLogger("hive", { level: flags["log-level"] as string });
+    const hive = await startHive({
+      queenUrl: flags.standalone ? undefined : (flags.queen as string),
+      ...hiveIdentity(flags),
+      ...hiveRuntime(flags),
+      logger,
+    }).catch((err: Error) => {
+      throw new CliError(`hive cannot start: ${err.message}`);
+    });
+    process.stderr.write(hiveStartupLine(hive));
+    onShutdownSignals(() => hive.close({ stopWorkers: flags["stop-workers"] === true }), { logger, timeoutMs: 30_000 });
+    return new Promise<number>(() => {});
+  },
+};

@@ -1,0 +1,134 @@
+import { accessSync, constants } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "../command.js";
+import { CliError, UsageError } from "../command.js";
+import { intFlag } from "../parse-values.js";
+import { logLevelFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
+import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
+import { hiveStartupLine } from "../startup-line.js";
+import { startDemoWorkers } from "../demo-workers.js";
+import { createLogger } from "../../rpc/logger.js";
+import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { startQueen } from "../../queen/queen.js";
+import { startHive } from "../../hive/hive.js";
+import type { HiveReport } from "../../../gen/apiary/v1/telemetry_pb.js";
+import type { Monitor } from "../../hive/monitor.js";
+
+export const FAKE_NVIDIA_SMI = fileURLToPath(new URL("../../../examples/fake-nvidia-smi/fake-nvidia-smi", import.meta.url));
+
+export const upCommand: Command = {
+  name: "up",
+  summary: "run the whole thing on this machine: a queen, a local hive and demo workers",
+  usage: "apiary up [--port 7833] [--hive-port 7835] [--fake-gpus N] [--no-demo] [flags]",
+  description: [
+    "Without --fake-gpus, the real nvidia-smi is used when it is on PATH, else a bundled fake",
+    "emulating 2 GPUs (said so at startup). Ctrl-C stops workers, hive and queen and removes",
+    "the workers' cgroups.",
+  ].join("\n"),
+  flags: [
+    { name: "host", type: "string", value: "H", env: "APIARY_HOST", default: "127.0.0.1", help: "address queen and hive listen on" },
+    { name: "port", type: "string", value: "N", env: "APIARY_QUEEN_PORT", default: "7833", help: "queen port (0 = any free port)" },
+    { name: "hive-port", type: "string", value: "N", env: "APIARY_HIVE_PORT", default: "7835", help: "hive port (0 = any free port)" },
+    { name: "fake-gpus", type: "string", value: "N", env: "APIARY_FAKE_GPUS", help: "emulate N GPUs with the bundled fake nvidia-smi" },
+    { name: "no-demo", type: "boolean", help: "start no demo workers" },
+    { name: "demo-workers", type: "string", value: "N", default: "3", help: "how many demo workers to start" },
+    ...queenTuningFlags,
+    ...hiveRuntimeFlags.map((f) => (f.name === "state-dir" ? { ...f, help: "worker metadata and logs [default: ~/.local/state/apiary/up]" } : f)),
+    { ...logLevelFlag, default: "warn" },
+  ],
+  async run({ flags, positionals }) {
+    if (positionals.length > 0) throw new UsageError(`apiary up: unexpected argument ${positionals[0]}`);
+    const level = flags["log-level"] as string;
+    const fakeGpus = intFlag("fake-gpus", flags["fake-gpus"] as string | undefined, 0, 64);
+    const demoCount = flags["no-demo"] ? 0 : intFlag("demo-workers", flags["demo-workers"] as string, 0, 64)!;
+    const runtime = hiveRuntime(flags);
+    const gpuNote = chooseGpuProbe(runtime, fakeGpus, flags["no-gpu"] === true);
+    runtime.stateDir ??= path.join(os.homedir(), ".local", "state", "apiary", "up");
+
+    const queen = await startQueen({
+      host: flags.host as string,
+      port: intFlag("port", flags.port as string, 0, 65535),
+      logger: createLogger("queen", { level }),
+      ...queenTuning(flags),
+    }).catch((err: Error) => {
+      throw new CliError(`queen cannot start: ${err.message}`);
+    });
+    process.stderr.write(`apiary queen listening on ${queen.url} (registry: in-memory, ${queen.config.shards} shards; epoch ${queen.epoch})\n`);
+    const hive = await startHive({
+      ...runtime,
+      queenUrl: queen.url,
+      host: flags.host as string,
+      port: intFlag("hive-port", flags["hive-port"] as string, 0, 65535),
+      labels: { demo: "true" },
+      logger: createLogger("hive", { level }),
+    }).catch(async (err: Error) => {
+      await queen.close();
+      throw new CliError(`hive cannot start: ${err.message}`);
+    });
+    process.stderr.write(hiveStartupLine(hive));
+    process.stderr.write(`GPUs: ${gpuNote}\n`);
+
+    const logger = createLogger("up", { level });
+    onShutdownSignals(
+      async () => {
+        process.stderr.write("apiary up: stopping workers, hive and queen…\n");
+        await hive.close({ stopWorkers: true, reason: "apiary up stopped" });
+        await queen.close();
+      },
+      { logger, timeoutMs: 30_000 },
+    );
+
+    if (demoCount > 0) {
+      const report = await firstReport(hive.monitor);
+      const started = await startDemoWorkers(hive, report.devices, demoCount);
+      for (const w of started) {
+        process.stderr.write(`demo worker ${w.workerId}: ${w.model} (pid ${w.pid}${w.gpuUuids.length ? `, ${w.gpuUuids[0]}` : ""})\n`);
+      }
+    }
+    process.stderr.write(
+      `\nready. try:  apiary top   apiary workers   apiary devices   apiary watch   (queen ${queen.url})\nCtrl-C stops everything.\n`,
+    );
+    return new Promise<number>(() => {});
+  },
+};
+
+/** Picks real or fake nvidia-smi and says which, for the startup lines. */
+function chooseGpuProbe(runtime: { nvidiaSmiPath?: string; gpuEnabled?: boolean }, fakeGpus: number | undefined, noGpu: boolean): string {
+  if (noGpu) return "probe off (--no-gpu)";
+  if (fakeGpus !== undefined) {
+    process.env.FAKE_NVIDIA_SMI_GPUS = String(fakeGpus);
+    runtime.nvidiaSmiPath = FAKE_NVIDIA_SMI;
+    return `bundled fake nvidia-smi emulating ${fakeGpus} GPUs (--fake-gpus)`;
+  }
+  const real = onPath(runtime.nvidiaSmiPath ?? "nvidia-smi");
+  if (real) return `${real}`;
+  process.env.FAKE_NVIDIA_SMI_GPUS ??= "2";
+  runtime.nvidiaSmiPath = FAKE_NVIDIA_SMI;
+  return `no nvidia-smi found: bundled fake emulating ${process.env.FAKE_NVIDIA_SMI_GPUS} GPUs (use --fake-gpus N to choose, --no-gpu for none)`;
+}
+
+function onPath(command: string): string | undefined {
+  const candidates = command.includes("/") ? [command] : (process.env.PATH ?? "").split(":").filter(Boolean).map((d) => path.join(d, command));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // try the next directory
+    }
+  }
+  return undefined;
+}
+
+function firstReport(monitor: Monitor): Promise<HiveReport> {
+  const latest = monitor.latest();
+  if (latest) return Promise.resolve(latest);
+  return new Promise((resolve) => {
+    const unsubscribe = monitor.subscribe((report) => {
+      unsubscribe();
+      resolve(report);
+    });
+  });
+}

@@ -1,0 +1,37 @@
+import { create } from "@bufbuild/protobuf";
+import { fileURLToPath } from "node:url";
+import { SpawnWorkerRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
+import type { GpuDevice, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { Hive } from "../hive/hive.js";
+
+export const DEMO_WORKER = fileURLToPath(new URL("../../examples/demo-worker/demo-worker.mjs", import.meta.url));
+
+const MODELS = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct", "phi-3-mini"];
+
+/**
+ * Starts `count` demo workers on the hive (skipping ids it already re-adopted), spread over its
+ * GPUs, each holding some memory and burning a little CPU so every column moves.
+ */
+export async function startDemoWorkers(hive: Hive, devices: GpuDevice[], count: number): Promise<WorkerTelemetry[]> {
+  const existing = new Set(hive.supervisor.list().map((w) => w.workerId));
+  const started: WorkerTelemetry[] = [];
+  for (let i = 0; i < count; i++) {
+    const workerId = `demo-${i + 1}`;
+    if (existing.has(workerId)) continue;
+    const model = MODELS[i % MODELS.length];
+    const gpu = devices.length > 0 ? devices[i % devices.length] : undefined;
+    started.push(
+      await hive.supervisor.spawn(
+        create(SpawnWorkerRequestSchema, {
+          workerId,
+          model,
+          argv: [process.execPath, DEMO_WORKER, "--model", model, "--memory", `${64 * (i + 1)}MiB`, "--cpu", "0.05", "--io-write-mb-per-sec", "1"],
+          gpuUuids: gpu ? [gpu.uuid] : [],
+          limits: { memoryMaxBytes: 1024n * 1024n * 1024n, cpuMaxMillicores: 500, enforced: false },
+          labels: { demo: "true" },
+        }),
+      ),
+    );
+  }
+  return started;
+}

@@ -1,0 +1,50 @@
+import type { FlagSpec, ParsedArgs } from "./command.js";
+import type { HiveConfig } from "../hive/hive-config.js";
+import { choiceFlag, durationFlag, intFlag, parseKeyValues } from "./parse-values.js";
+
+const CGROUP_MODES = { auto: "auto", v2: "v2", v1: "v1", none: "none" } as const;
+
+/** Settings of the local hive that `apiary hive` and `apiary up` share. */
+export const hiveRuntimeFlags: FlagSpec[] = [
+  { name: "nvidia-smi", type: "string", value: "PATH", env: "APIARY_NVIDIA_SMI", default: "nvidia-smi", help: "nvidia-smi to probe GPUs with" },
+  { name: "gpu-deadline", type: "string", value: "DUR", env: "APIARY_GPU_DEADLINE", default: "2s", help: "hard deadline of each nvidia-smi call" },
+  { name: "no-gpu", type: "boolean", env: "APIARY_NO_GPU", help: "never run nvidia-smi" },
+  { name: "cgroup-root", type: "string", value: "DIR", env: "APIARY_CGROUP_ROOT", default: "/sys/fs/cgroup", help: "cgroup filesystem to put workers in" },
+  { name: "cgroup-mode", type: "string", value: "MODE", env: "APIARY_CGROUP_MODE", default: "auto", help: "auto|v2|v1|none" },
+  { name: "state-dir", type: "string", value: "DIR", env: "APIARY_STATE_DIR", help: "worker metadata and logs [default: /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive]" },
+  { name: "tick-interval", type: "string", value: "DUR", env: "APIARY_TICK_INTERVAL", default: "1s", help: "how often workers are measured" },
+];
+
+/** Reads hiveRuntimeFlags into a HiveConfig. */
+export function hiveRuntime(flags: ParsedArgs["flags"]): HiveConfig {
+  return {
+    nvidiaSmiPath: flags["nvidia-smi"] as string,
+    gpuDeadlineMs: durationFlag("gpu-deadline", flags["gpu-deadline"] as string),
+    gpuEnabled: flags["no-gpu"] !== true,
+    cgroupRoot: flags["cgroup-root"] as string,
+    cgroupMode: choiceFlag("cgroup-mode", flags["cgroup-mode"] as string, CGROUP_MODES),
+    stateDir: flags["state-dir"] as string | undefined,
+    tickIntervalMs: durationFlag("tick-interval", flags["tick-interval"] as string),
+  };
+}
+
+/** Flags of a hive that joins a queen; only `apiary hive` has them. */
+export const hiveIdentityFlags: FlagSpec[] = [
+  { name: "host", type: "string", value: "H", env: "APIARY_HIVE_HOST", default: "127.0.0.1", help: "address the HiveService listens on (it runs programs: keep it private)" },
+  { name: "port", type: "string", value: "N", env: "APIARY_HIVE_PORT", default: "7835", help: "port of the HiveService (0 = any free port)" },
+  { name: "advertise", type: "string", value: "URL", env: "APIARY_HIVE_ADVERTISE", help: "HiveService URL told to the queen [default: http://host:port]" },
+  { name: "id", type: "string", value: "NAME", env: "APIARY_HIVE_ID", help: "hive id, unique in the cluster [default: hostname]" },
+  { name: "label", type: "string", value: "K=V", env: "APIARY_HIVE_LABELS", multiple: true, help: "label for scheduling filters (env: comma-separated)" },
+  { name: "ack-deadline", type: "string", value: "DUR", env: "APIARY_ACK_DEADLINE", default: "5s", help: "reconnect when the queen does not ack a report within this" },
+];
+
+export function hiveIdentity(flags: ParsedArgs["flags"]): HiveConfig {
+  return {
+    host: flags.host as string,
+    port: intFlag("port", flags.port as string, 0, 65535),
+    advertiseUrl: flags.advertise as string | undefined,
+    hiveId: flags.id as string | undefined,
+    labels: parseKeyValues("label", flags.label as string[]),
+    ackDeadlineMs: durationFlag("ack-deadline", flags["ack-deadline"] as string),
+  };
+}
