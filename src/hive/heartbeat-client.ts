@@ -188,7 +188,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   }
 
   private async *outbound(connection: Connection): AsyncGenerator<HeartbeatRequest> {
-    const wake = AbortSignal.any([connection.abort.signal, this.stopController.signal]);
+    const wake = [connection.abort.signal, this.stopController.signal];
     yield create(HeartbeatRequestSchema, {
       kind: { case: "hello", value: { hive: this.options.info, incarnation: this.options.incarnation } },
     });
@@ -248,19 +248,19 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   }
 }
 
-/** Waits `ms`, or less when the signal aborts or the connection is woken. */
-function sleepUnlessWoken(ms: number, signal: AbortSignal, connection: Connection): Promise<void> {
+/** Waits `ms`, or less when a signal aborts or the connection is woken. */
+function sleepUnlessWoken(ms: number, signals: AbortSignal[], connection: Connection): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
-      signal.removeEventListener("abort", done);
+      for (const signal of signals) signal.removeEventListener("abort", done);
       connection.wakeup = undefined;
       resolve();
     };
     const timer = setTimeout(done, Math.max(0, ms));
     connection.wakeup = done;
-    if (signal.aborted) done();
-    else signal.addEventListener("abort", done, { once: true });
+    if (signals.some((signal) => signal.aborted)) return done();
+    for (const signal of signals) signal.addEventListener("abort", done, { once: true });
   });
 }
 
