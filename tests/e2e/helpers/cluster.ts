@@ -1,0 +1,84 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type Client } from "@connectrpc/connect";
+import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
+import { HiveService } from "../../../gen/apiary/v1/hive_pb.js";
+import { createApiaryTransport } from "../../../src/rpc/transport.js";
+import { ApiaryProcess } from "./apiary-process.js";
+
+export const FAKE_NVIDIA_SMI = fileURLToPath(new URL("../../../examples/fake-nvidia-smi/fake-nvidia-smi", import.meta.url));
+export const DEMO_WORKER = fileURLToPath(new URL("../../../examples/demo-worker/demo-worker.mjs", import.meta.url));
+
+/** Liveness settings short enough for tests: DEGRADED after 1 s, DOWN after 2.5 s, evicted 2 s later. */
+export const FAST_QUEEN_ARGS = [
+  "--report-interval", "250ms", "--degraded-after", "1s", "--down-after", "2500ms",
+  "--evict-after", "2s", "--sweep-interval", "100ms",
+];
+
+/** A queen and a hive started as `apiary` child processes, with clients for both. */
+export class Cluster {
+  queen!: ApiaryProcess;
+  hive!: ApiaryProcess;
+  queenUrl = "";
+  hiveUrl = "";
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), "apiary-e2e-"));
+  /** Write a fake nvidia-smi mode here ("hang", "ok", …) to change it mid-run. */
+  readonly gpuModeFile = path.join(this.dir, "gpu-mode");
+  readonly hiveId = `e2e-${process.pid}-${Math.random().toString(16).slice(2, 6)}`;
+  queenClient!: Client<typeof QueenService>;
+  hiveClient!: Client<typeof HiveService>;
+  private workerGroups = new Set<number>();
+
+  async startQueen(port = 0): Promise<void> {
+    this.queen = ApiaryProcess.start(["queen", "--port", String(port), ...FAST_QUEEN_ARGS]);
+    this.queenUrl = await this.queen.listeningUrl("queen");
+    this.queenClient = createClient(QueenService, createApiaryTransport(this.queenUrl));
+  }
+
+  async startHive(): Promise<void> {
+    writeFileSync(this.gpuModeFile, "ok");
+    this.hive = ApiaryProcess.start(
+      [
+        "hive", "--queen", this.queenUrl, "--port", "0", "--id", this.hiveId, "--label", "suite=e2e",
+        "--state-dir", path.join(this.dir, "state"), "--nvidia-smi", FAKE_NVIDIA_SMI, "--gpu-deadline", "1s",
+        "--tick-interval", "250ms", "--ack-deadline", "2s",
+      ],
+      { FAKE_NVIDIA_SMI_GPUS: "2", FAKE_NVIDIA_SMI_MODE_FILE: this.gpuModeFile, FAKE_NVIDIA_SMI_SEED: this.hiveId },
+    );
+    this.hiveUrl = await this.hive.listeningUrl("hive");
+    this.hiveClient = createClient(HiveService, createApiaryTransport(this.hiveUrl));
+  }
+
+  /** Spawns a demo worker through the hive's SpawnWorker and remembers its process group for cleanup. */
+  async spawnDemo(workerId: string, model: string, extra: string[] = []) {
+    const res = await this.hiveClient.spawnWorker({
+      workerId, model, argv: [process.execPath, DEMO_WORKER, "--model", model, "--cpu", "0.3", "--memory", "32MiB", ...extra],
+    });
+    this.workerGroups.add(res.worker!.pid);
+    return res.worker!;
+  }
+
+  /** Kills everything the test left: processes, worker process groups, temp files. */
+  async cleanup(): Promise<void> {
+    await Promise.all([this.hive?.stop(5000), this.queen?.stop(5000)]);
+    for (const pgid of this.workerGroups) {
+      try {
+        process.kill(-pgid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** True while pid is a running process (a zombie, which this VM's init may never reap, is not). */
+export function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
