@@ -1,0 +1,47 @@
+import type { Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+
+export interface ApiaryTransportOptions {
+  /** Wire protocol; default "grpc" (over HTTP/2, as every gRPC stack speaks). */
+  protocol?: "grpc" | "connect";
+  /** HTTP/2 PING interval, also on idle connections, so a dead peer is noticed; default 10 s. */
+  pingIntervalMs?: number;
+  /** A PING unanswered this long closes the connection and its streams; default 5 s. */
+  pingTimeoutMs?: number;
+  /** Largest message accepted from the server; default 16 MiB. */
+  readMaxBytes?: number;
+}
+
+const DEFAULT_PING_INTERVAL_MS = 10_000;
+const DEFAULT_PING_TIMEOUT_MS = 5_000;
+const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
+
+/** A client transport for apiary servers: gRPC over HTTP/2 (h2c for http:// URLs). */
+export function createApiaryTransport(baseUrl: string, opts: ApiaryTransportOptions = {}): Transport {
+  const options = {
+    baseUrl,
+    httpVersion: "2" as const,
+    pingIntervalMs: opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+    pingTimeoutMs: opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS,
+    pingIdleConnection: true,
+    readMaxBytes: opts.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+  };
+  return opts.protocol === "connect" ? createConnectTransport(options) : createGrpcTransport(options);
+}
+
+/** "127.0.0.1:7833" → "http://127.0.0.1:7833"; URLs pass through without a trailing slash. */
+export function normalizeAddress(address: string): string {
+  const trimmed = address.trim();
+  if (trimmed === "") throw new Error(`invalid address "${address}": must not be empty`);
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new Error(`invalid address "${address}": expected host:port or a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`invalid address "${address}": scheme must be http or https`);
+  }
+  return withScheme.replace(/\/+$/, "");
+}
