@@ -55,6 +55,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     sampler: supervisor,
     gpu: gpuProbe,
     intervalMs: resolved.tickIntervalMs,
+    probeDeadlineMs: resolved.gpuDeadlineMs,
     logger: logger.child({ component: "monitor" }),
   });
 

@@ -45,6 +45,12 @@ export interface MonitorOptions {
   intervalMs?: number;
   /** The most a tick waits for its sources; default 80 % of the interval. */
   tickDeadlineMs?: number;
+  /**
+   * The GPU probe's own deadline (nvidia-smi's). A probe merely slower than a tick is not a
+   * timeout: until it has run this long, ticks report the last completed probe as it was.
+   * Default: the tick deadline.
+   */
+  probeDeadlineMs?: number;
   /** Memory available on the machine in bytes; default: MemAvailable from /proc/meminfo. */
   readMemoryAvailable?: () => Promise<bigint>;
 }
@@ -63,6 +69,7 @@ export class Monitor {
   private latestReport: HiveReport | undefined;
   private pendingSample: Promise<WorkerSample[]> | undefined;
   private pendingProbe: Promise<GpuSnapshotView> | undefined;
+  private pendingProbeStartedMs = 0;
   private lastWorkers: HiveReport["workers"] = [];
   private loop: Promise<void> | undefined;
   private tickCount = 0;
@@ -104,7 +111,10 @@ export class Monitor {
   /** Runs one tick now (the loop uses it; tests may call it on a monitor that is not started). */
   async tick(): Promise<HiveReport> {
     this.pendingSample ??= this.options.sampler.sample().catch(() => []);
-    this.pendingProbe ??= this.options.gpu.probe().catch((error: unknown) => this.failedSnapshot(error));
+    if (!this.pendingProbe) {
+      this.pendingProbeStartedMs = performance.now();
+      this.pendingProbe = this.options.gpu.probe().catch((error: unknown) => this.failedSnapshot(error));
+    }
     const sampleRun = this.pendingSample;
     const probeRun = this.pendingProbe;
     const budget = this.tickDeadlineMs;
@@ -171,9 +181,16 @@ export class Monitor {
     return this.lastKnownSnapshot(GpuProbeState.ERROR, message);
   }
 
-  /** The probe has not answered in time: the last known devices, marked TIMEOUT. */
+  /**
+   * The probe has not answered by the tick deadline. Within the probe's own deadline that is just
+   * a slow probe: the last completed one stands. Past it, the last known devices marked TIMEOUT.
+   */
   private overdueSnapshot(): GpuSnapshotView {
-    const message = `GPU probe did not answer within the tick deadline of ${this.tickDeadlineMs} ms`;
+    const runningMs = performance.now() - this.pendingProbeStartedMs;
+    const probeDeadlineMs = this.options.probeDeadlineMs ?? this.tickDeadlineMs;
+    const last = this.options.gpu.last();
+    if (runningMs < probeDeadlineMs && last) return last;
+    const message = `GPU probe has not answered for ${Math.round(runningMs)} ms (deadline ${probeDeadlineMs} ms)`;
     return this.lastKnownSnapshot(GpuProbeState.TIMEOUT, message);
   }
 

@@ -140,4 +140,24 @@ describe("Monitor", () => {
     await new Promise((resolve) => setTimeout(resolve, 300)); // would cover ~3 more ticks if the loop kept running
     expect(monitor.ticks).toBe(ticksAtStop);
   });
+
+  it("reports the last completed probe, not TIMEOUT, while a probe is slower than a tick but within its deadline", async () => {
+    const mode = gpuModeFile(tempDir("apiary-monitor-"));
+    const probe = new GpuProbe({
+      nvidiaSmiPath: fakeNvidiaSmi,
+      deadlineMs: 5000,
+      killGraceMs: 200,
+      logger,
+      env: { ...process.env, FAKE_NVIDIA_SMI_GPUS: "2", FAKE_NVIDIA_SMI_MODE_FILE: mode.file, FAKE_NVIDIA_SMI_DELAY_MS: "400" },
+    });
+    cleanups.push(() => probe.close());
+    const monitor = new Monitor({ sampler: new FixedSampler([]), gpu: probe, logger, tickDeadlineMs: 50, probeDeadlineMs: 5000 });
+    await probe.probe(); // one completed, fast probe
+    mode.set("slow");
+    const states: GpuProbeState[] = [];
+    for (let i = 0; i < 6; i++) states.push((await monitor.tick()).gpuProbe!.state);
+    expect(states).toEqual(Array(6).fill(GpuProbeState.OK));
+    expect(probe.invocations()).toBeLessThanOrEqual(3 + 3 * 6);
+  });
 });
+
