@@ -92,11 +92,20 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     if (shutdown.signal.aborted) session.close();
   });
   h2.on("sessionError", (err) => logger.debug({ err }, "http2 session error"));
+  // http.Server tracks idle connections only when it listens itself; this one does not.
+  const h1Busy = new Map<net.Socket, number>();
+  const endIfIdle = (socket: net.Socket): void => {
+    if (shutdown.signal.aborted && (h1Busy.get(socket) ?? 0) === 0) socket.end();
+  };
   const h1 = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
+    const socket = req.socket;
+    h1Busy.set(socket, (h1Busy.get(socket) ?? 0) + 1);
     if (shutdown.signal.aborted) res.setHeader("Connection", "close");
-    // A keep-alive connection whose call ends during shutdown must not linger idle.
     res.once("close", () => {
-      if (shutdown.signal.aborted) setImmediate(() => h1.closeIdleConnections());
+      const busy = h1Busy.get(socket);
+      if (busy === undefined) return;
+      h1Busy.set(socket, busy - 1);
+      endIfIdle(socket);
     });
     handler(req, res);
   });
@@ -113,6 +122,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       if (protocol === "http2") {
         h2.emit("connection", socket);
       } else {
+        h1Busy.set(socket, 0);
+        socket.once("close", () => h1Busy.delete(socket));
         h1.emit("connection", socket);
         socket.resume(); // the sniffer paused it; http.Server only attaches a "data" listener
       }
@@ -148,7 +159,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         resolve();
       });
       for (const session of sessions) session.close();
-      h1.closeIdleConnections();
+      for (const socket of h1Busy.keys()) endIfIdle(socket);
     });
     return closing;
   };
