@@ -31,7 +31,6 @@ export function onShutdownSignals(handler: () => Promise<void>, opts: ShutdownSi
       opts.logger.error({ timeoutMs: opts.timeoutMs }, "shutdown timed out, exiting");
       exit(1);
     }, opts.timeoutMs);
-    timer.unref();
     handler().then(
       () => {
         clearTimeout(timer);
