@@ -4,7 +4,6 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 
 const CHILD = fileURLToPath(new URL("./support/signal-child.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../node_modules/.bin/tsx", import.meta.url));
 const children: ChildProcess[] = [];
 
 afterEach(() => {
@@ -12,7 +11,8 @@ afterEach(() => {
 });
 
 async function startChild(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(TSX, [CHILD], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  // Plain node with the tsx loader: the tsx CLI relays the signals itself and rewrites the exit code.
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   let out = "";
   await new Promise<void>((resolve, reject) => {
