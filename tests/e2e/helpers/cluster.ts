@@ -43,7 +43,7 @@ export class Cluster {
       [
         "hive", "--queen", this.queenUrl, "--port", "0", "--id", this.hiveId, "--label", "suite=e2e",
         "--state-dir", path.join(this.dir, "state"), "--nvidia-smi", FAKE_NVIDIA_SMI, "--gpu-deadline", "1s",
-        "--tick-interval", "250ms", "--ack-deadline", "2s",
+        "--tick-interval", "250ms", "--ack-deadline", "2s", "--stop-workers",
       ],
       { FAKE_NVIDIA_SMI_GPUS: "2", FAKE_NVIDIA_SMI_MODE_FILE: this.gpuModeFile, FAKE_NVIDIA_SMI_SEED: this.hiveId },
     );
@@ -60,9 +60,14 @@ export class Cluster {
     return res.worker!;
   }
 
-  /** Kills everything the test left: processes, worker process groups, temp files. */
+  /**
+   * Stops everything the test left: a hive that was killed is started again on its state dir so it
+   * re-adopts its workers, then stopped with them (removing their cgroups); then the queen, any
+   * worker process group still there, and the temp files.
+   */
   async cleanup(): Promise<void> {
-    await Promise.all([this.hive?.stop(5000), this.queen?.stop(5000)]);
+    if (this.hive && this.hive.child.signalCode === "SIGKILL") await this.startHive().catch(() => undefined);
+    await Promise.all([this.hive?.stop(15_000), this.queen?.stop(5000)]);
     for (const pgid of this.workerGroups) {
       try {
         process.kill(-pgid, "SIGKILL");
