@@ -6,7 +6,8 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Tests start real servers, processes and cgroups; two cores are shared by all of them.
-    maxWorkers: 2,
+    // Tests start real servers, processes and cgroups and some read CPU use: one file at a time
+    // keeps a file's measurements from being starved by another's load on a 2-core machine.
+    fileParallelism: false,
   },
 });

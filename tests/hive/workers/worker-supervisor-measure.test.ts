@@ -65,7 +65,9 @@ describe("WorkerSupervisor measurement (real processes, real v1 cgroups)", () =>
     const cpu = find(await sup.sample(), t.workerId)!.telemetry.cpuPct!;
     const independent = ((after.cpu - before.cpu) * 1e9 * 100) / Number(after.at - before.at);
     expect(Math.abs(cpu - independent)).toBeLessThan(Math.max(15, independent * 0.2));
-    expect(cpu).toBeGreaterThan(independent > 120 ? 100 : 50); // never capped at one core
+    expect(cpu).toBeGreaterThan(10);
+    // Never capped at one core: whenever the two threads really got more than one core, so does the reading.
+    if (independent > 120) expect(cpu).toBeGreaterThan(100);
     expect(cpu).toBeLessThan(220);
   });
 
@@ -79,8 +81,9 @@ describe("WorkerSupervisor measurement (real processes, real v1 cgroups)", () =>
       expect(first.pids).toHaveLength(first.telemetry.processCount);
       await measuringWindow();
       const second = find(await sup.sample(), t.workerId)!;
-      // The main process idles: CPU above 20 % can only come from the child.
-      expect(second.telemetry.cpuPct).toBeGreaterThan(20);
+      // The main process idles (well under 5 %): more than 8 % can only come from the child, which
+      // asks for 60 % of a core but may get less while other tests load the two cores.
+      expect(second.telemetry.cpuPct).toBeGreaterThan(8);
       expect(second.telemetry.processCount).toBeGreaterThanOrEqual(2);
     });
   }
