@@ -1,0 +1,11 @@
+import type { Flags } from "../lib/args.js";
+
+/** What every figure gets from the runner. */
+export interface FigureContext {
+  flags: Flags;
+  /** Where CPU profiles go when --profile is given; undefined otherwise. */
+  profileDir: string | undefined;
+  log(message: string): void;
+  /** Extra data a figure wants in latest.json (curves, raw points). */
+  extras: Record<string, unknown>;
+}

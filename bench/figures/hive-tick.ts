@@ -1,0 +1,33 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { figureResult, type FigureResult } from "../lib/results.js";
+import { median } from "../lib/stats.js";
+import type { FigureContext } from "./context.js";
+
+const run = promisify(execFile);
+
+/** The hive's tick CPU time at 64 workers, and nvidia-smi calls per tick at 64 and at 8 workers. */
+export async function hiveTickFigure(ctx: FigureContext): Promise<FigureResult[]> {
+  const f = ctx.flags;
+  const workers = f.num("tick-workers", 64);
+  const ticks = f.num("ticks", 30);
+  const child = fileURLToPath(new URL("./hive-tick-child.ts", import.meta.url));
+  const p99s: number[] = [];
+  const p50s: number[] = [];
+  const atN: number[] = [];
+  const at8: number[] = [];
+  for (let i = 0; i < f.num("runs", 3); i++) {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", child, String(workers), String(ticks)], { timeout: 300_000, maxBuffer: 1 << 20 });
+    const r = JSON.parse(stdout.trim().split("\n").pop()!) as { reported: number; cpuP50: number; cpuP99: number; wallP50: number; perTickAtN: number; perTickAt8: number };
+    p50s.push(r.cpuP50);
+    p99s.push(r.cpuP99);
+    atN.push(r.perTickAtN);
+    at8.push(r.perTickAt8);
+    ctx.log(`  run ${i + 1}: ${r.reported} workers; tick CPU p50 ${r.cpuP50.toFixed(2)} ms p99 ${r.cpuP99.toFixed(2)} ms (wall p50 ${r.wallP50.toFixed(1)} ms); nvidia-smi calls per tick: ${r.perTickAtN} at ${workers} workers, ${r.perTickAt8} at 8`);
+  }
+  return [
+    figureResult({ figure: "hive-tick", name: `hive tick CPU time for ${workers} workers, excluding nvidia-smi (p99 of ${ticks} ticks)`, runs: p99s, unit: "ms", goal: "< 10 ms", goalValue: 10, higherIsBetter: false, notes: `p50 ${median(p50s).toFixed(2)} ms; procfs sampling + GPU attribution + report, no cgroups` }),
+    figureResult({ figure: "hive-tick", name: `nvidia-smi invocations per tick at ${workers} workers ÷ at 8 workers`, runs: atN.map((n, i) => n / at8[i]), unit: "", goal: "= 1 (independent of workers)", goalValue: 1, higherIsBetter: false, notes: `${median(atN)} calls per tick at ${workers} workers, ${median(at8)} at 8 (fake nvidia-smi)` }),
+  ];
+}

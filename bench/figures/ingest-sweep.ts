@@ -1,0 +1,89 @@
+import { sleep } from "../lib/args.js";
+import { GeneratorFleet } from "../lib/generators.js";
+import type { BenchServer } from "../lib/servers.js";
+import type { FigureContext } from "./context.js";
+
+/** One offered load and what came of it. */
+export interface IngestPoint {
+  target: string;
+  hives: number;
+  /** Reports per second offered (hives ÷ interval). */
+  offered: number;
+  /** Acks per second received. */
+  ackRate: number;
+  p50: number;
+  p99: number;
+  skipped: number;
+  streamErrors: number;
+  /** CPU cores used by the server and by the generators during the window. */
+  serverCpu: number;
+  generatorCpu: number;
+  serverRssMiB: number;
+}
+
+export interface SweepOptions {
+  target: "apiary" | "etcd";
+  label: string;
+  server: BenchServer;
+  steps: number[];
+  generators: number;
+  intervalMs: number;
+  warmupMs: number;
+  measureMs: number;
+  workers: number;
+  gpus: number;
+  hivesPerConnection: number;
+  /** Called after each measured window (e.g. to check the queen's log). */
+  onPoint?: (point: IngestPoint) => void;
+}
+
+/** A report met the ack goal at this point: p99 under the goal and (almost) every offered report acked. */
+export function sustained(point: IngestPoint, p99GoalMs: number): boolean {
+  return point.p99 < p99GoalMs && point.ackRate >= 0.95 * point.offered && point.skipped === 0;
+}
+
+/**
+ * Offers a rising load (more hives at the same interval) to one server and measures each step
+ * after a warm-up. Stops early once the server is saturated (p99 over 2 s or under 70 % acked).
+ */
+export async function ingestSweep(ctx: FigureContext, opts: SweepOptions): Promise<IngestPoint[]> {
+  const fleet = await GeneratorFleet.start(
+    opts.generators,
+    { target: opts.target, address: opts.server.address, intervalMs: opts.intervalMs, workers: opts.workers, gpus: opts.gpus, hivesPerConnection: opts.hivesPerConnection },
+    ctx.profileDir,
+  );
+  const points: IngestPoint[] = [];
+  try {
+    for (const hives of opts.steps) {
+      await fleet.scaleTo(hives);
+      await sleep(opts.warmupMs);
+      await fleet.window();
+      const before = await opts.server.stats();
+      await sleep(opts.measureMs);
+      const w = await fleet.window();
+      const after = await opts.server.stats();
+      const point: IngestPoint = {
+        target: opts.label,
+        hives,
+        offered: (hives * 1000) / opts.intervalMs,
+        ackRate: w.ackRate,
+        p50: w.latencyMs.p50,
+        p99: w.latencyMs.p99,
+        skipped: w.skipped,
+        streamErrors: w.streamErrors,
+        serverCpu: (after.cpuSeconds - before.cpuSeconds) / w.seconds,
+        generatorCpu: w.generatorCpu,
+        serverRssMiB: after.rss / 1024 / 1024,
+      };
+      points.push(point);
+      opts.onPoint?.(point);
+      ctx.log(
+        `  ${opts.label} ${hives} hives: offered ${point.offered.toFixed(0)}/s, acked ${point.ackRate.toFixed(0)}/s, ack p50 ${point.p50.toFixed(1)} ms p99 ${point.p99.toFixed(1)} ms, skipped ${point.skipped}, server CPU ${point.serverCpu.toFixed(2)}, generators CPU ${point.generatorCpu.toFixed(2)}, server RSS ${point.serverRssMiB.toFixed(0)} MiB`,
+      );
+      if (point.p99 > 2_000 || point.ackRate < 0.7 * point.offered) break;
+    }
+  } finally {
+    await fleet.stop();
+  }
+  return points;
+}

@@ -1,0 +1,108 @@
+import { median } from "../lib/stats.js";
+import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
+import { startEtcdServer, startGrpcAckServer, startQueenServer, type BenchServer } from "../lib/servers.js";
+import { medianCeiling } from "./ceiling.js";
+import type { FigureContext } from "./context.js";
+import { ingestSweep, sustained, type IngestPoint } from "./ingest-sweep.js";
+import { livenessRun } from "./liveness.js";
+
+const ACK_P99_GOAL_MS = 100;
+const INGEST_GOAL = 10_000;
+
+function best(points: IngestPoint[]): IngestPoint | undefined {
+  return points.filter((p) => sustained(p, ACK_P99_GOAL_MS)).sort((a, b) => b.ackRate - a.ackRate)[0];
+}
+
+/** The in-process ceiling alone. */
+export async function ceilingFigure(ctx: FigureContext): Promise<FigureResult[]> {
+  const f = ctx.flags;
+  const c = medianCeiling({ hives: f.num("ceiling-hives", 2_000), workers: f.num("workers", 8), gpus: f.num("gpus", 2), models: f.num("models", 200), variants: 4, durationMs: f.num("ceiling-ms", 5_000) }, f.num("runs", 3));
+  ctx.log(`  ceiling: ${c.runs.map((r) => r.toFixed(0)).join(", ")} reports/s (decode ${(c.decodeShare * 100).toFixed(0)} % of the time)`);
+  ctx.extras.ceiling = c;
+  return [infoResult("ceiling", "ceiling: decode + validate + registry apply, in-process, one core", c.runs, "reports/s", `protobuf-es fromBinary is ${(c.decodeShare * 100).toFixed(0)} % of it`)];
+}
+
+/**
+ * Heartbeat ingest: rising load against the queen (several sweeps), the grpc-js ack server and
+ * etcd, then the full-load liveness run at the queen's sustained rate.
+ */
+export async function ingestFigure(ctx: FigureContext): Promise<FigureResult[]> {
+  const f = ctx.flags;
+  const steps = f.list("steps", [1_000, 2_000, 4_000, 6_000, 8_000, 10_000]);
+  const base = {
+    steps,
+    generators: f.num("generators", 2),
+    intervalMs: f.num("interval-ms", 1_000),
+    warmupMs: f.num("warmup-ms", 4_000),
+    measureMs: f.num("measure-ms", 8_000),
+    workers: f.num("workers", 8),
+    gpus: f.num("gpus", 2),
+    hivesPerConnection: f.num("hives-per-connection", 250),
+  };
+  const runs = f.num("runs", 3);
+  const results: FigureResult[] = [];
+  if (!ctx.extras.ceiling) results.push(...(await ceilingFigure(ctx)));
+  const ceiling = (ctx.extras.ceiling as { rate: number }).rate;
+
+  const sweeps: IngestPoint[][] = [];
+  for (let run = 0; run < runs; run++) {
+    ctx.log(`  apiary queen, sweep ${run + 1}/${runs}`);
+    sweeps.push(await withServer(() => startQueenServer({}, { cpuProfileDir: ctx.profileDir }), (server) => ingestSweep(ctx, { ...base, target: "apiary", label: "apiary queen", server })));
+  }
+  const apiaryRuns = sweeps.map((points) => best(points)?.ackRate ?? 0);
+  const apiary = median(apiaryRuns);
+  const refRuns = f.num("ref-runs", 1);
+  const grpcRuns: number[] = [];
+  const grpcPoints: IngestPoint[][] = [];
+  for (let run = 0; run < refRuns; run++) {
+    ctx.log(`  grpc-js ack server, sweep ${run + 1}/${refRuns}`);
+    const points = await withServer(() => startGrpcAckServer({ cpuProfileDir: ctx.profileDir }), (server) => ingestSweep(ctx, { ...base, target: "apiary", label: "grpc-js ack server", server }));
+    grpcPoints.push(points);
+    grpcRuns.push(best(points)?.ackRate ?? 0);
+  }
+  const etcdRuns: number[] = [];
+  const etcdPoints: IngestPoint[][] = [];
+  if (!f.bool("no-etcd")) {
+    for (let run = 0; run < refRuns; run++) {
+      ctx.log(`  etcd (lease + put per report), sweep ${run + 1}/${refRuns}`);
+      const points = await withServer(startEtcdServer, (server) => ingestSweep(ctx, { ...base, target: "etcd", label: "etcd", server }));
+      etcdPoints.push(points);
+      etcdRuns.push(best(points)?.ackRate ?? 0);
+    }
+  }
+  ctx.extras.ingest = { apiary: sweeps, grpcAck: grpcPoints, etcd: etcdPoints };
+
+  const top = sweeps.map(best).filter((p) => p !== undefined);
+  const limit = top.length ? `at the best step: queen CPU ${median(top.map((p) => p.serverCpu)).toFixed(2)} cores, generators ${median(top.map((p) => p.generatorCpu)).toFixed(2)} cores (2-core machine)` : "no step met the ack goal";
+  results.push(
+    figureResult({ figure: "ingest", name: `heartbeat ingest: sustained reports/s, ${base.workers} workers × ${base.gpus} GPUs, ack p99 < ${ACK_P99_GOAL_MS} ms`, runs: apiaryRuns, result: apiary, unit: "reports/s", goal: "≥ 10,000/s", goalValue: INGEST_GOAL, higherIsBetter: true, notes: limit }),
+    figureResult({ figure: "ingest", name: "end-to-end ingest ÷ in-process ceiling", runs: apiaryRuns.map((r) => r / ceiling), unit: "", goal: "≥ 0.5", goalValue: 0.5, higherIsBetter: true, notes: `ceiling ${Math.round(ceiling)} reports/s on one core` }),
+    infoResult("ingest", "grpc-js decode-and-ack server (transport ceiling): sustained reports/s", grpcRuns, "reports/s", "same generator, same proto; apiary ÷ it below"),
+    infoResult("ingest", "apiary ÷ grpc-js ack server, ingest", grpcRuns.map((g) => apiary / g), "", ""),
+  );
+  if (etcdRuns.length) {
+    results.push(
+      infoResult("ingest", "etcd (lease per hive + put per report): sustained puts/s", etcdRuns, "reports/s", "etcd 3.4 from Debian, one member, WAL fsync on"),
+      infoResult("ingest", "apiary ÷ etcd, ingest", etcdRuns.map((e) => apiary / e), "", ""),
+    );
+  }
+
+  // The full-load liveness run, at the queen's sustained rate (or its first step if none met the goal).
+  const hives = Math.max(500, Math.round(median(top.map((p) => p.hives))) || steps[0]);
+  const degradedMs = f.num("degraded-ms", 10_000);
+  const live = await livenessRun(ctx, { hives, generators: base.generators, workers: base.workers, gpus: base.gpus, degradedMs, healthyMs: f.num("healthy-ms", 3_000), hivesPerConnection: base.hivesPerConnection });
+  results.push(
+    figureResult({ figure: "ingest", name: `liveness: SIGKILLed hive reported DOWN after down_after (${degradedMs} ms), lateness`, runs: [live.downLatenessMs], unit: "ms", goal: "≤ +500 ms", goalValue: 500, higherIsBetter: false, notes: `under ${hives} hives at 1 Hz; acks p99 ${live.ackP99.toFixed(0)} ms` }),
+    figureResult({ figure: "ingest", name: "liveness: healthy hives marked DEGRADED/DOWN during the full-load run", runs: [live.healthyHivesDegraded], unit: "hives", goal: "0", goalValue: 0, higherIsBetter: false, notes: `${hives} hives; ${live.stallWarnings} loop-stall warnings` }),
+  );
+  return results;
+}
+
+async function withServer<T>(start: () => Promise<BenchServer>, body: (server: BenchServer) => Promise<T>): Promise<T> {
+  const server = await start();
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+  }
+}

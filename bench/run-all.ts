@@ -1,0 +1,118 @@
+import { execSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, freemem, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Flags, parseArgs } from "./lib/args.js";
+import type { FigureResult } from "./lib/results.js";
+import { markdownTable, textTable } from "./lib/table.js";
+import { lineChartSvg } from "./lib/svg-plot.js";
+import type { FigureContext } from "./figures/context.js";
+import { ceilingFigure, ingestFigure } from "./figures/ingest.js";
+import type { IngestPoint } from "./figures/ingest-sweep.js";
+import { findWorkersFigure } from "./figures/find-workers.js";
+import { watchFigure } from "./figures/watch.js";
+import { memoryFigure } from "./figures/memory.js";
+import { hiveTickFigure } from "./figures/hive-tick.js";
+import { runStandaloneLoad } from "./load/standalone.js";
+
+const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
+  ceiling: ceilingFigure,
+  "find-workers": findWorkersFigure,
+  memory: memoryFigure,
+  "hive-tick": hiveTickFigure,
+  ingest: ingestFigure,
+  watch: watchFigure,
+};
+/** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
+const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "ingest", "watch"];
+
+const benchDir = fileURLToPath(new URL(".", import.meta.url));
+const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));
+const flags = new Flags(rawFlags);
+const log = (m: string) => console.log(m);
+
+function machine(): Record<string, string> {
+  const sh = (cmd: string) => {
+    try {
+      return execSync(cmd, { encoding: "utf8", timeout: 5_000 }).trim();
+    } catch {
+      return "";
+    }
+  };
+  return {
+    nproc: sh("nproc") || String(cpus().length),
+    cpu: cpus()[0]?.model ?? "",
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB total, ${(freemem() / 2 ** 30).toFixed(1)} GiB free at start`,
+    freeG: sh("free -g"),
+    loadavg: sh("cat /proc/loadavg"),
+    node: process.version,
+    etcd: sh("etcd --version 2>/dev/null | head -n1"),
+  };
+}
+
+function writeSvg(extras: Record<string, unknown>): void {
+  const ingest = extras.ingest as { apiary: IngestPoint[][]; grpcAck: IngestPoint[][]; etcd: IngestPoint[][] } | undefined;
+  if (!ingest) return;
+  const series = (points: IngestPoint[][], label: string, color: string) => [
+    { label: `${label} p99`, color, points: points.flat().map((p) => ({ x: p.ackRate, y: p.p99 })) },
+    { label: `${label} p50`, color, dashed: true, points: points.flat().map((p) => ({ x: p.ackRate, y: p.p50 })) },
+  ];
+  const svg = lineChartSvg(
+    [
+      ...series(ingest.apiary.slice(0, 1), "apiary queen", "#1f77b4"),
+      ...series(ingest.grpcAck.slice(0, 1), "grpc-js ack server", "#2ca02c"),
+      ...series(ingest.etcd.slice(0, 1), "etcd put+lease", "#d62728"),
+    ],
+    { title: "Heartbeat ingest: acked reports/s vs ack latency", xLabel: "acked reports per second (8 workers × 2 GPUs each)", yLabel: "ack latency, ms (log)", yGoal: { value: 100, label: "p99 goal 100 ms" } },
+  );
+  writeFileSync(`${benchDir}/ingest-latency.svg`, svg);
+  log(`wrote bench/ingest-latency.svg`);
+}
+
+async function main(): Promise<void> {
+  const which = positional[0] ?? "all";
+  if (which === "load") return runStandaloneLoad(flags, log);
+  const names = which === "all" ? ALL : which.split(",");
+  for (const name of names) if (!FIGURES[name]) throw new Error(`unknown figure ${name}; one of: ${Object.keys(FIGURES).join(", ")}, all, load`);
+  const profileDir = flags.bool("profile") ? `${benchDir}/results/profiles/${new Date().toISOString().replace(/[:.]/g, "-")}` : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const ctx: FigureContext = { flags, profileDir, log, extras: {} };
+  const started = new Date();
+  const info = machine();
+  log(`apiary bench: ${names.join(", ")} on ${info.nproc} cores, node ${info.node}; load ${info.loadavg}`);
+  const results: FigureResult[] = [];
+  const failures: string[] = [];
+  for (const name of names) {
+    const t0 = performance.now();
+    log(`\n== ${name}`);
+    try {
+      results.push(...(await FIGURES[name](ctx)));
+    } catch (err) {
+      failures.push(`${name}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    log(`   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+  const unused = flags.unused().filter((f) => f !== "profile");
+  if (unused.length) log(`note: unused flags: ${unused.map((f) => `--${f}`).join(" ")}`);
+  log(`\n${textTable(results)}`);
+  mkdirSync(`${benchDir}/results`, { recursive: true });
+  // latest.json keeps the latest rows of every figure: a run of some figures replaces only theirs.
+  const path = `${benchDir}/results/latest.json`;
+  const previous = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as { results?: (FigureResult & { run?: number })[]; runs?: unknown[] }) : {};
+  const run = { date: started.toISOString(), durationS: Math.round((Date.now() - started.getTime()) / 1000), command: `node bin/bench.mjs ${process.argv.slice(2).join(" ")}`.trim(), figures: names, machine: { ...info, loadavgEnd: machine().loadavg }, failures, extras: ctx.extras };
+  const runs = [...(names.length === ALL.length ? [] : (previous.runs ?? [])), run].slice(-10);
+  const kept = names.length === ALL.length ? [] : (previous.results ?? []).filter((r) => !names.includes(r.figure));
+  const merged = [...kept, ...results.map((r) => ({ ...r, date: run.date }))].sort((a, b) => ALL.indexOf(a.figure) - ALL.indexOf(b.figure));
+  const doc = { updated: run.date, results: merged, markdown: markdownTable(merged), runs };
+  writeFileSync(path, JSON.stringify(doc, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");
+  log(`\nwrote bench/results/latest.json${profileDir ? `; CPU profiles in ${profileDir}` : ""}`);
+  writeSvg(ctx.extras);
+  if (failures.length) {
+    for (const f of failures) console.error(f);
+    process.exitCode = 1;
+  }
+}
+
+await main();
+process.exit();
