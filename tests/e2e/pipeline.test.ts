@@ -2,9 +2,10 @@ import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType, HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
 import { GpuProbeState, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
-import { waitUntil } from "../queen/helpers/async-queue.js";
+import { waitUntil } from "../helpers/wait.js";
+import { isAlive } from "../helpers/processes.js";
 import { ApiaryProcess } from "./helpers/apiary-process.js";
-import { Cluster, isRunning } from "./helpers/cluster.js";
+import { Cluster } from "./helpers/cluster.js";
 import { WatchLog, workerEvent } from "./helpers/watch-log.js";
 
 // One queen and one hive as real `apiary` processes; the tests run in order on them.
@@ -95,6 +96,6 @@ describe("pipeline: spawn → collect → heartbeat → registry → watch → s
     expect(secondEpoch).not.toBe(firstEpoch);
     cliWatch.signal("SIGINT");
     expect((await cliWatch.exited).code).toBe(0);
-    expect(isRunning(cluster.hive.pid)).toBe(true);
+    expect(isAlive(cluster.hive.pid)).toBe(true);
   });
 });

@@ -4,9 +4,9 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fromJsonString } from "@bufbuild/protobuf";
 import { FindWorkersResponseSchema } from "../../gen/apiary/v1/queen_pb.js";
-import { waitUntil } from "../queen/helpers/async-queue.js";
+import { waitUntil } from "../helpers/wait.js";
+import { isAlive } from "../helpers/processes.js";
 import { ApiaryProcess, runApiary } from "./helpers/apiary-process.js";
-import { isRunning } from "./helpers/cluster.js";
 
 describe("apiary up", () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "apiary-up-"));
@@ -36,7 +36,7 @@ describe("apiary up", () => {
       up.signal("SIGINT");
       const exit = await up.exited;
       expect(exit.code).toBe(0);
-      for (const pid of pids) expect(isRunning(pid)).toBe(false);
+      for (const pid of pids) expect(isAlive(pid)).toBe(false);
       for (const dir of cgroups) expect(existsSync(dir)).toBe(false);
     } finally {
       await up.stop(5000);

@@ -8,7 +8,8 @@ import { HiveInfoSchema, HiveReportSchema } from "../../gen/apiary/v1/telemetry_
 import { HeartbeatClient, type HeartbeatClientOptions } from "../../src/hive/heartbeat-client.js";
 import { startRpcServer, type RpcServer } from "../../src/rpc/server.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
-import { captureLogs, nextEvent, waitUntil } from "./hive-test-helpers.js";
+import { captureLogs, nextEvent } from "./hive-test-helpers.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const quiet = pino({ level: "silent" });
 const cleanups: (() => Promise<void>)[] = [];
@@ -81,7 +82,7 @@ describe("HeartbeatClient", () => {
     client.on("ack", (ack) => seqs.push(ack.seq));
     await nextEvent(client, "connected");
     expect(client.connected).toBe(true);
-    await waitUntil("five acks at the welcome's 50 ms interval", () => seqs.length >= 5);
+    await waitUntil(() => seqs.length >= 5, "five acks at the welcome's 50 ms interval");
     expect(seqs.slice(0, 5)).toEqual([1n, 2n, 3n, 4n, 5n]);
     expect(client.currentReportIntervalMs).toBe(50);
     expect(client.lastAckRevision).toBe(2n);
@@ -109,14 +110,14 @@ describe("HeartbeatClient", () => {
     await probe.server.close(); // nothing listens on this port now
     const logs = captureLogs();
     const client = startClient(`http://127.0.0.1:${port}`, { logger: logs.logger, backoffBaseMs: 10, backoffCapMs: 100 });
-    await waitUntil("ten refused attempts", () => client.attempts >= 10);
+    await waitUntil(() => client.attempts >= 10, "ten refused attempts");
     expect(logs.warnings(/heartbeat to queen failed/)).toHaveLength(1);
     expect(client.connected).toBe(false);
 
     const queen = await startAckSwitchServer(port);
     await nextEvent(client, "ack", 15_000);
     expect(queen.hellos).toBe(1);
-    await waitUntil("the recovery line", () => logs.lines.some((l) => l.msg === "heartbeat to queen restored"));
+    await waitUntil(() => logs.lines.some((l) => l.msg === "heartbeat to queen restored"), "the recovery line");
     expect(logs.warnings(/heartbeat to queen failed/)).toHaveLength(1);
   });
 

@@ -10,7 +10,8 @@ import { startHive, type Hive } from "../../src/hive/hive.js";
 import type { HiveConfig } from "../../src/hive/hive-config.js";
 import { startQueen, type Queen } from "../../src/queen/queen.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
-import { demoWorker, fakeNvidiaSmi, gpuModeFile, nextEvent, repoRoot, tempDir, waitUntil } from "./hive-test-helpers.js";
+import { demoWorker, fakeNvidiaSmi, gpuModeFile, nextEvent, repoRoot, tempDir } from "./hive-test-helpers.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const quiet = pino({ level: "silent" });
 let queen: Queen;
@@ -43,7 +44,7 @@ async function startTestHive(overrides: Partial<HiveConfig> = {}): Promise<Hive>
   });
   cleanups.push(() => hive.close({ stopWorkers: true }));
   // The fake nvidia-smi starts a node process per call: on a busy machine its first answer may take a few ticks.
-  await waitUntil("a first report with the fake GPUs", () => hive.monitor.latest()?.devices.length === 2);
+  await waitUntil(() => hive.monitor.latest()?.devices.length === 2, "a first report with the fake GPUs");
   return hive;
 }
 
@@ -92,7 +93,7 @@ afterEach(async () => {
 describe("hive and queen", () => {
   it("says hello and reports its devices and workers to the queen", async () => {
     const hive = await startTestHive();
-    await waitUntil("the queen to see the devices", async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.devices.length === 2);
+    await waitUntil(async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.devices.length === 2, "the queen to see the devices");
     const { hive: status } = await queenClient.getHive({ hiveId: "hive-a" });
     expect(status?.info?.endpoint).toBe(hive.url);
     expect(status?.info?.labels).toEqual({ zone: "test" });
@@ -102,17 +103,17 @@ describe("hive and queen", () => {
     const gpu = status!.devices[0].uuid;
 
     await hiveClient(hive).spawnWorker({ argv: [process.execPath, demoWorker, "--model", "llama-3-8b"], workerId: "w-gpu", gpuUuids: [gpu] });
-    await waitUntil("the queen to see w-gpu running with its VRAM", async () => {
+    await waitUntil(async () => {
       const worker = (await queenClient.getHive({ hiveId: "hive-a" })).hive?.workers.find((w) => w.workerId === "w-gpu");
       return worker?.state === WorkerState.RUNNING && (worker.vramUsedBytes ?? 0n) > 0n;
-    });
+    }, "the queen to see w-gpu running with its VRAM");
     const found = await queenClient.findWorkers({ model: "llama-3-8b" });
     expect(found.matches.map((m) => [m.hiveId, m.worker?.workerId, m.worker?.gpuUuids])).toEqual([["hive-a", "w-gpu", [gpu]]]);
   });
 
   it("reconnects by itself when the queen restarts on the same port", async () => {
     const hive = await startTestHive();
-    await waitUntil("the queen to see the devices", async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.devices.length === 2);
+    await waitUntil(async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.devices.length === 2, "the queen to see the devices");
     const port = queen.server.port;
     const disconnected = nextEvent(hive.heartbeat!, "disconnected");
     await queen.close();
@@ -157,15 +158,15 @@ describe("hive and queen", () => {
 
   it("keeps reporting on time with gpu_probe TIMEOUT and the last devices while nvidia-smi hangs", async () => {
     const hive = await startTestHive({ gpuDeadlineMs: 1500 });
-    await waitUntil("a first OK probe", () => hive.monitor.latest()?.gpuProbe?.state === GpuProbeState.OK);
+    await waitUntil(() => hive.monitor.latest()?.gpuProbe?.state === GpuProbeState.OK, "a first OK probe");
     gpuMode.set("hang");
-    await waitUntil("the queen to see the probe time out", async () => {
+    await waitUntil(async () => {
       const status = (await queenClient.getHive({ hiveId: "hive-a" })).hive;
       return status?.gpuProbe?.state === GpuProbeState.TIMEOUT;
-    });
+    }, "the queen to see the probe time out");
     let acks = 0;
     hive.heartbeat!.on("ack", () => (acks += 1));
-    await waitUntil("ten more acks while nvidia-smi hangs", () => acks >= 10, 15_000);
+    await waitUntil(() => acks >= 10, "ten more acks while nvidia-smi hangs", 15_000);
     const status = (await queenClient.getHive({ hiveId: "hive-a" })).hive!;
     expect(status.health).toBe(HiveHealth.HEALTHY);
     expect(status.gpuProbe?.state).toBe(GpuProbeState.TIMEOUT);
@@ -185,14 +186,14 @@ describe("hive and queen", () => {
         increments.push(now - previous);
         previous = now;
       });
-      await waitUntil("six ticks", () => increments.length >= 6, 20_000);
+      await waitUntil(() => increments.length >= 6, "six ticks", 20_000);
       unsubscribe();
       return increments;
     }
 
     const spawnWorkers = async (ids: string[]) => {
       for (const id of ids) await client.spawnWorker({ argv: [process.execPath, demoWorker], workerId: id, gpuUuids: ["0"] });
-      await waitUntil("every worker measured", () => ids.every((id) => hive.monitor.latest()?.workers.some((w) => w.workerId === id && w.state === WorkerState.RUNNING)));
+      await waitUntil(() => ids.every((id) => hive.monitor.latest()?.workers.some((w) => w.workerId === id && w.state === WorkerState.RUNNING)), "every worker measured");
     };
 
     await spawnWorkers(["one"]);

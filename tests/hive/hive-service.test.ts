@@ -9,7 +9,8 @@ import { GpuProbeState, WorkerState, type HiveReport } from "../../gen/apiary/v1
 import { startHive, type Hive } from "../../src/hive/hive.js";
 import { createHiveService } from "../../src/hive/hive-service.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
-import { demoWorker, fakeNvidiaSmi, gpuModeFile, tempDir, waitUntil } from "./hive-test-helpers.js";
+import { demoWorker, fakeNvidiaSmi, gpuModeFile, tempDir } from "./hive-test-helpers.js";
+import { waitUntil } from "../helpers/wait.js";
 
 let hive: Hive;
 let client: Client<typeof HiveService>;
@@ -29,7 +30,7 @@ beforeAll(async () => {
     logger: pino({ level: "silent" }),
   });
   client = createClient(HiveService, createApiaryTransport(hive.url));
-  await waitUntil("a first report with the fake GPUs", () => hive.monitor.latest()?.devices.length === 2);
+  await waitUntil(() => hive.monitor.latest()?.devices.length === 2, "a first report with the fake GPUs");
 });
 
 afterAll(async () => {
@@ -57,10 +58,10 @@ describe("HiveService over gRPC", () => {
     expect(spawned.worker?.workerId).toBe("svc-1");
     expect(spawned.worker?.pid).toBeGreaterThan(0);
 
-    await waitUntil("ListWorkers to show svc-1 running", async () => {
+    await waitUntil(async () => {
       const list = await client.listWorkers({});
       return list.workers.some((w) => w.workerId === "svc-1" && w.state === WorkerState.RUNNING);
-    });
+    }, "ListWorkers to show svc-1 running");
     const list = await client.listWorkers({});
     expect(list.hive?.hiveId).toBe("service-test");
     expect(list.hive?.endpoint).toBe(hive.url);
@@ -72,7 +73,7 @@ describe("HiveService over gRPC", () => {
     expect([WorkerState.EXITED, WorkerState.FAILED]).toContain(stopped.worker?.state);
     const afterStop = (await client.listWorkers({})).workers.find((w) => w.workerId === "svc-1");
     if (afterStop) expect([WorkerState.EXITED, WorkerState.FAILED]).toContain(afterStop.state); // never RUNNING once stopped
-    await waitUntil("svc-1 to leave ListWorkers", async () => !(await client.listWorkers({})).workers.some((w) => w.workerId === "svc-1"));
+    await waitUntil(async () => !(await client.listWorkers({})).workers.some((w) => w.workerId === "svc-1"), "svc-1 to leave ListWorkers");
   });
 
   it("refuses a program that does not exist and leaves nothing behind", async () => {
@@ -137,7 +138,7 @@ describe("HiveService over gRPC", () => {
     const stream = service.watchTelemetry(create(WatchTelemetryRequestSchema), context)[Symbol.asyncIterator]();
     const first = (await stream.next()).value!.report!;
     const ticks = hive.monitor.ticks;
-    await waitUntil("five more ticks while the watcher reads nothing", () => hive.monitor.ticks >= ticks + 5);
+    await waitUntil(() => hive.monitor.ticks >= ticks + 5, "five more ticks while the watcher reads nothing");
     const next = (await stream.next()).value!.report!;
     expect(next.seq - first.seq).toBeGreaterThanOrEqual(5n); // the reports in between were replaced, not queued
     cancel.abort();

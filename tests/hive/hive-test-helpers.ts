@@ -21,15 +21,6 @@ export function gpuModeFile(dir: string, mode = "ok"): { file: string; set(mode:
   return { file, set: (next) => writeFileSync(file, next) };
 }
 
-/** Polls a condition until it holds; fails with `what` when the bound passes. */
-export async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, boundMs = 10_000, everyMs = 25): Promise<void> {
-  const until = Date.now() + boundMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${boundMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 /** The next `event` of an emitter, or a failure naming it after the bound. */
 export async function nextEvent<T = unknown>(emitter: EventEmitter, event: string, boundMs = 10_000): Promise<T> {

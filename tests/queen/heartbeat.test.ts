@@ -12,7 +12,7 @@ import {
   type QueenService,
 } from "../../gen/apiary/v1/queen_pb.js";
 import type { Queen } from "../../src/queen/queen.js";
-import { waitUntil } from "./helpers/async-queue.js";
+import { waitUntil } from "../helpers/wait.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { makeHiveInfo, makeReport, makeWorker, syntheticReport } from "./helpers/telemetry-builders.js";
 import { TestHive } from "./helpers/test-hive.js";

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeviceOrder, HiveHealth, WorkerOrder, type QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { Queen } from "../../src/queen/queen.js";
-import { waitUntil } from "./helpers/async-queue.js";
+import { waitUntil } from "../helpers/wait.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { GiB, gpuUuid, makeDevice, makeHiveInfo, makeReport, makeWorker } from "./helpers/telemetry-builders.js";
 import { TestHive } from "./helpers/test-hive.js";

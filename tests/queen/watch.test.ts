@@ -5,7 +5,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WatchRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
 import type { Queen } from "../../src/queen/queen.js";
 import { objectKey } from "../../src/queen/watcher-queue.js";
-import { waitUntil } from "./helpers/async-queue.js";
+import { waitUntil } from "../helpers/wait.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { TestHive } from "./helpers/test-hive.js";
 

@@ -11,7 +11,7 @@ import {
 import type { RpcServer } from "../../src/rpc/server.js";
 import { collect, grpcJsClient, serverStream, unary } from "./support/grpc-js.js";
 import { startTestServer } from "./support/start-test-server.js";
-import { waitFor } from "./support/wait.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const HIVE = "apiary.v1.HiveService";
 let server: RpcServer | undefined;
@@ -69,28 +69,28 @@ describe("grpc.health.v1.Health", () => {
   it("Watch sends the current status, then each change", async () => {
     const { server, client } = await setup();
     const { messages } = watch(client, HIVE);
-    await waitFor(() => messages.length === 1, "the first status");
+    await waitUntil(() => messages.length === 1, "the first status");
     server.health.setStatus(HIVE, ServingStatus.NOT_SERVING);
-    await waitFor(() => messages.length === 2, "the change");
+    await waitUntil(() => messages.length === 2, "the change");
     server.health.setStatus(HIVE, ServingStatus.SERVING);
-    await waitFor(() => messages.length === 3, "the second change");
+    await waitUntil(() => messages.length === 3, "the second change");
     expect(messages.map((m) => m.status)).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING, ServingStatus.SERVING]);
   });
 
   it("Watch of an unknown service says SERVICE_UNKNOWN and keeps streaming", async () => {
     const { server, client } = await setup();
     const { messages } = watch(client, "later.Service");
-    await waitFor(() => messages.length === 1, "the first status");
+    await waitUntil(() => messages.length === 1, "the first status");
     expect(messages[0].status).toBe(ServingStatus.SERVICE_UNKNOWN);
     server.health.setStatus("later.Service", ServingStatus.SERVING);
-    await waitFor(() => messages.length === 2, "the service to appear");
+    await waitUntil(() => messages.length === 2, "the service to appear");
     expect(messages[1].status).toBe(ServingStatus.SERVING);
   });
 
   it("Watch sees NOT_SERVING when close() starts, then ends with UNAVAILABLE", async () => {
     const { server, client } = await setup();
     const { messages, ended } = watch(client, "");
-    await waitFor(() => messages.length === 1, "the first status");
+    await waitUntil(() => messages.length === 1, "the first status");
     const closing = server.close();
     const err = await ended;
     expect(messages.map((m) => m.status)).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
@@ -102,7 +102,7 @@ describe("grpc.health.v1.Health", () => {
     const { server, client } = await setup();
     const stream = serverStream(client, "/grpc.health.v1.Health/Watch", HealthCheckRequestSchema, HealthCheckResponseSchema, create(HealthCheckRequestSchema));
     const { messages, ended } = collect(stream);
-    await waitFor(() => messages.length === 1, "the first status");
+    await waitUntil(() => messages.length === 1, "the first status");
     stream.cancel();
     expect((await ended)?.code).toBe(GrpcStatus.CANCELLED);
     await server.close();

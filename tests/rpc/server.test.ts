@@ -18,7 +18,7 @@ import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { DUMMY_HIVE_ID, dummyListWorkers } from "./support/dummy-hive.js";
 import { collect, grpcJsClient, serverStream, unary } from "./support/grpc-js.js";
 import { startTestServer } from "./support/start-test-server.js";
-import { waitFor } from "./support/wait.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const LIST_WORKERS = "/apiary.v1.HiveService/ListWorkers";
 
@@ -130,7 +130,7 @@ describe("RpcServer.close", () => {
         create(WatchTelemetryRequestSchema),
       );
       const { messages, ended } = collect(stream);
-      await waitFor(() => messages.length >= 2, "two telemetry reports");
+      await waitUntil(() => messages.length >= 2, "two telemetry reports");
       const closing = s.close();
       expect(s.shutdownSignal.aborted).toBe(true);
       const err = await ended;
@@ -169,7 +169,7 @@ describe("RpcServer.close", () => {
     });
     const client = createClient(HiveService, createApiaryTransport(s.url));
     const call = client.listWorkers(create(ListWorkersRequestSchema)).catch((e: unknown) => ConnectError.from(e));
-    await waitFor(() => reached, "the handler to start");
+    await waitUntil(() => reached, "the handler to start");
     await s.close();
     expect(await call).toBeInstanceOf(ConnectError);
   });

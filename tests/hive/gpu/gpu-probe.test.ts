@@ -7,7 +7,9 @@ import { pino } from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { GpuProbeState } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { GpuProbe, type GpuProbeOptions } from "../../../src/hive/gpu/gpu-probe.js";
-import { fakeNvidiaSmi, isAlive, tempDir, waitFor } from "./process-helpers.js";
+import { fakeNvidiaSmi, tempDir } from "./process-helpers.js";
+import { isAlive } from "../../helpers/processes.js";
+import { waitUntil } from "../../helpers/wait.js";
 
 const GIB = 1024n * 1024n * 1024n;
 const dir = tempDir("apiary-gpu-probe-");
@@ -111,7 +113,7 @@ describe("GpuProbe with the fake nvidia-smi", () => {
     expect(hung.devices).toEqual(good.devices);
     expect(hung.processes).toEqual(good.processes);
     expect(hung.status.lastSuccessAt).toEqual(good.status.lastSuccessAt);
-    expect(await waitFor(() => fakeProcesses(seed).length === 0)).toBe(true);
+    await waitUntil(() => fakeProcesses(seed).length === 0, "the processes to be gone", 5000);
     setMode("ok");
     expect((await probe.probe()).status.state).toBe(GpuProbeState.OK);
   });
@@ -130,14 +132,14 @@ describe("GpuProbe with the fake nvidia-smi", () => {
     expect(done.status.state).toBe(GpuProbeState.TIMEOUT);
     expect(probe.inFlight()).toBe(false);
     expect(probe.invocations()).toBe(3);
-    expect(await waitFor(() => fakeProcesses(seed).length === 0)).toBe(true);
+    await waitUntil(() => fakeProcesses(seed).length === 0, "the processes to be gone", 5000);
   });
 
   it.each(["ignore-term", "grandchild"])("settles and cleans up when nvidia-smi is %s", async (mode) => {
     const { probe, seed } = setup(mode, { deadlineMs: 500 });
     const snap = await probe.probe();
     expect(snap.status.state).toBe(GpuProbeState.TIMEOUT);
-    expect(await waitFor(() => fakeProcesses(seed).length === 0)).toBe(true);
+    await waitUntil(() => fakeProcesses(seed).length === 0, "the processes to be gone", 5000);
   });
 
   it("waits for a slow nvidia-smi that answers within the deadline", async () => {

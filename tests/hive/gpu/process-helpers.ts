@@ -21,11 +21,6 @@ function readStat(pid: number | string): ProcStat | undefined {
   }
 }
 
-/** Running (a zombie waiting for its reaper counts as gone). */
-export function isAlive(pid: number): boolean {
-  const stat = readStat(pid);
-  return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
-}
 
 /** Pids of live processes in a process group. */
 export function groupMembers(pgid: number): number[] {
@@ -38,15 +33,6 @@ export function groupMembers(pgid: number): number[] {
   return members;
 }
 
-/** Polls a condition until it holds or the bound passes; returns whether it held. */
-export async function waitFor(condition: () => boolean, boundMs = 5000, everyMs = 20): Promise<boolean> {
-  const until = Date.now() + boundMs;
-  for (;;) {
-    if (condition()) return true;
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));

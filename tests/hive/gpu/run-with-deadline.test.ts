@@ -2,7 +2,9 @@ import { chmodSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runWithDeadline, type RunResult } from "../../../src/hive/gpu/run-with-deadline.js";
-import { groupMembers, isAlive, tempDir, waitFor, writeScript } from "./process-helpers.js";
+import { groupMembers, tempDir, writeScript } from "./process-helpers.js";
+import { isAlive } from "../../helpers/processes.js";
+import { waitUntil } from "../../helpers/wait.js";
 
 const dir = tempDir("apiary-run-deadline-");
 const leftovers: number[] = [];
@@ -21,8 +23,8 @@ async function expectGroupGone(result: RunResult, extraPids: number[] = []): Pro
   expect(result.pid).toBeTypeOf("number");
   const pgid = result.pid!;
   leftovers.push(pgid);
-  expect(await waitFor(() => !isAlive(pgid) && extraPids.every((p) => !isAlive(p)))).toBe(true);
-  expect(await waitFor(() => groupMembers(pgid).length === 0)).toBe(true);
+  await waitUntil(() => !isAlive(pgid) && extraPids.every((p) => !isAlive(p)), "the processes to be gone", 5000);
+  await waitUntil(() => groupMembers(pgid).length === 0, "the processes to be gone", 5000);
 }
 
 function firstNumber(text: string): number {

@@ -9,6 +9,7 @@ import { SpawnWorkerRequestSchema, type SpawnWorkerRequest } from "../../../gen/
 import type { WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { V1_CONTROLLERS } from "../../../src/hive/cgroup/cgroup-v1-driver.js";
 import { WorkerSupervisor, type SupervisorOptions, type WorkerSample } from "../../../src/hive/workers/worker-supervisor.js";
+import { waitFor } from "../../helpers/wait.js";
 
 export const DEMO_WORKER = fileURLToPath(new URL("../../../examples/demo-worker/demo-worker.mjs", import.meta.url));
 export const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -21,31 +22,7 @@ export function spawnRequest(fields: MessageInitShape<typeof SpawnWorkerRequestS
   return create(SpawnWorkerRequestSchema, fields);
 }
 
-/** Polls `check` until it returns a value other than undefined/false, for at most `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, intervalMs = 50): Promise<Exclude<T, undefined | false>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
-/**
- * True while the process exists and is not a zombie. This machine's pid 1 does
- * not reap orphans, so a killed grandchild stays a zombie forever: dead, but
- * `kill -0` still succeeds on it.
- */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 export async function waitReady(telemetry: WorkerTelemetry, count = 1): Promise<void> {
   await waitFor(() => {

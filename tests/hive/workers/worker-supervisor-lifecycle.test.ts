@@ -5,7 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WorkerState, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { V1_CONTROLLERS } from "../../../src/hive/cgroup/cgroup-v1-driver.js";
 import type { WorkerSupervisor } from "../../../src/hive/workers/worker-supervisor.js";
-import { demoArgv, find, isAlive, spawnRequest, SupervisorFixture, waitFor, waitReady } from "./supervisor-fixture.js";
+import { demoArgv, find, spawnRequest, SupervisorFixture, waitReady } from "./supervisor-fixture.js";
+import { isAlive } from "../../helpers/processes.js";
+import { waitFor } from "../../helpers/wait.js";
 
 async function expectConnectError(promise: Promise<unknown>, code: Code, message: RegExp): Promise<void> {
   const err = await promise.then(
