@@ -3,7 +3,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../gen/apiary/v1/queen_pb.js";
-import { firstAbort } from "./abort-watch.js";
+import { StreamAbort } from "./abort-watch.js";
 import { invalid } from "./field-checks.js";
 import type { HiveSessions } from "./hive-sessions.js";
 import type { Registry } from "./registry.js";
@@ -23,20 +23,15 @@ type Next = { done: true } | { done: false; value: HeartbeatRequest };
  * Reads the next request, or stops when the client goes away (done), the server shuts down
  * (UNAVAILABLE) or a newer stream of the same hive takes over (ABORTED).
  */
-async function nextRequest(it: AsyncIterator<HeartbeatRequest>, ctx: HandlerContext, deps: HeartbeatDeps, session: AbortSignal): Promise<Next> {
-  const aborted = firstAbort([deps.shutdownSignal, session, ctx.signal]);
+async function nextRequest(it: AsyncIterator<HeartbeatRequest>, aborted: StreamAbort, deps: HeartbeatDeps, session: AbortSignal): Promise<Next> {
   const next = it.next();
-  try {
-    const winner = await Promise.race([next, aborted.promise]);
-    if (!(winner instanceof AbortSignal)) return winner.done ? { done: true } : { done: false, value: winner.value };
-    next.catch(() => {});
-    void it.return?.()?.catch(() => {});
-    if (deps.shutdownSignal.aborted) throw new ConnectError("queen is shutting down", Code.Unavailable);
-    if (session.aborted) throw new ConnectError(`heartbeat: ${String((session.reason as Error)?.message ?? "superseded")}`, Code.Aborted);
-    return { done: true };
-  } finally {
-    aborted.dispose();
-  }
+  const winner = await aborted.race(next);
+  if (!(winner instanceof AbortSignal)) return winner.done ? { done: true } : { done: false, value: winner.value };
+  next.catch(() => {});
+  void it.return?.()?.catch(() => {});
+  if (deps.shutdownSignal.aborted) throw new ConnectError("queen is shutting down", Code.Unavailable);
+  if (session.aborted) throw new ConnectError(`heartbeat: ${String((session.reason as Error)?.message ?? "superseded")}`, Code.Aborted);
+  return { done: true };
 }
 
 /**
@@ -45,10 +40,25 @@ async function nextRequest(it: AsyncIterator<HeartbeatRequest>, ctx: HandlerCont
  * hive DEGRADED (connected=false) until it reconnects or the sweeper evicts it.
  */
 export async function* heartbeat(deps: HeartbeatDeps, requests: AsyncIterable<HeartbeatRequest>, ctx: HandlerContext): AsyncGenerator<HeartbeatResponse> {
-  const { registry, logger } = deps;
   const session = new AbortController();
+  const aborted = new StreamAbort([deps.shutdownSignal, session.signal, ctx.signal]);
+  try {
+    yield* stream(deps, requests, ctx, session, aborted);
+  } finally {
+    aborted.dispose();
+  }
+}
+
+async function* stream(
+  deps: HeartbeatDeps,
+  requests: AsyncIterable<HeartbeatRequest>,
+  ctx: HandlerContext,
+  session: AbortController,
+  aborted: StreamAbort,
+): AsyncGenerator<HeartbeatResponse> {
+  const { registry, logger } = deps;
   const it = requests[Symbol.asyncIterator]();
-  const first = await nextRequest(it, ctx, deps, session.signal);
+  const first = await nextRequest(it, aborted, deps, session.signal);
   if (first.done || first.value.kind.case !== "hello") throw invalid("heartbeat", "first message must be hello");
   const hello = first.value.kind.value;
   validateHello(hello);
@@ -71,7 +81,7 @@ export async function* heartbeat(deps: HeartbeatDeps, requests: AsyncIterable<He
       },
     });
     for (;;) {
-      const next = await nextRequest(it, ctx, deps, session.signal);
+      const next = await nextRequest(it, aborted, deps, session.signal);
       if (next.done) {
         if (ctx.signal.aborted) reason = "client went away";
         return;
