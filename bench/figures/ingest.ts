@@ -87,6 +87,7 @@ export async function ingestFigure(ctx: FigureContext): Promise<FigureResult[]> 
     );
   }
 
+  if (f.bool("no-liveness")) return results;
   // The full-load liveness run, at the queen's sustained rate (or its first step if none met the goal).
   const hives = Math.max(500, Math.round(median(top.map((p) => p.hives))) || steps[0]);
   const degradedMs = f.num("degraded-ms", 10_000);

@@ -46,10 +46,10 @@ export async function livenessRun(
     await sleep(1_000);
     const status = await client.getHive({ hiveId: victimId }, { timeoutMs: 10_000 });
     const lastSeenMs = status.hive?.lastSeen ? timestampMs(status.hive.lastSeen) : NaN;
-    const down = await waitForEvent(queen.events, firstEvent, (e) => e.hiveId === victimId && e.to === "HIVE_HEALTH_DOWN", opts.degradedMs + 15_000);
+    const down = await waitForEvent(queen.events, firstEvent, (e) => e.hiveId === victimId && e.to === "DOWN", opts.degradedMs + 15_000);
     const w = await fleet.window();
     const during = queen.events.slice(firstEvent);
-    const healthyHivesDegraded = during.filter((e) => e.hiveId !== undefined && e.hiveId !== victimId && (e.to === "HIVE_HEALTH_DEGRADED" || e.to === "HIVE_HEALTH_DOWN")).length;
+    const healthyHivesDegraded = during.filter((e) => e.hiveId !== undefined && e.hiveId !== victimId && (e.to === "HIVE_HEALTH_DEGRADED" || e.to === "DOWN")).length;
     const stallWarnings = during.filter((e) => e.msg?.includes("stalled")).length;
     const downLatenessMs = down ? down.time - lastSeenMs - opts.degradedMs : NaN;
     ctx.log(

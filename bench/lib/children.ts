@@ -109,7 +109,16 @@ export class ChildRpc {
           reject(e);
         },
       });
-      this.child.send({ id, cmd, ...args });
+      if (!this.child.connected) {
+        this.waiting.get(id)?.reject(new Error(`child is gone; cannot send ${cmd}`));
+        this.waiting.delete(id);
+        return;
+      }
+      this.child.send({ id, cmd, ...args }, (err) => {
+        if (!err) return;
+        this.waiting.get(id)?.reject(err);
+        this.waiting.delete(id);
+      });
     });
   }
 
