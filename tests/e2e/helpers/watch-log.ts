@@ -24,7 +24,7 @@ export class WatchLog {
   }
 
   /** The first message (already received or future) that matches; rejects after timeoutMs. */
-  waitFor(match: (m: WatchResponse) => boolean, what: string, timeoutMs = 20_000): Promise<WatchResponse> {
+  waitFor(match: (m: WatchResponse) => boolean, what: string, timeoutMs = 30_000): Promise<WatchResponse> {
     const seen = this.messages.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

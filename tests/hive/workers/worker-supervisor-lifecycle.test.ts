@@ -24,7 +24,7 @@ async function sampleUntilEnded(sup: WorkerSupervisor, workerId: string): Promis
   return waitFor(async () => {
     const t = find(await sup.sample(), workerId)?.telemetry;
     return t && (t.state === WorkerState.EXITED || t.state === WorkerState.FAILED) ? t : undefined;
-  }, `${workerId} to be reported ended`);
+  }, `${workerId} to be reported ended`, 30_000);
 }
 
 describe("WorkerSupervisor lifecycle (real processes, real v1 cgroups)", () => {
