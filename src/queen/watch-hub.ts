@@ -34,6 +34,10 @@ export interface WatchSession {
 /** Fans registry events out to every watcher's queue, synchronously and without ever waiting. */
 export class WatchHub {
   private readonly sessions = new Set<WatchSession>();
+  /** Sessions without a hive_ids filter: offered every event. */
+  private readonly anyHive = new Set<WatchSession>();
+  /** Sessions with a hive_ids filter, under each of their hives: an event only visits its hive's watchers. */
+  private readonly byHive = new Map<string, Set<WatchSession>>();
   private readonly unsubscribe: () => void;
   private nextId = 1;
 
@@ -42,7 +46,9 @@ export class WatchHub {
     private readonly maxPending: number,
   ) {
     this.unsubscribe = registry.subscribe((event) => {
-      for (const session of this.sessions) if (watchFilterMatches(session.params, event)) session.queue.offer(event);
+      for (const session of this.anyHive) if (watchFilterMatches(session.params, event)) session.queue.offer(event);
+      const ofHive = this.byHive.get(event.hiveId);
+      if (ofHive) for (const session of ofHive) if (watchFilterMatches(session.params, event)) session.queue.offer(event);
     });
   }
 
@@ -64,11 +70,25 @@ export class WatchHub {
     }
     const session: WatchSession = { id: this.nextId++, params, queue, snapshot, startRevision: replay ? params.sinceRevision : current };
     this.sessions.add(session);
+    if (!params.hiveIds) this.anyHive.add(session);
+    else {
+      for (const hiveId of params.hiveIds) {
+        let set = this.byHive.get(hiveId);
+        if (!set) this.byHive.set(hiveId, (set = new Set()));
+        set.add(session);
+      }
+    }
     return session;
   }
 
   close(session: WatchSession): void {
-    this.sessions.delete(session);
+    if (!this.sessions.delete(session)) return session.queue.close();
+    this.anyHive.delete(session);
+    for (const hiveId of session.params.hiveIds ?? []) {
+      const set = this.byHive.get(hiveId);
+      set?.delete(session);
+      if (set?.size === 0) this.byHive.delete(hiveId);
+    }
     session.queue.close();
   }
 
@@ -76,6 +96,8 @@ export class WatchHub {
   closeAll(): void {
     for (const session of this.sessions) session.queue.close();
     this.sessions.clear();
+    this.anyHive.clear();
+    this.byHive.clear();
     this.unsubscribe();
   }
 
