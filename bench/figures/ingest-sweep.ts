@@ -33,6 +33,7 @@ export interface SweepOptions {
   workers: number;
   gpus: number;
   hivesPerConnection: number;
+  client: "raw" | "connect";
   /** Called after each measured window (e.g. to check the queen's log). */
   onPoint?: (point: IngestPoint) => void;
 }
@@ -49,7 +50,7 @@ export function sustained(point: IngestPoint, p99GoalMs: number): boolean {
 export async function ingestSweep(ctx: FigureContext, opts: SweepOptions): Promise<IngestPoint[]> {
   const fleet = await GeneratorFleet.start(
     opts.generators,
-    { target: opts.target, address: opts.server.address, intervalMs: opts.intervalMs, workers: opts.workers, gpus: opts.gpus, hivesPerConnection: opts.hivesPerConnection },
+    { target: opts.target, address: opts.server.address, intervalMs: opts.intervalMs, workers: opts.workers, gpus: opts.gpus, hivesPerConnection: opts.hivesPerConnection, client: opts.client },
     ctx.profileDir,
   );
   const points: IngestPoint[] = [];

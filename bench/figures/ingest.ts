@@ -38,6 +38,7 @@ export async function ingestFigure(ctx: FigureContext): Promise<FigureResult[]> 
     workers: f.num("workers", 8),
     gpus: f.num("gpus", 2),
     hivesPerConnection: f.num("hives-per-connection", 250),
+    client: (f.str("client", "raw") === "connect" ? "connect" : "raw") as "raw" | "connect",
   };
   const runs = f.num("runs", 3);
   const results: FigureResult[] = [];
@@ -91,7 +92,7 @@ export async function ingestFigure(ctx: FigureContext): Promise<FigureResult[]> 
   // The full-load liveness run, at the queen's sustained rate (or its first step if none met the goal).
   const hives = Math.max(500, Math.round(median(top.map((p) => p.hives))) || steps[0]);
   const degradedMs = f.num("degraded-ms", 10_000);
-  const live = await livenessRun(ctx, { hives, generators: base.generators, workers: base.workers, gpus: base.gpus, degradedMs, healthyMs: f.num("healthy-ms", 3_000), hivesPerConnection: base.hivesPerConnection });
+  const live = await livenessRun(ctx, { hives, generators: base.generators, workers: base.workers, gpus: base.gpus, degradedMs, healthyMs: f.num("healthy-ms", 3_000), hivesPerConnection: base.hivesPerConnection, client: base.client });
   results.push(
     figureResult({ figure: "ingest", name: `liveness: SIGKILLed hive reported DOWN after down_after (${degradedMs} ms), lateness`, runs: [live.downLatenessMs], unit: "ms", goal: "≤ +500 ms", goalValue: 500, higherIsBetter: false, notes: `under ${hives} hives at 1 Hz; acks p99 ${live.ackP99.toFixed(0)} ms` }),
     figureResult({ figure: "ingest", name: "liveness: healthy hives marked DEGRADED/DOWN during the full-load run", runs: [live.healthyHivesDegraded], unit: "hives", goal: "0", goalValue: 0, higherIsBetter: false, notes: `${hives} hives; ${live.stallWarnings} loop-stall warnings` }),

@@ -58,7 +58,7 @@ async function watchRun(ctx: FigureContext, target: "apiary" | "etcd", start: ()
   let fleet: GeneratorFleet | undefined;
   let child: ChildProcess | undefined;
   try {
-    fleet = await GeneratorFleet.start(generators, { target, address: server.address, workers: f.num("workers", 8), gpus: f.num("gpus", 2), hivesPerConnection: f.num("hives-per-connection", 250) }, ctx.profileDir);
+    fleet = await GeneratorFleet.start(generators, { target, address: server.address, workers: f.num("workers", 8), gpus: f.num("gpus", 2), hivesPerConnection: f.num("hives-per-connection", 250), client: f.str("client", "raw") === "connect" ? "connect" : "raw" }, ctx.profileDir);
     await fleet.scaleTo(hives);
     child = forkBench("load/watcher-child.ts", [JSON.stringify(cfg)], { nodeFlags: ctx.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${ctx.profileDir}/watchers-${target}`] : [] });
     await ChildRpc.waitFor(child, "ready");

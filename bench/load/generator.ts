@@ -3,12 +3,15 @@ import { createApiaryTransport, normalizeAddress } from "../../src/rpc/transport
 import { EtcdConnection } from "../etcd/etcd-connection.js";
 import { EtcdBenchHive } from "../etcd/etcd-hive.js";
 import { ApiaryBenchHive, type BenchHive } from "./apiary-hive.js";
+import { RawGrpcConnection, RawGrpcHive } from "./raw-grpc-hive.js";
 import { LoadCounters, type WindowStats } from "./load-stats.js";
 import { SimulatedHive, type ClusterShape } from "./telemetry-model.js";
 
 export interface GeneratorConfig extends ClusterShape {
   /** "apiary": QueenService Heartbeat (the queen, or the grpc-js ack server); "etcd": lease + put per report. */
   target: "apiary" | "etcd";
+  /** Heartbeat client: "raw" gRPC framing over node:http2 (default, cheapest) or the connect-node client a hive uses. */
+  client: "raw" | "connect";
   /** host:port of the server. */
   address: string;
   /** Global index of this generator's first hive (several generators split one cluster). */
@@ -24,6 +27,7 @@ export interface GeneratorConfig extends ClusterShape {
 }
 
 export const DEFAULT_GENERATOR_CONFIG: Omit<GeneratorConfig, "address" | "target"> = {
+  client: "raw",
   workers: 8,
   gpus: 2,
   models: 200,
@@ -47,6 +51,7 @@ export class LoadGenerator {
   private readonly hives: BenchHive[] = [];
   private readonly transports: Transport[] = [];
   private readonly etcdConnections: EtcdConnection[] = [];
+  private readonly rawConnections: RawGrpcConnection[] = [];
   private pacer: NodeJS.Timeout | undefined;
   private cursor = 0;
   private credit = 0;
@@ -91,6 +96,10 @@ export class LoadGenerator {
         this.etcdConnections.push(new EtcdConnection(this.config.address, this.config.firstHive * 1000 + this.etcdConnections.length, this.config.leaseTtlSeconds));
       }
       return new EtcdBenchHive(sim, this.etcdConnections[connection], this.counters);
+    }
+    if (this.config.client === "raw") {
+      while (this.rawConnections.length <= connection) this.rawConnections.push(new RawGrpcConnection(this.config.address));
+      return new RawGrpcHive(sim, this.rawConnections[connection], this.counters);
     }
     while (this.transports.length <= connection) {
       // Pings would only add noise to a loopback benchmark; the stream itself shows liveness.
@@ -142,5 +151,6 @@ export class LoadGenerator {
     this.pacer = undefined;
     await Promise.all(this.hives.map((hive) => hive.close(goodbye).catch(() => {})));
     for (const c of this.etcdConnections) c.close();
+    for (const c of this.rawConnections) c.close();
   }
 }

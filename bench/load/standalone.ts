@@ -20,6 +20,7 @@ export async function runStandaloneLoad(flags: Flags, log: (m: string) => void):
     intervalMs: flags.num("interval-ms", 1_000),
     hivesPerConnection: flags.num("hives-per-connection", 250),
     firstHive: flags.num("first-hive", 0),
+    client: flags.str("client", "raw") === "connect" ? "connect" : "raw",
   });
   const hives = flags.num("hives", 1_000);
   const durationMs = Math.min(flags.num("duration-s", 60), 3_600) * 1_000;

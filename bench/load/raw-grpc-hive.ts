@@ -1,0 +1,139 @@
+import * as http2 from "node:http2";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import type { BenchHive } from "./apiary-hive.js";
+import type { LoadCounters } from "./load-stats.js";
+import { encodeReport } from "./report-encoder.js";
+import type { SimulatedHive } from "./telemetry-model.js";
+import { preciseWallMs } from "../lib/stats.js";
+
+const HEARTBEAT_PATH = "/apiary.v1.QueenService/Heartbeat";
+
+/**
+ * One HTTP/2 connection (node:http2, h2c) carrying many hives' Heartbeat streams. Standard gRPC
+ * framing written by hand: the generator's per-report cost is encoding the report and one frame
+ * write, so on a 2-core machine the CPU goes to the server under test, not to client machinery.
+ */
+export class RawGrpcConnection {
+  readonly session: http2.ClientHttp2Session;
+
+  constructor(address: string) {
+    this.session = http2.connect(`http://${address}`, { settings: { initialWindowSize: 1024 * 1024 } });
+    this.session.on("error", () => {});
+    this.session.setMaxListeners(0);
+  }
+
+  close(): void {
+    this.session.close();
+    setTimeout(() => this.session.destroy(), 2_000).unref();
+  }
+}
+
+/** A gRPC message frame: 0 (not compressed), 4-byte big-endian length, the message. */
+function frame(message: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
+/** HeartbeatRequest{report=2} around already-encoded report bytes, framed. */
+function reportFrame(report: Uint8Array): Buffer {
+  const w = new BinaryWriter();
+  w.tag(2, WireType.LengthDelimited).bytes(report);
+  return frame(w.finish());
+}
+
+/** A simulated hive on a raw gRPC Heartbeat stream: hello, then framed reports; every response after the welcome is an ack. */
+export class RawGrpcHive implements BenchHive {
+  private stream: http2.ClientHttp2Stream | undefined;
+  private sentAt: number[] = [];
+  private sentHead = 0;
+  private pending: Buffer = Buffer.alloc(0);
+  private closing = false;
+  private welcomed = false;
+  private ended: Promise<void> | undefined;
+  connected = false;
+
+  constructor(
+    readonly sim: SimulatedHive,
+    private readonly connection: RawGrpcConnection,
+    private readonly counters: LoadCounters,
+  ) {}
+
+  outstanding(): number {
+    return this.sentAt.length - this.sentHead;
+  }
+
+  connect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stream = this.connection.session.request({
+        ":method": "POST",
+        ":path": HEARTBEAT_PATH,
+        "content-type": "application/grpc+proto",
+        te: "trailers",
+      });
+      this.stream = stream;
+      this.ended = new Promise((done) => stream.once("close", () => done()));
+      let settled = false;
+      stream.on("data", (chunk: Buffer) => {
+        this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+        while (this.pending.length >= 5) {
+          const length = this.pending.readUInt32BE(1);
+          if (this.pending.length < 5 + length) break;
+          this.pending = this.pending.subarray(5 + length);
+          if (!this.welcomed) {
+            this.welcomed = this.connected = true;
+            settled = true;
+            resolve();
+            continue;
+          }
+          const sent = this.sentAt[this.sentHead++];
+          if (this.sentHead > 256) {
+            this.sentAt = this.sentAt.slice(this.sentHead);
+            this.sentHead = 0;
+          }
+          if (sent !== undefined) {
+            this.counters.acked++;
+            this.counters.latency.add(performance.now() - sent);
+          }
+        }
+      });
+      stream.on("error", (err) => {
+        if (!settled) reject(err);
+      });
+      stream.on("close", () => {
+        if (this.connected && !this.closing) this.counters.streamErrors++;
+        this.connected = false;
+        if (!settled) reject(new Error(`hive ${this.sim.info.hiveId}: stream closed before welcome`));
+      });
+      const hello = create(HeartbeatRequestSchema, { kind: { case: "hello", value: { hive: this.sim.info, incarnation: `bench-${process.pid}-${this.sim.index}` } } });
+      stream.write(frame(toBinary(HeartbeatRequestSchema, hello)));
+    });
+  }
+
+  send(): void {
+    if (!this.connected || !this.stream) return;
+    const bytes = encodeReport(this.sim.next(preciseWallMs()));
+    this.sentAt.push(performance.now());
+    this.stream.write(reportFrame(bytes));
+    this.counters.sent++;
+  }
+
+  async close(goodbye: boolean): Promise<void> {
+    this.closing = true;
+    const stream = this.stream;
+    if (!stream || stream.closed) return;
+    if (goodbye && this.connected) {
+      const bye = create(HeartbeatRequestSchema, { kind: { case: "goodbye", value: { reason: "bench done" } } });
+      stream.end(frame(toBinary(HeartbeatRequestSchema, bye)));
+    } else {
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+    const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 2_000);
+    await this.ended;
+    clearTimeout(timer);
+  }
+}
