@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
-import { firstAbort } from "./abort-watch.js";
+import { StreamAbort } from "./abort-watch.js";
 import type { Clock } from "./clock.js";
 import type { ChangeType, RegistryEvent } from "./registry.js";
 import type { WatchHub, WatchParams } from "./watch-hub.js";
@@ -33,7 +33,8 @@ export async function* watchStream(
 ): AsyncGenerator<WatchResponse> {
   const epoch = hub.registry.epoch;
   const session = hub.open(params);
-  const stopped = firstAbort([clientSignal, shutdownSignal]);
+  // One wake-up per stream: a Promise.race against a long-lived promise would keep every race's reaction (~300 B per wait) until the stream ends.
+  const stopped = new StreamAbort([clientSignal, shutdownSignal]);
   const shuttingDown = () => shutdownSignal.aborted || session.queue.isClosed();
   try {
     if (session.snapshot) {
@@ -68,7 +69,7 @@ export async function* watchStream(
         continue;
       }
       const wakeAt = Math.min(bookmarkDueMs, nextHeldMs ?? Infinity);
-      await Promise.race([session.queue.waitForWork(wakeAt - now), stopped.promise]);
+      await stopped.race(session.queue.waitForWork(wakeAt - now));
     }
   } finally {
     stopped.dispose();
