@@ -7,11 +7,12 @@ import { findWorkers } from "../../src/queen/find-workers.js";
 import { startQueen } from "../../src/queen/queen.js";
 import { validateFindWorkers } from "../../src/queen/request-validation.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
-import { figureResult, type FigureResult } from "../lib/results.js";
+import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import { median, summarize } from "../lib/stats.js";
 import { encodeReport } from "../load/report-encoder.js";
 import { SimulatedHive, modelName } from "../load/telemetry-model.js";
 import type { FigureContext } from "./context.js";
+import { findWorkersLoops } from "./find-workers-loops.js";
 
 const GiB = 1024n ** 3n;
 
@@ -27,8 +28,8 @@ export async function findWorkersFigure(ctx: FigureContext): Promise<FigureResul
   const shape = { workers: f.num("workers", 8), gpus: f.num("gpus", 2), models: f.num("models", 200) };
   const limit = f.num("fw-limit", 10);
   const minFree = BigInt(f.num("fw-min-free-gib", 32)) * GiB;
-  const calls = f.num("fw-calls", 2_000);
-  const scans = f.num("fw-scans", 200);
+  const calls = f.num("fw-calls", 1_000);
+  const scans = f.num("fw-scans", 100);
   const runs = f.num("runs", 3);
   const hour = 3_600_000;
   const queen = await startQueen({ host: "127.0.0.1", port: 0, logger: pino({ level: "warn" }), healthyMs: hour, degradedMs: 2 * hour, shutdownGraceMs: 1_000 });
@@ -43,6 +44,17 @@ export async function findWorkersFigure(ctx: FigureContext): Promise<FigureResul
       create(FindWorkersRequestSchema, { model: modelName((i * 7919) % shape.models), minFreeVramBytes: minFree, limit, order: WorkerOrder.MOST_FREE_VRAM });
     const scanReq = create(FindWorkersRequestSchema, { minFreeVramBytes: minFree, limit, order: WorkerOrder.MOST_FREE_VRAM });
 
+    // The plain-loop rendering must agree with the queen before its timings mean anything.
+    for (const req of [modelReq(1), modelReq(2), scanReq]) {
+      const a = findWorkers(queen.registry, req);
+      const b = findWorkersLoops(queen.registry, req);
+      const ids = (xs: { hiveId: string; workerId: string }[]) => xs.map((x) => `${x.hiveId}/${x.workerId}`).join(",");
+      if (a.totalMatches !== b.total || ids(a.matches.map((m) => ({ hiveId: m.hiveId, workerId: m.worker!.workerId }))) !== ids(b.top)) {
+        throw new Error("find-workers-loops disagrees with src/queen/find-workers.ts");
+      }
+    }
+    const loopModelP99: number[] = [];
+    const loopScanP99: number[] = [];
     const serverP99: number[] = [];
     const scanP99: number[] = [];
     const e2eP50: number[] = [];
@@ -67,6 +79,20 @@ export async function findWorkersFigure(ctx: FigureContext): Promise<FigureResul
         scan.push(performance.now() - t0);
         scanMatches = res.totalMatches;
       }
+      const loopModel: number[] = [];
+      for (let i = 0; i < calls; i++) {
+        const t0 = performance.now();
+        findWorkersLoops(queen.registry, modelReq(i));
+        loopModel.push(performance.now() - t0);
+      }
+      const loopScan: number[] = [];
+      for (let i = 0; i < scans; i++) {
+        const t0 = performance.now();
+        findWorkersLoops(queen.registry, scanReq);
+        loopScan.push(performance.now() - t0);
+      }
+      loopModelP99.push(summarize(loopModel).p99);
+      loopScanP99.push(summarize(loopScan).p99);
       const e2e: number[] = [];
       for (let i = 0; i < calls; i++) {
         const t0 = performance.now();
@@ -80,13 +106,15 @@ export async function findWorkersFigure(ctx: FigureContext): Promise<FigureResul
       scanP99.push(sc.p99);
       e2eP50.push(e.p50);
       e2eP99.push(e.p99);
-      ctx.log(`  run ${run + 1}: model filter server p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms; full scan p50 ${sc.p50.toFixed(2)} p99 ${sc.p99.toFixed(2)} ms; RPC p50 ${e.p50.toFixed(3)} p99 ${e.p99.toFixed(3)} ms`);
+      ctx.log(`  run ${run + 1}: model filter server p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms; full scan p50 ${sc.p50.toFixed(2)} p99 ${sc.p99.toFixed(2)} ms; RPC p50 ${e.p50.toFixed(3)} p99 ${e.p99.toFixed(3)} ms; plain loops: model p99 ${loopModelP99[run].toFixed(3)} ms, scan p99 ${loopScanP99[run].toFixed(2)} ms`);
     }
     const what = `${hives.toLocaleString("en-US")} hives / ${queen.registry.workerCount().toLocaleString("en-US")} workers / ${shape.models} models, min_free_vram ${minFree / GiB} GiB, limit ${limit}, MOST_FREE_VRAM`;
     return [
       figureResult({ figure: "find-workers", name: "FindWorkers model + min_free_vram, server-side p99", runs: serverP99, unit: "ms", goal: "< 1 ms", goalValue: 1, higherIsBetter: false, notes: `${what}; ~${matches} matches per model` }),
       figureResult({ figure: "find-workers", name: "FindWorkers model + min_free_vram, end-to-end RPC p50 (loopback)", runs: e2eP50, unit: "ms", goal: "< 2 ms", goalValue: 2, higherIsBetter: false, notes: `connect-node gRPC client in the queen's process; RPC p99 ${median(e2eP99).toFixed(2)} ms` }),
       figureResult({ figure: "find-workers", name: "FindWorkers without model (full scan), server-side p99", runs: scanP99, unit: "ms", goal: "< 25 ms", goalValue: 25, higherIsBetter: false, notes: `${scanMatches.toLocaleString("en-US")} of the workers match min_free_vram` }),
+      infoResult("find-workers", "same query as plain loops (bench/figures/find-workers-loops.ts), model filter p99", loopModelP99, "ms", "what src/queen/find-workers.ts could cost without generator pipelines and per-worker BigInt math"),
+      infoResult("find-workers", "same query as plain loops, full scan p99", loopScanP99, "ms", "identical totals and top-k checked against the queen's answer"),
     ];
   } finally {
     await queen.close();

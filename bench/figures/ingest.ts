@@ -28,7 +28,7 @@ export async function ceilingFigure(ctx: FigureContext): Promise<FigureResult[]>
  */
 export async function ingestFigure(ctx: FigureContext): Promise<FigureResult[]> {
   const f = ctx.flags;
-  const steps = f.list("steps", [1_000, 2_000, 4_000, 6_000, 8_000, 10_000]);
+  const steps = f.list("steps", [250, 500, 1_000, 1_500, 2_000, 3_000, 4_000, 6_000, 8_000, 10_000]);
   const base = {
     steps,
     generators: f.num("generators", 2),
