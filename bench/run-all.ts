@@ -54,8 +54,8 @@ function writeSvg(extras: Record<string, unknown>): void {
   const ingest = extras.ingest as { apiary: IngestPoint[][]; grpcAck: IngestPoint[][]; etcd: IngestPoint[][] } | undefined;
   if (!ingest) return;
   const series = (points: IngestPoint[][], label: string, color: string) => [
-    { label: `${label} p99`, color, points: points.flat().map((p) => ({ x: p.ackRate, y: p.p99 })) },
-    { label: `${label} p50`, color, dashed: true, points: points.flat().map((p) => ({ x: p.ackRate, y: p.p50 })) },
+    { label: `${label} p99`, color, points: points.flat().map((p) => ({ x: p.offered, y: p.p99 })) },
+    { label: `${label} p50`, color, dashed: true, points: points.flat().map((p) => ({ x: p.offered, y: p.p50 })) },
   ];
   const svg = lineChartSvg(
     [
@@ -63,7 +63,7 @@ function writeSvg(extras: Record<string, unknown>): void {
       ...series(ingest.grpcAck.slice(0, 1), "grpc-js ack server", "#2ca02c"),
       ...series(ingest.etcd.slice(0, 1), "etcd put+lease", "#d62728"),
     ],
-    { title: "Heartbeat ingest: acked reports/s vs ack latency", xLabel: "acked reports per second (8 workers × 2 GPUs each)", yLabel: "ack latency, ms (log)", yGoal: { value: 100, label: "p99 goal 100 ms" } },
+    { title: "Heartbeat ingest: acked reports/s vs ack latency", xLabel: "offered reports per second (hives at 1 Hz, 8 workers × 2 GPUs each)", yLabel: "ack latency, ms (log)", yGoal: { value: 100, label: "p99 goal 100 ms" } },
   );
   writeFileSync(`${benchDir}/ingest-latency.svg`, svg);
   log(`wrote bench/ingest-latency.svg`);
@@ -72,11 +72,19 @@ function writeSvg(extras: Record<string, unknown>): void {
 async function main(): Promise<void> {
   const which = positional[0] ?? "all";
   if (which === "load") return runStandaloneLoad(flags, log);
+  if (which === "svg") {
+    // Redraws bench/ingest-latency.svg from the ingest curves saved in latest.json.
+    const saved = JSON.parse(readFileSync(`${benchDir}/results/latest.json`, "utf8")) as { runs?: { extras?: Record<string, unknown> }[] };
+    const withIngest = (saved.runs ?? []).filter((r) => r.extras?.ingest).pop();
+    if (!withIngest?.extras) throw new Error("latest.json holds no ingest curves; run the ingest figure first");
+    return writeSvg(withIngest.extras);
+  }
   const names = which === "all" ? ALL : which.split(",");
   for (const name of names) if (!FIGURES[name]) throw new Error(`unknown figure ${name}; one of: ${Object.keys(FIGURES).join(", ")}, all, load`);
   const profileDir = flags.bool("profile") ? `${benchDir}/results/profiles/${new Date().toISOString().replace(/[:.]/g, "-")}` : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const ctx: FigureContext = { flags, profileDir, log, extras: {} };
+  const queenFlags = flags.str("queen-node-flags", "").split(" ").filter((s) => s !== "");
+  const ctx: FigureContext = { flags, profileDir, log, extras: {}, queenStart: { cpuProfileDir: profileDir, nodeFlags: queenFlags } };
   const started = new Date();
   const info = machine();
   log(`apiary bench: ${names.join(", ")} on ${info.nproc} cores, node ${info.node}; load ${info.loadavg}`);
@@ -93,12 +101,13 @@ async function main(): Promise<void> {
     }
     log(`   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
+  const outName = flags.str("out", "latest.json").replace(/[^\w.+-]/g, "_");
   const unused = flags.unused().filter((f) => f !== "profile");
   if (unused.length) log(`note: unused flags: ${unused.map((f) => `--${f}`).join(" ")}`);
   log(`\n${textTable(results)}`);
   mkdirSync(`${benchDir}/results`, { recursive: true });
   // latest.json keeps the latest rows of every figure: a run of some figures replaces only theirs.
-  const path = `${benchDir}/results/latest.json`;
+  const path = `${benchDir}/results/${outName}`;
   const previous = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as { results?: (FigureResult & { run?: number })[]; runs?: unknown[] }) : {};
   const run = { date: started.toISOString(), durationS: Math.round((Date.now() - started.getTime()) / 1000), command: `node bin/bench.mjs ${process.argv.slice(2).join(" ")}`.trim(), figures: names, machine: { ...info, loadavgEnd: machine().loadavg }, failures, extras: ctx.extras };
   const runs = [...(names.length === ALL.length ? [] : (previous.runs ?? [])), run].slice(-10);
@@ -106,7 +115,7 @@ async function main(): Promise<void> {
   const merged = [...kept, ...results.map((r) => ({ ...r, date: run.date }))].sort((a, b) => ALL.indexOf(a.figure) - ALL.indexOf(b.figure));
   const doc = { updated: run.date, results: merged, markdown: markdownTable(merged), runs };
   writeFileSync(path, JSON.stringify(doc, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");
-  log(`\nwrote bench/results/latest.json${profileDir ? `; CPU profiles in ${profileDir}` : ""}`);
+  log(`\nwrote bench/results/${outName}${profileDir ? `; CPU profiles in ${profileDir}` : ""}`);
   writeSvg(ctx.extras);
   if (failures.length) {
     for (const f of failures) console.error(f);

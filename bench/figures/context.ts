@@ -6,6 +6,8 @@ export interface FigureContext {
   /** Where CPU profiles go when --profile is given; undefined otherwise. */
   profileDir: string | undefined;
   log(message: string): void;
+  /** How to start the queen: CPU profile dir and --queen-node-flags. */
+  queenStart: { cpuProfileDir?: string; nodeFlags?: string[] };
   /** Extra data a figure wants in latest.json (curves, raw points). */
   extras: Record<string, unknown>;
 }

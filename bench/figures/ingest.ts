@@ -48,7 +48,7 @@ export async function ingestFigure(ctx: FigureContext): Promise<FigureResult[]> 
   const sweeps: IngestPoint[][] = [];
   for (let run = 0; run < runs; run++) {
     ctx.log(`  apiary queen, sweep ${run + 1}/${runs}`);
-    sweeps.push(await withServer(() => startQueenServer({}, { cpuProfileDir: ctx.profileDir }), (server) => ingestSweep(ctx, { ...base, target: "apiary", label: "apiary queen", server })));
+    sweeps.push(await withServer(() => startQueenServer({}, ctx.queenStart), (server) => ingestSweep(ctx, { ...base, target: "apiary", label: "apiary queen", server })));
   }
   const apiaryRuns = sweeps.map((points) => best(points)?.ackRate ?? 0);
   const apiary = median(apiaryRuns);

@@ -30,7 +30,7 @@ export async function livenessRun(
   ctx: FigureContext,
   opts: { hives: number; generators: number; workers: number; gpus: number; degradedMs: number; healthyMs: number; hivesPerConnection: number; client: "raw" | "connect" },
 ): Promise<LivenessResult> {
-  const queen = await startQueenServer({ degradedMs: opts.degradedMs, healthyMs: opts.healthyMs }, { cpuProfileDir: ctx.profileDir });
+  const queen = await startQueenServer({ degradedMs: opts.degradedMs, healthyMs: opts.healthyMs }, ctx.queenStart);
   const fleet = await GeneratorFleet.start(opts.generators, { target: "apiary", address: queen.address, workers: opts.workers, gpus: opts.gpus, hivesPerConnection: opts.hivesPerConnection, client: opts.client });
   const victim = await GeneratorFleet.start(1, { target: "apiary", address: queen.address, firstHive: VICTIM_FIRST_HIVE, workers: opts.workers, gpus: opts.gpus });
   const victimId = hiveId(VICTIM_FIRST_HIVE);

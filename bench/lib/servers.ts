@@ -36,6 +36,8 @@ export interface QueenServer extends BenchServer {
 export interface StartOptions {
   /** Write a CPU profile (node --cpu-prof) into this directory. */
   cpuProfileDir?: string;
+  /** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
+  nodeFlags?: string[];
 }
 
 function profileFlags(opts: StartOptions, name: string): string[] {
@@ -56,7 +58,7 @@ function wrap(name: string, child: ChildProcess, address: string): BenchServer {
 
 /** Starts a queen (src/queen) in its own process with the given QueenConfig overrides. */
 export async function startQueenServer(config: Record<string, unknown> = {}, opts: StartOptions = {}): Promise<QueenServer> {
-  const child = forkBench("servers/queen-child.ts", [JSON.stringify(config)], { pipeStdout: true, nodeFlags: profileFlags(opts, "queen") });
+  const child = forkBench("servers/queen-child.ts", [JSON.stringify(config)], { pipeStdout: true, nodeFlags: [...profileFlags(opts, "queen"), ...(opts.nodeFlags ?? [])] });
   const events: QueenLogEvent[] = [];
   const listeners: ((e: QueenLogEvent) => void)[] = [];
   createInterface({ input: child.stdout! }).on("line", (line) => {
