@@ -1,4 +1,5 @@
-import { readdir } from "node:fs/promises";
+// /proc is in memory: listing it synchronously is far cheaper than through the thread pool.
+import { readdirSync } from "node:fs";
 import { isDeadState, readProcStat, type ProcStat } from "./proc-stat.js";
 
 /**
@@ -60,7 +61,7 @@ function push(map: Map<number, number[]>, key: number, value: number): void {
  * fails the walk.
  */
 export async function scanProcessTable(procRoot = "/proc"): Promise<ProcessTable> {
-  const names = await readdir(procRoot);
+  const names = readdirSync(procRoot);
   const pids = names.filter((name) => /^\d+$/.test(name)).map(Number);
   const stats = await Promise.all(pids.map((pid) => readProcStat(pid, procRoot)));
   const processes = new Map<number, ProcStat>();
