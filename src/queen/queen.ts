@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { createLogger } from "../rpc/logger.js";
@@ -49,6 +50,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
   const hub = new WatchHub(registry, config.watcherMaxPending);
   const sweeper = new LivenessSweeper(registry, liveness, config, logger);
   const stopping = new AbortController();
+  setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
   const service = createQueenService({
     registry,
     hub,

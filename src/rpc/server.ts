@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
@@ -67,6 +68,8 @@ export function abortOnShutdown(ctxSignal: AbortSignal, server: Pick<RpcServer, 
 export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer> {
   const { logger } = opts;
   const shutdown = new AbortController();
+  // Every open stream listens for shutdown: thousands of hives are expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const health = new HealthStatus();
   for (const { service } of opts.services) health.setStatus(service.typeName, ServingStatus.SERVING);
   const reflection = new ReflectionIndex([...opts.services.map((r) => r.service), Health, ...REFLECTION_SERVICES]);
