@@ -2,7 +2,7 @@ import {
   contentLines,
   excerpt,
   headerFieldName,
-  isHeaderRow,
+  columnsAndRows,
   isUnknownValue,
   parseMemoryBytes,
   splitCsvLine,
@@ -62,13 +62,7 @@ export function parseComputeApps(
 ): ParseResult<ComputeAppEntry[]> {
   const lines = contentLines(text).filter((l) => !NO_PROCESSES.test(l));
   if (lines.length === 0) return { ok: true, value: [], warnings: [] };
-  let columns = fields.map(canonical);
-  let rows = lines;
-  const first = splitCsvLine(lines[0]);
-  if (isHeaderRow(first, KNOWN)) {
-    columns = first.map(canonical);
-    rows = lines.slice(1);
-  }
+  const { columns, rows } = columnsAndRows(lines, fields, KNOWN, canonical);
   if (!columns.includes("gpu_uuid")) {
     return { ok: false, error: "nvidia-smi --query-compute-apps output has no gpu_uuid column" };
   }

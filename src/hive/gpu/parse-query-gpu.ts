@@ -4,7 +4,7 @@ import {
   contentLines,
   excerpt,
   headerFieldName,
-  isHeaderRow,
+  columnsAndRows,
   isUnknownValue,
   parseMemoryBytes,
   parseNumberValue,
@@ -103,13 +103,7 @@ const SETTERS: Record<string, Setter> = {
 export function parseQueryGpu(text: string, fields: readonly string[] = QUERY_GPU_FIELDS): ParseResult<GpuDevice[]> {
   const lines = contentLines(text);
   if (lines.length === 0) return { ok: true, value: [], warnings: [] };
-  let columns = fields.map(canonical);
-  let rows = lines;
-  const first = splitCsvLine(lines[0]);
-  if (isHeaderRow(first, KNOWN)) {
-    columns = first.map(canonical);
-    rows = lines.slice(1);
-  }
+  const { columns, rows } = columnsAndRows(lines, fields, KNOWN, canonical);
   const warnings: string[] = [];
   const devices: GpuDevice[] = [];
   rows.forEach((line, row) => {

@@ -38,6 +38,21 @@ export function isHeaderRow(columns: string[], known: ReadonlySet<string>): bool
   return names.every((n) => FIELD_NAME.test(n)) && names.some((n) => known.has(n));
 }
 
+/**
+ * The columns and data rows of a csv answer: named by its header row when it has one (the header
+ * wins), else by the `fields` the query asked for (`noheader`).
+ */
+export function columnsAndRows(
+  lines: string[],
+  fields: readonly string[],
+  known: ReadonlySet<string>,
+  canonical: (field: string) => string,
+): { columns: string[]; rows: string[] } {
+  const first = splitCsvLine(lines[0]);
+  if (isHeaderRow(first, known)) return { columns: first.map(canonical), rows: lines.slice(1) };
+  return { columns: fields.map(canonical), rows: lines };
+}
+
 const NUMBER_WITH_UNIT = /^([-+]?\d+(?:\.\d+)?)\s*([A-Za-z%]*)$/;
 
 export interface NumberValue {
