@@ -4,6 +4,7 @@ import { HeartbeatRequestSchema, QueenService, type HeartbeatRequest } from "../
 import { PushQueue } from "../lib/push-queue.js";
 import { preciseWallMs } from "../lib/stats.js";
 import type { LoadCounters } from "./load-stats.js";
+import { PendingAcks } from "./pending-acks.js";
 import { encodeReport, preEncodedReportRequest } from "./report-encoder.js";
 import type { SimulatedHive } from "./telemetry-model.js";
 
@@ -26,8 +27,7 @@ export class ApiaryBenchHive implements BenchHive {
   private readonly client: Client<typeof QueenService>;
   private requests: PushQueue<HeartbeatRequest> | undefined;
   private abort: AbortController | undefined;
-  private sentAt: number[] = [];
-  private sentHead = 0;
+  private readonly awaitingAck = new PendingAcks();
   private reading: Promise<void> | undefined;
   connected = false;
 
@@ -40,14 +40,13 @@ export class ApiaryBenchHive implements BenchHive {
   }
 
   outstanding(): number {
-    return this.sentAt.length - this.sentHead;
+    return this.awaitingAck.outstanding();
   }
 
   async connect(): Promise<void> {
     this.requests = new PushQueue<HeartbeatRequest>();
     this.abort = new AbortController();
-    this.sentAt = [];
-    this.sentHead = 0;
+    this.awaitingAck.reset();
     const responses = this.client.heartbeat(this.requests, { signal: this.abort.signal })[Symbol.asyncIterator]();
     this.requests.push(
       create(HeartbeatRequestSchema, { kind: { case: "hello", value: { hive: this.sim.info, incarnation: `bench-${process.pid}-${this.sim.index}` } } }),
@@ -62,7 +61,7 @@ export class ApiaryBenchHive implements BenchHive {
     if (!this.connected || !this.requests) return;
     const now = preciseWallMs();
     const bytes = encodeReport(this.sim.next(now));
-    this.sentAt.push(performance.now());
+    this.awaitingAck.sent();
     this.requests.push(preEncodedReportRequest(bytes));
     this.counters.sent++;
   }
@@ -73,15 +72,7 @@ export class ApiaryBenchHive implements BenchHive {
         const next = await responses.next();
         if (next.done) break;
         if (next.value.kind.case !== "ack") continue;
-        const sent = this.sentAt[this.sentHead++];
-        if (this.sentHead > 256) {
-          this.sentAt = this.sentAt.slice(this.sentHead);
-          this.sentHead = 0;
-        }
-        if (sent !== undefined) {
-          this.counters.acked++;
-          this.counters.latency.add(performance.now() - sent);
-        }
+        this.awaitingAck.acked(this.counters);
       }
     } catch {
       if (!this.abort?.signal.aborted) this.counters.streamErrors++;

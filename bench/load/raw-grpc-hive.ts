@@ -4,6 +4,7 @@ import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { BenchHive } from "./apiary-hive.js";
 import type { LoadCounters } from "./load-stats.js";
+import { PendingAcks } from "./pending-acks.js";
 import { encodeReport } from "./report-encoder.js";
 import type { SimulatedHive } from "./telemetry-model.js";
 import { preciseWallMs } from "../lib/stats.js";
@@ -49,8 +50,7 @@ function reportFrame(report: Uint8Array): Buffer {
 /** A simulated hive on a raw gRPC Heartbeat stream: hello, then framed reports; every response after the welcome is an ack. */
 export class RawGrpcHive implements BenchHive {
   private stream: http2.ClientHttp2Stream | undefined;
-  private sentAt: number[] = [];
-  private sentHead = 0;
+  private readonly awaitingAck = new PendingAcks();
   private pending: Buffer = Buffer.alloc(0);
   private closing = false;
   private welcomed = false;
@@ -64,10 +64,11 @@ export class RawGrpcHive implements BenchHive {
   ) {}
 
   outstanding(): number {
-    return this.sentAt.length - this.sentHead;
+    return this.awaitingAck.outstanding();
   }
 
   connect(): Promise<void> {
+    this.awaitingAck.reset();
     return new Promise((resolve, reject) => {
       const stream = this.connection.session.request({
         ":method": "POST",
@@ -90,15 +91,7 @@ export class RawGrpcHive implements BenchHive {
             resolve();
             continue;
           }
-          const sent = this.sentAt[this.sentHead++];
-          if (this.sentHead > 256) {
-            this.sentAt = this.sentAt.slice(this.sentHead);
-            this.sentHead = 0;
-          }
-          if (sent !== undefined) {
-            this.counters.acked++;
-            this.counters.latency.add(performance.now() - sent);
-          }
+          this.awaitingAck.acked(this.counters);
         }
       });
       stream.on("error", (err) => {
@@ -117,7 +110,7 @@ export class RawGrpcHive implements BenchHive {
   send(): void {
     if (!this.connected || !this.stream) return;
     const bytes = encodeReport(this.sim.next(preciseWallMs()));
-    this.sentAt.push(performance.now());
+    this.awaitingAck.sent();
     this.stream.write(reportFrame(bytes));
     this.counters.sent++;
   }
