@@ -26,6 +26,8 @@ export interface HeartbeatClientOptions {
   incarnation: string;
   /** The latest completed report of the monitor; undefined before the first tick. */
   latestReport: () => HiveReport | undefined;
+  /** Called with each report (as latestReport gave it) once the queen has acked it. */
+  onDelivered?: (report: HiveReport) => void;
   logger: Logger;
   /** Until the queen's Welcome says otherwise; default 1000 ms. */
   reportIntervalMs?: number;
@@ -63,7 +65,7 @@ interface Connection {
   /** Ends the outbound stream's current wait early (the welcome arrived). */
   wakeup: (() => void) | undefined;
   /** When the oldest unanswered message (the hello, then reports) was sent, by seq. */
-  unanswered: { seq: bigint; sentAt: number }[];
+  unanswered: { seq: bigint; sentAt: number; report?: HiveReport }[];
 }
 
 /**
@@ -204,7 +206,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
       const report = this.options.latestReport();
       if (report) {
         this.seq += 1n;
-        connection.unanswered.push({ seq: this.seq, sentAt: performance.now() });
+        connection.unanswered.push({ seq: this.seq, sentAt: performance.now(), report });
         yield create(HeartbeatRequestSchema, { kind: { case: "report", value: { ...report, seq: this.seq } } });
       }
       nextAt += this.reportIntervalMs;
@@ -225,7 +227,10 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   }
 
   private onAck(connection: Connection, ack: HeartbeatAck): void {
-    while (connection.unanswered.length > 0 && connection.unanswered[0].seq <= ack.seq) connection.unanswered.shift();
+    while (connection.unanswered.length > 0 && connection.unanswered[0].seq <= ack.seq) {
+      const answered = connection.unanswered.shift()!;
+      if (answered.report) this.options.onDelivered?.(answered.report);
+    }
     this.revision = ack.revision;
     if (!connection.acked) {
       connection.acked = true;

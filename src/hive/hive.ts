@@ -56,6 +56,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     gpu: gpuProbe,
     intervalMs: resolved.tickIntervalMs,
     probeDeadlineMs: resolved.gpuDeadlineMs,
+    holdEndedUntilDelivered: resolved.queenUrl !== undefined,
     logger: logger.child({ component: "monitor" }),
   });
 
@@ -97,6 +98,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       info: hiveInfo,
       incarnation,
       latestReport: () => monitor.latest(),
+      onDelivered: (report) => monitor.delivered(report),
       reportIntervalMs: resolved.reportIntervalMs,
       ackDeadlineMs: resolved.ackDeadlineMs,
       logger: logger.child({ component: "heartbeat" }),

@@ -10,9 +10,9 @@ import {
   type GpuDevice,
   type GpuProbeStatus,
   type HiveReport,
-  WorkerState,
 } from "../../gen/apiary/v1/telemetry_pb.js";
 import { awaitWithin, pause } from "./deadline.js";
+import { EndedWorkers, isFinal } from "./ended-workers.js";
 import { attributeGpuUse, type GpuProcessUsage, type WorkerSample } from "./gpu-attribution.js";
 import { readMemInfo } from "./procfs/meminfo.js";
 
@@ -53,6 +53,11 @@ export interface MonitorOptions {
   probeDeadlineMs?: number;
   /** Memory available on the machine in bytes; default: MemAvailable from /proc/meminfo. */
   readMemoryAvailable?: () => Promise<bigint>;
+  /**
+   * Carry an ended worker's final telemetry in every report until delivered() confirms a report
+   * that holds it (the hive sets this when it reports to a queen). Default false: one report.
+   */
+  holdEndedUntilDelivered?: boolean;
 }
 
 /**
@@ -71,6 +76,7 @@ export class Monitor {
   private pendingProbe: Promise<GpuSnapshotView> | undefined;
   private pendingProbeStartedMs = 0;
   private lastWorkers: HiveReport["workers"] = [];
+  private readonly ended: EndedWorkers | undefined;
   private loop: Promise<void> | undefined;
   private tickCount = 0;
 
@@ -78,6 +84,7 @@ export class Monitor {
     this.intervalMs = options.intervalMs ?? 1000;
     if (!(this.intervalMs > 0)) throw new RangeError(`monitor: intervalMs must be > 0, got ${this.intervalMs}`);
     this.tickDeadlineMs = options.tickDeadlineMs ?? Math.floor(this.intervalMs * 0.8);
+    this.ended = options.holdEndedUntilDelivered ? new EndedWorkers() : undefined;
   }
 
   /** Starts ticking; the first tick runs at once. */
@@ -100,6 +107,11 @@ export class Monitor {
   /** Completed ticks since start. */
   get ticks(): number {
     return this.tickCount;
+  }
+
+  /** A report of this monitor reached the queen: the ended workers it carried are not carried again. */
+  delivered(report: HiveReport): void {
+    this.ended?.delivered(report);
   }
 
   /** Calls `listener` with every completed report; returns the unsubscribe function. */
@@ -138,6 +150,7 @@ export class Monitor {
     } else {
       errors.push(collectionError("procfs", `worker sampling did not finish within the tick deadline of ${budget} ms; workers are as of the last tick`));
     }
+    if (this.ended) workers = this.ended.carry(workers);
 
     let memoryAvailableBytes: bigint | undefined;
     if (!memory.settled) errors.push(collectionError("procfs", "reading available memory timed out"));
@@ -222,10 +235,6 @@ export class Monitor {
       }
     }
   }
-}
-
-function isFinal(state: WorkerState): boolean {
-  return state === WorkerState.EXITED || state === WorkerState.FAILED;
 }
 
 function collectionError(source: string, message: string): CollectionError {

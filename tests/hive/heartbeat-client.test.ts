@@ -89,6 +89,24 @@ describe("HeartbeatClient", () => {
     expect(queen.hellos).toBe(1);
   });
 
+  it("hands back each acked report, never one the queen did not ack", async () => {
+    const queen = await startAckSwitchServer(0, 50);
+    let produced = 0;
+    const delivered: bigint[] = [];
+    const client = startClient(queen.server.url, {
+      latestReport: () => create(HiveReportSchema, { seq: BigInt(++produced) }),
+      onDelivered: (report) => delivered.push(report.seq),
+    });
+    await waitUntil(() => delivered.length >= 3, "three delivered reports");
+    expect(delivered.slice(0, 3)).toEqual([1n, 2n, 3n]);
+    queen.acking = false;
+    const before = queen.reports;
+    const count = delivered.length;
+    await waitUntil(() => queen.reports >= before + 2, "two reports the queen leaves unacked");
+    expect(delivered.length).toBeLessThanOrEqual(count + 1); // one ack may have been on its way
+    await client.stop({ deadlineMs: 500 });
+  });
+
   it("drops a stream whose acks stop after the ack deadline and reconnects by itself", async () => {
     const queen = await startAckSwitchServer();
     const client = startClient(queen.server.url, { ackDeadlineMs: 300, backoffBaseMs: 10, backoffCapMs: 50 });

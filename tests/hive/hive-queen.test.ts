@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
-import { HiveHealth, QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { EventType, HiveHealth, QueenService, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
 import { GpuProbeState, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import { startHive, type Hive } from "../../src/hive/hive.js";
 import type { HiveConfig } from "../../src/hive/hive-config.js";
@@ -74,6 +74,10 @@ async function startQueenProcess(port: number): Promise<{ child: ChildProcess; u
   return { child, url };
 }
 
+function isWorker(m: WatchResponse, workerId: string, state?: WorkerState): boolean {
+  return m.kind.case === "worker" && m.kind.value.worker?.workerId === workerId && (state === undefined || m.kind.value.worker.state === state);
+}
+
 function hiveClient(hive: Hive): Client<typeof HiveService> {
   return createClient(HiveService, createApiaryTransport(hive.url));
 }
@@ -109,6 +113,30 @@ describe("hive and queen", () => {
     }, "the queen to see w-gpu running with its VRAM");
     const found = await queenClient.findWorkers({ model: "llama-3-8b" });
     expect(found.matches.map((m) => [m.hiveId, m.worker?.workerId, m.worker?.gpuUuids])).toEqual([["hive-a", "w-gpu", [gpu]]]);
+  });
+
+  it("delivers a worker's death to the queen even when several ticks fall between two reports", async () => {
+    // Ticks every 40 ms, reports every 200 ms (the queen's interval): a death seen by one tick only
+    // would be overwritten before the heartbeat sends it about four times in five.
+    const hive = await startTestHive({ tickIntervalMs: 40 });
+    const events: WatchResponse[] = [];
+    const watching = new AbortController();
+    cleanups.push(async () => watching.abort());
+    const watch = (async () => {
+      for await (const m of queenClient.watch({ hiveIds: ["hive-a"] }, { signal: watching.signal })) events.push(m);
+    })().catch(() => undefined);
+    const client = hiveClient(hive);
+    for (const workerId of ["doomed-1", "doomed-2", "doomed-3"]) {
+      const { worker } = await client.spawnWorker({ argv: [process.execPath, demoWorker], workerId });
+      await waitUntil(() => events.some((m) => isWorker(m, workerId, WorkerState.RUNNING)), `the queen to see ${workerId} running`);
+      process.kill(worker!.pid, "SIGKILL");
+      await waitUntil(() => events.some((m) => isWorker(m, workerId) && m.kind.case === "worker" && m.kind.value.type === EventType.REMOVED), `${workerId} removed`);
+      const failed = events.find((m) => isWorker(m, workerId, WorkerState.FAILED));
+      expect(failed, `${workerId} FAILED before REMOVED`).toBeDefined();
+      expect(failed!.kind.case === "worker" && failed!.kind.value.worker?.exitSignal).toBe("SIGKILL");
+    }
+    watching.abort();
+    await watch;
   });
 
   it("reconnects by itself when the queen restarts on the same port", async () => {

@@ -489,7 +489,9 @@ export type HiveReport = Message<"apiary.v1.HiveReport"> & {
   devices: GpuDevice[];
 
   /**
-   * Every worker the hive runs, including those that exited since the last report (once).
+   * Every worker the hive runs, plus those that ended, in their final EXITED/FAILED state: a hive
+   * reporting to a queen keeps an ended worker in its reports until the queen has acked one of
+   * them (at most 10 minutes), then drops it; the queen then reports the worker REMOVED.
    *
    * @generated from field: repeated apiary.v1.WorkerTelemetry workers = 4;
    */
