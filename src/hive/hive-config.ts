@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
 import { normalizeAddress } from "../rpc/transport.js";
+import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";
 
 export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
 
@@ -30,6 +31,10 @@ export interface HiveConfig {
   cgroupMode?: CgroupModeSetting;
   /** Worker metadata and logs; default /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive. */
   stateDir?: string;
+  /** Logs of ended workers older than this are deleted; default 7 days. */
+  workerLogRetentionMs?: number;
+  /** The most ended workers' logs kept; default 1000. */
+  workerLogMaxFiles?: number;
   /** Monitor tick interval; default 1000 ms. */
   tickIntervalMs?: number;
   /** Heartbeat report interval until the queen's Welcome sets one; default 1000 ms. */
@@ -71,6 +76,8 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     cgroupRoot: nonEmpty(config.cgroupRoot) ?? nonEmpty(env.APIARY_CGROUP_ROOT),
     cgroupMode: config.cgroupMode ?? "auto",
     stateDir: nonEmpty(config.stateDir) ?? defaultStateDir(),
+    workerLogRetentionMs: config.workerLogRetentionMs ?? DEFAULT_WORKER_LOG_RETENTION.maxAgeMs,
+    workerLogMaxFiles: config.workerLogMaxFiles ?? DEFAULT_WORKER_LOG_RETENTION.maxFiles,
     tickIntervalMs: config.tickIntervalMs ?? 1000,
     reportIntervalMs: config.reportIntervalMs ?? 1000,
     ackDeadlineMs: config.ackDeadlineMs ?? 5000,
@@ -99,12 +106,13 @@ export function advertisedEndpoint(config: ResolvedHiveConfig, boundPort: number
 }
 
 function validate(config: ResolvedHiveConfig): void {
-  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs"];
+  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs", "workerLogRetentionMs"];
   for (const key of positive) {
     const value = config[key];
     if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`hive config ${key}: must be a positive number, got ${String(value)}`);
   }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) throw new RangeError(`hive config port: must be 0-65535, got ${config.port}`);
+  if (!Number.isInteger(config.workerLogMaxFiles) || config.workerLogMaxFiles < 0) throw new RangeError(`hive config workerLogMaxFiles: must be an integer >= 0, got ${config.workerLogMaxFiles}`);
   if (!(config.goodbyeDeadlineMs >= 0)) throw new RangeError(`hive config goodbyeDeadlineMs: must be >= 0, got ${config.goodbyeDeadlineMs}`);
   if (!["auto", "v2", "v1", "none"].includes(config.cgroupMode)) throw new RangeError(`hive config cgroupMode: must be auto, v2, v1 or none, got ${config.cgroupMode}`);
 }

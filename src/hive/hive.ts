@@ -42,6 +42,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     stateDir: resolved.stateDir,
     cgroupRoot: resolved.cgroupRoot,
     cgroupMode: resolved.cgroupMode,
+    logRetention: { maxAgeMs: resolved.workerLogRetentionMs, maxFiles: resolved.workerLogMaxFiles },
     logger: logger.child({ component: "workers" }),
   });
   await supervisor.init();

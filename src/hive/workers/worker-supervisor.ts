@@ -17,6 +17,7 @@ import { signalPids, waitTreeGone } from "./process-tree.js";
 import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
+import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
 import { deleteWorkerState, loadWorkerStates } from "./worker-state-file.js";
 import { generateWorkerId } from "./worker-id.js";
 
@@ -35,6 +36,8 @@ export interface SupervisorOptions {
   cgroupParent?: string;
   /** Default <stateDir>/logs. */
   logDir?: string;
+  /** How long and how many logs of ended workers are kept; default 7 days, 1000 files. */
+  logRetention?: WorkerLogRetention;
   logger: Logger;
   /** Default 10000. */
   defaultGraceMs?: number;
@@ -83,6 +86,15 @@ export class WorkerSupervisor {
     this.bootTimeMs = await readBootTimeMs(this.procRoot);
     this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root }, "worker supervisor ready");
     await this.readopt();
+    this.pruneLogs();
+  }
+
+  /** Deletes ended workers' logs past the retention (at start and whenever a worker ends). */
+  private pruneLogs(): void {
+    const retention = this.opts.logRetention ?? DEFAULT_WORKER_LOG_RETENTION;
+    const { removed, errors } = pruneWorkerLogs(this.logDir, (id) => this.isTaken(id), retention);
+    if (removed.length > 0) this.opts.logger.info({ removed: removed.length, logDir: this.logDir }, "old worker logs deleted");
+    if (errors.length > 0) this.opts.logger.warn({ errors }, "cannot delete old worker logs");
   }
 
   private async readopt(): Promise<void> {
@@ -224,6 +236,7 @@ export class WorkerSupervisor {
       record.final?.errors.push(...removal.errors);
     }
     await deleteWorkerState(this.opts.stateDir, workerId).catch((err) => this.opts.logger.warn({ err, workerId }, "cannot delete worker state file"));
+    this.pruneLogs();
   }
 
   async sample(): Promise<WorkerSample[]> {
