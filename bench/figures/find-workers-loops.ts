@@ -6,9 +6,10 @@ import { selectTop } from "../../src/queen/top-k.js";
 
 /**
  * A plain-loop rendering of the queen's FindWorkers query (MOST_FREE_VRAM order, model or full
- * scan, min_free_vram, health and label filters), used by the find-workers figure to show what
- * the query costs without generator pipelines and per-worker BigInt arithmetic. It must return the
- * same total and the same top-k as src/queen/find-workers.ts (the figure checks it).
+ * scan, min_free_vram, health and label filters) over the hives' telemetry messages (devices
+ * converted per hive per query), used by the find-workers figure as a reference point for the
+ * queen's scheduling entries. It must return the same total and the same top-k as
+ * src/queen/find-workers.ts (the figure checks it).
  */
 interface Hit {
   hiveId: string;
@@ -55,10 +56,18 @@ export function findWorkersLoops(registry: Registry, req: FindWorkersRequest): {
     hits.push({ hiveId: hive.hiveId, workerId: worker.workerId, free: known ? min : -1 });
   };
   if (req.model !== "") {
-    for (const { hive, workerIds } of registry.workersOfModel(req.model)) {
+    const byHive = new Map<HiveView, WorkerTelemetry[]>();
+    for (const list of registry.schedulingListsOfModel(req.model)) {
+      for (const { hive, worker } of list) {
+        const workers = byHive.get(hive);
+        if (workers) workers.push(worker);
+        else byHive.set(hive, [worker]);
+      }
+    }
+    for (const [hive, workers] of byHive) {
       if (!hiveMatches(hive, filter)) continue;
       const free = deviceFree(hive);
-      for (const id of workerIds) consider(hive, free, hive.workers.get(id)!);
+      for (const worker of workers) consider(hive, free, worker);
     }
   } else {
     for (const hive of registry.hives()) {

@@ -113,7 +113,7 @@ export async function findWorkersFigure(ctx: FigureContext): Promise<FigureResul
       figureResult({ figure: "find-workers", name: "FindWorkers model + min_free_vram, server-side p99", runs: serverP99, unit: "ms", goal: "< 1 ms", goalValue: 1, higherIsBetter: false, notes: `${what}; ~${matches} matches per model` }),
       figureResult({ figure: "find-workers", name: "FindWorkers model + min_free_vram, end-to-end RPC p50 (loopback)", runs: e2eP50, unit: "ms", goal: "< 2 ms", goalValue: 2, higherIsBetter: false, notes: `connect-node gRPC client in the queen's process; RPC p99 ${median(e2eP99).toFixed(2)} ms` }),
       figureResult({ figure: "find-workers", name: "FindWorkers without model (full scan), server-side p99", runs: scanP99, unit: "ms", goal: "< 25 ms", goalValue: 25, higherIsBetter: false, notes: `${scanMatches.toLocaleString("en-US")} of the workers match min_free_vram` }),
-      infoResult("find-workers", "same query as plain loops (bench/figures/find-workers-loops.ts), model filter p99", loopModelP99, "ms", "what src/queen/find-workers.ts could cost without generator pipelines and per-worker BigInt math"),
+      infoResult("find-workers", "same query as plain loops (bench/figures/find-workers-loops.ts), model filter p99", loopModelP99, "ms", "the same query over telemetry messages per hive (free VRAM converted per query), against the queen's scheduling entries"),
       infoResult("find-workers", "same query as plain loops, full scan p99", loopScanP99, "ms", "identical totals and top-k checked against the queen's answer"),
     ];
   } finally {

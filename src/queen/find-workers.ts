@@ -7,86 +7,112 @@ import {
   type FindWorkersRequest,
   type FindWorkersResponse,
 } from "../../gen/apiary/v1/queen_pb.js";
-import { WorkerState, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
-import { candidateHives, hiveMatches, type HiveFilter } from "./hive-filter.js";
-import type { HiveView, Registry } from "./registry.js";
-import { compareKnownFirst, compareStrings, selectTop } from "./top-k.js";
+import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
+import { candidateHives, hivePredicate, type HiveFilter } from "./hive-filter.js";
+import type { Registry } from "./registry.js";
+import type { SchedulingEntry } from "./scheduling-index.js";
+import { compareStrings, TopK } from "./top-k.js";
 
 /** Largest answer of FindWorkers / FindDevices; limit 0 and larger limits mean this. */
 export const MAX_MATCHES = 1000;
 /** idle_only: GPU utilisation known and at most this. */
 export const IDLE_GPU_UTILIZATION_PCT = 5;
 
-interface Candidate {
-  hive: HiveView;
-  worker: WorkerTelemetry;
-  free: bigint | undefined;
+// Scheduling entries carry free VRAM and utilisation as doubles (NaN when unknown), so filters and
+// orders are number comparisons. Free VRAM above 2^53 is rounded: doubles that compare equal
+// there are settled on the exact bigint, which keeps every answer exact.
+const EXACT_LIMIT = Number.MAX_SAFE_INTEGER;
+
+function byId(a: SchedulingEntry, b: SchedulingEntry): number {
+  return compareStrings(a.hive.hiveId, b.hive.hiveId) || compareStrings(a.worker.workerId, b.worker.workerId);
 }
 
-/**
- * Free VRAM of a worker: memory_total − memory_used of each of its GPUs (as measured, all
- * processes), the minimum over them. Undefined without GPUs, or when a GPU or its memory is unknown.
- */
-export function workerFreeVram(hive: HiveView, worker: WorkerTelemetry): bigint | undefined {
-  let min: bigint | undefined;
-  for (const uuid of worker.gpuUuids) {
-    const device = hive.devicesByUuid.get(uuid);
-    if (!device || device.memoryTotalBytes === undefined || device.memoryUsedBytes === undefined) return undefined;
-    const used = device.memoryUsedBytes;
-    const free = device.memoryTotalBytes > used ? device.memoryTotalBytes - used : 0n;
-    if (min === undefined || free < min) min = free;
+/** Most free VRAM first, unknown last. */
+function byMostFreeVram(a: SchedulingEntry, b: SchedulingEntry): number {
+  const fa = a.freeVram;
+  const fb = b.freeVram;
+  if (fa > fb) return -1;
+  if (fa < fb) return 1;
+  if (fa !== fb) {
+    // At least one is NaN (unknown).
+    if (fa === fa) return -1;
+    if (fb === fb) return 1;
+  } else if (fa > EXACT_LIMIT && a.freeVramBytes !== b.freeVramBytes) {
+    return a.freeVramBytes! > b.freeVramBytes! ? -1 : 1;
   }
-  return min;
+  return byId(a, b);
 }
 
-function comparator(order: WorkerOrder): (a: Candidate, b: Candidate) => number {
-  const byId = (a: Candidate, b: Candidate) =>
-    compareStrings(a.hive.hiveId, b.hive.hiveId) || compareStrings(a.worker.workerId, b.worker.workerId);
+/** Least GPU utilisation first, unknown last. */
+function byLeastUtilized(a: SchedulingEntry, b: SchedulingEntry): number {
+  const ua = a.gpuUtil;
+  const ub = b.gpuUtil;
+  if (ua < ub) return -1;
+  if (ua > ub) return 1;
+  if (ua !== ub) {
+    if (ua === ua) return -1;
+    if (ub === ub) return 1;
+  }
+  return byId(a, b);
+}
+
+function comparator(order: WorkerOrder): (a: SchedulingEntry, b: SchedulingEntry) => number {
   switch (order) {
     case WorkerOrder.MOST_FREE_VRAM:
-      // Negate for descending; unknown stays last.
-      return (a, b) => compareKnownFirst(a.free === undefined ? undefined : -a.free, b.free === undefined ? undefined : -b.free) || byId(a, b);
+      return byMostFreeVram;
     case WorkerOrder.LEAST_UTILIZED:
-      return (a, b) => compareKnownFirst(a.worker.gpuUtilizationPct, b.worker.gpuUtilizationPct) || byId(a, b);
+      return byLeastUtilized;
     default:
       return byId;
   }
 }
 
+/** Known free VRAM of at least `min` (given also as a double). */
+function hasFreeVram(e: SchedulingEntry, min: bigint, minAsNumber: number): boolean {
+  const free = e.freeVram;
+  if (free > minAsNumber) return true;
+  if (!(free === minAsNumber)) return false; // smaller, or unknown
+  return free <= EXACT_LIMIT || e.freeVramBytes! >= min;
+}
+
 /** Answers FindWorkers over a validated request. */
 export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWorkersResponse {
   const filter: HiveFilter = { hiveIds: req.hiveIds, hiveLabels: req.hiveLabels, includeDegraded: req.includeDegraded };
-  const state = req.state === WorkerState.UNSPECIFIED ? WorkerState.RUNNING : req.state;
+  const hiveOk = hivePredicate(filter);
+  const state: number = req.state === WorkerState.UNSPECIFIED ? WorkerState.RUNNING : req.state;
   const maxUtil = req.idleOnly
     ? Math.min(IDLE_GPU_UTILIZATION_PCT, req.maxGpuUtilizationPct ?? Infinity)
     : req.maxGpuUtilizationPct;
+  const checkUtil = maxUtil !== undefined;
+  const maxUtilAsNumber = maxUtil ?? Infinity;
   const minFree = req.minFreeVramBytes;
+  const checkFree = minFree > 0n;
+  const minFreeAsNumber = Number(minFree);
+  const limit = req.limit === 0 || req.limit > MAX_MATCHES ? MAX_MATCHES : req.limit;
+  const top = new TopK<SchedulingEntry>(limit, comparator(req.order));
   let total = 0;
 
-  function* matches(): Iterable<Candidate> {
-    for (const [hive, workers] of workerSource(registry, req.model, filter)) {
-      for (const worker of workers) {
-        if (worker.state !== state) continue;
-        if (maxUtil !== undefined && (worker.gpuUtilizationPct === undefined || worker.gpuUtilizationPct > maxUtil)) continue;
-        const free = workerFreeVram(hive, worker);
-        if (minFree > 0n && (free === undefined || free < minFree)) continue;
-        total++;
-        yield { hive, worker, free };
-      }
+  for (const list of entryLists(registry, req.model, filter)) {
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (e.state !== state) continue;
+      if (checkUtil && !(e.gpuUtil <= maxUtilAsNumber)) continue; // NaN (unknown) fails
+      if (checkFree && !hasFreeVram(e, minFree, minFreeAsNumber)) continue;
+      if (!hiveOk(e.hive)) continue;
+      total++;
+      top.offer(e);
     }
   }
 
-  const limit = req.limit === 0 || req.limit > MAX_MATCHES ? MAX_MATCHES : req.limit;
-  const top = selectTop(matches(), limit, comparator(req.order));
   return create(FindWorkersResponseSchema, {
-    matches: top.map((c) =>
+    matches: top.sorted().map((e) =>
       create(WorkerMatchSchema, {
-        hiveId: c.hive.hiveId,
-        worker: c.worker,
-        freeVramBytes: c.free,
-        health: c.hive.health,
-        lastSeen: timestampFromMs(c.hive.lastSeenWallMs),
-        hiveEndpoint: c.hive.info.endpoint,
+        hiveId: e.hive.hiveId,
+        worker: e.worker,
+        freeVramBytes: e.freeVramBytes,
+        health: e.hive.health,
+        lastSeen: timestampFromMs(e.hive.lastSeenWallMs),
+        hiveEndpoint: e.hive.info.endpoint,
       }),
     ),
     totalMatches: total,
@@ -94,21 +120,18 @@ export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWo
   });
 }
 
-/** Workers that can match, per eligible hive. With a model, only the model index is walked. */
-function* workerSource(registry: Registry, model: string, filter: HiveFilter): Iterable<[HiveView, Iterable<WorkerTelemetry>]> {
-  if (model === "") {
-    for (const hive of candidateHives(registry, filter)) yield [hive, hive.workers.values()];
-    return;
-  }
-  const pick = (hive: HiveView, ids: ReadonlySet<string>) => [...ids].map((id) => hive.workers.get(id)!);
+/**
+ * The entries that can match: with hive ids, those of the named hives (looked up, not scanned);
+ * else, with a model, only the model's lists; else every list.
+ */
+function* entryLists(registry: Registry, model: string, filter: HiveFilter): Iterable<readonly SchedulingEntry[]> {
   if (filter.hiveIds.length > 0) {
     for (const hive of candidateHives(registry, filter)) {
-      const ids = registry.workerIdsOfModel(hive.hiveId, model);
-      if (ids) yield [hive, pick(hive, ids)];
+      const entries = [...hive.schedulingEntries.values()];
+      yield model === "" ? entries : entries.filter((e) => e.worker.model === model);
     }
     return;
   }
-  for (const { hive, workerIds } of registry.workersOfModel(model)) {
-    if (hiveMatches(hive, filter)) yield [hive, pick(hive, workerIds)];
-  }
+  if (model === "") yield* registry.allSchedulingLists();
+  else yield* registry.schedulingListsOfModel(model);
 }

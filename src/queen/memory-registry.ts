@@ -8,6 +8,7 @@ import type { LivenessClock } from "./clock.js";
 import { EventHistory } from "./event-history.js";
 import { ChangeType, type HelloResult, type HiveView, type Registry, type RegistryEvent } from "./registry.js";
 import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
+import type { SchedulingEntry } from "./scheduling-index.js";
 import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual, workersEqual } from "./telemetry-equality.js";
 
 export interface MemoryRegistryOptions {
@@ -109,20 +110,15 @@ export class MemoryRegistry implements Registry {
     for (const worker of report.workers) {
       next.set(worker.workerId, worker);
       const old = previous.get(worker.workerId);
-      if (!old) {
-        shard.indexWorker(hiveId, worker.model, worker.workerId);
-        changes.push([ChangeType.Added, worker]);
-      } else if (!workersEqual(old, worker)) {
-        if (old.model !== worker.model) {
-          shard.unindexWorker(hiveId, old.model, old.workerId);
-          shard.indexWorker(hiveId, worker.model, worker.workerId);
-        }
-        changes.push([ChangeType.Updated, worker]);
-      }
+      // Every entry is refreshed: it must point at the latest telemetry, and the devices may have changed.
+      if (record.schedulingEntries.has(worker.workerId)) shard.updateWorker(record, worker);
+      else shard.addWorker(record, worker);
+      if (!old) changes.push([ChangeType.Added, worker]);
+      else if (!workersEqual(old, worker)) changes.push([ChangeType.Updated, worker]);
     }
     for (const [workerId, old] of previous) {
       if (next.has(workerId)) continue;
-      shard.unindexWorker(hiveId, old.model, workerId);
+      shard.removeWorker(record, workerId);
       changes.push([ChangeType.Removed, old]);
     }
     record.workers = next;
@@ -155,7 +151,7 @@ export class MemoryRegistry implements Registry {
     if (!record) return false;
     const workers = record.workers;
     record.workers = new Map();
-    for (const worker of workers.values()) shard.unindexWorker(hiveId, worker.model, worker.workerId);
+    for (const workerId of workers.keys()) shard.removeWorker(record, workerId);
     record.setDevices([]);
     shard.hives.delete(hiveId);
     for (const worker of workers.values()) this.emitWorker(ChangeType.Removed, hiveId, worker);
@@ -176,16 +172,15 @@ export class MemoryRegistry implements Registry {
     return this.shards[shard].hives.values();
   }
 
-  *workersOfModel(model: string): Iterable<{ hive: HiveView; workerIds: ReadonlySet<string> }> {
+  *schedulingListsOfModel(model: string): Iterable<readonly SchedulingEntry[]> {
     for (const shard of this.shards) {
-      const byHive = shard.modelIndex.get(model);
-      if (!byHive) continue;
-      for (const [hiveId, workerIds] of byHive) yield { hive: shard.hives.get(hiveId)!, workerIds };
+      const list = shard.models.byModel.get(model);
+      if (list) yield list;
     }
   }
 
-  workerIdsOfModel(hiveId: string, model: string): ReadonlySet<string> | undefined {
-    return this.shardFor(hiveId).modelIndex.get(model)?.get(hiveId);
+  *allSchedulingLists(): Iterable<readonly SchedulingEntry[]> {
+    for (const shard of this.shards) yield* shard.models.byModel.values();
   }
 
   hiveCount(): number {
@@ -200,12 +195,27 @@ export class MemoryRegistry implements Registry {
     return n;
   }
 
-  /** The model index of every shard, for tests that check it stays exact. */
+  /**
+   * The model index of every shard, for tests that check it stays exact. Throws when an entry's
+   * slot, model, hive or worker disagrees with where it is listed.
+   */
   modelIndexEntries(): { model: string; hiveId: string; workerId: string }[] {
     const out: { model: string; hiveId: string; workerId: string }[] = [];
     for (const shard of this.shards) {
-      for (const [model, byHive] of shard.modelIndex) {
-        for (const [hiveId, ids] of byHive) for (const workerId of ids) out.push({ model, hiveId, workerId });
+      for (const [model, list] of shard.models.byModel) {
+        list.forEach((entry, i) => {
+          const { hiveId } = entry.hive;
+          const workerId = entry.worker.workerId;
+          const consistent =
+            entry.slot === i &&
+            entry.model === model &&
+            entry.worker.model === model &&
+            shard.hives.get(hiveId) === entry.hive &&
+            entry.hive.schedulingEntries.get(workerId) === entry &&
+            entry.hive.workers.get(workerId) === entry.worker;
+          if (!consistent) throw new Error(`scheduling index: entry ${hiveId}/${workerId} under "${model}" at ${i} is inconsistent`);
+          out.push({ model, hiveId, workerId });
+        });
       }
     }
     return out;

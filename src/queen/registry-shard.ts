@@ -1,6 +1,7 @@
 import { HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { HiveView } from "./registry.js";
+import { ModelLists, WorkerEntry, deviceFreeVramByUuid } from "./scheduling-index.js";
 
 /** The mutable state of one hive inside its shard. */
 export class HiveRecord implements HiveView {
@@ -10,6 +11,10 @@ export class HiveRecord implements HiveView {
   devices: readonly GpuDevice[] = [];
   devicesByUuid: Map<string, GpuDevice> = new Map();
   workers: Map<string, WorkerTelemetry> = new Map();
+  /** One scheduling entry per worker, mutated in place (unlike `workers`). */
+  readonly schedulingEntries = new Map<string, WorkerEntry>();
+  /** Free VRAM of each GPU with known memory, recomputed with the devices. */
+  freeVramByUuid: Map<string, bigint> = new Map();
   gpuProbe: GpuProbeStatus | undefined = undefined;
   memoryAvailableBytes: bigint | undefined = undefined;
   errors: readonly CollectionError[] = [];
@@ -29,35 +34,44 @@ export class HiveRecord implements HiveView {
   setDevices(devices: readonly GpuDevice[]): void {
     this.devices = devices;
     this.devicesByUuid = new Map(devices.map((d) => [d.uuid, d]));
+    this.freeVramByUuid = deviceFreeVramByUuid(this.devicesByUuid);
   }
 }
 
-/** One shard: its hives and the model → hive → worker ids index over them. */
+/** One shard: its hives and, per model, the scheduling entries of their workers. */
 export class RegistryShard {
   readonly hives = new Map<string, HiveRecord>();
-  readonly modelIndex = new Map<string, Map<string, Set<string>>>();
-  private workers = 0;
+  readonly models = new ModelLists();
 
   workerCount(): number {
-    return this.workers;
+    return this.models.size();
   }
 
-  indexWorker(hiveId: string, model: string, workerId: string): void {
-    let byHive = this.modelIndex.get(model);
-    if (!byHive) this.modelIndex.set(model, (byHive = new Map()));
-    let ids = byHive.get(hiveId);
-    if (!ids) byHive.set(hiveId, (ids = new Set()));
-    ids.add(workerId);
-    this.workers++;
+  /** Adds the worker's entry to its hive and its model list. */
+  addWorker(record: HiveRecord, worker: WorkerTelemetry): WorkerEntry {
+    const entry = new WorkerEntry(record, worker);
+    entry.refresh(record.freeVramByUuid);
+    record.schedulingEntries.set(worker.workerId, entry);
+    this.models.add(entry);
+    return entry;
   }
 
-  unindexWorker(hiveId: string, model: string, workerId: string): void {
-    const byHive = this.modelIndex.get(model);
-    const ids = byHive?.get(hiveId);
-    if (!byHive || !ids || !ids.delete(workerId)) throw new Error(`model index: worker ${hiveId}/${workerId} missing under "${model}"`);
-    this.workers--;
-    if (ids.size === 0) byHive.delete(hiveId);
-    if (byHive.size === 0) this.modelIndex.delete(model);
+  /** Points the entry at the worker's latest telemetry, moving it to another model list if needed. */
+  updateWorker(record: HiveRecord, worker: WorkerTelemetry): void {
+    const entry = record.schedulingEntries.get(worker.workerId);
+    if (!entry) throw new Error(`scheduling index: worker ${record.hiveId}/${worker.workerId} has no entry`);
+    const moved = entry.model !== worker.model;
+    if (moved) this.models.remove(entry);
+    entry.worker = worker;
+    entry.refresh(record.freeVramByUuid);
+    if (moved) this.models.add(entry);
+  }
+
+  removeWorker(record: HiveRecord, workerId: string): void {
+    const entry = record.schedulingEntries.get(workerId);
+    if (!entry) throw new Error(`scheduling index: worker ${record.hiveId}/${workerId} has no entry`);
+    this.models.remove(entry);
+    record.schedulingEntries.delete(workerId);
   }
 }
 

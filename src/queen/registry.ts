@@ -1,4 +1,5 @@
 import type { HiveHealth, HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
+import type { SchedulingEntry } from "./scheduling-index.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 
 /** Observable change kinds; the numbers match apiary.v1.EventType. */
@@ -17,6 +18,8 @@ export type RegistryEvent =
       readonly type: ChangeType;
       readonly hiveId: string;
       readonly worker: WorkerTelemetry;
+      /** On an UPDATED that changed the worker's model: the model before (model-filtered watchers need it). */
+      readonly previousModel?: string;
     };
 
 /** Read-only view of one hive. Objects reachable from it are never mutated (reports replace them). */
@@ -35,6 +38,8 @@ export interface HiveView {
   readonly devices: readonly GpuDevice[];
   readonly devicesByUuid: ReadonlyMap<string, GpuDevice>;
   readonly workers: ReadonlyMap<string, WorkerTelemetry>;
+  /** The scheduling entry of each worker (same keys as `workers`). */
+  readonly schedulingEntries: ReadonlyMap<string, SchedulingEntry>;
   readonly gpuProbe: GpuProbeStatus | undefined;
   readonly memoryAvailableBytes: bigint | undefined;
   readonly errors: readonly CollectionError[];
@@ -75,10 +80,13 @@ export interface Registry {
   /** Every hive, shard by shard (unordered). */
   hives(): Iterable<HiveView>;
   hivesInShard(shard: number): Iterable<HiveView>;
-  /** Hives that have at least one worker serving the model, with those workers' ids. */
-  workersOfModel(model: string): Iterable<{ hive: HiveView; workerIds: ReadonlySet<string> }>;
-  /** Ids of the hive's workers serving the model (from the model index). */
-  workerIdsOfModel(hiveId: string, model: string): ReadonlySet<string> | undefined;
+  /**
+   * The scheduling entries of the workers serving the model, as flat lists (one or more per shard),
+   * so FindWorkers never scans workers it cannot return. The lists are live: read them at once.
+   */
+  schedulingListsOfModel(model: string): Iterable<readonly SchedulingEntry[]>;
+  /** Every worker's scheduling entry, as flat lists (live, like {@link schedulingListsOfModel}). */
+  allSchedulingLists(): Iterable<readonly SchedulingEntry[]>;
   hiveCount(): number;
   workerCount(): number;
 

@@ -1,44 +1,68 @@
 /**
- * The k smallest items under `compare`, sorted, without sorting everything: a bounded max-heap
- * holds the best k seen so far (O(n log k)).
+ * The k smallest items under `compare`, kept without sorting everything: a bounded max-heap holds
+ * the best k offered so far (O(n log k)); an item no better than the worst kept costs one compare.
  */
-export function selectTop<T>(items: Iterable<T>, k: number, compare: (a: T, b: T) => number): T[] {
-  if (k <= 0) return [];
-  const heap: T[] = [];
+export class TopK<T> {
   // Max-heap on compare: heap[0] is the worst of the kept items.
-  const worse = (i: number, j: number) => compare(heap[i], heap[j]) > 0;
-  const swap = (i: number, j: number) => {
-    const t = heap[i];
-    heap[i] = heap[j];
-    heap[j] = t;
-  };
-  const siftDown = (i: number) => {
+  private readonly heap: T[] = [];
+
+  constructor(
+    private readonly k: number,
+    private readonly compare: (a: T, b: T) => number,
+  ) {}
+
+  offer(item: T): void {
+    const heap = this.heap;
+    if (heap.length < this.k) {
+      heap.push(item);
+      this.siftUp(heap.length - 1);
+    } else if (this.k > 0 && this.compare(item, heap[0]) < 0) {
+      heap[0] = item;
+      this.siftDown(0);
+    }
+  }
+
+  /** The kept items, best first. */
+  sorted(): T[] {
+    return [...this.heap].sort(this.compare);
+  }
+
+  private siftUp(i: number): void {
+    const heap = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.compare(heap[i], heap[parent]) <= 0) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private siftDown(i: number): void {
+    const heap = this.heap;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let top = i;
-      if (l < heap.length && worse(l, top)) top = l;
-      if (r < heap.length && worse(r, top)) top = r;
+      if (l < heap.length && this.compare(heap[l], heap[top]) > 0) top = l;
+      if (r < heap.length && this.compare(heap[r], heap[top]) > 0) top = r;
       if (top === i) return;
-      swap(i, top);
+      this.swap(i, top);
       i = top;
     }
-  };
-  for (const item of items) {
-    if (heap.length < k) {
-      heap.push(item);
-      for (let i = heap.length - 1; i > 0; ) {
-        const parent = (i - 1) >> 1;
-        if (!worse(i, parent)) break;
-        swap(i, parent);
-        i = parent;
-      }
-    } else if (compare(item, heap[0]) < 0) {
-      heap[0] = item;
-      siftDown(0);
-    }
   }
-  return heap.sort(compare);
+
+  private swap(i: number, j: number): void {
+    const t = this.heap[i];
+    this.heap[i] = this.heap[j];
+    this.heap[j] = t;
+  }
+}
+
+/** The k smallest items under `compare`, sorted. */
+export function selectTop<T>(items: Iterable<T>, k: number, compare: (a: T, b: T) => number): T[] {
+  const top = new TopK(k, compare);
+  for (const item of items) top.offer(item);
+  return top.sorted();
 }
 
 /** Ascending order of optional numbers (or bigints) with absent values last. */

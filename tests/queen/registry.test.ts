@@ -4,6 +4,7 @@ import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import { LivenessClock, ManualClock } from "../../src/queen/clock.js";
 import { MemoryRegistry } from "../../src/queen/memory-registry.js";
 import { ChangeType, type RegistryEvent } from "../../src/queen/registry.js";
+import { referenceFreeVram } from "./helpers/find-workers-reference.js";
 import { makeDevice, makeHiveInfo, makeReport, makeWorker, syntheticReport } from "./helpers/telemetry-builders.js";
 
 function setup(historySize = 10_000) {
@@ -14,10 +15,26 @@ function setup(historySize = 10_000) {
   return { clock, registry, events };
 }
 
-/** The model index must hold exactly the workers the hives hold. */
+/**
+ * The model index must hold exactly the workers the hives hold, and each worker's scheduling entry
+ * must show its latest telemetry and its free VRAM under the hive's latest devices.
+ */
 function expectIndexExact(registry: MemoryRegistry): void {
   const expected: string[] = [];
-  for (const hive of registry.hives()) for (const w of hive.workers.values()) expected.push(`${w.model}|${hive.hiveId}|${w.workerId}`);
+  for (const hive of registry.hives()) {
+    expect([...hive.schedulingEntries.keys()].sort()).toEqual([...hive.workers.keys()].sort());
+    for (const w of hive.workers.values()) {
+      expected.push(`${w.model}|${hive.hiveId}|${w.workerId}`);
+      const entry = hive.schedulingEntries.get(w.workerId)!;
+      const free = referenceFreeVram(hive, w);
+      expect(entry.hive).toBe(hive);
+      expect(entry.worker).toBe(w);
+      expect(entry.state).toBe(w.state);
+      expect(entry.gpuUtil).toBe(w.gpuUtilizationPct ?? NaN);
+      expect(entry.freeVramBytes).toBe(free);
+      expect(entry.freeVram).toBe(free === undefined ? NaN : Number(free));
+    }
+  }
   const actual = registry.modelIndexEntries().map((e) => `${e.model}|${e.hiveId}|${e.workerId}`);
   expect(actual.sort()).toEqual(expected.sort());
   expect(registry.workerCount()).toBe(expected.length);
@@ -63,7 +80,8 @@ describe("MemoryRegistry", () => {
     registry.applyReport("h1", "inc1", report);
     expect(describeEvents(events)).toEqual(["worker:Updated:h1/w1", "worker:Removed:h1/w2"]);
     expectIndexExact(registry);
-    expect([...registry.workersOfModel("other")].map((x) => [...x.workerIds])).toEqual([["w1"]]);
+    const other = [...registry.schedulingListsOfModel("other")].flat();
+    expect(other.map((e) => `${e.hive.hiveId}/${e.worker.workerId}`)).toEqual(["h1/w1"]);
   });
 
   it("replaces everything of an old incarnation with the new one's report", () => {
@@ -100,7 +118,8 @@ describe("MemoryRegistry", () => {
     expect(registry.hive("b")).toBeUndefined();
     expect(registry.hiveCount()).toBe(2);
     expect(registry.workerCount()).toBe(10);
-    for (const { hive } of registry.workersOfModel("model-0")) expect(hive.hiveId).not.toBe("b");
+    const model0 = [...registry.schedulingListsOfModel("model-0")].flat();
+    expect(model0.map((e) => e.hive.hiveId).sort()).toEqual(["a", "a", "c", "c"]);
     expectIndexExact(registry);
     expect(registry.evict("b", "again")).toBe(false);
   });
@@ -116,7 +135,7 @@ describe("MemoryRegistry", () => {
       else {
         const inc = `inc${rnd(2)}`;
         if (!registry.hive(id) || registry.hive(id)!.incarnation !== inc) registry.hello(makeHiveInfo(id), inc);
-        registry.applyReport(id, inc, syntheticReport({ hiveId: id, seq: step, workers: rnd(8), gpus: 2, model: (i) => `m${(i + step) % 3}`, tick: step }));
+        registry.applyReport(id, inc, syntheticReport({ hiveId: id, seq: step, workers: rnd(8), gpus: rnd(3), model: (i) => `m${(i + step) % 3}`, tick: step }));
       }
       expectIndexExact(registry);
     }
