@@ -10,7 +10,7 @@ import {
 import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import { candidateHives, hivePredicate, type HiveFilter } from "./hive-filter.js";
 import type { Registry } from "./registry.js";
-import type { SchedulingEntry } from "./scheduling-index.js";
+import { EXACT_DOUBLE_LIMIT, workerFreeVramBytes, type SchedulingEntry } from "./scheduling-index.js";
 import { compareStrings, TopK } from "./top-k.js";
 
 /** Largest answer of FindWorkers / FindDevices; limit 0 and larger limits mean this. */
@@ -21,7 +21,7 @@ export const IDLE_GPU_UTILIZATION_PCT = 5;
 // Scheduling entries carry free VRAM and utilisation as doubles (NaN when unknown), so filters and
 // orders are number comparisons. Free VRAM above 2^53 is rounded: doubles that compare equal
 // there are settled on the exact bigint, which keeps every answer exact.
-const EXACT_LIMIT = Number.MAX_SAFE_INTEGER;
+const exactFree = (e: SchedulingEntry) => workerFreeVramBytes(e.hive, e.worker)!;
 
 function byId(a: SchedulingEntry, b: SchedulingEntry): number {
   return compareStrings(a.hive.hiveId, b.hive.hiveId) || compareStrings(a.worker.workerId, b.worker.workerId);
@@ -37,8 +37,10 @@ function byMostFreeVram(a: SchedulingEntry, b: SchedulingEntry): number {
     // At least one is NaN (unknown).
     if (fa === fa) return -1;
     if (fb === fb) return 1;
-  } else if (fa > EXACT_LIMIT && a.freeVramBytes !== b.freeVramBytes) {
-    return a.freeVramBytes! > b.freeVramBytes! ? -1 : 1;
+  } else if (fa > EXACT_DOUBLE_LIMIT) {
+    const xa = exactFree(a);
+    const xb = exactFree(b);
+    if (xa !== xb) return xa > xb ? -1 : 1;
   }
   return byId(a, b);
 }
@@ -72,7 +74,7 @@ function hasFreeVram(e: SchedulingEntry, min: bigint, minAsNumber: number): bool
   const free = e.freeVram;
   if (free > minAsNumber) return true;
   if (!(free === minAsNumber)) return false; // smaller, or unknown
-  return free <= EXACT_LIMIT || e.freeVramBytes! >= min;
+  return free <= EXACT_DOUBLE_LIMIT || exactFree(e) >= min;
 }
 
 /** Answers FindWorkers over a validated request. */
@@ -109,7 +111,7 @@ export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWo
       create(WorkerMatchSchema, {
         hiveId: e.hive.hiveId,
         worker: e.worker,
-        freeVramBytes: e.freeVramBytes,
+        freeVramBytes: workerFreeVramBytes(e.hive, e.worker),
         health: e.hive.health,
         lastSeen: timestampFromMs(e.hive.lastSeenWallMs),
         hiveEndpoint: e.hive.info.endpoint,

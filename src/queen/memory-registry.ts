@@ -208,7 +208,6 @@ export class MemoryRegistry implements Registry {
           const workerId = entry.worker.workerId;
           const consistent =
             entry.slot === i &&
-            entry.model === model &&
             entry.worker.model === model &&
             shard.hives.get(hiveId) === entry.hive &&
             entry.hive.schedulingEntries.get(workerId) === entry &&

@@ -1,7 +1,7 @@
 import { HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { HiveView } from "./registry.js";
-import { ModelLists, WorkerEntry, deviceFreeVramByUuid } from "./scheduling-index.js";
+import { ModelLists, WorkerEntry } from "./scheduling-index.js";
 
 /** The mutable state of one hive inside its shard. */
 export class HiveRecord implements HiveView {
@@ -13,8 +13,6 @@ export class HiveRecord implements HiveView {
   workers: Map<string, WorkerTelemetry> = new Map();
   /** One scheduling entry per worker, mutated in place (unlike `workers`). */
   readonly schedulingEntries = new Map<string, WorkerEntry>();
-  /** Free VRAM of each GPU with known memory, recomputed with the devices. */
-  freeVramByUuid: Map<string, bigint> = new Map();
   gpuProbe: GpuProbeStatus | undefined = undefined;
   memoryAvailableBytes: bigint | undefined = undefined;
   errors: readonly CollectionError[] = [];
@@ -34,7 +32,6 @@ export class HiveRecord implements HiveView {
   setDevices(devices: readonly GpuDevice[]): void {
     this.devices = devices;
     this.devicesByUuid = new Map(devices.map((d) => [d.uuid, d]));
-    this.freeVramByUuid = deviceFreeVramByUuid(this.devicesByUuid);
   }
 }
 
@@ -50,7 +47,7 @@ export class RegistryShard {
   /** Adds the worker's entry to its hive and its model list. */
   addWorker(record: HiveRecord, worker: WorkerTelemetry): WorkerEntry {
     const entry = new WorkerEntry(record, worker);
-    entry.refresh(record.freeVramByUuid);
+    entry.refresh();
     record.schedulingEntries.set(worker.workerId, entry);
     this.models.add(entry);
     return entry;
@@ -60,10 +57,10 @@ export class RegistryShard {
   updateWorker(record: HiveRecord, worker: WorkerTelemetry): void {
     const entry = record.schedulingEntries.get(worker.workerId);
     if (!entry) throw new Error(`scheduling index: worker ${record.hiveId}/${worker.workerId} has no entry`);
-    const moved = entry.model !== worker.model;
+    const moved = entry.worker.model !== worker.model;
     if (moved) this.models.remove(entry);
     entry.worker = worker;
-    entry.refresh(record.freeVramByUuid);
+    entry.refresh();
     if (moved) this.models.add(entry);
   }
 

@@ -1,4 +1,4 @@
-import type { GpuDevice, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { HiveView } from "./registry.js";
 
 /**
@@ -14,61 +14,71 @@ export interface SchedulingEntry {
   /** worker.gpu_utilization_pct; NaN when unknown. */
   readonly gpuUtil: number;
   /**
-   * Free VRAM (see {@link workerFreeVramBytes}) as a double; NaN when unknown. Exact below 2^53;
-   * above, doubles that compare equal must be settled on {@link freeVramBytes}.
+   * Free VRAM (see {@link workerFreeVramBytes}) as a double, NaN when unknown: exact below 2^53;
+   * above, doubles that compare equal must be settled on the exact value.
    */
   readonly freeVram: number;
-  /** The exact free VRAM; undefined when unknown. */
-  readonly freeVramBytes: bigint | undefined;
 }
 
-/** memory_total − memory_used of each GPU whose memory is known, by uuid (the last device of a uuid wins). */
-export function deviceFreeVramByUuid(devicesByUuid: ReadonlyMap<string, GpuDevice>): Map<string, bigint> {
-  const out = new Map<string, bigint>();
-  for (const [uuid, d] of devicesByUuid) {
-    if (d.memoryTotalBytes === undefined || d.memoryUsedBytes === undefined) continue;
-    out.set(uuid, d.memoryTotalBytes > d.memoryUsedBytes ? d.memoryTotalBytes - d.memoryUsedBytes : 0n);
-  }
-  return out;
-}
+/** Doubles at or below this are exact integers, and so are the integers they came from. */
+export const EXACT_DOUBLE_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /**
  * Free VRAM of a worker: memory_total − memory_used of each of its GPUs (as measured, all
  * processes), the minimum over them. Undefined without GPUs, or when a GPU or its memory is unknown.
  */
-export function workerFreeVramBytes(worker: WorkerTelemetry, freeByUuid: ReadonlyMap<string, bigint>): bigint | undefined {
+export function workerFreeVramBytes(hive: HiveView, worker: WorkerTelemetry): bigint | undefined {
   let min: bigint | undefined;
   for (const uuid of worker.gpuUuids) {
-    const free = freeByUuid.get(uuid);
-    if (free === undefined) return undefined;
+    const d = hive.devicesByUuid.get(uuid);
+    if (d?.memoryTotalBytes === undefined || d.memoryUsedBytes === undefined) return undefined;
+    const free = d.memoryTotalBytes > d.memoryUsedBytes ? d.memoryTotalBytes - d.memoryUsedBytes : 0n;
     if (min === undefined || free < min) min = free;
   }
   return min;
 }
 
-/** The registry's mutable entry; `slot` is its position in its model list (for O(1) removal). */
+/**
+ * {@link workerFreeVramBytes} rounded to a double (NaN when unknown), without allocating BigInts in
+ * the common case. Rounding is monotonic, so the minimum of the rounded values is the rounded minimum.
+ */
+export function workerFreeVram(hive: HiveView, worker: WorkerTelemetry): number {
+  const uuids = worker.gpuUuids;
+  if (uuids.length === 0) return NaN;
+  let min = Infinity;
+  for (let i = 0; i < uuids.length; i++) {
+    const d = hive.devicesByUuid.get(uuids[i]);
+    const total = d?.memoryTotalBytes;
+    const used = d?.memoryUsedBytes;
+    if (total === undefined || used === undefined) return NaN;
+    let free = 0;
+    if (total > used) {
+      const t = Number(total);
+      free = t <= EXACT_DOUBLE_LIMIT ? t - Number(used) : Number(total - used);
+    }
+    if (free < min) min = free;
+  }
+  return min;
+}
+
+/** The registry's mutable entry; `slot` is its position in its model's list (for O(1) removal). */
 export class WorkerEntry implements SchedulingEntry {
   state = 0;
   gpuUtil = NaN;
   freeVram = NaN;
-  freeVramBytes: bigint | undefined = undefined;
   slot = -1;
-  /** The model it is listed under (the worker's model when it was listed). */
-  model = "";
 
   constructor(
     readonly hive: HiveView,
     public worker: WorkerTelemetry,
   ) {}
 
-  /** Recomputes the derived fields from `worker` and the hive's free VRAM per GPU. */
-  refresh(freeByUuid: ReadonlyMap<string, bigint>): void {
+  /** Recomputes the derived fields from `worker` and the hive's current devices. */
+  refresh(): void {
     const w = this.worker;
     this.state = w.state;
     this.gpuUtil = w.gpuUtilizationPct ?? NaN;
-    const free = workerFreeVramBytes(w, freeByUuid);
-    this.freeVramBytes = free;
-    this.freeVram = free === undefined ? NaN : Number(free);
+    this.freeVram = workerFreeVram(this.hive, w);
   }
 }
 
@@ -86,16 +96,17 @@ export class ModelLists {
     const model = entry.worker.model;
     let list = this.byModel.get(model);
     if (!list) this.byModel.set(model, (list = []));
-    entry.model = model;
     entry.slot = list.length;
     list.push(entry);
     this.count++;
   }
 
+  /** Removes the entry from the list of its worker's model (call before pointing it at another worker). */
   remove(entry: WorkerEntry): void {
-    const list = this.byModel.get(entry.model);
+    const model = entry.worker.model;
+    const list = this.byModel.get(model);
     if (!list || list[entry.slot] !== entry) {
-      throw new Error(`scheduling index: worker ${entry.hive.hiveId}/${entry.worker.workerId} missing under "${entry.model}"`);
+      throw new Error(`scheduling index: worker ${entry.hive.hiveId}/${entry.worker.workerId} missing under "${model}"`);
     }
     const last = list.pop()!;
     if (last !== entry) {
@@ -104,6 +115,6 @@ export class ModelLists {
     }
     entry.slot = -1;
     this.count--;
-    if (list.length === 0) this.byModel.delete(entry.model);
+    if (list.length === 0) this.byModel.delete(model);
   }
 }

@@ -31,7 +31,6 @@ function expectIndexExact(registry: MemoryRegistry): void {
       expect(entry.worker).toBe(w);
       expect(entry.state).toBe(w.state);
       expect(entry.gpuUtil).toBe(w.gpuUtilizationPct ?? NaN);
-      expect(entry.freeVramBytes).toBe(free);
       expect(entry.freeVram).toBe(free === undefined ? NaN : Number(free));
     }
   }
