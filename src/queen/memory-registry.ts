@@ -106,7 +106,7 @@ export class MemoryRegistry implements Registry {
 
     const previous = record.workers;
     const next = new Map<string, WorkerTelemetry>();
-    const changes: [ChangeType, WorkerTelemetry][] = [];
+    const changes: [ChangeType, WorkerTelemetry, string?][] = [];
     for (const worker of report.workers) {
       next.set(worker.workerId, worker);
       const old = previous.get(worker.workerId);
@@ -114,7 +114,7 @@ export class MemoryRegistry implements Registry {
       if (record.schedulingEntries.has(worker.workerId)) shard.updateWorker(record, worker);
       else shard.addWorker(record, worker);
       if (!old) changes.push([ChangeType.Added, worker]);
-      else if (!workersEqual(old, worker)) changes.push([ChangeType.Updated, worker]);
+      else if (!workersEqual(old, worker)) changes.push([ChangeType.Updated, worker, old.model !== worker.model ? old.model : undefined]);
     }
     for (const [workerId, old] of previous) {
       if (next.has(workerId)) continue;
@@ -122,7 +122,7 @@ export class MemoryRegistry implements Registry {
       changes.push([ChangeType.Removed, old]);
     }
     record.workers = next;
-    for (const [type, worker] of changes) this.emitWorker(type, hiveId, worker);
+    for (const [type, worker, previousModel] of changes) this.emitWorker(type, hiveId, worker, previousModel);
     return this.rev;
   }
 
@@ -258,8 +258,8 @@ export class MemoryRegistry implements Registry {
     this.publish({ revision: ++this.rev, kind: "hive", type, hiveId: record.hiveId, hive: this.hiveStatus(record, false) });
   }
 
-  private emitWorker(type: ChangeType, hiveId: string, worker: WorkerTelemetry): void {
-    this.publish({ revision: ++this.rev, kind: "worker", type, hiveId, worker });
+  private emitWorker(type: ChangeType, hiveId: string, worker: WorkerTelemetry, previousModel?: string): void {
+    this.publish({ revision: ++this.rev, kind: "worker", type, hiveId, worker, ...(previousModel === undefined ? {} : { previousModel }) });
   }
 
   private publish(event: RegistryEvent): void {

@@ -14,10 +14,25 @@ export interface WatchParams {
   minUpdateIntervalMs: number;
 }
 
-export function watchFilterMatches(params: WatchParams, event: RegistryEvent): boolean {
-  if (params.hiveIds && !params.hiveIds.has(event.hiveId)) return false;
-  if (event.kind === "hive") return params.hives;
-  return params.workers && (params.model === "" || event.worker.model === params.model);
+/**
+ * What a watcher sees of an event: its type, nothing (undefined), or, when a worker's model change
+ * moves it into or out of the watcher's model filter, ADDED or REMOVED.
+ */
+export function watchedType(params: WatchParams, event: RegistryEvent): ChangeType | undefined {
+  if (params.hiveIds && !params.hiveIds.has(event.hiveId)) return undefined;
+  if (event.kind === "hive") return params.hives ? event.type : undefined;
+  if (!params.workers) return undefined;
+  if (params.model === "") return event.type;
+  const matches = event.worker.model === params.model;
+  if (event.previousModel === undefined) return matches ? event.type : undefined;
+  const matched = event.previousModel === params.model;
+  if (matches) return matched ? ChangeType.Updated : ChangeType.Added;
+  return matched ? ChangeType.Removed : undefined;
+}
+
+function offerTo(queue: WatcherQueue, params: WatchParams, event: RegistryEvent): void {
+  const type = watchedType(params, event);
+  if (type !== undefined) queue.offer(event, type);
 }
 
 /** One open Watch: its queue, and the snapshot to send first (when it could not resume). */
@@ -46,9 +61,9 @@ export class WatchHub {
     private readonly maxPending: number,
   ) {
     this.unsubscribe = registry.subscribe((event) => {
-      for (const session of this.anyHive) if (watchFilterMatches(session.params, event)) session.queue.offer(event);
+      for (const session of this.anyHive) offerTo(session.queue, session.params, event);
       const ofHive = this.byHive.get(event.hiveId);
-      if (ofHive) for (const session of ofHive) if (watchFilterMatches(session.params, event)) session.queue.offer(event);
+      if (ofHive) for (const session of ofHive) offerTo(session.queue, session.params, event);
     });
   }
 
@@ -64,7 +79,7 @@ export class WatchHub {
       params.sinceRevision > 0 && params.epoch === this.registry.epoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
     let snapshot: RegistryEvent[] | undefined;
     if (replay) {
-      for (const event of replay) if (watchFilterMatches(params, event)) queue.offer(event);
+      for (const event of replay) offerTo(queue, params, event);
     } else {
       snapshot = this.snapshot(params, current);
     }

@@ -41,10 +41,11 @@ export class WatcherQueue {
     private readonly maxPending: number,
   ) {}
 
-  offer(event: RegistryEvent): void {
+  /** `type` is what this watcher must see, when its filter makes it differ from the event's own type. */
+  offer(event: RegistryEvent, type: ChangeType = event.type): void {
     if (this.closed || this.overflowed) return;
     const key = objectKey(event);
-    if (event.type === ChangeType.Removed) {
+    if (type === ChangeType.Removed) {
       this.pending.delete(key);
       this.held.delete(key);
       this.lastSentMs.delete(key);
@@ -56,9 +57,8 @@ export class WatcherQueue {
         this.held.set(key, { type: held.type, event, dueAtMs: held.dueAtMs });
       } else {
         const previous = this.pending.get(key);
-        const type = previous?.type === ChangeType.Added ? ChangeType.Added : event.type;
         this.pending.delete(key);
-        this.pending.set(key, { type, event });
+        this.pending.set(key, { type: previous?.type === ChangeType.Added ? ChangeType.Added : type, event });
       }
     }
     if (this.size() > this.maxPending) this.overflowed = true;

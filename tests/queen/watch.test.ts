@@ -7,6 +7,7 @@ import type { Queen } from "../../src/queen/queen.js";
 import { objectKey } from "../../src/queen/watcher-queue.js";
 import { waitUntil } from "../helpers/wait.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
+import { makeReport, makeWorker } from "./helpers/telemetry-builders.js";
 import { TestHive } from "./helpers/test-hive.js";
 
 let queen: Queen;
@@ -94,6 +95,35 @@ describe("Watch", () => {
     expect((await workersOnly.until((m) => m.kind.case === "snapshotEnd")).map(label)).toEqual(["worker:ADDED:h1/w1", "snapshotEnd"]);
     const hivesOnly = new WatchReader({ kinds: [1] });
     expect((await hivesOnly.until((m) => m.kind.case === "snapshotEnd")).map(label)).toEqual(["hive:ADDED:h1", "snapshotEnd"]);
+  });
+
+  it("shows a worker whose model changes as REMOVED from its old model's watchers and ADDED to its new one's", async () => {
+    ({ queen, client } = await startTestQueen());
+    const hive = await TestHive.connect(queen.url, "h1");
+    cleanups.push(() => hive.abort());
+    await hive.report(makeReport(0, [], [makeWorker("w", { model: "old-model" }), makeWorker("other", { model: "old-model" })]));
+    const onOld = new WatchReader({ model: "old-model" });
+    const onNew = new WatchReader({ model: "new-model" });
+    const onAll = new WatchReader({ kinds: [2] });
+    for (const w of [onOld, onNew, onAll]) await w.until((m) => m.kind.case === "snapshotEnd");
+    const beforeChange = BigInt(queen.registry.revision());
+
+    await hive.report(makeReport(0, [], [makeWorker("w", { model: "new-model" }), makeWorker("other", { model: "old-model", cpuPct: 7 })]));
+    await hive.report(makeReport(0, [], [makeWorker("w", { model: "new-model", cpuPct: 9 }), makeWorker("other", { model: "old-model", cpuPct: 7 })]));
+    const otherUpdated = (m: WatchResponse) => label(m) === "worker:UPDATED:h1/other";
+    expect((await onOld.until(otherUpdated)).filter(isEvent).map(label)).toEqual(["worker:REMOVED:h1/w", "worker:UPDATED:h1/other"]);
+    expect((await onNew.until((m) => isEvent(m) && m.revision === BigInt(queen.registry.revision()))).filter(isEvent).map(label)).toEqual([
+      "worker:ADDED:h1/w",
+      "worker:UPDATED:h1/w",
+    ]);
+    expect((await onAll.until((m) => m.revision === BigInt(queen.registry.revision()))).filter(isEvent).map(label)).toEqual([
+      "worker:UPDATED:h1/w",
+      "worker:UPDATED:h1/other",
+      "worker:UPDATED:h1/w",
+    ]);
+    // A watcher resuming from before the change replays it the same way.
+    const resumed = new WatchReader({ model: "old-model", sinceRevision: beforeChange, epoch: queen.epoch });
+    expect(label(await resumed.next())).toBe("worker:REMOVED:h1/w");
   });
 
   it("resumes after a reconnect with no gaps and no duplicates", async () => {
