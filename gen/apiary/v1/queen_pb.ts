@@ -781,7 +781,8 @@ export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
   hiveIds: string[];
 
   /**
-   * Only worker events of workers serving this model (hive events are not filtered by it).
+   * Only worker events of workers serving this model (hive events are not filtered by it). A worker
+   * whose model changes comes as REMOVED if it leaves this model and as ADDED if it joins it.
    *
    * @generated from field: string model = 4;
    */
