@@ -22,7 +22,10 @@ export type RegistryEvent =
       readonly previousModel?: string;
     };
 
-/** Read-only view of one hive. Objects reachable from it are never mutated (reports replace them). */
+/**
+ * Read-only view of one hive. Objects reachable from it are never mutated (reports replace them),
+ * except its scheduling entries, which the registry updates in place.
+ */
 export interface HiveView {
   readonly hiveId: string;
   readonly info: HiveInfo;
