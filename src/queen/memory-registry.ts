@@ -111,7 +111,8 @@ export class MemoryRegistry implements Registry {
       next.set(worker.workerId, worker);
       const old = previous.get(worker.workerId);
       // Every entry is refreshed: it must point at the latest telemetry, and the devices may have changed.
-      if (record.schedulingEntries.has(worker.workerId)) shard.updateWorker(record, worker);
+      const entry = record.schedulingEntries.get(worker.workerId);
+      if (entry) shard.updateWorker(entry, worker);
       else shard.addWorker(record, worker);
       if (!old) changes.push([ChangeType.Added, worker]);
       else if (!workersEqual(old, worker)) changes.push([ChangeType.Updated, worker, old.model !== worker.model ? old.model : undefined]);

@@ -54,9 +54,7 @@ export class RegistryShard {
   }
 
   /** Points the entry at the worker's latest telemetry, moving it to another model list if needed. */
-  updateWorker(record: HiveRecord, worker: WorkerTelemetry): void {
-    const entry = record.schedulingEntries.get(worker.workerId);
-    if (!entry) throw new Error(`scheduling index: worker ${record.hiveId}/${worker.workerId} has no entry`);
+  updateWorker(entry: WorkerEntry, worker: WorkerTelemetry): void {
     const moved = entry.worker.model !== worker.model;
     if (moved) this.models.remove(entry);
     entry.worker = worker;
