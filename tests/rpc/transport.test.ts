@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import { HiveService, ListWorkersRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import type { RpcServer } from "../../src/rpc/server.js";
 import { createApiaryTransport, normalizeAddress } from "../../src/rpc/transport.js";
-import { DUMMY_HIVE_ID } from "./support/dummy-hive.js";
+import { DUMMY_HIVE_ID, dummyListWorkers } from "./support/dummy-hive.js";
 import { startTestServer } from "./support/start-test-server.js";
 
 describe("normalizeAddress", () => {
@@ -34,5 +34,29 @@ describe("createApiaryTransport", () => {
     const client = createClient(HiveService, createApiaryTransport(server.url, { protocol }));
     const answer = await client.listWorkers(create(ListWorkersRequestSchema));
     expect(answer.hive?.hiveId).toBe(DUMMY_HIVE_ID);
+  });
+});
+
+describe("createApiaryTransport compression", () => {
+  let server: RpcServer;
+  const acceptEncodings: (string | null)[] = [];
+  const recordingHive: Partial<ServiceImpl<typeof HiveService>> = {
+    listWorkers(_req, ctx) {
+      acceptEncodings.push(ctx.requestHeader.get("grpc-accept-encoding"));
+      return dummyListWorkers;
+    },
+  };
+  beforeAll(async () => {
+    server = await startTestServer({
+      services: [{ service: HiveService, impl: recordingHive }],
+    });
+  });
+  afterAll(() => server.close());
+
+  it("does not ask for gzipped responses unless told to", async () => {
+    await createClient(HiveService, createApiaryTransport(server.url)).listWorkers({});
+    await createClient(HiveService, createApiaryTransport(server.url, { acceptGzip: true })).listWorkers({});
+    expect(acceptEncodings[0] ?? "").not.toMatch(/gzip/);
+    expect(acceptEncodings[1]).toMatch(/gzip/);
   });
 });
