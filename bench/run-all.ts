@@ -123,5 +123,12 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // One line for an operator (queen unreachable, bad flag); the stack only with APIARY_BENCH_DEBUG.
+  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+  if (process.env.APIARY_BENCH_DEBUG) console.error(err);
+  process.exitCode = 1;
+}
 process.exit();
