@@ -60,7 +60,8 @@ export function createQueenService(deps: QueenServiceDeps): ServiceImpl<typeof Q
 
     async *watch(req, ctx) {
       const params = watchParams(req, deps);
-      yield* watchStream(deps.hub, params, ctx.signal, deps.shutdownSignal, deps.clock);
+      const json = /json/i.test(ctx.requestHeader.get("content-type") ?? "");
+      yield* watchStream(deps.hub, params, ctx.signal, deps.shutdownSignal, deps.clock, !json);
     },
   };
 }

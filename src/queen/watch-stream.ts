@@ -3,20 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
 import { StreamAbort } from "./abort-watch.js";
 import type { Clock } from "./clock.js";
-import type { ChangeType, RegistryEvent } from "./registry.js";
+import { eventResponse, preEncodedEventResponse } from "./shared-event-encoding.js";
 import type { WatchHub, WatchParams } from "./watch-hub.js";
-
-function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot = false): WatchResponse {
-  return create(WatchResponseSchema, {
-    revision: BigInt(event.revision),
-    epoch,
-    snapshot,
-    kind:
-      event.kind === "hive"
-        ? { case: "hive", value: { type: type as number, hive: event.hive } }
-        : { case: "worker", value: { type: type as number, hiveId: event.hiveId, worker: event.worker } },
-  });
-}
 
 /**
  * The Watch stream: snapshot (or history replay), snapshot_end, then live changes and bookmarks.
@@ -30,8 +18,11 @@ export async function* watchStream(
   clientSignal: AbortSignal,
   shutdownSignal: AbortSignal,
   clock: Clock,
+  /** The client reads the binary codec: events may go out pre-encoded, shared with other watchers. */
+  binary = true,
 ): AsyncGenerator<WatchResponse> {
   const epoch = hub.registry.epoch;
+  const respond = binary ? preEncodedEventResponse : eventResponse;
   const session = hub.open(params);
   // One wake-up per stream: a Promise.race against a long-lived promise would keep every race's reaction (~300 B per wait) until the stream ends.
   const stopped = new StreamAbort([clientSignal, shutdownSignal]);
@@ -40,7 +31,7 @@ export async function* watchStream(
     if (session.snapshot) {
       for (const event of session.snapshot) {
         if (shuttingDown()) break;
-        yield eventResponse(event, event.type, epoch, true);
+        yield respond(event, event.type, epoch, true);
       }
       yield create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, snapshot: true, kind: { case: "snapshotEnd", value: {} } });
     }
@@ -55,7 +46,7 @@ export async function* watchStream(
       const nextHeldMs = session.queue.releaseDue(now);
       const change = session.queue.take(now);
       if (change) {
-        yield eventResponse(change.event, change.type, epoch);
+        yield respond(change.event, change.type, epoch, false);
         lastSentMs = clock.monotonicMs();
         continue;
       }

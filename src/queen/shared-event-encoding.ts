@@ -1,0 +1,63 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { HiveEventSchema, WatchResponseSchema, WorkerEventSchema, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import type { ChangeType, RegistryEvent } from "./registry.js";
+
+/** WatchResponse field numbers of the oneof cases carried pre-encoded. */
+const HIVE_FIELD = 3;
+const WORKER_FIELD = 4;
+
+interface UnknownField {
+  no: number;
+  wireType: WireType;
+  data: Uint8Array;
+}
+
+/** Per event, the encoded `hive`/`worker` field for each type watchers were sent it as. */
+const encoded = new WeakMap<RegistryEvent, Map<ChangeType, UnknownField>>();
+
+/**
+ * A WatchResponse for an event whose `hive`/`worker` part is encoded once and shared by every
+ * watcher that receives it, instead of encoding the same telemetry again per watcher (~35 µs of
+ * a ~40 µs message). protobuf-es writes a message's unknown fields verbatim (after its known
+ * fields: with `snapshot` set, the field order differs, which every protobuf parser accepts), so it
+ * decodes to exactly the ordinary message. Binary codecs only: the JSON codec ignores
+ * unknown fields, so JSON clients get ordinary messages (see eventResponse).
+ */
+export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean): WatchResponse {
+  let byType = encoded.get(event);
+  if (!byType) encoded.set(event, (byType = new Map()));
+  let field = byType.get(type);
+  if (!field) {
+    field = encodeEventField(event, type);
+    byType.set(type, field);
+  }
+  const response = create(WatchResponseSchema, { revision: BigInt(event.revision), epoch, snapshot });
+  (response as { $unknown?: UnknownField[] }).$unknown = [field];
+  return response;
+}
+
+/** The ordinary WatchResponse for an event, as watchers see it with `type`. */
+export function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean): WatchResponse {
+  return create(WatchResponseSchema, {
+    revision: BigInt(event.revision),
+    epoch,
+    snapshot,
+    kind:
+      event.kind === "hive"
+        ? { case: "hive", value: { type: type as number, hive: event.hive } }
+        : { case: "worker", value: { type: type as number, hiveId: event.hiveId, worker: event.worker } },
+  });
+}
+
+function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField {
+  const body =
+    event.kind === "hive"
+      ? toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive }))
+      : toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
+  const length = new BinaryWriter().uint32(body.length).finish();
+  const data = new Uint8Array(length.length + body.length);
+  data.set(length, 0);
+  data.set(body, length.length);
+  return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data };
+}

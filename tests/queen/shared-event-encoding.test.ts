@@ -1,0 +1,65 @@
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterEach, describe, expect, it } from "vitest";
+import { HiveHealth, HiveStatusSchema, QueenService, WatchResponseSchema } from "../../gen/apiary/v1/queen_pb.js";
+import type { Queen } from "../../src/queen/queen.js";
+import { ChangeType, type RegistryEvent } from "../../src/queen/registry.js";
+import { eventResponse, preEncodedEventResponse } from "../../src/queen/shared-event-encoding.js";
+import { makeHiveInfo, makeWorker } from "./helpers/telemetry-builders.js";
+import { startTestQueen } from "./helpers/queen-fixture.js";
+import { TestHive } from "./helpers/test-hive.js";
+
+const workerEvent: RegistryEvent = { revision: 41, kind: "worker", type: ChangeType.Updated, hiveId: "h1", worker: makeWorker("w1", { model: "m", gpuUuids: ["GPU-1"] }) };
+const hiveEvent: RegistryEvent = {
+  revision: 42,
+  kind: "hive",
+  type: ChangeType.Added,
+  hiveId: "h1",
+  hive: create(HiveStatusSchema, { info: makeHiveInfo("h1", { zone: "a" }), health: HiveHealth.HEALTHY, lastSeq: 7n }),
+};
+
+describe("pre-encoded watch events", () => {
+  it.each([
+    ["worker", workerEvent, ChangeType.Updated],
+    ["worker seen as REMOVED", workerEvent, ChangeType.Removed],
+    ["hive", hiveEvent, ChangeType.Added],
+  ] as const)("decode to the ordinary message (%s)", (_name, event, type) => {
+    for (const snapshot of [false, true]) {
+      const shared = toBinary(WatchResponseSchema, preEncodedEventResponse(event, type, "epoch-1", snapshot));
+      const ordinary = eventResponse(event, type, "epoch-1", snapshot);
+      expect(equals(WatchResponseSchema, fromBinary(WatchResponseSchema, shared), ordinary)).toBe(true);
+      // Without the snapshot flag even the bytes are the same; with it, only the field order differs.
+      if (!snapshot) expect(shared).toEqual(toBinary(WatchResponseSchema, ordinary));
+    }
+  });
+
+  it("encode an event once per type, whatever the number of watchers", () => {
+    const unknownOf = (r: object) => (r as { $unknown?: unknown[] }).$unknown?.[0];
+    const first = unknownOf(preEncodedEventResponse(workerEvent, ChangeType.Updated, "e", false));
+    expect(unknownOf(preEncodedEventResponse(workerEvent, ChangeType.Updated, "e", true))).toBe(first);
+    expect(unknownOf(preEncodedEventResponse(workerEvent, ChangeType.Added, "e", false))).not.toBe(first);
+  });
+});
+
+describe("Watch over JSON", () => {
+  let queen: Queen | undefined;
+  afterEach(async () => queen?.close());
+
+  it("sends ordinary events to a client that reads JSON", async () => {
+    ({ queen } = await startTestQueen());
+    const hive = await TestHive.connect(queen.url, "h1");
+    await hive.reportSynthetic({ workers: 1, gpus: 1 });
+    const client = createClient(QueenService, createConnectTransport({ baseUrl: queen.url, httpVersion: "1.1", useBinaryFormat: false }));
+    const abort = new AbortController();
+    const seen: string[] = [];
+    for await (const m of client.watch({}, { signal: abort.signal })) {
+      if (m.kind.case === "hive") seen.push(`hive ${m.kind.value.hive?.info?.hiveId}`);
+      if (m.kind.case === "worker") seen.push(`worker ${m.kind.value.hiveId}/${m.kind.value.worker?.workerId}`);
+      if (m.kind.case === "snapshotEnd") break;
+    }
+    abort.abort();
+    hive.abort();
+    expect(seen).toEqual(["hive h1", "worker h1/w0"]);
+  });
+});
