@@ -84,10 +84,14 @@ describe("pipeline: spawn → collect → heartbeat → registry → watch → s
 
     await cluster.queen.stop();
     await cluster.startQueen(Number(port));
+    // The hive retries with backoff capped at 5 s and a 2 s ack deadline: a few seconds on an idle
+    // machine, more on a loaded CI machine, so the bound is generous; on failure both logs show why.
     await waitUntil(async () => {
       const res = await cluster.queenClient.findWorkers({ model: "llama-e2e" }).catch(() => undefined);
       return res?.matches.some((m) => m.worker?.workerId === "e2e-busy") ?? false;
-    }, "e2e-busy back in FindWorkers on the new queen", 15_000);
+    }, "e2e-busy back in FindWorkers on the new queen", 30_000, 100).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- hive output ---\n${tail(cluster.hive)}\n--- queen output ---\n${tail(cluster.queen)}`);
+    });
 
     const snapshotEnds = await cliWatch.waitFor(/"snapshotEnd"[\s\S]*"snapshotEnd"/);
     const lines = cliWatch.stdout.split("\n").filter((l) => l.includes('"snapshotEnd"'));
@@ -99,3 +103,7 @@ describe("pipeline: spawn → collect → heartbeat → registry → watch → s
     expect(isAlive(cluster.hive.pid)).toBe(true);
   });
 });
+
+function tail(p: ApiaryProcess): string {
+  return (p.stdout + p.stderr).slice(-4000);
+}
