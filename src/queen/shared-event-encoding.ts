@@ -13,22 +13,28 @@ interface UnknownField {
   data: Uint8Array;
 }
 
-/** Per event, the encoded `hive`/`worker` field for each type watchers were sent it as. */
-const encoded = new WeakMap<RegistryEvent, Map<ChangeType, UnknownField>>();
+/** Per event and type it was sent as: null once sent to one watcher, the encoded field from the second on. */
+const encoded = new WeakMap<RegistryEvent, Map<ChangeType, UnknownField | null>>();
 
 /**
  * A WatchResponse for an event whose `hive`/`worker` part is encoded once and shared by every
- * watcher that receives it, instead of encoding the same telemetry again per watcher (~35 µs of
- * a ~40 µs message). protobuf-es writes a message's unknown fields verbatim (after its known
- * fields: with `snapshot` set, the field order differs, which every protobuf parser accepts), so it
- * decodes to exactly the ordinary message. Binary codecs only: the JSON codec ignores
- * unknown fields, so JSON clients get ordinary messages (see eventResponse).
+ * further watcher that receives it, instead of encoding the same telemetry again per watcher
+ * (measured: 45 µs per message encoded apart, 9 µs with 10 watchers per event, 5 µs with 100).
+ * protobuf-es writes a message's unknown fields verbatim (after its known fields: with `snapshot`
+ * set, the field order differs, which every protobuf parser accepts), so it decodes to exactly the
+ * ordinary message. Binary codecs only: the JSON codec ignores unknown fields, so JSON clients get
+ * ordinary messages (see eventResponse).
  */
 export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean): WatchResponse {
   let byType = encoded.get(event);
   if (!byType) encoded.set(event, (byType = new Map()));
   let field = byType.get(type);
-  if (!field) {
+  if (field === undefined) {
+    // Most events reach one watcher only (each watching its own hives): encoding them apart would cost more.
+    byType.set(type, null);
+    return eventResponse(event, type, epoch, snapshot);
+  }
+  if (field === null) {
     field = encodeEventField(event, type);
     byType.set(type, field);
   }
