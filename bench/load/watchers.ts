@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
@@ -41,7 +42,10 @@ export class WatcherFleet {
   private readonly etcdStreams: grpc.ClientDuplexStream<Buffer, Buffer>[] = [];
   private stalled: { abort(): void } | undefined;
 
-  constructor(private readonly cfg: WatcherConfig) {}
+  constructor(private readonly cfg: WatcherConfig) {
+    // Every watch stream of this fleet listens on the one stop signal.
+    setMaxListeners(0, this.stop.signal);
+  }
 
   /** Opens every watcher; resolves once each has its snapshot (apiary) or is created (etcd). */
   async start(timeoutMs = 120_000): Promise<void> {
