@@ -19,12 +19,15 @@ export interface WatcherConfig {
   /** Generators the hives are split over (hive ids are generator × 1,000,000 + local index). */
   generators: number;
   watchersPerConnection: number;
+  /** Every watcher of a generator follows the same hives (dashboards, schedulers), not its own. */
+  sharedHives?: boolean;
 }
 
 /** The hives of watcher `w`: a run of consecutive ids of one generator, so one etcd key range. */
-export function hivesOfWatcher(w: number, cfg: Pick<WatcherConfig, "generators" | "hivesPerWatcher">): { first: number; count: number } {
+export function hivesOfWatcher(w: number, cfg: Pick<WatcherConfig, "generators" | "hivesPerWatcher" | "sharedHives">): { first: number; count: number } {
   const g = w % cfg.generators;
-  return { first: g * 1_000_000 + Math.floor(w / cfg.generators) * cfg.hivesPerWatcher, count: cfg.hivesPerWatcher };
+  const run = cfg.sharedHives ? 0 : Math.floor(w / cfg.generators);
+  return { first: g * 1_000_000 + run * cfg.hivesPerWatcher, count: cfg.hivesPerWatcher };
 }
 
 /**
