@@ -61,9 +61,6 @@ function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField 
     event.kind === "hive"
       ? toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive }))
       : toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
-  const length = new BinaryWriter().uint32(body.length).finish();
-  const data = new Uint8Array(length.length + body.length);
-  data.set(length, 0);
-  data.set(body, length.length);
+  const data = new BinaryWriter().bytes(body).finish(); // length-prefixed, as a field's value on the wire
   return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data };
 }
