@@ -7,11 +7,17 @@ export const queenFlag: FlagSpec = {
   name: "queen", type: "string", value: "ADDR", env: "APIARY_QUEEN", default: DEFAULT_QUEEN,
   help: "address of the queen",
 };
-export const jsonFlag: FlagSpec = {
-  name: "json", type: "boolean", help: "print the proto JSON mapping instead of a table",
+export const hiveLabelFlag: FlagSpec = {
+  name: "hive-label", type: "string", value: "K=V", multiple: true, help: "only hives carrying this label (K=V[,K=V…])",
 };
-export const labelFilterFlag: FlagSpec = {
-  name: "label", type: "string", value: "K=V", multiple: true, help: "only hives carrying this label",
+export const workerLabelFlag: FlagSpec = {
+  name: "label", short: "l", type: "string", value: "K=V", multiple: true, help: "only workers carrying this label (K=V[,K=V…], as kubectl -l)",
+};
+export const hiveIdFlag: FlagSpec = {
+  name: "hive", type: "string", value: "ID", env: "APIARY_HIVE", help: "the hive's id (the queen says where it listens)",
+};
+export const hiveAddrFlag: FlagSpec = {
+  name: "hive-addr", type: "string", value: "ADDR", env: "APIARY_HIVE_ADDR", help: "the hive's HiveService address, bypassing the queen",
 };
 export const includeDegradedFlag: FlagSpec = {
   name: "include-degraded", type: "boolean", help: "also list what runs on DEGRADED hives",

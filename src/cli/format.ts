@@ -53,3 +53,8 @@ export function bar(used: bigint | undefined, total: bigint | undefined, width =
   const filled = Math.min(width, Math.round((Number(used) / Number(total)) * width));
   return "#".repeat(filled) + ".".repeat(width - filled);
 }
+
+/** "1 hive", "2 hives"; `many` for irregular plurals. */
+export function plural(n: number | bigint, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 || n === 1n ? one : many}`;
+}

@@ -1,10 +1,11 @@
 import { UsageError } from "./command.js";
 import { parseSize, parseDuration } from "../rpc/units.js";
 
-/** `--label k=v` values as a map; names the flag on a malformed entry. */
-export function parseKeyValues(flag: string, values: string[] | undefined): Record<string, string> {
+/** `--label k=v` values (each may be a comma-separated list, as kubectl's -l) as a map; names the flag on a malformed entry. */
+export function parseKeyValues(flag: string, values: string[] | undefined, commaLists = false): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const item of values ?? []) {
+  const items = commaLists ? (values ?? []).flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean) : (values ?? []);
+  for (const item of items) {
     const eq = item.indexOf("=");
     if (eq <= 0) throw new UsageError(`--${flag} ${item}: expected KEY=VALUE`);
     out[item.slice(0, eq)] = item.slice(eq + 1);

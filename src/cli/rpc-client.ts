@@ -14,11 +14,24 @@ export function connect<S extends DescService>(service: S, address: string): Con
   return { url, client: createClient(service, createApiaryTransport(url)) };
 }
 
+/**
+ * A call that reached a server which does not serve the wanted service (a hive's port given as
+ * the queen's); cli.ts asks the server what it is before printing.
+ */
+export class WrongServerError extends CliError {
+  constructor(message: string, readonly wanted: "queen" | "hive", readonly url: string) {
+    super(message);
+  }
+}
+
 /** Turns an RPC failure into one line for the user: unreachable servers name their address. */
 export function rpcFailure(err: unknown, what: string, url: string): CliError {
   const ce = ConnectError.from(err);
   if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded) {
     return new CliError(`cannot reach the ${what} at ${url}: ${ce.rawMessage}`);
+  }
+  if (ce.code === Code.Unimplemented && (what === "queen" || what === "hive")) {
+    return new WrongServerError(`${what} at ${url} answered Unimplemented: ${ce.rawMessage}`, what, url);
   }
   return new CliError(`${what} at ${url} answered ${Code[ce.code]}: ${ce.rawMessage}`);
 }

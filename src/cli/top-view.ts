@@ -1,5 +1,5 @@
 import { renderTable } from "./table.js";
-import { bar, bytes, pct, rate, health, workerState, probeState, ago, DASH } from "./format.js";
+import { bar, bytes, pct, rate, health, workerState, probeState, ago, plural, DASH } from "./format.js";
 import type { ClusterState } from "./cluster-state.js";
 
 /** One frame of `apiary top` as plain text. */
@@ -9,7 +9,7 @@ export function renderTop(state: ClusterState, status: string, nowMs = Date.now(
     (a, b) => a.hiveId.localeCompare(b.hiveId) || a.worker.workerId.localeCompare(b.worker.workerId),
   );
   const out: string[] = [];
-  out.push(`apiary top — ${hives.length} hives, ${workers.length} workers, revision ${state.revision}  ${status}\n`);
+  out.push(`apiary top — ${plural(hives.length, "hive")}, ${plural(workers.length, "worker")}, revision ${state.revision}  ${status}\n`);
   out.push("\nHIVES\n");
   out.push(renderTable(
     ["HIVE", "HEALTH", "LAST SEEN", ">GPUS", "GPU PROBE", ">MEM AVAIL", "ENDPOINT"],

@@ -12,6 +12,8 @@ import {
 } from "../../gen/apiary/v1/hive_pb.js";
 import { WorkerState, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { LatestMailbox } from "./latest-mailbox.js";
+import { firstProbedReport } from "./first-probed-report.js";
+import { resolveGpus } from "./workers/resolve-gpus.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
@@ -36,6 +38,8 @@ export interface HiveServiceDeps {
   info: () => HiveInfo;
   /** Aborts when the hive shuts down: open WatchTelemetry streams end with UNAVAILABLE. */
   shutdownSignal: AbortSignal;
+  /** How long a SpawnWorker naming GPUs waits for the hive's first GPU probe; default 15 s. */
+  gpuProbeWaitMs?: number;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -45,6 +49,11 @@ export const MAX_STOP_GRACE_MS = 3_600_000;
 export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof HiveService> {
   return {
     async spawnWorker(request) {
+      if (request.gpuUuids.length > 0) {
+        const report = await firstProbedReport(deps.reports, deps.gpuProbeWaitMs ?? 15_000);
+        const note = report?.gpuProbe?.message || "GPU probe not finished";
+        request.gpuUuids = resolveGpus(request.gpuUuids, report?.devices ?? [], note);
+      }
       const worker = await deps.workers.spawn(request);
       return create(SpawnWorkerResponseSchema, { worker });
     },

@@ -77,6 +77,11 @@ function hasFreeVram(e: SchedulingEntry, min: bigint, minAsNumber: number): bool
   return free <= EXACT_DOUBLE_LIMIT || exactFree(e) >= min;
 }
 
+function hasLabels(labels: Record<string, string>, wanted: [string, string][]): boolean {
+  for (const [key, value] of wanted) if (labels[key] !== value) return false;
+  return true;
+}
+
 /** Answers FindWorkers over a validated request. */
 export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWorkersResponse {
   const filter: HiveFilter = { hiveIds: req.hiveIds, hiveLabels: req.hiveLabels, includeDegraded: req.includeDegraded };
@@ -92,6 +97,7 @@ export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWo
   const minFreeAsNumber = Number(minFree);
   const limit = req.limit === 0 || req.limit > MAX_MATCHES ? MAX_MATCHES : req.limit;
   const top = new TopK<SchedulingEntry>(limit, comparator(req.order));
+  const workerLabels = Object.entries(req.workerLabels);
   let total = 0;
 
   for (const list of entryLists(registry, req.model, filter)) {
@@ -101,6 +107,7 @@ export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWo
       if (checkUtil && !(e.gpuUtil <= maxUtilAsNumber)) continue; // NaN (unknown) fails
       if (checkFree && !hasFreeVram(e, minFree, minFreeAsNumber)) continue;
       if (!hiveOk(e.hive)) continue;
+      if (workerLabels.length > 0 && !hasLabels(e.worker.labels, workerLabels)) continue;
       total++;
       top.offer(e);
     }

@@ -25,6 +25,7 @@ export function validateFindWorkers(req: FindWorkersRequest): void {
   checkText("model", req.model, 1024);
   checkNumber("max_gpu_utilization_pct", req.maxGpuUtilizationPct, 0, 100);
   checkLabels("hive_labels", req.hiveLabels);
+  checkLabels("worker_labels", req.workerLabels);
   checkEnum("state", req.state, WorkerState.UNSPECIFIED, WorkerState.FAILED);
   checkEnum("order", req.order, WorkerOrder.UNSPECIFIED, WorkerOrder.LEAST_UTILIZED);
   checkHiveIds("hive_ids", req.hiveIds);

@@ -124,6 +124,7 @@ describe("bad input on queries", () => {
     await expectCode(client.findWorkers({ order: 7 as WorkerOrder }), Code.InvalidArgument, /^order: unknown value 7/);
     await expectCode(client.findWorkers({ hiveLabels: { "": "x" } }), Code.InvalidArgument, /^hive_labels\[""\]/);
     await expectCode(client.findWorkers({ hiveIds: [""] }), Code.InvalidArgument, /^hive_ids\[0\]: must not be empty/);
+    await expectCode(client.findWorkers({ workerLabels: { "a b": "x" } }), Code.InvalidArgument, /^worker_labels\["a b"\]/);
     await expectCode(client.findDevices({ maxUtilizationPct: 101 }), Code.InvalidArgument, /^max_utilization_pct/);
     await expectCode(client.findDevices({ order: 9 as DeviceOrder }), Code.InvalidArgument, /^order: unknown value 9/);
     await expectCode(client.listHives({ hiveLabels: { "a b": "x" } }), Code.InvalidArgument, /^hive_labels/);

@@ -1,32 +1,35 @@
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
   QueenService, FindDevicesRequestSchema, FindDevicesResponseSchema, DeviceOrder,
 } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
+import { queenFlag, hiveLabelFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, intFlag, choiceFlag, numberFlag } from "../parse-values.js";
 import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
-import { renderTable } from "../table.js";
-import { bytes, pct, health, DASH } from "../format.js";
+import { plural } from "../format.js";
+import { outputFlags, outputFormat } from "../output/output-format.js";
+import { printListing } from "../output/print-list.js";
+import { deviceColumns, deviceName } from "../output/device-columns.js";
 
 const ORDERS = { "most-free-vram": DeviceOrder.MOST_FREE_VRAM, "least-utilized": DeviceOrder.LEAST_UTILIZED };
 
 export const devicesCommand: Command = {
   name: "devices",
   summary: "find GPUs with room for a new worker (FindDevices)",
-  usage: "apiary devices [--min-free-vram 8GiB] [--label k=v]… [flags]",
+  usage: "apiary devices [--min-free-vram 8GiB] [--hive-label k=v]… [-o wide|json|yaml|name]",
   flags: [
-    queenFlag, jsonFlag, minFreeVramFlag,
+    queenFlag, ...outputFlags, minFreeVramFlag,
     { name: "max-util", type: "string", value: "PCT", help: "only GPUs at most this busy (0-100)" },
-    labelFilterFlag, includeDegradedFlag, limitFlag,
+    hiveLabelFlag, includeDegradedFlag, limitFlag,
     { name: "order", type: "string", value: "O", help: "most-free-vram|least-utilized [default: by hive, index]" },
     { name: "hive", type: "string", value: "ID", multiple: true, help: "only GPUs of this hive" },
   ],
   async run({ flags }) {
+    const format = outputFormat(flags);
     const request = create(FindDevicesRequestSchema, {
       minFreeVramBytes: sizeFlag("min-free-vram", flags["min-free-vram"] as string | undefined) ?? 0n,
       maxUtilizationPct: numberFlag("max-util", flags["max-util"] as string | undefined, 0, 100),
-      hiveLabels: parseKeyValues("label", flags.label as string[]),
+      hiveLabels: parseKeyValues("hive-label", flags["hive-label"] as string[], true),
       includeDegraded: flags["include-degraded"] === true,
       limit: intFlag("limit", flags.limit as string | undefined, 0, 1000),
       order: choiceFlag("order", flags.order as string | undefined, ORDERS),
@@ -36,25 +39,10 @@ export const devicesCommand: Command = {
     const res = await client.findDevices(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
-    if (flags.json) {
-      process.stdout.write(toJsonString(FindDevicesResponseSchema, res, { prettySpaces: 2 }) + "\n");
-      return 0;
-    }
-    const rows = res.matches.map((m) => {
-      const d = m.device!;
-      return [
-        m.hiveId, String(d.index), d.name, pct(d.utilizationPct),
-        `${bytes(d.memoryUsedBytes)} / ${bytes(d.memoryTotalBytes)}`, bytes(m.freeVramBytes),
-        d.temperatureC === undefined ? DASH : `${d.temperatureC}C`,
-        d.powerDrawW === undefined ? DASH : `${Math.round(d.powerDrawW)}W`,
-        m.workerIds.join(",") || DASH, health(m.health),
-      ];
+    printListing({
+      format, schema: FindDevicesResponseSchema, message: res, rows: res.matches, columns: deviceColumns, name: deviceName,
+      footer: `${res.matches.length} of ${plural(res.totalMatches, "matching GPU")}, revision ${res.revision}`,
     });
-    process.stdout.write(renderTable(
-      ["HIVE", ">GPU", "NAME", ">UTIL", ">MEMORY", ">FREE", ">TEMP", ">POWER", "WORKERS", "HEALTH"],
-      rows,
-    ));
-    process.stdout.write(`${res.matches.length} of ${res.totalMatches} matching GPUs, revision ${res.revision}\n`);
     return 0;
   },
 };

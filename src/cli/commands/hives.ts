@@ -1,40 +1,37 @@
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { QueenService, ListHivesRequestSchema, ListHivesResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag, labelFilterFlag } from "../common-flags.js";
+import { queenFlag } from "../common-flags.js";
 import { parseKeyValues } from "../parse-values.js";
 import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
-import { renderTable } from "../table.js";
-import { ago, health, labels, probeState } from "../format.js";
+import { plural } from "../format.js";
+import { outputFlags, outputFormat } from "../output/output-format.js";
+import { printListing } from "../output/print-list.js";
+import { hiveColumns, hiveName } from "../output/hive-columns.js";
 
 export const hivesCommand: Command = {
   name: "hives",
   summary: "list every hive the queen knows (ListHives)",
-  usage: "apiary hives [--label k=v]… [--json]",
-  flags: [queenFlag, jsonFlag, labelFilterFlag],
+  usage: "apiary hives [-l k=v]… [-o wide|json|yaml|name]",
+  flags: [
+    queenFlag, ...outputFlags,
+    { name: "label", short: "l", type: "string", value: "K=V", multiple: true, help: "only hives carrying this label (K=V[,K=V…])" },
+  ],
   async run({ flags }) {
+    const format = outputFormat(flags);
     const request = create(ListHivesRequestSchema, {
-      hiveLabels: parseKeyValues("label", flags.label as string[]),
+      hiveLabels: parseKeyValues("label", flags.label as string[], true),
       omitWorkers: false,
     });
     const { client, url } = connect(QueenService, flags.queen as string);
     const res = await client.listHives(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
-    if (flags.json) {
-      process.stdout.write(toJsonString(ListHivesResponseSchema, res, { prettySpaces: 2 }) + "\n");
-      return 0;
-    }
-    const rows = res.hives.map((h) => [
-      h.info?.hiveId ?? "", health(h.health), ago(h.lastSeen), String(h.devices.length), String(h.workers.length),
-      probeState(h.gpuProbe?.state), h.info?.endpoint ?? "", h.info?.cgroupMode ?? "", h.info?.version ?? "",
-      labels(h.info?.labels ?? {}),
-    ]);
-    process.stdout.write(renderTable(
-      ["HIVE", "HEALTH", "LAST SEEN", ">GPUS", ">WORKERS", "GPU PROBE", "ENDPOINT", "CGROUPS", "VERSION", "LABELS"],
-      rows,
-    ));
-    process.stdout.write(`${res.hives.length} hives, revision ${res.revision}\n`);
+    printListing({
+      format, schema: ListHivesResponseSchema, message: res,
+      rows: res.hives, columns: hiveColumns, name: hiveName,
+      footer: `${plural(res.hives.length, "hive")}, revision ${res.revision}`,
+    });
     return 0;
   },
 };

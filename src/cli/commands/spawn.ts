@@ -1,29 +1,37 @@
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { HiveService, SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { ResourceLimitsSchema, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { UsageError, type Command } from "../command.js";
-import { jsonFlag, DEFAULT_HIVE } from "../common-flags.js";
+import { queenFlag, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, coresFlag, intFlag } from "../parse-values.js";
 import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { hiveTarget } from "../hive-target.js";
+import { outputFlags, outputFormat } from "../output/output-format.js";
+import { formatMessage } from "../output/print-list.js";
 
 export const spawnCommand: Command = {
   name: "spawn",
   summary: "start a worker process on a hive (SpawnWorker)",
-  usage: "apiary spawn [--hive ADDR] [--model M] [--memory-max 2GiB] [--cpu-max 1.5] [--gpus UUID,…] -- CMD ARGS…",
+  usage: "apiary spawn [--hive ID | --hive-addr ADDR] [--model M] [--memory-max 2GiB] [--cpu-max 1.5] [--gpus 0,1] [-l k=v]… -- CMD ARGS…",
+  description: [
+    "Without --hive or --hive-addr, the worker goes to the queen's only hive.",
+    "--gpus takes GPU indexes (as CUDA_VISIBLE_DEVICES) or UUIDs; the hive checks them against its GPUs.",
+  ].join("\n"),
   flags: [
-    { name: "hive", type: "string", value: "ADDR", env: "APIARY_HIVE", default: DEFAULT_HIVE, help: "address of the hive's HiveService" },
-    jsonFlag,
+    hiveIdFlag, hiveAddrFlag, queenFlag,
+    ...outputFlags,
     { name: "model", type: "string", value: "M", help: "the model the worker serves [default: parsed from CMD]" },
     { name: "id", type: "string", value: "ID", help: "worker id, unique in the hive [default: generated]" },
     { name: "memory-max", type: "string", value: "SIZE", help: "memory limit (2GiB, 512MiB)" },
     { name: "cpu-max", type: "string", value: "CORES", help: "CPU limit in cores (1.5 = 150 %)" },
     { name: "pids-max", type: "string", value: "N", help: "process/thread limit" },
-    { name: "gpus", type: "string", value: "UUIDS", help: "comma-separated GPU UUIDs (sets CUDA_VISIBLE_DEVICES)" },
+    { name: "gpus", type: "string", value: "GPUS", help: "comma-separated GPU indexes or UUIDs (sets CUDA_VISIBLE_DEVICES)" },
     { name: "env", type: "string", value: "K=V", multiple: true, help: "extra environment variable" },
-    { name: "label", type: "string", value: "K=V", multiple: true, help: "label reported with the worker" },
+    { name: "label", short: "l", type: "string", value: "K=V", multiple: true, help: "label reported with the worker" },
     { name: "cwd", type: "string", value: "DIR", help: "working directory on the hive's machine" },
   ],
   async run({ flags, rest, positionals }) {
+    const format = outputFormat(flags, ["table", "json", "yaml", "name"]);
     const argv = rest.length > 0 ? rest : positionals;
     if (argv.length === 0) throw new UsageError("apiary spawn: give the command after --, e.g. apiary spawn -- python serve.py");
     const memoryMax = sizeFlag("memory-max", flags["memory-max"] as string | undefined);
@@ -39,16 +47,23 @@ export const spawnCommand: Command = {
       gpuUuids: ((flags.gpus as string | undefined) ?? "").split(",").map((s) => s.trim()).filter(Boolean),
       limits: create(ResourceLimitsSchema, { memoryMaxBytes: memoryMax, cpuMaxMillicores: cpuMax, pidsMax }),
     });
-    const { client, url } = connect(HiveService, flags.hive as string);
+    const target = await hiveTarget(flags);
+    const { client, url } = connect(HiveService, target.address);
     const res = await client.spawnWorker(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
       throw rpcFailure(err, "hive", url);
     });
     const w = res.worker!;
-    if (flags.json) {
-      process.stdout.write(toJsonString(WorkerTelemetrySchema, w, { prettySpaces: 2 }) + "\n");
+    if (format === "json" || format === "yaml") {
+      process.stdout.write(formatMessage(WorkerTelemetrySchema, w, format));
       return 0;
     }
-    process.stdout.write(`started ${w.workerId} (pid ${w.pid}, model ${w.model || "-"})\nlog: ${w.logPath}\n`);
+    const hiveId = target.hiveId;
+    if (format === "name") {
+      process.stdout.write(`worker/${hiveId ? `${hiveId}/` : ""}${w.workerId}\n`);
+      return 0;
+    }
+    const gpus = w.gpuUuids.length > 0 ? `, GPUs ${w.gpuUuids.join(",")}` : "";
+    process.stdout.write(`started ${w.workerId}${hiveId ? ` on ${hiveId}` : ""} (pid ${w.pid}, model ${w.model || "-"}${gpus})\nlog: ${w.logPath}\n`);
     for (const e of w.errors) process.stdout.write(`warning: ${e.source}: ${e.message}\n`);
     return 0;
   },

@@ -1,29 +1,34 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveService, StopWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
-import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
 import { CliError, UsageError, type Command } from "../command.js";
-import { queenFlag } from "../common-flags.js";
+import { queenFlag, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 import { durationFlag } from "../parse-values.js";
 import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { hiveTarget, type KnownHive } from "../hive-target.js";
 import { workerState } from "../format.js";
 
 export const stopCommand: Command = {
   name: "stop",
   summary: "stop a worker (StopWorker): SIGTERM, then SIGKILL after the grace period",
-  usage: "apiary stop WORKER [--hive ADDR | --queen ADDR] [--grace 10s]",
-  description: "Without --hive, the queen is asked which hive runs WORKER.",
+  usage: "apiary stop WORKER [--hive ID | --hive-addr ADDR] [--grace 10s]",
+  description: [
+    "WORKER is a worker id, HIVE/WORKER, or worker/HIVE/WORKER as `apiary workers -o name` prints it.",
+    "Without a hive, the queen is asked which hive runs WORKER.",
+  ].join("\n"),
   flags: [
-    { name: "hive", type: "string", value: "ADDR", env: "APIARY_HIVE", help: "address of the worker's hive" },
-    queenFlag,
+    hiveIdFlag, hiveAddrFlag, queenFlag,
     { name: "grace", type: "string", value: "DUR", default: "10s", help: "time between SIGTERM and SIGKILL" },
   ],
   async run({ flags, positionals }) {
-    const workerId = positionals[0];
-    if (!workerId || positionals.length > 1) throw new UsageError("apiary stop: give exactly one WORKER id");
+    if (positionals.length !== 1) throw new UsageError("apiary stop: give exactly one WORKER id");
+    const { hiveId, workerId } = parseWorkerName(positionals[0]);
+    if (hiveId !== undefined && flags.hive !== undefined && flags.hive !== hiveId) {
+      throw new UsageError(`apiary stop: ${positionals[0]} names hive ${hiveId}, --hive names ${String(flags.hive)}`);
+    }
     const graceMs = durationFlag("grace", flags.grace as string)!;
-    const hive = (flags.hive as string | undefined) ?? (await hiveOf(workerId, flags.queen as string));
-    const { client, url } = connect(HiveService, hive);
+    const target = await hiveTarget({ ...flags, hive: flags.hive ?? hiveId }, (hives, url) => runningHive(hives, workerId, url));
+    const { client, url } = connect(HiveService, target.address);
     const res = await client
       .stopWorker(create(StopWorkerRequestSchema, { workerId, gracePeriod: durationFromMs(graceMs) }), {
         timeoutMs: graceMs + CALL_TIMEOUT_MS,
@@ -33,21 +38,25 @@ export const stopCommand: Command = {
       });
     const w = res.worker!;
     const how = w.exitSignal ? `signal ${w.exitSignal}` : `exit code ${w.exitCode ?? "?"}`;
-    process.stdout.write(`stopped ${w.workerId}: ${workerState(w.state)} (${how})\n`);
+    process.stdout.write(`stopped ${w.workerId}${target.hiveId ? ` on ${target.hiveId}` : ""}: ${workerState(w.state)} (${how})\n`);
     return 0;
   },
 };
 
-/** Asks the queen for the endpoint of the hive running workerId. */
-async function hiveOf(workerId: string, queen: string): Promise<string> {
-  const { client, url } = connect(QueenService, queen);
-  const res = await client.listHives({}, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
-    throw rpcFailure(err, "queen", url);
-  });
-  const hits = res.hives.filter((h) => h.workers.some((w) => w.workerId === workerId));
+/** "w", "hive/w" or "worker/hive/w". */
+export function parseWorkerName(name: string): { hiveId?: string; workerId: string } {
+  const parts = name.replace(/^worker\//, "").split("/");
+  if (parts.length === 1 && parts[0] !== "") return { workerId: parts[0] };
+  if (parts.length === 2 && parts[0] !== "" && parts[1] !== "") return { hiveId: parts[0], workerId: parts[1] };
+  throw new UsageError(`apiary stop: ${name}: expected WORKER, HIVE/WORKER or worker/HIVE/WORKER`);
+}
+
+/** The one hive the queen lists with this worker. */
+function runningHive(hives: KnownHive[], workerId: string, url: string): KnownHive {
+  const hits = hives.filter((h) => h.workerIds.includes(workerId));
   if (hits.length === 0) throw new CliError(`no hive known to the queen at ${url} runs a worker ${workerId}`);
   if (hits.length > 1) {
-    throw new CliError(`worker ${workerId} exists on several hives (${hits.map((h) => h.info?.hiveId).join(", ")}): pass --hive`);
+    throw new CliError(`worker ${workerId} exists on several hives (${hits.map((h) => h.hiveId).join(", ")}): pass --hive or HIVE/${workerId}`);
   }
-  return hits[0].info!.endpoint;
+  return hits[0];
 }

@@ -57,6 +57,8 @@ export const topCommand: Command = {
       }
     } finally {
       if (timer) clearInterval(timer);
+      // Ends the Watch call: leaving the loop alone keeps its HTTP/2 stream, and the process, alive.
+      abort.abort();
     }
     return 0;
   },

@@ -13,8 +13,7 @@ import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
 import { startHive } from "../../hive/hive.js";
-import { GpuProbeState, type HiveReport } from "../../../gen/apiary/v1/telemetry_pb.js";
-import type { Monitor } from "../../hive/monitor.js";
+import { firstProbedReport } from "../../hive/first-probed-report.js";
 
 export const FAKE_NVIDIA_SMI = fileURLToPath(new URL("../../../examples/fake-nvidia-smi/fake-nvidia-smi", import.meta.url));
 
@@ -81,7 +80,7 @@ export const upCommand: Command = {
     );
 
     if (demoCount > 0) {
-      const report = await firstProbedReport(hive.monitor);
+      const report = await firstProbedReport(hive.monitor, 15_000);
       const started = await startDemoWorkers(hive, report?.devices ?? [], demoCount);
       for (const w of started) {
         process.stderr.write(`demo worker ${w.workerId}: ${w.model} (pid ${w.pid}${w.gpuUuids.length ? `, ${w.gpuUuids[0]}` : ""})\n`);
@@ -120,25 +119,4 @@ function onPath(command: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * The first report whose GPU probe has finished (so demo workers can be spread over the GPUs),
- * or the latest report once `boundMs` has passed.
- */
-function firstProbedReport(monitor: Monitor, boundMs = 15_000): Promise<HiveReport | undefined> {
-  const probed = (r: HiveReport | undefined) => r !== undefined && (r.gpuProbe?.state ?? GpuProbeState.UNSPECIFIED) !== GpuProbeState.UNSPECIFIED;
-  const latest = monitor.latest();
-  if (probed(latest)) return Promise.resolve(latest);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => finish(monitor.latest()), boundMs);
-    const unsubscribe = monitor.subscribe((report) => {
-      if (probed(report)) finish(report);
-    });
-    function finish(report: HiveReport | undefined) {
-      clearTimeout(timer);
-      unsubscribe();
-      resolve(report);
-    }
-  });
 }

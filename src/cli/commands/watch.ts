@@ -1,24 +1,29 @@
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { create, toJson, toJsonString } from "@bufbuild/protobuf";
+import { stringify as toYaml } from "yaml";
+import { Code } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
   QueenService, WatchRequestSchema, WatchResponseSchema, WatchKind, EventType, type WatchResponse,
 } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag } from "../common-flags.js";
+import { queenFlag } from "../common-flags.js";
+import { outputFlag, jsonFlag, outputFormat, type OutputFormat } from "../output/output-format.js";
+import { JSON_OPTIONS } from "../output/print-list.js";
+import { rpcFailure } from "../rpc-client.js";
 import { intFlag, choiceFlag, durationFlag } from "../parse-values.js";
 import { connect } from "../rpc-client.js";
 import { resumingWatch } from "../resuming-watch.js";
-import { bytes, pct, health, workerState } from "../format.js";
+import { bytes, pct, health, workerState, labels } from "../format.js";
 
 const KINDS = { hive: WatchKind.HIVE, worker: WatchKind.WORKER };
 
 export const watchCommand: Command = {
   name: "watch",
   summary: "stream every change of the cluster (Watch), resuming across queen restarts",
-  usage: "apiary watch [--since REV --epoch E] [--model M] [--hive ID]… [--kind hive|worker] [--json]",
+  usage: "apiary watch [--since REV --epoch E] [--model M] [--hive ID]… [--kind hive|worker] [-o wide|json|yaml|name]",
+  description: "-o json prints one WatchResponse per line (every field); -o yaml one document per response.",
   flags: [
-    queenFlag,
-    { ...jsonFlag, help: "print one proto-JSON WatchResponse per line" },
+    queenFlag, outputFlag, jsonFlag,
     { name: "since", type: "string", value: "REV", help: "resume after this revision (needs --epoch); 0 = snapshot first" },
     { name: "epoch", type: "string", value: "E", help: "the queen epoch --since belongs to" },
     { name: "model", type: "string", value: "M", help: "only workers serving this model" },
@@ -28,6 +33,7 @@ export const watchCommand: Command = {
     { name: "min-update-interval", type: "string", value: "DUR", help: "at most one update per object this often (e.g. 5s)" },
   ],
   async run({ flags }) {
+    const format = outputFormat(flags);
     const kind = choiceFlag("kind", flags.kind as string | undefined, KINDS);
     const minUpdate = durationFlag("min-update-interval", flags["min-update-interval"] as string | undefined);
     const request = create(WatchRequestSchema, {
@@ -45,36 +51,59 @@ export const watchCommand: Command = {
     const stream = resumingWatch(client, request, {
       signal: abort.signal,
       onRetry: (err, failures) => {
+        // Not a queen (a hive's port, say): retrying cannot help.
+        if (err?.code === Code.Unimplemented) throw rpcFailure(err, "queen", url);
         if (failures === 1 || failures % 10 === 0) {
           process.stderr.write(`apiary watch: lost the queen at ${url} (${err?.rawMessage ?? "stream ended"}); reconnecting\n`);
         }
       },
     });
     for await (const res of stream) {
-      if (flags.json) {
-        process.stdout.write(toJsonString(WatchResponseSchema, res) + "\n");
-      } else {
-        const line = describe(res, flags.bookmarks === true);
-        if (line) process.stdout.write(line + "\n");
-      }
+      const text = formatEvent(res, format, flags.bookmarks === true);
+      if (text !== undefined) process.stdout.write(text);
     }
     return 0;
   },
 };
 
-/** One human line per event. */
-export function describe(res: WatchResponse, bookmarks: boolean): string | undefined {
+/** One response in the format asked for; undefined for what that format leaves out. */
+export function formatEvent(res: WatchResponse, format: OutputFormat, bookmarks: boolean): string | undefined {
+  switch (format) {
+    case "json":
+      return toJsonString(WatchResponseSchema, res, JSON_OPTIONS) + "\n";
+    case "yaml":
+      return "---\n" + toYaml(toJson(WatchResponseSchema, res, JSON_OPTIONS));
+    case "name":
+      return eventObjectName(res);
+    default: {
+      const line = describe(res, bookmarks, format === "wide");
+      return line === undefined ? undefined : line + "\n";
+    }
+  }
+}
+
+function eventObjectName(res: WatchResponse): string | undefined {
+  if (res.kind.case === "hive") return `${eventName(res.kind.value.type).trim()} hive/${res.kind.value.hive?.info?.hiveId ?? ""}\n`;
+  if (res.kind.case === "worker") {
+    return `${eventName(res.kind.value.type).trim()} worker/${res.kind.value.hiveId}/${res.kind.value.worker?.workerId ?? ""}\n`;
+  }
+  return undefined;
+}
+
+/** One human line per event; wide adds labels, GPU UUIDs and endpoints. */
+export function describe(res: WatchResponse, bookmarks: boolean, wide = false): string | undefined {
   const rev = `${String(res.revision).padStart(8)}`;
   switch (res.kind.case) {
     case "hive": {
       const h = res.kind.value.hive!;
-      return `${rev}  hive    ${eventName(res.kind.value.type)}  ${h.info?.hiveId}  health=${health(h.health)} gpus=${h.devices.length}`;
+      const extra = wide ? ` endpoint=${h.info?.endpoint || "-"} labels=${labels(h.info?.labels ?? {})}` : "";
+      return `${rev}  hive    ${eventName(res.kind.value.type)}  ${h.info?.hiveId}  health=${health(h.health)} gpus=${h.devices.length}${extra}`;
     }
     case "worker": {
       const e = res.kind.value;
       const w = e.worker!;
       const exit = w.exitSignal ? ` signal=${w.exitSignal}` : w.exitCode !== undefined ? ` exit=${w.exitCode}` : "";
-      return `${rev}  worker  ${eventName(e.type)}  ${e.hiveId}/${w.workerId}  model=${w.model || "-"} state=${workerState(w.state)}${exit} cpu=${pct(w.cpuPct)} mem=${bytes(w.memoryRssBytes)} gpu=${pct(w.gpuUtilizationPct)} vram=${bytes(w.vramUsedBytes)}`;
+      return `${rev}  worker  ${eventName(e.type)}  ${e.hiveId}/${w.workerId}  model=${w.model || "-"} state=${workerState(w.state)}${exit} cpu=${pct(w.cpuPct)} mem=${bytes(w.memoryRssBytes)} gpu=${pct(w.gpuUtilizationPct)} vram=${bytes(w.vramUsedBytes)}${wide ? ` labels=${labels(w.labels)} gpus=${w.gpuUuids.join(",") || "-"}` : ""}`;
     }
     case "snapshotEnd":
       return `${rev}  snapshot complete (epoch ${res.epoch})`;

@@ -1,14 +1,16 @@
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
   QueenService, FindWorkersRequestSchema, FindWorkersResponseSchema, WorkerOrder,
 } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
+import { queenFlag, hiveLabelFlag, workerLabelFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, intFlag, choiceFlag, numberFlag } from "../parse-values.js";
 import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
-import { renderTable } from "../table.js";
-import { bytes, pct, rate, health, workerState } from "../format.js";
+import { plural } from "../format.js";
+import { outputFlags, outputFormat } from "../output/output-format.js";
+import { printListing } from "../output/print-list.js";
+import { workerColumns, workerName } from "../output/worker-columns.js";
 
 const ORDERS = { "most-free-vram": WorkerOrder.MOST_FREE_VRAM, "least-utilized": WorkerOrder.LEAST_UTILIZED };
 const STATES = {
@@ -18,26 +20,28 @@ const STATES = {
 export const workersCommand: Command = {
   name: "workers",
   summary: "find workers (FindWorkers): by model, free VRAM, idleness, labels",
-  usage: "apiary workers [--model M] [--min-free-vram 8GiB] [--idle] [--label k=v]… [flags]",
+  usage: "apiary workers [--model M] [--min-free-vram 8GiB] [--idle] [-l k=v]… [--hive-label k=v]… [-o wide|json|yaml|name]",
   flags: [
-    queenFlag, jsonFlag,
+    queenFlag, ...outputFlags,
     { name: "model", type: "string", value: "M", help: "only workers serving exactly this model" },
     minFreeVramFlag,
     { name: "idle", type: "boolean", help: "only workers whose GPU utilisation is at most 5 %" },
     { name: "max-gpu-util", type: "string", value: "PCT", help: "only workers at most this GPU-busy (0-100)" },
-    labelFilterFlag, includeDegradedFlag, limitFlag,
+    workerLabelFlag, hiveLabelFlag, includeDegradedFlag, limitFlag,
     { name: "state", type: "string", value: "S", help: "starting|running|exited|failed [default: running]" },
     { name: "order", type: "string", value: "O", help: "most-free-vram|least-utilized [default: by hive, worker]" },
     { name: "hive", type: "string", value: "ID", multiple: true, help: "only workers of this hive" },
   ],
   async run({ flags }) {
+    const format = outputFormat(flags);
     const maxUtil = numberFlag("max-gpu-util", flags["max-gpu-util"] as string | undefined, 0, 100);
     const request = create(FindWorkersRequestSchema, {
       model: (flags.model as string | undefined) ?? "",
       idleOnly: flags.idle === true,
       maxGpuUtilizationPct: maxUtil,
       minFreeVramBytes: sizeFlag("min-free-vram", flags["min-free-vram"] as string | undefined) ?? 0n,
-      hiveLabels: parseKeyValues("label", flags.label as string[]),
+      workerLabels: parseKeyValues("label", flags.label as string[], true),
+      hiveLabels: parseKeyValues("hive-label", flags["hive-label"] as string[], true),
       includeDegraded: flags["include-degraded"] === true,
       state: choiceFlag("state", flags.state as string | undefined, STATES),
       limit: intFlag("limit", flags.limit as string | undefined, 0, 1000),
@@ -48,23 +52,12 @@ export const workersCommand: Command = {
     const res = await client.findWorkers(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
-    if (flags.json) {
-      process.stdout.write(toJsonString(FindWorkersResponseSchema, res, { prettySpaces: 2 }) + "\n");
-      return 0;
-    }
-    const rows = res.matches.map((m) => {
-      const w = m.worker!;
-      return [
-        m.hiveId, w.workerId, w.model || "-", workerState(w.state), String(w.pid),
-        pct(w.cpuPct), bytes(w.memoryRssBytes), rate(w.ioReadBytesPerSec), rate(w.ioWriteBytesPerSec),
-        pct(w.gpuUtilizationPct), bytes(w.vramUsedBytes), bytes(m.freeVramBytes), health(m.health),
-      ];
+    printListing({
+      format, schema: FindWorkersResponseSchema, message: res,
+      rows: res.matches.filter((m) => m.worker !== undefined).map((m) => ({ ...m, worker: m.worker! })),
+      columns: workerColumns, name: workerName,
+      footer: `${res.matches.length} of ${plural(res.totalMatches, "matching worker")}, revision ${res.revision}`,
     });
-    process.stdout.write(renderTable(
-      ["HIVE", "WORKER", "MODEL", "STATE", ">PID", ">CPU", ">MEM", ">READ", ">WRITE", ">GPU", ">VRAM", ">FREE VRAM", "HEALTH"],
-      rows,
-    ));
-    process.stdout.write(`${res.matches.length} of ${res.totalMatches} matching workers, revision ${res.revision}\n`);
     return 0;
   },
 };

@@ -1,0 +1,54 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { CliError } from "./command.js";
+import type { ParsedArgs } from "./command.js";
+import { connect, rpcFailure, CALL_TIMEOUT_MS } from "./rpc-client.js";
+
+/** A hive to call: its HiveService address and, when the queen told it, its id. */
+export interface HiveTarget {
+  address: string;
+  hiveId?: string;
+}
+
+/**
+ * The hive that --hive ID (asked of the queen) or --hive-addr ADDR (direct) names; with neither,
+ * the queen's only hive, or `choose` given the queen's hives.
+ */
+export async function hiveTarget(flags: ParsedArgs["flags"], choose?: ChooseHive): Promise<HiveTarget> {
+  const addr = flags["hive-addr"] as string | undefined;
+  const id = flags.hive as string | undefined;
+  if (addr !== undefined && id !== undefined) throw new CliError("give --hive ID or --hive-addr ADDR, not both");
+  if (addr !== undefined) return { address: addr };
+  const { client, url } = connect(QueenService, flags.queen as string);
+  if (id !== undefined) {
+    const res = await client.getHive({ hiveId: id }, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+      if (ConnectError.from(err).code === Code.NotFound) throw new CliError(`the queen at ${url} knows no hive ${id} (see apiary hives)`);
+      throw rpcFailure(err, "queen", url);
+    });
+    return endpointOf(res.hive?.info?.hiveId ?? id, res.hive?.info?.endpoint);
+  }
+  const res = await client.listHives({ omitWorkers: choose === undefined }, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    throw rpcFailure(err, "queen", url);
+  });
+  const hives = res.hives.map((h) => ({ hiveId: h.info?.hiveId ?? "", endpoint: h.info?.endpoint ?? "", workerIds: h.workers.map((w) => w.workerId) }));
+  const chosen = choose ? choose(hives, url) : onlyHive(hives, url);
+  return endpointOf(chosen.hiveId, chosen.endpoint);
+}
+
+export interface KnownHive {
+  hiveId: string;
+  endpoint: string;
+  workerIds: string[];
+}
+export type ChooseHive = (hives: KnownHive[], queenUrl: string) => KnownHive;
+
+function onlyHive(hives: KnownHive[], url: string): KnownHive {
+  if (hives.length === 1) return hives[0];
+  if (hives.length === 0) throw new CliError(`the queen at ${url} knows no hive yet`);
+  throw new CliError(`the queen at ${url} knows ${hives.length} hives (${hives.map((h) => h.hiveId).join(", ")}): pass --hive ID`);
+}
+
+function endpointOf(hiveId: string, endpoint: string | undefined): HiveTarget {
+  if (!endpoint) throw new CliError(`hive ${hiveId} told the queen no endpoint: pass --hive-addr`);
+  return { address: endpoint, hiveId };
+}
