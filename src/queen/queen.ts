@@ -5,6 +5,7 @@ import { createLogger } from "../rpc/logger.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
+import { heartbeatBinaryRoute } from "./ingest/heartbeat-route.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
@@ -67,6 +68,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     port,
     logger,
     services: [{ service: QueenService, impl: service }],
+    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat)],
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
   });
