@@ -16,7 +16,6 @@ import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection
 
 export interface ServiceRegistration {
   service: DescService;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   impl: Partial<ServiceImpl<any>> | ServiceImpl<any>;
 }
 
