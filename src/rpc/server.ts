@@ -30,7 +30,17 @@ export interface RpcServerOptions {
   /** How long close() lets open calls finish before cutting connections. Default 5 s. */
   shutdownGraceMs?: number;
   interceptors?: Interceptor[];
+  /**
+   * Consulted before the RPC handler for every HTTP request (HTTP/1.1 and HTTP/2): returns true
+   * when it answered the request itself (plain HTTP routes such as /metrics on the same port).
+   */
+  httpRoutes?: HttpRouteHook;
 }
+
+export type HttpRouteHook = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => boolean;
 
 export interface RpcServer {
   readonly host: string;
@@ -73,7 +83,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   for (const { service } of opts.services) health.setStatus(service.typeName, ServingStatus.SERVING);
   const reflection = new ReflectionIndex([...opts.services.map((r) => r.service), Health, ...REFLECTION_SERVICES]);
 
-  const handler = connectNodeAdapter({
+  const rpcHandler = connectNodeAdapter({
     readMaxBytes: opts.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
     interceptors: opts.interceptors,
@@ -84,6 +94,9 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       router.service(reflectionV1alpha.ServerReflection, createReflectionV1alpha(reflection));
     },
   });
+
+  const httpRoutes = opts.httpRoutes;
+  const handler: typeof rpcHandler = httpRoutes ? (req, res) => void (httpRoutes(req, res as Parameters<HttpRouteHook>[1]) || rpcHandler(req, res)) : rpcHandler;
 
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
