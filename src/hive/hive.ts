@@ -10,6 +10,7 @@ import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -62,6 +63,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   });
 
   const shutdown = new AbortController();
+  const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
   let server: RpcServer;
   try {
@@ -69,11 +71,12 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       host: resolved.host,
       port: resolved.port,
       logger,
+      ...resolved.security,
       services: [
         {
           service: HiveService,
           impl: createHiveService({
-            workers: supervisor,
+            workers: allowList ? allowList.guard(supervisor) : supervisor,
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
@@ -94,7 +97,11 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   let heartbeat: HeartbeatClient | undefined;
   if (resolved.queenUrl) {
     heartbeat = new HeartbeatClient({
-      transport: createApiaryTransport(resolved.queenUrl, { pingIntervalMs: resolved.pingIntervalMs, pingTimeoutMs: resolved.pingTimeoutMs }),
+      transport: createApiaryTransport(resolved.queenUrl, {
+        pingIntervalMs: resolved.pingIntervalMs,
+        pingTimeoutMs: resolved.pingTimeoutMs,
+        credentials: resolved.queenCredentials,
+      }),
       queenUrl: resolved.queenUrl,
       info: hiveInfo,
       incarnation,
