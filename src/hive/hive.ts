@@ -2,6 +2,7 @@ import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
 import { createLogger } from "../rpc/logger.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
@@ -72,6 +73,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       port: resolved.port,
       logger,
       ...resolved.security,
+      interceptors: [unexpectedErrorInterceptor(logger)],
       services: [
         {
           service: HiveService,

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { createLogger } from "../rpc/logger.js";
 import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
@@ -72,6 +73,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
     ...security,
+    interceptors: [unexpectedErrorInterceptor(logger)],
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });
   sweeper.start();

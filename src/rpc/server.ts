@@ -24,7 +24,6 @@ import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection
 
 export interface ServiceRegistration {
   service: DescService;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   impl: Partial<ServiceImpl<any>> | ServiceImpl<any>;
 }
 
@@ -51,6 +50,11 @@ export interface RpcServerOptions extends ServerSecurity {
   /** How long close() lets open calls finish before cutting connections. Default 5 s. */
   shutdownGraceMs?: number;
   interceptors?: Interceptor[];
+  /**
+   * Consulted before the RPC handler for every HTTP request (HTTP/1.1 and HTTP/2): returns true
+   * when it answered the request itself (plain HTTP routes such as /metrics on the same port).
+   */
+  httpRoutes?: HttpRouteHook;
 }
 
 export interface ReloadResult {
@@ -58,6 +62,13 @@ export interface ReloadResult {
   changed: boolean;
   error?: string;
 }
+
+export type HttpRouteHook = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+  /** The server's authenticator: `auth.authenticateHttpRequest(req, "read")` guards a route like an RPC. */
+  auth: Authenticator,
+) => boolean;
 
 export interface RpcServer {
   readonly host: string;
@@ -119,7 +130,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   for (const { service } of opts.services) health.setStatus(service.typeName, ServingStatus.SERVING);
   const reflection = new ReflectionIndex([...opts.services.map((r) => r.service), Health, ...REFLECTION_SERVICES]);
 
-  const handler = connectNodeAdapter({
+  const rpcHandler = connectNodeAdapter({
     readMaxBytes: opts.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
     interceptors: auth.enabled ? [auth.interceptor, ...(opts.interceptors ?? [])] : opts.interceptors,
@@ -131,6 +142,9 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       router.service(reflectionV1alpha.ServerReflection, createReflectionV1alpha(reflection));
     },
   });
+
+  const httpRoutes = opts.httpRoutes;
+  const handler: typeof rpcHandler = httpRoutes ? (req, res) => void (httpRoutes(req, res as Parameters<HttpRouteHook>[1], auth) || rpcHandler(req, res)) : rpcHandler;
 
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
