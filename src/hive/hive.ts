@@ -5,6 +5,7 @@ import { createLogger } from "../rpc/logger.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
 import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
@@ -14,6 +15,7 @@ import { createHiveService } from "./hive-service.js";
 import { HiveMetrics } from "./metrics/hive-metrics.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -71,6 +73,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   monitor.subscribe((report) => metrics.observeReport(report));
 
   const shutdown = new AbortController();
+  const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
   let server: RpcServer;
   try {
@@ -78,13 +81,14 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       host: resolved.host,
       port: resolved.port,
       logger,
-      interceptors: [rpcMetricsInterceptor(metrics.registry)],
+      ...resolved.security,
+      interceptors: [rpcMetricsInterceptor(metrics.registry), unexpectedErrorInterceptor(logger)],
       httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
       services: [
         {
           service: HiveService,
           impl: createHiveService({
-            workers: supervisor,
+            workers: allowList ? allowList.guard(supervisor) : supervisor,
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
@@ -105,7 +109,11 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   let heartbeat: HeartbeatClient | undefined;
   if (resolved.queenUrl) {
     heartbeat = new HeartbeatClient({
-      transport: createApiaryTransport(resolved.queenUrl, { pingIntervalMs: resolved.pingIntervalMs, pingTimeoutMs: resolved.pingTimeoutMs }),
+      transport: createApiaryTransport(resolved.queenUrl, {
+        pingIntervalMs: resolved.pingIntervalMs,
+        pingTimeoutMs: resolved.pingTimeoutMs,
+        credentials: resolved.queenCredentials,
+      }),
       queenUrl: resolved.queenUrl,
       info: hiveInfo,
       incarnation,

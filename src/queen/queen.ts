@@ -4,7 +4,8 @@ import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
-import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
@@ -30,6 +31,8 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   shutdownGraceMs?: number;
   /** Re-export every hive's per-GPU and per-worker series on /metrics; default false. */
   perDeviceMetrics?: boolean;
+  /** TLS, client CA, token file, --insecure. */
+  security?: ServerSecurity;
 }
 
 export interface Queen {
@@ -50,7 +53,7 @@ export interface Queen {
 
 /** Starts a queen: registry, liveness sweeper, watch hub and the QueenService on one port. */
 export async function startQueen(options: StartQueenOptions = {}): Promise<Queen> {
-  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, perDeviceMetrics, ...rest } = options;
+  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, perDeviceMetrics, security, ...rest } = options;
   const config = resolveQueenConfig(rest);
   const liveness = new LivenessClock(clock);
   const registry = new MemoryRegistry({ shards: config.shards, historySize: config.historySize, clock: liveness, logger });
@@ -77,7 +80,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     services: [{ service: QueenService, impl: service }],
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
-    interceptors: metrics.interceptors,
+    ...security,
+    interceptors: [...metrics.interceptors, unexpectedErrorInterceptor(logger)],
     httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });

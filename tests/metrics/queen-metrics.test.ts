@@ -66,7 +66,7 @@ describe("the queen's /metrics", () => {
     const hive = await TestHive.connect(queen.url, "hive-bad");
     hives.push(hive);
     await hive.report(makeReport(0, [], [makeWorker("ok")]));
-    hive.send({ case: "report", value: makeReport(2, [], [makeWorker("")]) });
+    hive.send({ case: "report", value: makeReport(2, [makeDevice("hive-bad", 0), makeDevice("hive-bad", 0)], []) });
     const err = await hive.next().then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(err?.code).toBe(Code.InvalidArgument);
     await client.getHive({ hiveId: "" }).catch(() => undefined);
