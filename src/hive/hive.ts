@@ -10,6 +10,7 @@ import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -61,6 +62,9 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "monitor" }),
   });
 
+  const logCheckpoints = new LogCheckpoints();
+  monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
+
   const shutdown = new AbortController();
   let info: HiveInfo | undefined;
   let server: RpcServer;
@@ -77,6 +81,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
+            logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
       ],
