@@ -2,6 +2,7 @@ import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
 import { createLogger } from "../rpc/logger.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
@@ -11,6 +12,7 @@ import { createHiveService } from "./hive-service.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
 import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
+import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -66,6 +68,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
 
   const shutdown = new AbortController();
+  const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
   let server: RpcServer;
   try {
@@ -73,11 +76,13 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       host: resolved.host,
       port: resolved.port,
       logger,
+      ...resolved.security,
+      interceptors: [unexpectedErrorInterceptor(logger)],
       services: [
         {
           service: HiveService,
           impl: createHiveService({
-            workers: supervisor,
+            workers: allowList ? allowList.guard(supervisor) : supervisor,
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
@@ -99,7 +104,11 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   let heartbeat: HeartbeatClient | undefined;
   if (resolved.queenUrl) {
     heartbeat = new HeartbeatClient({
-      transport: createApiaryTransport(resolved.queenUrl, { pingIntervalMs: resolved.pingIntervalMs, pingTimeoutMs: resolved.pingTimeoutMs }),
+      transport: createApiaryTransport(resolved.queenUrl, {
+        pingIntervalMs: resolved.pingIntervalMs,
+        pingTimeoutMs: resolved.pingTimeoutMs,
+        credentials: resolved.queenCredentials,
+      }),
       queenUrl: resolved.queenUrl,
       info: hiveInfo,
       incarnation,

@@ -3,7 +3,7 @@ import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { StreamWorkerLogsResponseSchema, type StreamWorkerLogsRequest, type StreamWorkerLogsResponse } from "../../../gen/apiary/v1/hive_pb.js";
-import { WORKER_ID_PATTERN } from "../workers/validate-spawn-request.js";
+import { checkWorkerId } from "../../rpc/worker-fields.js";
 import { followLog } from "./follow-log.js";
 import type { LogCheckpoints } from "./log-checkpoints.js";
 import { tailOffset } from "./tail-offset.js";
@@ -37,10 +37,7 @@ interface ValidLogRequest {
 }
 
 export function validateLogRequest(req: StreamWorkerLogsRequest): ValidLogRequest {
-  if (req.workerId === "") throw invalid("worker_id: must not be empty");
-  if (!WORKER_ID_PATTERN.test(req.workerId) || req.workerId === "." || req.workerId === "..") {
-    throw invalid("worker_id: must be 1–128 characters of [A-Za-z0-9._-]");
-  }
+  checkWorkerId("worker_id", req.workerId);
   if (req.tailLines !== undefined && req.tailLines > MAX_TAIL_LINES) throw invalid(`tail_lines: must be at most ${MAX_TAIL_LINES}`);
   let sinceMs: number | undefined;
   if (req.since) {

@@ -12,6 +12,7 @@ import { LogCheckpoints } from "../../../src/hive/worker-logs/log-checkpoints.js
 import { startRpcServer, type RpcServer } from "../../../src/rpc/server.js";
 import { createApiaryTransport } from "../../../src/rpc/transport.js";
 import { tempDir } from "../hive-test-helpers.js";
+import { requiredPermission } from "../../../src/rpc/auth/policy.js";
 
 // The hive side of the log file is what these tests exercise: the RPC server is real, the log files
 // are real, and the test writes them as a worker would (appending), then rotates them as logrotate does.
@@ -158,5 +159,9 @@ describe("StreamWorkerLogs", () => {
     expect(await codeOf(client.streamWorkerLogs({ workerId: "x", since: { seconds: -1n } }))).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/^since: /) });
     expect(await codeOf(client.streamWorkerLogs({ workerId: "nobody" }))).toMatchObject({ code: Code.NotFound, rawMessage: expect.stringMatching(/^worker_id: /) });
   });
-});
 
+  it("is a read under the authorisation policy, like ListWorkers; ListEvents is a queen read", () => {
+    expect(requiredPermission("apiary.v1.HiveService", "StreamWorkerLogs")).toBe("read");
+    expect(requiredPermission("apiary.v1.QueenService", "ListEvents")).toBe("authenticated");
+  });
+});
