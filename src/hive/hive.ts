@@ -15,6 +15,7 @@ import { createHiveService } from "./hive-service.js";
 import { HiveMetrics } from "./metrics/hive-metrics.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
 import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
@@ -72,6 +73,9 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   });
   monitor.subscribe((report) => metrics.observeReport(report));
 
+  const logCheckpoints = new LogCheckpoints();
+  monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
+
   const shutdown = new AbortController();
   const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
@@ -92,6 +96,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
+            logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
       ],

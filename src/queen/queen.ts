@@ -11,6 +11,7 @@ import { HiveSessions } from "./hive-sessions.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
 import { QueenMetrics } from "./metrics/queen-metrics.js";
+import { ObjectEvents } from "./object-events.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
 import { createQueenService } from "./queen-service.js";
 import type { Registry } from "./registry.js";
@@ -60,6 +61,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
   const hub = new WatchHub(registry, config.watcherMaxPending);
   const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics });
   const sweeper = new LivenessSweeper(registry, liveness, { ...config, onSweep: (ms) => metrics.observeSweep(ms) }, logger);
+  const events = new ObjectEvents(registry, clock);
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
   const service = createQueenService({
@@ -72,6 +74,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     reportIntervalMs: config.reportIntervalMs,
     bookmarkIntervalMs: config.bookmarkIntervalMs,
     minBookmarkIntervalMs: config.minBookmarkIntervalMs,
+    events,
   });
   const server = await startRpcServer({
     host,
