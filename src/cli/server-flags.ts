@@ -18,6 +18,12 @@ export const queenTuningFlags: FlagSpec[] = [
   { name: "ended-retention", type: "string", value: "DUR", env: "APIARY_ENDED_RETENTION", default: "15m", help: "how long ended (exited, failed) workers stay listed" },
 ];
 
+/** `apiary queen` and `apiary up`: re-export per-GPU and per-worker series on the queen's /metrics. */
+export const perDeviceMetricsFlag: FlagSpec = {
+  name: "metrics-per-device", type: "boolean", env: "APIARY_METRICS_PER_DEVICE",
+  help: "also export every hive's per-GPU and per-worker series on the queen's /metrics (off: they come from each hive's /metrics)",
+};
+
 /** Reads queenTuningFlags into startQueen options. */
 export function queenTuning(flags: ParsedArgs["flags"]) {
   return {

@@ -13,6 +13,7 @@ import {
 import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { isFinal } from "./ended-workers.js";
 import { LatestMailbox } from "./latest-mailbox.js";
+import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
@@ -39,6 +40,8 @@ export interface HiveServiceDeps {
   shutdownSignal: AbortSignal;
   /** Resolves once a stopped worker's end has been reported (bounded); StopWorker answers after it. */
   reportEnded?: (worker: WorkerTelemetry) => Promise<void>;
+  /** Worker logs for StreamWorkerLogs; absent = UNIMPLEMENTED. */
+  logs?: WorkerLogSource;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -70,6 +73,8 @@ export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof Hiv
     listWorkers() {
       return create(ListWorkersResponseSchema, { hive: deps.info(), workers: currentWorkers(deps) });
     },
+
+    streamWorkerLogs: (request, context) => streamWorkerLogs(deps.logs, request, context, deps.shutdownSignal),
 
     async *watchTelemetry(_request, context) {
       if (deps.shutdownSignal.aborted) throw new ConnectError("hive is shutting down", Code.Unavailable);

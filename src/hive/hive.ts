@@ -1,6 +1,9 @@
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
+import { metricsRoute } from "../rpc/metrics/metrics-route.js";
+import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
@@ -9,8 +12,11 @@ import { HeartbeatClient } from "./heartbeat-client.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
 import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
+import { HiveMetrics } from "./metrics/hive-metrics.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
+import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -29,6 +35,8 @@ export interface Hive {
   supervisor: WorkerSupervisor;
   gpuProbe: GpuProbe;
   monitor: Monitor;
+  /** Served at /metrics on the hive's port. */
+  metrics: HiveMetrics;
   /** Undefined when the hive runs without a queen. */
   heartbeat: HeartbeatClient | undefined;
   /** Ids of the workers an earlier hive process left running, re-adopted at start. */
@@ -49,7 +57,9 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "workers" }),
   });
   await supervisor.init();
+  const metrics = new HiveMetrics({ hiveId: resolved.hiveId });
   const gpuProbe = new GpuProbe({
+    observer: metrics.gpuProbeObserver,
     nvidiaSmiPath: resolved.nvidiaSmiPath,
     deadlineMs: resolved.gpuDeadlineMs,
     enabled: resolved.gpuEnabled,
@@ -63,8 +73,13 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     holdEndedUntilDelivered: resolved.queenUrl !== undefined,
     logger: logger.child({ component: "monitor" }),
   });
+  monitor.subscribe((report) => metrics.observeReport(report));
+
+  const logCheckpoints = new LogCheckpoints();
+  monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
 
   const shutdown = new AbortController();
+  const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
   let server: RpcServer;
   try {
@@ -72,16 +87,19 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       host: resolved.host,
       port: resolved.port,
       logger,
-      interceptors: [unexpectedErrorInterceptor(logger)],
+      ...resolved.security,
+      interceptors: [rpcMetricsInterceptor(metrics.registry), unexpectedErrorInterceptor(logger)],
+      httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
       services: [
         {
           service: HiveService,
           impl: createHiveService({
-            workers: supervisor,
+            workers: allowList ? allowList.guard(supervisor) : supervisor,
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
             reportEnded: (worker) => reportEnded(worker),
+            logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
       ],
@@ -108,7 +126,11 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   };
   if (resolved.queenUrl) {
     heartbeat = new HeartbeatClient({
-      transport: createApiaryTransport(resolved.queenUrl, { pingIntervalMs: resolved.pingIntervalMs, pingTimeoutMs: resolved.pingTimeoutMs }),
+      transport: createApiaryTransport(resolved.queenUrl, {
+        pingIntervalMs: resolved.pingIntervalMs,
+        pingTimeoutMs: resolved.pingTimeoutMs,
+        credentials: resolved.queenCredentials,
+      }),
       queenUrl: resolved.queenUrl,
       info: hiveInfo,
       incarnation,
@@ -138,5 +160,5 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       logger.info({ hiveId: hiveInfo.hiveId, stopWorkers: options.stopWorkers ?? false }, "hive stopped");
     })());
 
-  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, heartbeat, readopted: [...supervisor.readopted], close };
+  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, metrics, heartbeat, readopted: [...supervisor.readopted], close };
 }
