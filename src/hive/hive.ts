@@ -3,6 +3,7 @@ import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
 import { createLogger } from "../rpc/logger.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { createApiaryTransport } from "../rpc/transport.js";
+import { EngineScraper } from "./engine/engine-scraper.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
@@ -52,8 +53,14 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     enabled: resolved.gpuEnabled,
     logger: logger.child({ component: "gpu" }),
   });
+  const engineScraper = new EngineScraper({
+    targets: () => supervisor.engineTargets(),
+    deadlineMs: resolved.engineScrapeDeadlineMs,
+    maxBytes: resolved.engineScrapeMaxBytes,
+  });
   const monitor = new Monitor({
     sampler: supervisor,
+    engine: engineScraper,
     gpu: gpuProbe,
     intervalMs: resolved.tickIntervalMs,
     probeDeadlineMs: resolved.gpuDeadlineMs,

@@ -12,6 +12,7 @@ import {
   checkTimestamp,
   invalid,
 } from "./field-checks.js";
+import { validateEngineLoad } from "./engine-load-checks.js";
 
 /** Limits on what one hive may report. */
 export const REPORT_LIMITS = {
@@ -87,6 +88,7 @@ function validateWorker(field: string, w: WorkerTelemetry): void {
   checkText(`${field}.log_path`, w.logPath, 4096);
   checkText(`${field}.cgroup_path`, w.cgroupPath, 4096);
   checkTimestamp(`${field}.uptime`, w.uptime);
+  validateEngineLoad(`${field}.engine_load`, w.engineLoad);
 }
 
 /** Checks every field of a report before the registry sees it; throws INVALID_ARGUMENT naming the field. */

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/hive.proto.
  */
 export const file_apiary_v1_hive: GenFile = /*@__PURE__*/
-  fileDesc("ChRhcGlhcnkvdjEvaGl2ZS5wcm90bxIJYXBpYXJ5LnYxItoCChJTcGF3bldvcmtlclJlcXVlc3QSDAoEYXJndhgBIAMoCRIzCgNlbnYYAiADKAsyJi5hcGlhcnkudjEuU3Bhd25Xb3JrZXJSZXF1ZXN0LkVudkVudHJ5EgsKA2N3ZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIRCglncHVfdXVpZHMYBSADKAkSKQoGbGltaXRzGAYgASgLMhkuYXBpYXJ5LnYxLlJlc291cmNlTGltaXRzEjkKBmxhYmVscxgHIAMoCzIpLmFwaWFyeS52MS5TcGF3bldvcmtlclJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJBChNTcGF3bldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkiVwoRU3RvcFdvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEi8KDGdyYWNlX3BlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChJTdG9wV29ya2VyUmVzcG9uc2USKgoGd29ya2VyGAEgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiZQoTTGlzdFdvcmtlcnNSZXNwb25zZRIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEisKB3dvcmtlcnMYAiADKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5IhcKFVdhdGNoVGVsZW1ldHJ5UmVxdWVzdCI/ChZXYXRjaFRlbGVtZXRyeVJlc3BvbnNlEiUKBnJlcG9ydBgBIAEoCzIVLmFwaWFyeS52MS5IaXZlUmVwb3J0Ms0CCgtIaXZlU2VydmljZRJMCgtTcGF3bldvcmtlchIdLmFwaWFyeS52MS5TcGF3bldvcmtlclJlcXVlc3QaHi5hcGlhcnkudjEuU3Bhd25Xb3JrZXJSZXNwb25zZRJJCgpTdG9wV29ya2VyEhwuYXBpYXJ5LnYxLlN0b3BXb3JrZXJSZXF1ZXN0Gh0uYXBpYXJ5LnYxLlN0b3BXb3JrZXJSZXNwb25zZRJMCgtMaXN0V29ya2VycxIdLmFwaWFyeS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHi5hcGlhcnkudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJXCg5XYXRjaFRlbGVtZXRyeRIgLmFwaWFyeS52MS5XYXRjaFRlbGVtZXRyeVJlcXVlc3QaIS5hcGlhcnkudjEuV2F0Y2hUZWxlbWV0cnlSZXNwb25zZTABYgZwcm90bzM", [file_apiary_v1_telemetry, file_google_protobuf_duration]);
+  fileDesc("ChRhcGlhcnkvdjEvaGl2ZS5wcm90bxIJYXBpYXJ5LnYxIsoDChJTcGF3bldvcmtlclJlcXVlc3QSDAoEYXJndhgBIAMoCRIzCgNlbnYYAiADKAsyJi5hcGlhcnkudjEuU3Bhd25Xb3JrZXJSZXF1ZXN0LkVudkVudHJ5EgsKA2N3ZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIRCglncHVfdXVpZHMYBSADKAkSKQoGbGltaXRzGAYgASgLMhkuYXBpYXJ5LnYxLlJlc291cmNlTGltaXRzEjkKBmxhYmVscxgHIAMoCzIpLmFwaWFyeS52MS5TcGF3bldvcmtlclJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhwKEmVuZ2luZV9tZXRyaWNzX3VybBgyIAEoCUgAEh0KE2VuZ2luZV9tZXRyaWNzX3BvcnQYMyABKA1IABIfChdlbmdpbmVfbWV0cmljc19kaXNhYmxlZBg0IAEoCBoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEAoOZW5naW5lX21ldHJpY3MiQQoTU3Bhd25Xb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5IlcKEVN0b3BXb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iQAoSU3RvcFdvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ImUKE0xpc3RXb3JrZXJzUmVzcG9uc2USIQoEaGl2ZRgBIAEoCzITLmFwaWFyeS52MS5IaXZlSW5mbxIrCgd3b3JrZXJzGAIgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIXChVXYXRjaFRlbGVtZXRyeVJlcXVlc3QiPwoWV2F0Y2hUZWxlbWV0cnlSZXNwb25zZRIlCgZyZXBvcnQYASABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydDLNAgoLSGl2ZVNlcnZpY2USTAoLU3Bhd25Xb3JrZXISHS5hcGlhcnkudjEuU3Bhd25Xb3JrZXJSZXF1ZXN0Gh4uYXBpYXJ5LnYxLlNwYXduV29ya2VyUmVzcG9uc2USSQoKU3RvcFdvcmtlchIcLmFwaWFyeS52MS5TdG9wV29ya2VyUmVxdWVzdBodLmFwaWFyeS52MS5TdG9wV29ya2VyUmVzcG9uc2USTAoLTGlzdFdvcmtlcnMSHS5hcGlhcnkudjEuTGlzdFdvcmtlcnNSZXF1ZXN0Gh4uYXBpYXJ5LnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USVwoOV2F0Y2hUZWxlbWV0cnkSIC5hcGlhcnkudjEuV2F0Y2hUZWxlbWV0cnlSZXF1ZXN0GiEuYXBpYXJ5LnYxLldhdGNoVGVsZW1ldHJ5UmVzcG9uc2UwAWIGcHJvdG8z", [file_apiary_v1_telemetry, file_google_protobuf_duration]);
 
 /**
  * What to start.
@@ -77,6 +77,36 @@ export type SpawnWorkerRequest = Message<"apiary.v1.SpawnWorkerRequest"> & {
    * @generated from field: string worker_id = 8;
    */
   workerId: string;
+
+  /**
+   * Where the worker's inference engine serves Prometheus metrics, scraped by the hive once per
+   * tick: a URL ("http://127.0.0.1:8000/metrics"; only loopback or this hive's own addresses) or a
+   * port on loopback. Unset = found from the command line (vLLM `serve … --port N`, default 8000;
+   * llama.cpp `llama-server --metrics --port N`, default 8080; SGLang and TGI `--port N`), else
+   * from the label `apiary.io/metrics-port` or `apiary.io/metrics-url`; else not scraped.
+   *
+   * @generated from oneof apiary.v1.SpawnWorkerRequest.engine_metrics
+   */
+  engineMetrics: {
+    /**
+     * @generated from field: string engine_metrics_url = 50;
+     */
+    value: string;
+    case: "engineMetricsUrl";
+  } | {
+    /**
+     * @generated from field: uint32 engine_metrics_port = 51;
+     */
+    value: number;
+    case: "engineMetricsPort";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Do not scrape the worker's engine metrics even if an endpoint can be found.
+   *
+   * @generated from field: bool engine_metrics_disabled = 52;
+   */
+  engineMetricsDisabled: boolean;
 };
 
 /**
