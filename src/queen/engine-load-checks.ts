@@ -1,6 +1,6 @@
 import type { EngineLoad } from "../../gen/apiary/v1/telemetry_pb.js";
 import { EngineKind } from "../../gen/apiary/v1/telemetry_pb.js";
-import { checkEnum, checkNumber, checkText, checkTimestamp } from "./field-checks.js";
+import { checkEnum, checkNumber, checkText, checkTimestamp } from "../rpc/field-checks.js";
 
 /** More requests than any engine holds; more tokens per second than any machine makes. */
 const MAX_REQUESTS = 10_000_000;

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/queen.proto.
  */
 export const file_apiary_v1_queen: GenFile = /*@__PURE__*/
-  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIh0KC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIt8DCgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3JCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMilQQKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRIhChRtYXhfcmVxdWVzdHNfd2FpdGluZxgyIAEoDUgBiAEBEiUKGG1heF9rdl9jYWNoZV91c2FnZV9yYXRpbxgzIAEoAUgCiAEBGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhoKGF9tYXhfZ3B1X3V0aWxpemF0aW9uX3BjdEIXChVfbWF4X3JlcXVlc3RzX3dhaXRpbmdCGwoZX21heF9rdl9jYWNoZV91c2FnZV9yYXRpbyLpAQoLV29ya2VyTWF0Y2gSDwoHaGl2ZV9pZBgBIAEoCRIqCgZ3b3JrZXIYAiABKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5EhwKD2ZyZWVfdnJhbV9ieXRlcxgDIAEoBEgAiAEBEiUKBmhlYWx0aBgEIAEoDjIVLmFwaWFyeS52MS5IaXZlSGVhbHRoEi0KCWxhc3Rfc2VlbhgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaGl2ZV9lbmRwb2ludBgGIAEoCUISChBfZnJlZV92cmFtX2J5dGVzImcKE0ZpbmRXb3JrZXJzUmVzcG9uc2USJwoHbWF0Y2hlcxgBIAMoCzIWLmFwaWFyeS52MS5Xb3JrZXJNYXRjaBIVCg10b3RhbF9tYXRjaGVzGAIgASgNEhAKCHJldmlzaW9uGAMgASgEIsQCChJGaW5kRGV2aWNlc1JlcXVlc3QSGwoTbWluX2ZyZWVfdnJhbV9ieXRlcxgBIAEoBBJCCgtoaXZlX2xhYmVscxgCIAMoCzItLmFwaWFyeS52MS5GaW5kRGV2aWNlc1JlcXVlc3QuSGl2ZUxhYmVsc0VudHJ5EhgKEGluY2x1ZGVfZGVncmFkZWQYAyABKAgSDQoFbGltaXQYBCABKA0SJQoFb3JkZXIYBSABKA4yFi5hcGlhcnkudjEuRGV2aWNlT3JkZXISIAoTbWF4X3V0aWxpemF0aW9uX3BjdBgGIAEoAUgAiAEBEhAKCGhpdmVfaWRzGAcgAygJGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhYKFF9tYXhfdXRpbGl6YXRpb25fcGN0IvcBCgtEZXZpY2VNYXRjaBIPCgdoaXZlX2lkGAEgASgJEiQKBmRldmljZRgCIAEoCzIULmFwaWFyeS52MS5HcHVEZXZpY2USHAoPZnJlZV92cmFtX2J5dGVzGAMgASgESACIAQESJQoGaGVhbHRoGAQgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp3b3JrZXJfaWRzGAYgAygJEhUKDWhpdmVfZW5kcG9pbnQYByABKAlCEgoQX2ZyZWVfdnJhbV9ieXRlcyJnChNGaW5kRGV2aWNlc1Jlc3BvbnNlEicKB21hdGNoZXMYASADKAsyFi5hcGlhcnkudjEuRGV2aWNlTWF0Y2gSFQoNdG90YWxfbWF0Y2hlcxgCIAEoDRIQCghyZXZpc2lvbhgDIAEoBCIhCg5HZXRIaXZlUmVxdWVzdBIPCgdoaXZlX2lkGAEgASgJIkgKD0dldEhpdmVSZXNwb25zZRIjCgRoaXZlGAEgASgLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQinQEKEExpc3RIaXZlc1JlcXVlc3QSQAoLaGl2ZV9sYWJlbHMYASADKAsyKy5hcGlhcnkudjEuTGlzdEhpdmVzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSFAoMb21pdF93b3JrZXJzGAIgASgIGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIksKEUxpc3RIaXZlc1Jlc3BvbnNlEiQKBWhpdmVzGAEgAygLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQi6QEKDFdhdGNoUmVxdWVzdBIWCg5zaW5jZV9yZXZpc2lvbhgBIAEoBBINCgVlcG9jaBgCIAEoCRIQCghoaXZlX2lkcxgDIAMoCRINCgVtb2RlbBgEIAEoCRIjCgVraW5kcxgFIAMoDjIULmFwaWFyeS52MS5XYXRjaEtpbmQSNAoRYm9va21hcmtfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTbWluX3VwZGF0ZV9pbnRlcnZhbBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJUCglIaXZlRXZlbnQSIgoEdHlwZRgBIAEoDjIULmFwaWFyeS52MS5FdmVudFR5cGUSIwoEaGl2ZRgCIAEoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzIm4KC1dvcmtlckV2ZW50EiIKBHR5cGUYASABKA4yFC5hcGlhcnkudjEuRXZlbnRUeXBlEg8KB2hpdmVfaWQYAiABKAkSKgoGd29ya2VyGAMgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIPCg1XYXRjaEJvb2ttYXJrIhIKEFdhdGNoU25hcHNob3RFbmQi/QEKDVdhdGNoUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAQSDQoFZXBvY2gYAiABKAkSJAoEaGl2ZRgDIAEoCzIULmFwaWFyeS52MS5IaXZlRXZlbnRIABIoCgZ3b3JrZXIYBCABKAsyFi5hcGlhcnkudjEuV29ya2VyRXZlbnRIABIsCghib29rbWFyaxgFIAEoCzIYLmFwaWFyeS52MS5XYXRjaEJvb2ttYXJrSAASMwoMc25hcHNob3RfZW5kGAYgASgLMhsuYXBpYXJ5LnYxLldhdGNoU25hcHNob3RFbmRIABIQCghzbmFwc2hvdBgHIAEoCEIGCgRraW5kKnIKCkhpdmVIZWFsdGgSGwoXSElWRV9IRUFMVEhfVU5TUEVDSUZJRUQQABIXChNISVZFX0hFQUxUSF9IRUFMVEhZEAESGAoUSElWRV9IRUFMVEhfREVHUkFERUQQAhIUChBISVZFX0hFQUxUSF9ET1dOEAMqjAEKC1dvcmtlck9yZGVyEhwKGFdPUktFUl9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG1dPUktFUl9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG1dPUktFUl9PUkRFUl9MRUFTVF9VVElMSVpFRBACEh0KGVdPUktFUl9PUkRFUl9MRUFTVF9MT0FERUQQAyptCgtEZXZpY2VPcmRlchIcChhERVZJQ0VfT1JERVJfVU5TUEVDSUZJRUQQABIfChtERVZJQ0VfT1JERVJfTU9TVF9GUkVFX1ZSQU0QARIfChtERVZJQ0VfT1JERVJfTEVBU1RfVVRJTElaRUQQAipTCglXYXRjaEtpbmQSGgoWV0FUQ0hfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBVENIX0tJTkRfSElWRRABEhUKEVdBVENIX0tJTkRfV09SS0VSEAIqbQoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIUChBFVkVOVF9UWVBFX0FEREVEEAESFgoSRVZFTlRfVFlQRV9VUERBVEVEEAISFgoSRVZFTlRfVFlQRV9SRU1PVkVEEAMyvgMKDFF1ZWVuU2VydmljZRJKCglIZWFydGJlYXQSGy5hcGlhcnkudjEuSGVhcnRiZWF0UmVxdWVzdBocLmFwaWFyeS52MS5IZWFydGJlYXRSZXNwb25zZSgBMAESTAoLRmluZFdvcmtlcnMSHS5hcGlhcnkudjEuRmluZFdvcmtlcnNSZXF1ZXN0Gh4uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVzcG9uc2USTAoLRmluZERldmljZXMSHS5hcGlhcnkudjEuRmluZERldmljZXNSZXF1ZXN0Gh4uYXBpYXJ5LnYxLkZpbmREZXZpY2VzUmVzcG9uc2USQAoHR2V0SGl2ZRIZLmFwaWFyeS52MS5HZXRIaXZlUmVxdWVzdBoaLmFwaWFyeS52MS5HZXRIaXZlUmVzcG9uc2USRgoJTGlzdEhpdmVzEhsuYXBpYXJ5LnYxLkxpc3RIaXZlc1JlcXVlc3QaHC5hcGlhcnkudjEuTGlzdEhpdmVzUmVzcG9uc2USPAoFV2F0Y2gSFy5hcGlhcnkudjEuV2F0Y2hSZXF1ZXN0GhguYXBpYXJ5LnYxLldhdGNoUmVzcG9uc2UwAWIGcHJvdG8z", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIjsKC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCRIcChR3b3JrZXJzX2xlZnRfcnVubmluZxgUIAEoDSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIowECgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3ISKwoJZGVwYXJ0dXJlGBQgASgLMhguYXBpYXJ5LnYxLkhpdmVEZXBhcnR1cmVCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMiagoNSGl2ZURlcGFydHVyZRIOCgZyZWFzb24YASABKAkSHAoUd29ya2Vyc19sZWZ0X3J1bm5pbmcYAiABKA0SKwoHbGVmdF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQQKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRIhChRtYXhfcmVxdWVzdHNfd2FpdGluZxgyIAEoDUgBiAEBEiUKGG1heF9rdl9jYWNoZV91c2FnZV9yYXRpbxgzIAEoAUgCiAEBGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhoKGF9tYXhfZ3B1X3V0aWxpemF0aW9uX3BjdEIXChVfbWF4X3JlcXVlc3RzX3dhaXRpbmdCGwoZX21heF9rdl9jYWNoZV91c2FnZV9yYXRpbyLpAQoLV29ya2VyTWF0Y2gSDwoHaGl2ZV9pZBgBIAEoCRIqCgZ3b3JrZXIYAiABKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5EhwKD2ZyZWVfdnJhbV9ieXRlcxgDIAEoBEgAiAEBEiUKBmhlYWx0aBgEIAEoDjIVLmFwaWFyeS52MS5IaXZlSGVhbHRoEi0KCWxhc3Rfc2VlbhgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaGl2ZV9lbmRwb2ludBgGIAEoCUISChBfZnJlZV92cmFtX2J5dGVzImcKE0ZpbmRXb3JrZXJzUmVzcG9uc2USJwoHbWF0Y2hlcxgBIAMoCzIWLmFwaWFyeS52MS5Xb3JrZXJNYXRjaBIVCg10b3RhbF9tYXRjaGVzGAIgASgNEhAKCHJldmlzaW9uGAMgASgEIsQCChJGaW5kRGV2aWNlc1JlcXVlc3QSGwoTbWluX2ZyZWVfdnJhbV9ieXRlcxgBIAEoBBJCCgtoaXZlX2xhYmVscxgCIAMoCzItLmFwaWFyeS52MS5GaW5kRGV2aWNlc1JlcXVlc3QuSGl2ZUxhYmVsc0VudHJ5EhgKEGluY2x1ZGVfZGVncmFkZWQYAyABKAgSDQoFbGltaXQYBCABKA0SJQoFb3JkZXIYBSABKA4yFi5hcGlhcnkudjEuRGV2aWNlT3JkZXISIAoTbWF4X3V0aWxpemF0aW9uX3BjdBgGIAEoAUgAiAEBEhAKCGhpdmVfaWRzGAcgAygJGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhYKFF9tYXhfdXRpbGl6YXRpb25fcGN0IvcBCgtEZXZpY2VNYXRjaBIPCgdoaXZlX2lkGAEgASgJEiQKBmRldmljZRgCIAEoCzIULmFwaWFyeS52MS5HcHVEZXZpY2USHAoPZnJlZV92cmFtX2J5dGVzGAMgASgESACIAQESJQoGaGVhbHRoGAQgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp3b3JrZXJfaWRzGAYgAygJEhUKDWhpdmVfZW5kcG9pbnQYByABKAlCEgoQX2ZyZWVfdnJhbV9ieXRlcyJnChNGaW5kRGV2aWNlc1Jlc3BvbnNlEicKB21hdGNoZXMYASADKAsyFi5hcGlhcnkudjEuRGV2aWNlTWF0Y2gSFQoNdG90YWxfbWF0Y2hlcxgCIAEoDRIQCghyZXZpc2lvbhgDIAEoBCIhCg5HZXRIaXZlUmVxdWVzdBIPCgdoaXZlX2lkGAEgASgJIkgKD0dldEhpdmVSZXNwb25zZRIjCgRoaXZlGAEgASgLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQinQEKEExpc3RIaXZlc1JlcXVlc3QSQAoLaGl2ZV9sYWJlbHMYASADKAsyKy5hcGlhcnkudjEuTGlzdEhpdmVzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSFAoMb21pdF93b3JrZXJzGAIgASgIGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIksKEUxpc3RIaXZlc1Jlc3BvbnNlEiQKBWhpdmVzGAEgAygLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQi6QEKDFdhdGNoUmVxdWVzdBIWCg5zaW5jZV9yZXZpc2lvbhgBIAEoBBINCgVlcG9jaBgCIAEoCRIQCghoaXZlX2lkcxgDIAMoCRINCgVtb2RlbBgEIAEoCRIjCgVraW5kcxgFIAMoDjIULmFwaWFyeS52MS5XYXRjaEtpbmQSNAoRYm9va21hcmtfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTbWluX3VwZGF0ZV9pbnRlcnZhbBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJUCglIaXZlRXZlbnQSIgoEdHlwZRgBIAEoDjIULmFwaWFyeS52MS5FdmVudFR5cGUSIwoEaGl2ZRgCIAEoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzIm4KC1dvcmtlckV2ZW50EiIKBHR5cGUYASABKA4yFC5hcGlhcnkudjEuRXZlbnRUeXBlEg8KB2hpdmVfaWQYAiABKAkSKgoGd29ya2VyGAMgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIPCg1XYXRjaEJvb2ttYXJrIhIKEFdhdGNoU25hcHNob3RFbmQi/QEKDVdhdGNoUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAQSDQoFZXBvY2gYAiABKAkSJAoEaGl2ZRgDIAEoCzIULmFwaWFyeS52MS5IaXZlRXZlbnRIABIoCgZ3b3JrZXIYBCABKAsyFi5hcGlhcnkudjEuV29ya2VyRXZlbnRIABIsCghib29rbWFyaxgFIAEoCzIYLmFwaWFyeS52MS5XYXRjaEJvb2ttYXJrSAASMwoMc25hcHNob3RfZW5kGAYgASgLMhsuYXBpYXJ5LnYxLldhdGNoU25hcHNob3RFbmRIABIQCghzbmFwc2hvdBgHIAEoCEIGCgRraW5kKnIKCkhpdmVIZWFsdGgSGwoXSElWRV9IRUFMVEhfVU5TUEVDSUZJRUQQABIXChNISVZFX0hFQUxUSF9IRUFMVEhZEAESGAoUSElWRV9IRUFMVEhfREVHUkFERUQQAhIUChBISVZFX0hFQUxUSF9ET1dOEAMqjAEKC1dvcmtlck9yZGVyEhwKGFdPUktFUl9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG1dPUktFUl9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG1dPUktFUl9PUkRFUl9MRUFTVF9VVElMSVpFRBACEh0KGVdPUktFUl9PUkRFUl9MRUFTVF9MT0FERUQQAyptCgtEZXZpY2VPcmRlchIcChhERVZJQ0VfT1JERVJfVU5TUEVDSUZJRUQQABIfChtERVZJQ0VfT1JERVJfTU9TVF9GUkVFX1ZSQU0QARIfChtERVZJQ0VfT1JERVJfTEVBU1RfVVRJTElaRUQQAipTCglXYXRjaEtpbmQSGgoWV0FUQ0hfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBVENIX0tJTkRfSElWRRABEhUKEVdBVENIX0tJTkRfV09SS0VSEAIqbQoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIUChBFVkVOVF9UWVBFX0FEREVEEAESFgoSRVZFTlRfVFlQRV9VUERBVEVEEAISFgoSRVZFTlRfVFlQRV9SRU1PVkVEEAMyvgMKDFF1ZWVuU2VydmljZRJKCglIZWFydGJlYXQSGy5hcGlhcnkudjEuSGVhcnRiZWF0UmVxdWVzdBocLmFwaWFyeS52MS5IZWFydGJlYXRSZXNwb25zZSgBMAESTAoLRmluZFdvcmtlcnMSHS5hcGlhcnkudjEuRmluZFdvcmtlcnNSZXF1ZXN0Gh4uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVzcG9uc2USTAoLRmluZERldmljZXMSHS5hcGlhcnkudjEuRmluZERldmljZXNSZXF1ZXN0Gh4uYXBpYXJ5LnYxLkZpbmREZXZpY2VzUmVzcG9uc2USQAoHR2V0SGl2ZRIZLmFwaWFyeS52MS5HZXRIaXZlUmVxdWVzdBoaLmFwaWFyeS52MS5HZXRIaXZlUmVzcG9uc2USRgoJTGlzdEhpdmVzEhsuYXBpYXJ5LnYxLkxpc3RIaXZlc1JlcXVlc3QaHC5hcGlhcnkudjEuTGlzdEhpdmVzUmVzcG9uc2USPAoFV2F0Y2gSFy5hcGlhcnkudjEuV2F0Y2hSZXF1ZXN0GhguYXBpYXJ5LnYxLldhdGNoUmVzcG9uc2UwAWIGcHJvdG8z", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A message from a hive on its Heartbeat stream.
@@ -102,6 +102,15 @@ export type HiveGoodbye = Message<"apiary.v1.HiveGoodbye"> & {
    * @generated from field: string reason = 1;
    */
   reason: string;
+
+  /**
+   * Workers the hive leaves running (it stopped without stopping them). With none, the queen
+   * forgets the hive at once; otherwise it keeps the hive listed, DOWN, with a departure, until
+   * the hive is back or the eviction delay has passed.
+   *
+   * @generated from field: uint32 workers_left_running = 20;
+   */
+  workersLeftRunning: number;
 };
 
 /**
@@ -295,11 +304,20 @@ export type HiveStatus = Message<"apiary.v1.HiveStatus"> & {
   lastSeq: bigint;
 
   /**
-   * Hive-wide collection errors from the last report.
+   * Hive-wide collection errors from the last report, then one error with source "queen" per
+   * worker entry the queen left out of that report because it broke a rule (the message names
+   * the worker and the field). The rest of such a report is applied.
    *
    * @generated from field: repeated apiary.v1.CollectionError errors = 12;
    */
   errors: CollectionError[];
+
+  /**
+   * Set while the hive is away after a goodbye that left workers running.
+   *
+   * @generated from field: apiary.v1.HiveDeparture departure = 20;
+   */
+  departure?: HiveDeparture | undefined;
 };
 
 /**
@@ -308,6 +326,41 @@ export type HiveStatus = Message<"apiary.v1.HiveStatus"> & {
  */
 export const HiveStatusSchema: GenMessage<HiveStatus> = /*@__PURE__*/
   messageDesc(file_apiary_v1_queen, 6);
+
+/**
+ * A hive that stopped and left workers running: they are not measured until it is back.
+ *
+ * @generated from message apiary.v1.HiveDeparture
+ */
+export type HiveDeparture = Message<"apiary.v1.HiveDeparture"> & {
+  /**
+   * The reason from the hive's goodbye.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * How many workers it left running.
+   *
+   * @generated from field: uint32 workers_left_running = 2;
+   */
+  workersLeftRunning: number;
+
+  /**
+   * When the queen received the goodbye (queen clock).
+   *
+   * @generated from field: google.protobuf.Timestamp left_at = 3;
+   */
+  leftAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.HiveDeparture.
+ * Use `create(HiveDepartureSchema)` to create a new message.
+ */
+export const HiveDepartureSchema: GenMessage<HiveDeparture> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 7);
 
 /**
  * Filters for FindWorkers. Every filter given must match.
@@ -362,7 +415,8 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
   includeDegraded: boolean;
 
   /**
-   * Only workers in this state; unset = RUNNING.
+   * Only workers in this state; unset = RUNNING. Ended workers (EXITED, FAILED) stay findable
+   * for the queen's retention of ended workers (default 15 minutes).
    *
    * @generated from field: apiary.v1.WorkerState state = 7;
    */
@@ -409,7 +463,7 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
  * Use `create(FindWorkersRequestSchema)` to create a new message.
  */
 export const FindWorkersRequestSchema: GenMessage<FindWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 7);
+  messageDesc(file_apiary_v1_queen, 8);
 
 /**
  * One worker found by FindWorkers.
@@ -465,7 +519,7 @@ export type WorkerMatch = Message<"apiary.v1.WorkerMatch"> & {
  * Use `create(WorkerMatchSchema)` to create a new message.
  */
 export const WorkerMatchSchema: GenMessage<WorkerMatch> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 8);
+  messageDesc(file_apiary_v1_queen, 9);
 
 /**
  * Result of FindWorkers.
@@ -500,7 +554,7 @@ export type FindWorkersResponse = Message<"apiary.v1.FindWorkersResponse"> & {
  * Use `create(FindWorkersResponseSchema)` to create a new message.
  */
 export const FindWorkersResponseSchema: GenMessage<FindWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 9);
+  messageDesc(file_apiary_v1_queen, 10);
 
 /**
  * Filters for FindDevices. Every filter given must match.
@@ -563,7 +617,7 @@ export type FindDevicesRequest = Message<"apiary.v1.FindDevicesRequest"> & {
  * Use `create(FindDevicesRequestSchema)` to create a new message.
  */
 export const FindDevicesRequestSchema: GenMessage<FindDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 10);
+  messageDesc(file_apiary_v1_queen, 11);
 
 /**
  * One GPU found by FindDevices.
@@ -626,7 +680,7 @@ export type DeviceMatch = Message<"apiary.v1.DeviceMatch"> & {
  * Use `create(DeviceMatchSchema)` to create a new message.
  */
 export const DeviceMatchSchema: GenMessage<DeviceMatch> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 11);
+  messageDesc(file_apiary_v1_queen, 12);
 
 /**
  * Result of FindDevices.
@@ -661,7 +715,7 @@ export type FindDevicesResponse = Message<"apiary.v1.FindDevicesResponse"> & {
  * Use `create(FindDevicesResponseSchema)` to create a new message.
  */
 export const FindDevicesResponseSchema: GenMessage<FindDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 12);
+  messageDesc(file_apiary_v1_queen, 13);
 
 /**
  * Asks for one hive.
@@ -682,7 +736,7 @@ export type GetHiveRequest = Message<"apiary.v1.GetHiveRequest"> & {
  * Use `create(GetHiveRequestSchema)` to create a new message.
  */
 export const GetHiveRequestSchema: GenMessage<GetHiveRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 13);
+  messageDesc(file_apiary_v1_queen, 14);
 
 /**
  * One hive.
@@ -710,7 +764,7 @@ export type GetHiveResponse = Message<"apiary.v1.GetHiveResponse"> & {
  * Use `create(GetHiveResponseSchema)` to create a new message.
  */
 export const GetHiveResponseSchema: GenMessage<GetHiveResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 14);
+  messageDesc(file_apiary_v1_queen, 15);
 
 /**
  * Asks for every hive.
@@ -738,7 +792,7 @@ export type ListHivesRequest = Message<"apiary.v1.ListHivesRequest"> & {
  * Use `create(ListHivesRequestSchema)` to create a new message.
  */
 export const ListHivesRequestSchema: GenMessage<ListHivesRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 15);
+  messageDesc(file_apiary_v1_queen, 16);
 
 /**
  * Every hive the queen knows, ordered by hive_id.
@@ -766,7 +820,7 @@ export type ListHivesResponse = Message<"apiary.v1.ListHivesResponse"> & {
  * Use `create(ListHivesResponseSchema)` to create a new message.
  */
 export const ListHivesResponseSchema: GenMessage<ListHivesResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 16);
+  messageDesc(file_apiary_v1_queen, 17);
 
 /**
  * Opens a Watch stream.
@@ -832,7 +886,7 @@ export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 17);
+  messageDesc(file_apiary_v1_queen, 18);
 
 /**
  * A hive changed.
@@ -860,7 +914,7 @@ export type HiveEvent = Message<"apiary.v1.HiveEvent"> & {
  * Use `create(HiveEventSchema)` to create a new message.
  */
 export const HiveEventSchema: GenMessage<HiveEvent> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 18);
+  messageDesc(file_apiary_v1_queen, 19);
 
 /**
  * A worker changed.
@@ -895,7 +949,7 @@ export type WorkerEvent = Message<"apiary.v1.WorkerEvent"> & {
  * Use `create(WorkerEventSchema)` to create a new message.
  */
 export const WorkerEventSchema: GenMessage<WorkerEvent> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 19);
+  messageDesc(file_apiary_v1_queen, 20);
 
 /**
  * Nothing to report: the watcher has seen everything up to this message's revision.
@@ -910,7 +964,7 @@ export type WatchBookmark = Message<"apiary.v1.WatchBookmark"> & {
  * Use `create(WatchBookmarkSchema)` to create a new message.
  */
 export const WatchBookmarkSchema: GenMessage<WatchBookmark> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 20);
+  messageDesc(file_apiary_v1_queen, 21);
 
 /**
  * The snapshot is complete; live events follow.
@@ -925,7 +979,7 @@ export type WatchSnapshotEnd = Message<"apiary.v1.WatchSnapshotEnd"> & {
  * Use `create(WatchSnapshotEndSchema)` to create a new message.
  */
 export const WatchSnapshotEndSchema: GenMessage<WatchSnapshotEnd> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 21);
+  messageDesc(file_apiary_v1_queen, 22);
 
 /**
  * One message on a Watch stream.
@@ -1002,7 +1056,7 @@ export type WatchResponse = Message<"apiary.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 22);
+  messageDesc(file_apiary_v1_queen, 23);
 
 /**
  * Health of a hive as judged by the queen from the age of its last report.
