@@ -12,6 +12,7 @@ import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
 import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
@@ -70,6 +71,9 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "monitor" }),
   });
 
+  const logCheckpoints = new LogCheckpoints();
+  monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
+
   const shutdown = new AbortController();
   const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
@@ -89,6 +93,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
+            logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
       ],

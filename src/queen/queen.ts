@@ -8,6 +8,7 @@ import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
+import { ObjectEvents } from "./object-events.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
 import { createQueenService } from "./queen-service.js";
 import type { Registry } from "./registry.js";
@@ -52,6 +53,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
   const registry = new MemoryRegistry({ shards: config.shards, historySize: config.historySize, clock: liveness, logger });
   const hub = new WatchHub(registry, config.watcherMaxPending);
   const sweeper = new LivenessSweeper(registry, liveness, config, logger);
+  const events = new ObjectEvents(registry, clock);
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
   const service = createQueenService({
@@ -64,6 +66,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     reportIntervalMs: config.reportIntervalMs,
     bookmarkIntervalMs: config.bookmarkIntervalMs,
     minBookmarkIntervalMs: config.minBookmarkIntervalMs,
+    events,
   });
   const server = await startRpcServer({
     host,
