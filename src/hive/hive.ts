@@ -7,6 +7,7 @@ import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
+import { EngineScraper } from "./engine/engine-scraper.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
@@ -65,8 +66,14 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     enabled: resolved.gpuEnabled,
     logger: logger.child({ component: "gpu" }),
   });
+  const engineScraper = new EngineScraper({
+    targets: () => supervisor.engineTargets(),
+    deadlineMs: resolved.engineScrapeDeadlineMs,
+    maxBytes: resolved.engineScrapeMaxBytes,
+  });
   const monitor = new Monitor({
     sampler: supervisor,
+    engine: engineScraper,
     gpu: gpuProbe,
     intervalMs: resolved.tickIntervalMs,
     probeDeadlineMs: resolved.gpuDeadlineMs,

@@ -10,6 +10,8 @@ import { detectCgroupMode } from "../cgroup/detect-cgroup-mode.js";
 import { readBootTimeMs } from "../procfs/meminfo.js";
 import { scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
+import type { EngineTarget } from "../engine/engine-scraper.js";
+import { resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
 import { exitOutcome } from "./exit-state.js";
 import type { ChildExit } from "./launch-in-cgroup.js";
 import { measureWorker } from "./measure-worker.js";
@@ -19,7 +21,7 @@ import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
-import { deleteWorkerState, loadWorkerStates } from "./worker-state-file.js";
+import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
 import { generateWorkerId } from "./worker-id.js";
 
 export interface WorkerSample {
@@ -44,6 +46,15 @@ export interface SupervisorOptions {
   defaultGraceMs?: number;
   /** Default /proc; tests may point it elsewhere. */
   procRoot?: string;
+}
+
+/** A worker re-adopted from the state file of an older hive: its endpoint as the command line and labels give it. */
+function endpointOfOldState(state: WorkerStateFile): string {
+  try {
+    return resolveMetricsEndpoint({ argv: state.argv, labels: state.labels });
+  } catch {
+    return "";
+  }
 }
 
 /** After SIGKILL, how long to wait for the kernel to end every process. */
@@ -308,6 +319,17 @@ export class WorkerSupervisor {
       telemetry.errors.push(create(CollectionErrorSchema, { source: "procfs", message: String(err) }));
       return { telemetry, pids: [record.state.pid] };
     }
+  }
+
+  /** Live workers whose engine metrics are scraped, with their endpoints. */
+  engineTargets(): EngineTarget[] {
+    const targets: EngineTarget[] = [];
+    for (const record of this.live.values()) {
+      if (record.final) continue;
+      const url = record.state.engineMetricsUrl ?? endpointOfOldState(record.state);
+      if (url) targets.push({ workerId: record.state.workerId, url });
+    }
+    return targets;
   }
 
   list(): WorkerTelemetry[] {
