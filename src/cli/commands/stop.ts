@@ -32,14 +32,15 @@ export const stopCommand: Command = {
         throw rpcFailure(err, "hive", url);
       });
     const w = res.worker!;
-    const how = w.exitSignal ? `signal ${w.exitSignal}` : `exit code ${w.exitCode ?? "?"}`;
+    // A re-adopted worker is not the hive's child: its exit status cannot be known.
+    const how = w.exitSignal ? `signal ${w.exitSignal}` : w.exitCode !== undefined ? `exit code ${w.exitCode}` : "exit status unknown: re-adopted after a hive restart";
     process.stdout.write(`stopped ${w.workerId}: ${workerState(w.state)} (${how})\n`);
     return 0;
   },
 };
 
 /** Asks the queen for the endpoint of the hive running workerId. */
-async function hiveOf(workerId: string, queen: string): Promise<string> {
+export async function hiveOf(workerId: string, queen: string): Promise<string> {
   const { client, url } = connect(QueenService, queen);
   const res = await client.listHives({}, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
     throw rpcFailure(err, "queen", url);

@@ -1,27 +1,23 @@
-import type { DescMethodBiDiStreaming, DescService, MessageInitShape } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
-import { QueenService, type HeartbeatRequest, type HeartbeatResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
-import type { ServiceRegistration } from "../../rpc/server.js";
+import type { DescMethodBiDiStreaming, DescService } from "@bufbuild/protobuf";
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
+import { QueenService, type HeartbeatRequest } from "../../../gen/apiary/v1/queen_pb.js";
+import type { BinaryRoute } from "../../rpc/server.js";
 import { HeartbeatDecoder, HeartbeatFrameSchema, type HeartbeatFrame } from "./heartbeat-decoder.js";
-
-type HeartbeatImpl = (requests: AsyncIterable<HeartbeatRequest>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<typeof HeartbeatResponseSchema>>;
 
 /**
  * QueenService.Heartbeat for binary-encoded requests: connect-node hands over each request's
- * bytes undecoded (HeartbeatFrameSchema) and one HeartbeatDecoder per stream decodes them,
- * reusing what did not change since the hive's previous report. Everything else (interceptors,
- * limits, compression, protocols) is connect-node's as for every other RPC.
+ * bytes undecoded (HeartbeatFrameSchema), and this route's interceptor, the outermost, decodes
+ * them with one HeartbeatDecoder per stream, reusing what did not change since the hive's
+ * previous report. The server's interceptors (authorisation included) and the handler then see
+ * ordinary HeartbeatRequests; limits, compression and protocols are connect-node's as for every RPC.
  */
-export function heartbeatBinaryRoute(heartbeat: HeartbeatImpl): ServiceRegistration {
+export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>["heartbeat"]): BinaryRoute {
   const real = QueenService.method.heartbeat;
   const method = { ...real, input: HeartbeatFrameSchema } as unknown as DescMethodBiDiStreaming;
   const service = { ...QueenService, methods: [method], method: { heartbeat: method } } as unknown as DescService;
-  return {
-    service,
-    impl: {
-      heartbeat: (frames: AsyncIterable<HeartbeatFrame>, ctx: HandlerContext) => heartbeat(decodeEach(frames), ctx),
-    },
-  };
+  const decodeFrames: Interceptor = (next) => async (req) =>
+    req.stream ? next({ ...req, message: decodeEach(req.message as AsyncIterable<HeartbeatFrame>) } as typeof req) : next(req);
+  return { service, impl: { heartbeat }, interceptors: [decodeFrames] };
 }
 
 /** Maps each frame to its request on the caller's pull, with no extra async generator per message. */
