@@ -1,5 +1,6 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import type { Authenticator } from "./auth/authenticator.js";
 import type { HttpRouteHook } from "./server.js";
 
 export type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -14,13 +15,23 @@ export interface HttpReply {
 
 export type HttpRouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 
-/** Decides whether a request may read a route: undefined lets it through, a reply refuses it (401, 403…). */
-export type HttpAuthorizer = (req: HttpRequest) => HttpReply | undefined | Promise<HttpReply | undefined>;
+/**
+ * Decides whether a request may read a route: undefined lets it through, a reply refuses it (401,
+ * 403…). `auth` is the server's: the same certificates, tokens and roles as its RPCs.
+ */
+export type HttpAuthorizer = (req: HttpRequest, auth: Authenticator) => HttpReply | undefined | Promise<HttpReply | undefined>;
+
+/** The default authoriser: a reader (or admin, or a queen) when the server authenticates, anyone when it does not. */
+export const requireReader: HttpAuthorizer = (req, auth) => {
+  const result = auth.authenticateHttpRequest(req, "read");
+  if (result.ok) return undefined;
+  return { ...textReply(result.status, result.message), headers: { "content-type": "text/plain; charset=utf-8", "www-authenticate": "Bearer" } };
+};
 
 export interface HttpRoutesOptions {
   /** Exact paths ("/metrics", "/") to their handlers; only GET and HEAD reach them. */
   routes: Record<string, HttpRouteHandler>;
-  /** Consulted before every route (default: everyone may read). */
+  /** Consulted before every route (default: requireReader, which lets everyone read when the server authenticates no one). */
   authorize?: HttpAuthorizer;
   /** Told about handlers that threw (they answer 500). */
   onError?: (err: unknown, path: string) => void;
@@ -33,12 +44,12 @@ export interface HttpRoutesOptions {
  */
 export function createHttpRoutes(opts: HttpRoutesOptions): HttpRouteHook {
   const routes = new Map(Object.entries(opts.routes));
-  return (req, res) => {
+  return (req, res, auth) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const path = pathOf(req.url ?? "/");
     const route = routes.get(path);
     if (!route) return false;
-    void answer(req, res, path, route, opts);
+    void answer(req, res, path, route, opts, auth);
     return true;
   };
 }
@@ -48,10 +59,10 @@ function pathOf(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-async function answer(req: HttpRequest, res: HttpResponse, path: string, route: HttpRouteHandler, opts: HttpRoutesOptions): Promise<void> {
+async function answer(req: HttpRequest, res: HttpResponse, path: string, route: HttpRouteHandler, opts: HttpRoutesOptions, auth: Authenticator): Promise<void> {
   let reply: HttpReply;
   try {
-    reply = (await opts.authorize?.(req)) ?? (await route(req));
+    reply = (await (opts.authorize ?? requireReader)(req, auth)) ?? (await route(req));
   } catch (err) {
     opts.onError?.(err, path);
     reply = { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: `${path}: ${err instanceof Error ? err.message : String(err)}\n` };
