@@ -9,8 +9,10 @@ import { stopCommand } from "./stop.js";
 import { queenCommand } from "./queen.js";
 import { hiveCommand } from "./hive.js";
 import { upCommand } from "./up.js";
+import { certsCommand } from "./certs.js";
+import { configCommand } from "./config.js";
 
 /** Every `apiary` command, in the order `apiary --help` lists them. */
 export const commands: Command[] = [
-  upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
+  upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand, certsCommand, configCommand,
 ];
