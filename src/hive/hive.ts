@@ -1,16 +1,22 @@
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
+import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
+import { metricsRoute } from "../rpc/metrics/metrics-route.js";
+import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
+import { EngineScraper } from "./engine/engine-scraper.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
 import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
+import { HiveMetrics } from "./metrics/hive-metrics.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
 import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
@@ -30,6 +36,8 @@ export interface Hive {
   supervisor: WorkerSupervisor;
   gpuProbe: GpuProbe;
   monitor: Monitor;
+  /** Served at /metrics on the hive's port. */
+  metrics: HiveMetrics;
   /** Undefined when the hive runs without a queen. */
   heartbeat: HeartbeatClient | undefined;
   /** Goodbye to the queen, stop the monitor, close the server, then the supervisor. Idempotent. */
@@ -48,20 +56,32 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "workers" }),
   });
   await supervisor.init();
+  const metrics = new HiveMetrics({ hiveId: resolved.hiveId });
   const gpuProbe = new GpuProbe({
+    observer: metrics.gpuProbeObserver,
     nvidiaSmiPath: resolved.nvidiaSmiPath,
     deadlineMs: resolved.gpuDeadlineMs,
     enabled: resolved.gpuEnabled,
     logger: logger.child({ component: "gpu" }),
   });
+  const engineScraper = new EngineScraper({
+    targets: () => supervisor.engineTargets(),
+    deadlineMs: resolved.engineScrapeDeadlineMs,
+    maxBytes: resolved.engineScrapeMaxBytes,
+  });
   const monitor = new Monitor({
     sampler: supervisor,
+    engine: engineScraper,
     gpu: gpuProbe,
     intervalMs: resolved.tickIntervalMs,
     probeDeadlineMs: resolved.gpuDeadlineMs,
     holdEndedUntilDelivered: resolved.queenUrl !== undefined,
     logger: logger.child({ component: "monitor" }),
   });
+  monitor.subscribe((report) => metrics.observeReport(report));
+
+  const logCheckpoints = new LogCheckpoints();
+  monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
 
   const shutdown = new AbortController();
   const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
@@ -73,7 +93,8 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       port: resolved.port,
       logger,
       ...resolved.security,
-      interceptors: [unexpectedErrorInterceptor(logger)],
+      interceptors: [rpcMetricsInterceptor(metrics.registry), unexpectedErrorInterceptor(logger)],
+      httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
       services: [
         {
           service: HiveService,
@@ -82,6 +103,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
+            logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
       ],
@@ -129,5 +151,5 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       logger.info({ hiveId: hiveInfo.hiveId, stopWorkers: options.stopWorkers ?? false }, "hive stopped");
     })());
 
-  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, heartbeat, close };
+  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, metrics, heartbeat, close };
 }

@@ -14,6 +14,7 @@ import {
 import { awaitWithin, pause } from "./deadline.js";
 import { EndedWorkers, isFinal } from "./ended-workers.js";
 import { attributeGpuUse, type GpuProcessUsage, type WorkerSample } from "./gpu-attribution.js";
+import { withEngineLoad, type EngineOutcome } from "./engine/engine-scraper.js";
 import { readMemInfo } from "./procfs/meminfo.js";
 
 /** What the monitor needs of the hive-wide GPU probe (GpuProbe satisfies it). */
@@ -58,6 +59,15 @@ export interface MonitorOptions {
    * that holds it (the hive sets this when it reports to a queen). Default false: one report.
    */
   holdEndedUntilDelivered?: boolean;
+  /** Scrapes the workers' engine /metrics each tick (each scrape bounded by its own deadline). */
+  engine?: EngineLoadSource;
+}
+
+/** What the monitor needs of the engine scraper (EngineScraper satisfies it). */
+export interface EngineLoadSource {
+  /** Never rejects. */
+  scrape(): Promise<Map<string, EngineOutcome>>;
+  lastKnown(): Map<string, EngineOutcome>;
 }
 
 /**
@@ -75,6 +85,7 @@ export class Monitor {
   private pendingSample: Promise<WorkerSample[]> | undefined;
   private pendingProbe: Promise<GpuSnapshotView> | undefined;
   private pendingProbeStartedMs = 0;
+  private pendingEngine: Promise<Map<string, EngineOutcome>> | undefined;
   private lastWorkers: HiveReport["workers"] = [];
   private readonly ended: EndedWorkers | undefined;
   private loop: Promise<void> | undefined;
@@ -127,16 +138,20 @@ export class Monitor {
       this.pendingProbeStartedMs = performance.now();
       this.pendingProbe = this.options.gpu.probe().catch((error: unknown) => this.failedSnapshot(error));
     }
+    const engine = this.options.engine;
+    if (engine) this.pendingEngine ??= engine.scrape().catch(() => new Map<string, EngineOutcome>());
     const sampleRun = this.pendingSample;
     const probeRun = this.pendingProbe;
     const budget = this.tickDeadlineMs;
-    const [sample, probe, memory] = await Promise.all([
+    const [sample, probe, memory, scraped] = await Promise.all([
       awaitWithin(sampleRun, budget),
       awaitWithin(probeRun, budget),
       awaitWithin(this.readMemory(), budget),
+      this.pendingEngine ? awaitWithin(this.pendingEngine, budget) : undefined,
     ]);
     if (sample.settled) this.pendingSample = undefined;
     if (probe.settled) this.pendingProbe = undefined;
+    if (scraped?.settled) this.pendingEngine = undefined;
 
     const errors: CollectionError[] = [];
     const snapshot = probe.settled ? probe.value : this.overdueSnapshot();
@@ -146,6 +161,7 @@ export class Monitor {
     let workers = this.lastWorkers;
     if (sample.settled) {
       workers = attributeGpuUse(sample.value, snapshot.processes, measured);
+      if (engine && scraped) workers = withEngineLoad(workers, scraped.settled ? scraped.value : engine.lastKnown());
       this.lastWorkers = workers.filter((w) => !isFinal(w.state));
     } else {
       errors.push(collectionError("procfs", `worker sampling did not finish within the tick deadline of ${budget} ms; workers are as of the last tick`));

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/queen.proto.
  */
 export const file_apiary_v1_queen: GenFile = /*@__PURE__*/
-  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIjsKC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCRIcChR3b3JrZXJzX2xlZnRfcnVubmluZxgUIAEoDSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIowECgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3ISKwoJZGVwYXJ0dXJlGBQgASgLMhguYXBpYXJ5LnYxLkhpdmVEZXBhcnR1cmVCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMiagoNSGl2ZURlcGFydHVyZRIOCgZyZWFzb24YASABKAkSHAoUd29ya2Vyc19sZWZ0X3J1bm5pbmcYAiABKA0SKwoHbGVmdF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQMKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIaChhfbWF4X2dwdV91dGlsaXphdGlvbl9wY3Qi6QEKC1dvcmtlck1hdGNoEg8KB2hpdmVfaWQYASABKAkSKgoGd29ya2VyGAIgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRIcCg9mcmVlX3ZyYW1fYnl0ZXMYAyABKARIAIgBARIlCgZoZWFsdGgYBCABKA4yFS5hcGlhcnkudjEuSGl2ZUhlYWx0aBItCglsYXN0X3NlZW4YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWhpdmVfZW5kcG9pbnQYBiABKAlCEgoQX2ZyZWVfdnJhbV9ieXRlcyJnChNGaW5kV29ya2Vyc1Jlc3BvbnNlEicKB21hdGNoZXMYASADKAsyFi5hcGlhcnkudjEuV29ya2VyTWF0Y2gSFQoNdG90YWxfbWF0Y2hlcxgCIAEoDRIQCghyZXZpc2lvbhgDIAEoBCLEAgoSRmluZERldmljZXNSZXF1ZXN0EhsKE21pbl9mcmVlX3ZyYW1fYnl0ZXMYASABKAQSQgoLaGl2ZV9sYWJlbHMYAiADKAsyLS5hcGlhcnkudjEuRmluZERldmljZXNSZXF1ZXN0LkhpdmVMYWJlbHNFbnRyeRIYChBpbmNsdWRlX2RlZ3JhZGVkGAMgASgIEg0KBWxpbWl0GAQgASgNEiUKBW9yZGVyGAUgASgOMhYuYXBpYXJ5LnYxLkRldmljZU9yZGVyEiAKE21heF91dGlsaXphdGlvbl9wY3QYBiABKAFIAIgBARIQCghoaXZlX2lkcxgHIAMoCRoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIWChRfbWF4X3V0aWxpemF0aW9uX3BjdCL3AQoLRGV2aWNlTWF0Y2gSDwoHaGl2ZV9pZBgBIAEoCRIkCgZkZXZpY2UYAiABKAsyFC5hcGlhcnkudjEuR3B1RGV2aWNlEhwKD2ZyZWVfdnJhbV9ieXRlcxgDIAEoBEgAiAEBEiUKBmhlYWx0aBgEIAEoDjIVLmFwaWFyeS52MS5IaXZlSGVhbHRoEi0KCWxhc3Rfc2VlbhgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKd29ya2VyX2lkcxgGIAMoCRIVCg1oaXZlX2VuZHBvaW50GAcgASgJQhIKEF9mcmVlX3ZyYW1fYnl0ZXMiZwoTRmluZERldmljZXNSZXNwb25zZRInCgdtYXRjaGVzGAEgAygLMhYuYXBpYXJ5LnYxLkRldmljZU1hdGNoEhUKDXRvdGFsX21hdGNoZXMYAiABKA0SEAoIcmV2aXNpb24YAyABKAQiIQoOR2V0SGl2ZVJlcXVlc3QSDwoHaGl2ZV9pZBgBIAEoCSJICg9HZXRIaXZlUmVzcG9uc2USIwoEaGl2ZRgBIAEoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzEhAKCHJldmlzaW9uGAIgASgEIp0BChBMaXN0SGl2ZXNSZXF1ZXN0EkAKC2hpdmVfbGFiZWxzGAEgAygLMisuYXBpYXJ5LnYxLkxpc3RIaXZlc1JlcXVlc3QuSGl2ZUxhYmVsc0VudHJ5EhQKDG9taXRfd29ya2VycxgCIAEoCBoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJLChFMaXN0SGl2ZXNSZXNwb25zZRIkCgVoaXZlcxgBIAMoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzEhAKCHJldmlzaW9uGAIgASgEIukBCgxXYXRjaFJlcXVlc3QSFgoOc2luY2VfcmV2aXNpb24YASABKAQSDQoFZXBvY2gYAiABKAkSEAoIaGl2ZV9pZHMYAyADKAkSDQoFbW9kZWwYBCABKAkSIwoFa2luZHMYBSADKA4yFC5hcGlhcnkudjEuV2F0Y2hLaW5kEjQKEWJvb2ttYXJrX2ludGVydmFsGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE21pbl91cGRhdGVfaW50ZXJ2YWwYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iVAoJSGl2ZUV2ZW50EiIKBHR5cGUYASABKA4yFC5hcGlhcnkudjEuRXZlbnRUeXBlEiMKBGhpdmUYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVN0YXR1cyJuCgtXb3JrZXJFdmVudBIiCgR0eXBlGAEgASgOMhQuYXBpYXJ5LnYxLkV2ZW50VHlwZRIPCgdoaXZlX2lkGAIgASgJEioKBndvcmtlchgDIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkiDwoNV2F0Y2hCb29rbWFyayISChBXYXRjaFNuYXBzaG90RW5kIv0BCg1XYXRjaFJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEg0KBWVwb2NoGAIgASgJEiQKBGhpdmUYAyABKAsyFC5hcGlhcnkudjEuSGl2ZUV2ZW50SAASKAoGd29ya2VyGAQgASgLMhYuYXBpYXJ5LnYxLldvcmtlckV2ZW50SAASLAoIYm9va21hcmsYBSABKAsyGC5hcGlhcnkudjEuV2F0Y2hCb29rbWFya0gAEjMKDHNuYXBzaG90X2VuZBgGIAEoCzIbLmFwaWFyeS52MS5XYXRjaFNuYXBzaG90RW5kSAASEAoIc25hcHNob3QYByABKAhCBgoEa2luZCpyCgpIaXZlSGVhbHRoEhsKF0hJVkVfSEVBTFRIX1VOU1BFQ0lGSUVEEAASFwoTSElWRV9IRUFMVEhfSEVBTFRIWRABEhgKFEhJVkVfSEVBTFRIX0RFR1JBREVEEAISFAoQSElWRV9IRUFMVEhfRE9XThADKm0KC1dvcmtlck9yZGVyEhwKGFdPUktFUl9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG1dPUktFUl9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG1dPUktFUl9PUkRFUl9MRUFTVF9VVElMSVpFRBACKm0KC0RldmljZU9yZGVyEhwKGERFVklDRV9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG0RFVklDRV9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG0RFVklDRV9PUkRFUl9MRUFTVF9VVElMSVpFRBACKlMKCVdhdGNoS2luZBIaChZXQVRDSF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FUQ0hfS0lORF9ISVZFEAESFQoRV0FUQ0hfS0lORF9XT1JLRVIQAiptCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEVWRU5UX1RZUEVfQURERUQQARIWChJFVkVOVF9UWVBFX1VQREFURUQQAhIWChJFVkVOVF9UWVBFX1JFTU9WRUQQAzK+AwoMUXVlZW5TZXJ2aWNlEkoKCUhlYXJ0YmVhdBIbLmFwaWFyeS52MS5IZWFydGJlYXRSZXF1ZXN0GhwuYXBpYXJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlKAEwARJMCgtGaW5kV29ya2VycxIdLmFwaWFyeS52MS5GaW5kV29ya2Vyc1JlcXVlc3QaHi5hcGlhcnkudjEuRmluZFdvcmtlcnNSZXNwb25zZRJMCgtGaW5kRGV2aWNlcxIdLmFwaWFyeS52MS5GaW5kRGV2aWNlc1JlcXVlc3QaHi5hcGlhcnkudjEuRmluZERldmljZXNSZXNwb25zZRJACgdHZXRIaXZlEhkuYXBpYXJ5LnYxLkdldEhpdmVSZXF1ZXN0GhouYXBpYXJ5LnYxLkdldEhpdmVSZXNwb25zZRJGCglMaXN0SGl2ZXMSGy5hcGlhcnkudjEuTGlzdEhpdmVzUmVxdWVzdBocLmFwaWFyeS52MS5MaXN0SGl2ZXNSZXNwb25zZRI8CgVXYXRjaBIXLmFwaWFyeS52MS5XYXRjaFJlcXVlc3QaGC5hcGlhcnkudjEuV2F0Y2hSZXNwb25zZTABYgZwcm90bzM", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIjsKC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCRIcChR3b3JrZXJzX2xlZnRfcnVubmluZxgUIAEoDSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIowECgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3ISKwoJZGVwYXJ0dXJlGBQgASgLMhguYXBpYXJ5LnYxLkhpdmVEZXBhcnR1cmVCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMiagoNSGl2ZURlcGFydHVyZRIOCgZyZWFzb24YASABKAkSHAoUd29ya2Vyc19sZWZ0X3J1bm5pbmcYAiABKA0SKwoHbGVmdF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQQKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRIhChRtYXhfcmVxdWVzdHNfd2FpdGluZxgyIAEoDUgBiAEBEiUKGG1heF9rdl9jYWNoZV91c2FnZV9yYXRpbxgzIAEoAUgCiAEBGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhoKGF9tYXhfZ3B1X3V0aWxpemF0aW9uX3BjdEIXChVfbWF4X3JlcXVlc3RzX3dhaXRpbmdCGwoZX21heF9rdl9jYWNoZV91c2FnZV9yYXRpbyLpAQoLV29ya2VyTWF0Y2gSDwoHaGl2ZV9pZBgBIAEoCRIqCgZ3b3JrZXIYAiABKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5EhwKD2ZyZWVfdnJhbV9ieXRlcxgDIAEoBEgAiAEBEiUKBmhlYWx0aBgEIAEoDjIVLmFwaWFyeS52MS5IaXZlSGVhbHRoEi0KCWxhc3Rfc2VlbhgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaGl2ZV9lbmRwb2ludBgGIAEoCUISChBfZnJlZV92cmFtX2J5dGVzImcKE0ZpbmRXb3JrZXJzUmVzcG9uc2USJwoHbWF0Y2hlcxgBIAMoCzIWLmFwaWFyeS52MS5Xb3JrZXJNYXRjaBIVCg10b3RhbF9tYXRjaGVzGAIgASgNEhAKCHJldmlzaW9uGAMgASgEIsQCChJGaW5kRGV2aWNlc1JlcXVlc3QSGwoTbWluX2ZyZWVfdnJhbV9ieXRlcxgBIAEoBBJCCgtoaXZlX2xhYmVscxgCIAMoCzItLmFwaWFyeS52MS5GaW5kRGV2aWNlc1JlcXVlc3QuSGl2ZUxhYmVsc0VudHJ5EhgKEGluY2x1ZGVfZGVncmFkZWQYAyABKAgSDQoFbGltaXQYBCABKA0SJQoFb3JkZXIYBSABKA4yFi5hcGlhcnkudjEuRGV2aWNlT3JkZXISIAoTbWF4X3V0aWxpemF0aW9uX3BjdBgGIAEoAUgAiAEBEhAKCGhpdmVfaWRzGAcgAygJGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhYKFF9tYXhfdXRpbGl6YXRpb25fcGN0IvcBCgtEZXZpY2VNYXRjaBIPCgdoaXZlX2lkGAEgASgJEiQKBmRldmljZRgCIAEoCzIULmFwaWFyeS52MS5HcHVEZXZpY2USHAoPZnJlZV92cmFtX2J5dGVzGAMgASgESACIAQESJQoGaGVhbHRoGAQgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp3b3JrZXJfaWRzGAYgAygJEhUKDWhpdmVfZW5kcG9pbnQYByABKAlCEgoQX2ZyZWVfdnJhbV9ieXRlcyJnChNGaW5kRGV2aWNlc1Jlc3BvbnNlEicKB21hdGNoZXMYASADKAsyFi5hcGlhcnkudjEuRGV2aWNlTWF0Y2gSFQoNdG90YWxfbWF0Y2hlcxgCIAEoDRIQCghyZXZpc2lvbhgDIAEoBCIhCg5HZXRIaXZlUmVxdWVzdBIPCgdoaXZlX2lkGAEgASgJIkgKD0dldEhpdmVSZXNwb25zZRIjCgRoaXZlGAEgASgLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQinQEKEExpc3RIaXZlc1JlcXVlc3QSQAoLaGl2ZV9sYWJlbHMYASADKAsyKy5hcGlhcnkudjEuTGlzdEhpdmVzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSFAoMb21pdF93b3JrZXJzGAIgASgIGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIksKEUxpc3RIaXZlc1Jlc3BvbnNlEiQKBWhpdmVzGAEgAygLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQi6QEKDFdhdGNoUmVxdWVzdBIWCg5zaW5jZV9yZXZpc2lvbhgBIAEoBBINCgVlcG9jaBgCIAEoCRIQCghoaXZlX2lkcxgDIAMoCRINCgVtb2RlbBgEIAEoCRIjCgVraW5kcxgFIAMoDjIULmFwaWFyeS52MS5XYXRjaEtpbmQSNAoRYm9va21hcmtfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTbWluX3VwZGF0ZV9pbnRlcnZhbBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJUCglIaXZlRXZlbnQSIgoEdHlwZRgBIAEoDjIULmFwaWFyeS52MS5FdmVudFR5cGUSIwoEaGl2ZRgCIAEoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzIm4KC1dvcmtlckV2ZW50EiIKBHR5cGUYASABKA4yFC5hcGlhcnkudjEuRXZlbnRUeXBlEg8KB2hpdmVfaWQYAiABKAkSKgoGd29ya2VyGAMgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIPCg1XYXRjaEJvb2ttYXJrIhIKEFdhdGNoU25hcHNob3RFbmQi/QEKDVdhdGNoUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAQSDQoFZXBvY2gYAiABKAkSJAoEaGl2ZRgDIAEoCzIULmFwaWFyeS52MS5IaXZlRXZlbnRIABIoCgZ3b3JrZXIYBCABKAsyFi5hcGlhcnkudjEuV29ya2VyRXZlbnRIABIsCghib29rbWFyaxgFIAEoCzIYLmFwaWFyeS52MS5XYXRjaEJvb2ttYXJrSAASMwoMc25hcHNob3RfZW5kGAYgASgLMhsuYXBpYXJ5LnYxLldhdGNoU25hcHNob3RFbmRIABIQCghzbmFwc2hvdBgHIAEoCEIGCgRraW5kIkYKEUxpc3RFdmVudHNSZXF1ZXN0Eg8KB2hpdmVfaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEg0KBWxpbWl0GAMgASgNIvQBCgtPYmplY3RFdmVudBImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHaGl2ZV9pZBgCIAEoCRIRCgl3b3JrZXJfaWQYAyABKAkSKgoFbGV2ZWwYBCABKA4yGy5hcGlhcnkudjEuT2JqZWN0RXZlbnRMZXZlbBIOCgZyZWFzb24YBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIQCghyZXZpc2lvbhgHIAEoBBINCgVjb3VudBgIIAEoDRIrCgdsYXN0X2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJOChJMaXN0RXZlbnRzUmVzcG9uc2USJgoGZXZlbnRzGAEgAygLMhYuYXBpYXJ5LnYxLk9iamVjdEV2ZW50EhAKCHJldmlzaW9uGAIgASgEKnIKCkhpdmVIZWFsdGgSGwoXSElWRV9IRUFMVEhfVU5TUEVDSUZJRUQQABIXChNISVZFX0hFQUxUSF9IRUFMVEhZEAESGAoUSElWRV9IRUFMVEhfREVHUkFERUQQAhIUChBISVZFX0hFQUxUSF9ET1dOEAMqjAEKC1dvcmtlck9yZGVyEhwKGFdPUktFUl9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG1dPUktFUl9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG1dPUktFUl9PUkRFUl9MRUFTVF9VVElMSVpFRBACEh0KGVdPUktFUl9PUkRFUl9MRUFTVF9MT0FERUQQAyptCgtEZXZpY2VPcmRlchIcChhERVZJQ0VfT1JERVJfVU5TUEVDSUZJRUQQABIfChtERVZJQ0VfT1JERVJfTU9TVF9GUkVFX1ZSQU0QARIfChtERVZJQ0VfT1JERVJfTEVBU1RfVVRJTElaRUQQAipTCglXYXRjaEtpbmQSGgoWV0FUQ0hfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBVENIX0tJTkRfSElWRRABEhUKEVdBVENIX0tJTkRfV09SS0VSEAIqbQoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIUChBFVkVOVF9UWVBFX0FEREVEEAESFgoSRVZFTlRfVFlQRV9VUERBVEVEEAISFgoSRVZFTlRfVFlQRV9SRU1PVkVEEAMqdQoQT2JqZWN0RXZlbnRMZXZlbBIiCh5PQkpFQ1RfRVZFTlRfTEVWRUxfVU5TUEVDSUZJRUQQABIdChlPQkpFQ1RfRVZFTlRfTEVWRUxfTk9STUFMEAESHgoaT0JKRUNUX0VWRU5UX0xFVkVMX1dBUk5JTkcQAjKJBAoMUXVlZW5TZXJ2aWNlEkoKCUhlYXJ0YmVhdBIbLmFwaWFyeS52MS5IZWFydGJlYXRSZXF1ZXN0GhwuYXBpYXJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlKAEwARJMCgtGaW5kV29ya2VycxIdLmFwaWFyeS52MS5GaW5kV29ya2Vyc1JlcXVlc3QaHi5hcGlhcnkudjEuRmluZFdvcmtlcnNSZXNwb25zZRJMCgtGaW5kRGV2aWNlcxIdLmFwaWFyeS52MS5GaW5kRGV2aWNlc1JlcXVlc3QaHi5hcGlhcnkudjEuRmluZERldmljZXNSZXNwb25zZRJACgdHZXRIaXZlEhkuYXBpYXJ5LnYxLkdldEhpdmVSZXF1ZXN0GhouYXBpYXJ5LnYxLkdldEhpdmVSZXNwb25zZRJGCglMaXN0SGl2ZXMSGy5hcGlhcnkudjEuTGlzdEhpdmVzUmVxdWVzdBocLmFwaWFyeS52MS5MaXN0SGl2ZXNSZXNwb25zZRI8CgVXYXRjaBIXLmFwaWFyeS52MS5XYXRjaFJlcXVlc3QaGC5hcGlhcnkudjEuV2F0Y2hSZXNwb25zZTABEkkKCkxpc3RFdmVudHMSHC5hcGlhcnkudjEuTGlzdEV2ZW50c1JlcXVlc3QaHS5hcGlhcnkudjEuTGlzdEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A message from a hive on its Heartbeat stream.
@@ -376,7 +376,10 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
   model: string;
 
   /**
-   * Only workers whose GPU utilisation is known and at most 5 %.
+   * Only idle workers. For a worker whose engine metrics report requests running and waiting
+   * (WorkerTelemetry.engine_load), idle means none running and none waiting: a serving LLM engine
+   * keeps its GPU busy and its VRAM reserved whatever its load. For any other worker it means GPU
+   * utilisation known and at most 5 %.
    *
    * @generated from field: bool idle_only = 2;
    */
@@ -439,6 +442,20 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
    * @generated from field: repeated string hive_ids = 10;
    */
   hiveIds: string[];
+
+  /**
+   * Only workers whose engine reports at most this many requests waiting (unknown never matches).
+   *
+   * @generated from field: optional uint32 max_requests_waiting = 50;
+   */
+  maxRequestsWaiting?: number | undefined;
+
+  /**
+   * Only workers whose engine reports KV-cache usage known and at most this ratio, 0–1.
+   *
+   * @generated from field: optional double max_kv_cache_usage_ratio = 51;
+   */
+  maxKvCacheUsageRatio?: number | undefined;
 };
 
 /**
@@ -1042,6 +1059,148 @@ export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
   messageDesc(file_apiary_v1_queen, 23);
 
 /**
+ * Whose events to list.
+ *
+ * @generated from message apiary.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"apiary.v1.ListEventsRequest"> & {
+  /**
+   * The hive; required.
+   *
+   * @generated from field: string hive_id = 1;
+   */
+  hiveId: string;
+
+  /**
+   * One worker of that hive; empty = the hive's own events (which include its workers' ends and restarts).
+   *
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * At most this many, the newest; unset or 0 = every retained event.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message apiary.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 24);
+
+/**
+ * One thing that happened to a hive or a worker, as the queen saw it.
+ *
+ * @generated from message apiary.v1.ObjectEvent
+ */
+export type ObjectEvent = Message<"apiary.v1.ObjectEvent"> & {
+  /**
+   * When the queen saw it (queen clock).
+   *
+   * @generated from field: google.protobuf.Timestamp at = 1;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * The hive.
+   *
+   * @generated from field: string hive_id = 2;
+   */
+  hiveId: string;
+
+  /**
+   * The worker; empty for an event of the hive itself.
+   *
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * Normal or warning.
+   *
+   * @generated from field: apiary.v1.ObjectEventLevel level = 4;
+   */
+  level: ObjectEventLevel;
+
+  /**
+   * A short CamelCase word: Joined, HealthChanged, Restarted, Started, Exited, Failed,
+   * OOMKilled, BackOff, CollectionError, GpuProbe.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * What happened, for a human.
+   *
+   * @generated from field: string message = 6;
+   */
+  message: string;
+
+  /**
+   * The registry revision of the change that caused it (the first, when count > 1).
+   *
+   * @generated from field: uint64 revision = 7;
+   */
+  revision: bigint;
+
+  /**
+   * How many times it happened; repeats of a recent event (the same error, the same
+   * health flap) are counted here instead of filling the log.
+   *
+   * @generated from field: uint32 count = 8;
+   */
+  count: number;
+
+  /**
+   * When it last happened (queen clock); equals `at` when count is 1.
+   *
+   * @generated from field: google.protobuf.Timestamp last_at = 9;
+   */
+  lastAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.ObjectEvent.
+ * Use `create(ObjectEventSchema)` to create a new message.
+ */
+export const ObjectEventSchema: GenMessage<ObjectEvent> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 25);
+
+/**
+ * Events of one object, oldest first.
+ *
+ * @generated from message apiary.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"apiary.v1.ListEventsResponse"> & {
+  /**
+   * The retained events, oldest first.
+   *
+   * @generated from field: repeated apiary.v1.ObjectEvent events = 1;
+   */
+  events: ObjectEvent[];
+
+  /**
+   * The registry revision when the answer was made.
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message apiary.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 26);
+
+/**
  * Health of a hive as judged by the queen from the age of its last report.
  *
  * @generated from enum apiary.v1.HiveHealth
@@ -1108,6 +1267,15 @@ export enum WorkerOrder {
    * @generated from enum value: WORKER_ORDER_LEAST_UTILIZED = 2;
    */
   LEAST_UTILIZED = 2,
+
+  /**
+   * Least loaded by the engine's own metrics (WorkerTelemetry.engine_load): fewest requests
+   * waiting, then fewest running, then lowest KV-cache usage; an unknown value sorts after every
+   * known one, so workers without engine metrics come last.
+   *
+   * @generated from enum value: WORKER_ORDER_LEAST_LOADED = 3;
+   */
+  LEAST_LOADED = 3,
 }
 
 /**
@@ -1226,6 +1394,40 @@ export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
   enumDesc(file_apiary_v1_queen, 4);
 
 /**
+ * How much an event deserves attention.
+ *
+ * @generated from enum apiary.v1.ObjectEventLevel
+ */
+export enum ObjectEventLevel {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Expected lifecycle: joined, started, exited with code 0, back to healthy.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_NORMAL = 1;
+   */
+  NORMAL = 1,
+
+  /**
+   * Something an operator may need to look at: failures, OOM kills, back-off, lost health, collection errors.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_WARNING = 2;
+   */
+  WARNING = 2,
+}
+
+/**
+ * Describes the enum apiary.v1.ObjectEventLevel.
+ */
+export const ObjectEventLevelSchema: GenEnum<ObjectEventLevel> = /*@__PURE__*/
+  enumDesc(file_apiary_v1_queen, 5);
+
+/**
  * The queen: the cluster's registry of hives, GPUs and workers. Hives stream
  * reports into it; schedulers and dashboards query and watch it.
  *
@@ -1295,6 +1497,18 @@ export const QueenService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRequestSchema;
     output: typeof WatchResponseSchema;
+  },
+  /**
+   * Recent events of one hive or one worker (health changes, restarts, exits, OOM
+   * kills, collection errors), newest last, from a small bounded log the queen keeps
+   * per object while it knows the object. A read.
+   *
+   * @generated from rpc apiary.v1.QueenService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_apiary_v1_queen, 0);

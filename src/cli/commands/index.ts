@@ -11,8 +11,11 @@ import { hiveCommand } from "./hive.js";
 import { upCommand } from "./up.js";
 import { certsCommand } from "./certs.js";
 import { configCommand } from "./config.js";
+import { logsCommand } from "./logs.js";
+import { describeCommand } from "./describe.js";
 
 /** Every `apiary` command, in the order `apiary --help` lists them. */
 export const commands: Command[] = [
-  upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand, certsCommand, configCommand,
+  upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
+  logsCommand, describeCommand, certsCommand, configCommand,
 ];

@@ -1,7 +1,7 @@
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
-import { logLevelFlag, queenTuning, queenTuningFlags, serverSecurity, serverSecurityFlags } from "../server-flags.js";
+import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
@@ -20,6 +20,7 @@ export const queenCommand: Command = {
     { name: "port", type: "string", value: "N", env: "APIARY_QUEEN_PORT", default: "7833", help: "port to listen on (0 = any free port)" },
     ...serverSecurityFlags,
     ...queenTuningFlags,
+    perDeviceMetricsFlag,
     logLevelFlag,
   ],
   async run({ flags, positionals }) {
@@ -32,6 +33,7 @@ export const queenCommand: Command = {
       logger,
       ...queenTuning(flags),
       security,
+      perDeviceMetrics: flags["metrics-per-device"] === true,
     }).catch((err: Error) => {
       throw new CliError(`queen cannot start: ${err.message}`);
     });

@@ -39,7 +39,7 @@ export const stopCommand: Command = {
 };
 
 /** Asks the queen for the endpoint of the hive running workerId. */
-async function hiveOf(workerId: string, flags: ParsedArgs["flags"]): Promise<string> {
+export async function hiveOf(workerId: string, flags: ParsedArgs["flags"]): Promise<string> {
   const { client, url, timeoutMs } = connect(QueenService, flags);
   const res = await client.listHives({}, { timeoutMs }).catch((err) => {
     throw rpcFailure(err, "queen", url);

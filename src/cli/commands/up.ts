@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
-import { logLevelFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
+import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
 import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
 import { hiveStartupLine } from "../startup-line.js";
 import { startDemoWorkers } from "../demo-workers.js";
@@ -36,6 +36,7 @@ export const upCommand: Command = {
     { name: "insecure", type: "boolean", env: "APIARY_INSECURE", help: "allow a --host beyond loopback (plaintext, no authentication: anyone who reaches it can run programs)" },
     { name: "demo-workers", type: "string", value: "N", default: "3", help: "how many demo workers to start" },
     ...queenTuningFlags,
+    perDeviceMetricsFlag,
     ...hiveRuntimeFlags.map((f) => (f.name === "state-dir" ? { ...f, help: "worker metadata and logs [default: ~/.local/state/apiary/up]" } : f)),
     { ...logLevelFlag, default: "warn" },
   ],
@@ -54,6 +55,7 @@ export const upCommand: Command = {
       logger: createLogger("queen", { level }),
       security: { insecure: flags.insecure === true },
       ...queenTuning(flags),
+      perDeviceMetrics: flags["metrics-per-device"] === true,
     }).catch((err: Error) => {
       throw new CliError(`queen cannot start: ${err.message}`);
     });

@@ -9,6 +9,8 @@ import { detectCgroupMode } from "../cgroup/detect-cgroup-mode.js";
 import { readBootTimeMs } from "../procfs/meminfo.js";
 import { scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
+import type { EngineTarget } from "../engine/engine-scraper.js";
+import { resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
 import { exitOutcome } from "./exit-state.js";
 import type { ChildExit } from "./launch-in-cgroup.js";
 import { measureWorker } from "./measure-worker.js";
@@ -18,7 +20,7 @@ import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
-import { deleteWorkerState, loadWorkerStates } from "./worker-state-file.js";
+import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
 import { generateWorkerId } from "./worker-id.js";
 
 export interface WorkerSample {
@@ -43,6 +45,15 @@ export interface SupervisorOptions {
   defaultGraceMs?: number;
   /** Default /proc; tests may point it elsewhere. */
   procRoot?: string;
+}
+
+/** A worker re-adopted from the state file of an older hive: its endpoint as the command line and labels give it. */
+function endpointOfOldState(state: WorkerStateFile): string {
+  try {
+    return resolveMetricsEndpoint({ argv: state.argv, labels: state.labels });
+  } catch {
+    return "";
+  }
 }
 
 /** After SIGKILL, how long to wait for the kernel to end every process. */
@@ -145,6 +156,16 @@ export class WorkerSupervisor {
     } finally {
       this.reserved.delete(workerId);
     }
+  }
+
+  /** Where the worker's log is (or would be): `<logDir>/<worker_id>.log`. */
+  logPathOf(workerId: string): string {
+    return `${this.logDir}/${workerId}.log`;
+  }
+
+  /** True while the worker runs, is being started, or waits to be restarted. */
+  isActive(workerId: string): boolean {
+    return this.isTaken(workerId);
   }
 
   private isTaken(workerId: string): boolean {
@@ -283,6 +304,17 @@ export class WorkerSupervisor {
       telemetry.errors.push(create(CollectionErrorSchema, { source: "procfs", message: String(err) }));
       return { telemetry, pids: [record.state.pid] };
     }
+  }
+
+  /** Live workers whose engine metrics are scraped, with their endpoints. */
+  engineTargets(): EngineTarget[] {
+    const targets: EngineTarget[] = [];
+    for (const record of this.live.values()) {
+      if (record.final) continue;
+      const url = record.state.engineMetricsUrl ?? endpointOfOldState(record.state);
+      if (url) targets.push({ workerId: record.state.workerId, url });
+    }
+    return targets;
   }
 
   list(): WorkerTelemetry[] {

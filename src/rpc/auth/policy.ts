@@ -16,6 +16,7 @@ const METHODS: Record<string, Permission> = {
   "apiary.v1.HiveService/StopWorker": "write",
   "apiary.v1.HiveService/ListWorkers": "read",
   "apiary.v1.HiveService/WatchTelemetry": "read",
+  "apiary.v1.HiveService/StreamWorkerLogs": "read",
 };
 
 const SERVICES: Record<string, Permission> = {
