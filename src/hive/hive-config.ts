@@ -1,7 +1,9 @@
 import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
-import { normalizeAddress } from "../rpc/transport.js";
+import type { ServerSecurity } from "../rpc/server.js";
+import { normalizeAddress, type ClientCredentials } from "../rpc/transport.js";
+import { wantsTls } from "../rpc/tls/client-credentials.js";
 import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";
 
 export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
@@ -48,9 +50,17 @@ export interface HiveConfig {
   goodbyeDeadlineMs?: number;
   /** Default: the shared logger factory's "hive" logger. */
   logger?: Logger;
+  /** TLS and client authentication of the HiveService (--tls-cert, --tls-key, --client-ca, --token-file, --insecure). */
+  security?: ServerSecurity;
+  /** How the heartbeat authenticates to the queen: CA, the hive's certificate and key (--queen-ca, --cert, --key). */
+  queenCredentials?: ClientCredentials;
+  /** Absolute paths or globs of the programs SpawnWorker may start; empty or unset: any (--allow-program). */
+  allowPrograms?: string[];
 }
 
-export type ResolvedHiveConfig = Required<Omit<HiveConfig, "queenUrl" | "advertiseUrl" | "hiveId" | "logger" | "cgroupRoot">> & {
+export type ResolvedHiveConfig = Required<Omit<HiveConfig, "queenUrl" | "advertiseUrl" | "hiveId" | "logger" | "cgroupRoot" | "security" | "queenCredentials">> & {
+  security: ServerSecurity;
+  queenCredentials: ClientCredentials | undefined;
   queenUrl: string | undefined;
   advertiseUrl: string | undefined;
   hiveId: string;
@@ -64,7 +74,7 @@ export const DEFAULT_HIVE_PORT = 7835;
 /** Fills every default; values from `env` (APIARY_NVIDIA_SMI, APIARY_CGROUP_ROOT) apply only to unset fields. */
 export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = process.env): ResolvedHiveConfig {
   const resolved: ResolvedHiveConfig = {
-    queenUrl: config.queenUrl?.trim() ? normalizeAddress(config.queenUrl) : undefined,
+    queenUrl: config.queenUrl?.trim() ? normalizeAddress(config.queenUrl, wantsTls(config.queenCredentials)) : undefined,
     host: config.host ?? DEFAULT_HIVE_HOST,
     port: config.port ?? DEFAULT_HIVE_PORT,
     advertiseUrl: nonEmpty(config.advertiseUrl),
@@ -85,6 +95,9 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     pingTimeoutMs: config.pingTimeoutMs ?? 5000,
     goodbyeDeadlineMs: config.goodbyeDeadlineMs ?? 2000,
     logger: config.logger,
+    security: { ...(config.security ?? {}) },
+    queenCredentials: config.queenCredentials,
+    allowPrograms: [...(config.allowPrograms ?? [])],
   };
   validate(resolved);
   return resolved;
@@ -102,7 +115,8 @@ export function advertisedEndpoint(config: ResolvedHiveConfig, boundPort: number
   if (config.advertiseUrl) return config.advertiseUrl;
   const wildcard = config.host === "0.0.0.0" || config.host === "::" || config.host === "";
   const host = wildcard ? os.hostname() : config.host;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
+  const scheme = config.security.tls ? "https" : "http";
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
 }
 
 function validate(config: ResolvedHiveConfig): void {
@@ -114,6 +128,7 @@ function validate(config: ResolvedHiveConfig): void {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) throw new RangeError(`hive config port: must be 0-65535, got ${config.port}`);
   if (!Number.isInteger(config.workerLogMaxFiles) || config.workerLogMaxFiles < 0) throw new RangeError(`hive config workerLogMaxFiles: must be an integer >= 0, got ${config.workerLogMaxFiles}`);
   if (!(config.goodbyeDeadlineMs >= 0)) throw new RangeError(`hive config goodbyeDeadlineMs: must be >= 0, got ${config.goodbyeDeadlineMs}`);
+  for (const p of config.allowPrograms) if (!p.startsWith("/")) throw new RangeError(`hive config allowPrograms: ${JSON.stringify(p)} must be an absolute path or glob`);
   if (!["auto", "v2", "v1", "none"].includes(config.cgroupMode)) throw new RangeError(`hive config cgroupMode: must be auto, v2, v1 or none, got ${config.cgroupMode}`);
 }
 

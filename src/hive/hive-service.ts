@@ -12,6 +12,7 @@ import {
 } from "../../gen/apiary/v1/hive_pb.js";
 import { WorkerState, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { LatestMailbox } from "./latest-mailbox.js";
+import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
@@ -36,6 +37,8 @@ export interface HiveServiceDeps {
   info: () => HiveInfo;
   /** Aborts when the hive shuts down: open WatchTelemetry streams end with UNAVAILABLE. */
   shutdownSignal: AbortSignal;
+  /** Worker logs for StreamWorkerLogs; absent = UNIMPLEMENTED. */
+  logs?: WorkerLogSource;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -66,6 +69,8 @@ export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof Hiv
     listWorkers() {
       return create(ListWorkersResponseSchema, { hive: deps.info(), workers: currentWorkers(deps) });
     },
+
+    streamWorkerLogs: (request, context) => streamWorkerLogs(deps.logs, request, context, deps.shutdownSignal),
 
     async *watchTelemetry(_request, context) {
       if (deps.shutdownSignal.aborted) throw new ConnectError("hive is shutting down", Code.Unavailable);

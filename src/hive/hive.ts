@@ -2,6 +2,7 @@ import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
 import { createLogger } from "../rpc/logger.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
@@ -10,6 +11,8 @@ import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
+import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
+import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -61,7 +64,11 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "monitor" }),
   });
 
+  const logCheckpoints = new LogCheckpoints();
+  monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
+
   const shutdown = new AbortController();
+  const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
   let server: RpcServer;
   try {
@@ -69,14 +76,17 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       host: resolved.host,
       port: resolved.port,
       logger,
+      ...resolved.security,
+      interceptors: [unexpectedErrorInterceptor(logger)],
       services: [
         {
           service: HiveService,
           impl: createHiveService({
-            workers: supervisor,
+            workers: allowList ? allowList.guard(supervisor) : supervisor,
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
+            logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
       ],
@@ -94,7 +104,11 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   let heartbeat: HeartbeatClient | undefined;
   if (resolved.queenUrl) {
     heartbeat = new HeartbeatClient({
-      transport: createApiaryTransport(resolved.queenUrl, { pingIntervalMs: resolved.pingIntervalMs, pingTimeoutMs: resolved.pingTimeoutMs }),
+      transport: createApiaryTransport(resolved.queenUrl, {
+        pingIntervalMs: resolved.pingIntervalMs,
+        pingTimeoutMs: resolved.pingTimeoutMs,
+        credentials: resolved.queenCredentials,
+      }),
       queenUrl: resolved.queenUrl,
       info: hiveInfo,
       incarnation,

@@ -3,10 +3,10 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { HiveHealth, HiveStatusSchema, type HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
-import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { CollectionErrorSchema, type CollectionError, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { LivenessClock } from "./clock.js";
 import { EventHistory } from "./event-history.js";
-import { ChangeType, type HelloResult, type HiveView, type Registry, type RegistryEvent } from "./registry.js";
+import { ChangeType, HiveNotCurrentError, type HelloResult, type HiveView, type Registry, type RegistryEvent, type WorkerRejection } from "./registry.js";
 import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
 import type { SchedulingEntry } from "./scheduling-index.js";
 import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual, workersEqual } from "./telemetry-equality.js";
@@ -70,12 +70,11 @@ export class MemoryRegistry implements Registry {
     return { revision: this.rev, added: false, newIncarnation };
   }
 
-  applyReport(hiveId: string, incarnation: string, report: HiveReport): number {
+  applyReport(hiveId: string, incarnation: string, report: HiveReport, rejected: readonly WorkerRejection[] = []): number {
     const shard = this.shardFor(hiveId);
     const record = shard.hives.get(hiveId);
-    if (!record || record.incarnation !== incarnation) {
-      throw new Error(`registry: hive ${hiveId} incarnation ${incarnation} is not current`);
-    }
+    if (!record) throw new HiveNotCurrentError(hiveId, "evicted");
+    if (record.incarnation !== incarnation) throw new HiveNotCurrentError(hiveId, "superseded");
     record.lastSeenMs = this.opts.clock.nowMs();
     record.lastSeenWallMs = this.opts.clock.clock.wallMs();
     record.lastSeq = report.seq;
@@ -98,8 +97,10 @@ export class MemoryRegistry implements Registry {
       record.memoryAvailableBytes = report.memoryAvailableBytes;
       hiveChanged = true;
     }
-    if (!errorsEqual(record.errors, report.errors)) {
-      record.errors = report.errors;
+    this.noteRejections(record, rejected);
+    const errors = rejected.length === 0 ? report.errors : [...report.errors, ...rejected.map(rejectionError)];
+    if (!errorsEqual(record.errors, errors)) {
+      record.errors = errors;
       hiveChanged = true;
     }
     if (hiveChanged) this.emitHive(ChangeType.Updated, record);
@@ -274,10 +275,27 @@ export class MemoryRegistry implements Registry {
     }
   }
 
+  /** Logs the worker entries left out of a hive's reports when they change, not on every report. */
+  private noteRejections(record: HiveRecord, rejected: readonly WorkerRejection[]): void {
+    const key = rejected.map((r) => r.message).join("\n");
+    if (key === record.rejectionKey) return;
+    record.rejectionKey = key;
+    if (rejected.length > 0) {
+      this.opts.logger?.warn({ hiveId: record.hiveId, rejected }, "worker entries left out of the hive's reports");
+    } else {
+      this.opts.logger?.info({ hiveId: record.hiveId }, "every worker entry of the hive's reports is valid again");
+    }
+  }
+
   private logHealth(record: HiveRecord, to: HiveHealth, cause: string): void {
     this.opts.logger?.info(
       { hiveId: record.hiveId, from: HiveHealth[record.health], to: HiveHealth[to], cause },
       "hive health changed",
     );
   }
+}
+
+/** A left-out worker entry as one of the hive's errors (source "queen"). */
+function rejectionError(r: WorkerRejection): CollectionError {
+  return create(CollectionErrorSchema, { source: "queen", message: `worker ${JSON.stringify(r.workerId)} left out of the report: ${r.message}` });
 }

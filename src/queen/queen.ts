@@ -2,11 +2,13 @@ import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { createLogger } from "../rpc/logger.js";
-import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
+import { ObjectEvents } from "./object-events.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
 import { createQueenService } from "./queen-service.js";
 import type { Registry } from "./registry.js";
@@ -25,6 +27,8 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   clock?: Clock;
   /** How long close() lets open calls finish. Default: the RPC server's (5 s). */
   shutdownGraceMs?: number;
+  /** TLS, client CA, token file, --insecure. */
+  security?: ServerSecurity;
 }
 
 export interface Queen {
@@ -43,12 +47,13 @@ export interface Queen {
 
 /** Starts a queen: registry, liveness sweeper, watch hub and the QueenService on one port. */
 export async function startQueen(options: StartQueenOptions = {}): Promise<Queen> {
-  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, ...rest } = options;
+  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, security, ...rest } = options;
   const config = resolveQueenConfig(rest);
   const liveness = new LivenessClock(clock);
   const registry = new MemoryRegistry({ shards: config.shards, historySize: config.historySize, clock: liveness, logger });
   const hub = new WatchHub(registry, config.watcherMaxPending);
   const sweeper = new LivenessSweeper(registry, liveness, config, logger);
+  const events = new ObjectEvents(registry, clock);
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
   const service = createQueenService({
@@ -61,6 +66,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     reportIntervalMs: config.reportIntervalMs,
     bookmarkIntervalMs: config.bookmarkIntervalMs,
     minBookmarkIntervalMs: config.minBookmarkIntervalMs,
+    events,
   });
   const server = await startRpcServer({
     host,
@@ -69,6 +75,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     services: [{ service: QueenService, impl: service }],
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
+    ...security,
+    interceptors: [unexpectedErrorInterceptor(logger)],
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });
   sweeper.start();

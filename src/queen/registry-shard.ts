@@ -16,6 +16,8 @@ export class HiveRecord implements HiveView {
   gpuProbe: GpuProbeStatus | undefined = undefined;
   memoryAvailableBytes: bigint | undefined = undefined;
   errors: readonly CollectionError[] = [];
+  /** The messages of the worker entries left out of the last report, joined (to log only changes). */
+  rejectionKey = "";
 
   constructor(
     public info: HiveInfo,

@@ -2,6 +2,7 @@ import type {
   FindDevicesRequest,
   FindWorkersRequest,
   GetHiveRequest,
+  ListEventsRequest,
   ListHivesRequest,
   WatchRequest,
 } from "../../gen/apiary/v1/queen_pb.js";
@@ -25,7 +26,7 @@ export function validateFindWorkers(req: FindWorkersRequest): void {
   checkText("model", req.model, 1024);
   checkNumber("max_gpu_utilization_pct", req.maxGpuUtilizationPct, 0, 100);
   checkLabels("hive_labels", req.hiveLabels);
-  checkEnum("state", req.state, WorkerState.UNSPECIFIED, WorkerState.FAILED);
+  checkEnum("state", req.state, WorkerState.UNSPECIFIED, WorkerState.BACKOFF);
   checkEnum("order", req.order, WorkerOrder.UNSPECIFIED, WorkerOrder.LEAST_UTILIZED);
   checkHiveIds("hive_ids", req.hiveIds);
 }
@@ -39,6 +40,11 @@ export function validateFindDevices(req: FindDevicesRequest): void {
 
 export function validateGetHive(req: GetHiveRequest): void {
   checkId("hive_id", req.hiveId);
+}
+
+export function validateListEvents(req: ListEventsRequest): void {
+  checkId("hive_id", req.hiveId);
+  if (req.workerId !== "") checkId("worker_id", req.workerId, 128);
 }
 
 export function validateListHives(req: ListHivesRequest): void {

@@ -139,6 +139,22 @@ describe("hive and queen", () => {
     await watch;
   });
 
+  it("says hello again on a fresh stream when the queen evicted it while its stream was open", async () => {
+    const hive = await startTestHive();
+    await waitUntil(async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.connected === true, "the queen to see hive-a");
+    const disconnected = nextEvent<Error>(hive.heartbeat!, "disconnected");
+    const reconnected = new Promise<void>((resolve) => disconnected.then(() => hive.heartbeat!.once("connected", () => resolve())));
+    queen.registry.evict("hive-a", "down too long"); // what the sweeper does to a hive silent too long
+    const error = ConnectError.from(await disconnected);
+    expect(Code[error.code]).toBe(Code[Code.FailedPrecondition]);
+    expect(error.rawMessage).toMatch(/evicted/);
+    await reconnected;
+    await waitUntil(async () => (await queenClient.getHive({ hiveId: "hive-a" }).catch(() => undefined))?.hive?.connected === true, "hive-a back");
+    const { hive: status } = await queenClient.getHive({ hiveId: "hive-a" });
+    expect(status?.incarnation).toBe(hive.incarnation);
+    expect(status?.devices).toHaveLength(2);
+  });
+
   it("reconnects by itself when the queen restarts on the same port", async () => {
     const hive = await startTestHive();
     await waitUntil(async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.devices.length === 2, "the queen to see the devices");

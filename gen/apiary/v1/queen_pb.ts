@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/queen.proto.
  */
 export const file_apiary_v1_queen: GenFile = /*@__PURE__*/
-  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIh0KC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIt8DCgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3JCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMilQMKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIaChhfbWF4X2dwdV91dGlsaXphdGlvbl9wY3Qi6QEKC1dvcmtlck1hdGNoEg8KB2hpdmVfaWQYASABKAkSKgoGd29ya2VyGAIgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRIcCg9mcmVlX3ZyYW1fYnl0ZXMYAyABKARIAIgBARIlCgZoZWFsdGgYBCABKA4yFS5hcGlhcnkudjEuSGl2ZUhlYWx0aBItCglsYXN0X3NlZW4YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWhpdmVfZW5kcG9pbnQYBiABKAlCEgoQX2ZyZWVfdnJhbV9ieXRlcyJnChNGaW5kV29ya2Vyc1Jlc3BvbnNlEicKB21hdGNoZXMYASADKAsyFi5hcGlhcnkudjEuV29ya2VyTWF0Y2gSFQoNdG90YWxfbWF0Y2hlcxgCIAEoDRIQCghyZXZpc2lvbhgDIAEoBCLEAgoSRmluZERldmljZXNSZXF1ZXN0EhsKE21pbl9mcmVlX3ZyYW1fYnl0ZXMYASABKAQSQgoLaGl2ZV9sYWJlbHMYAiADKAsyLS5hcGlhcnkudjEuRmluZERldmljZXNSZXF1ZXN0LkhpdmVMYWJlbHNFbnRyeRIYChBpbmNsdWRlX2RlZ3JhZGVkGAMgASgIEg0KBWxpbWl0GAQgASgNEiUKBW9yZGVyGAUgASgOMhYuYXBpYXJ5LnYxLkRldmljZU9yZGVyEiAKE21heF91dGlsaXphdGlvbl9wY3QYBiABKAFIAIgBARIQCghoaXZlX2lkcxgHIAMoCRoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIWChRfbWF4X3V0aWxpemF0aW9uX3BjdCL3AQoLRGV2aWNlTWF0Y2gSDwoHaGl2ZV9pZBgBIAEoCRIkCgZkZXZpY2UYAiABKAsyFC5hcGlhcnkudjEuR3B1RGV2aWNlEhwKD2ZyZWVfdnJhbV9ieXRlcxgDIAEoBEgAiAEBEiUKBmhlYWx0aBgEIAEoDjIVLmFwaWFyeS52MS5IaXZlSGVhbHRoEi0KCWxhc3Rfc2VlbhgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKd29ya2VyX2lkcxgGIAMoCRIVCg1oaXZlX2VuZHBvaW50GAcgASgJQhIKEF9mcmVlX3ZyYW1fYnl0ZXMiZwoTRmluZERldmljZXNSZXNwb25zZRInCgdtYXRjaGVzGAEgAygLMhYuYXBpYXJ5LnYxLkRldmljZU1hdGNoEhUKDXRvdGFsX21hdGNoZXMYAiABKA0SEAoIcmV2aXNpb24YAyABKAQiIQoOR2V0SGl2ZVJlcXVlc3QSDwoHaGl2ZV9pZBgBIAEoCSJICg9HZXRIaXZlUmVzcG9uc2USIwoEaGl2ZRgBIAEoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzEhAKCHJldmlzaW9uGAIgASgEIp0BChBMaXN0SGl2ZXNSZXF1ZXN0EkAKC2hpdmVfbGFiZWxzGAEgAygLMisuYXBpYXJ5LnYxLkxpc3RIaXZlc1JlcXVlc3QuSGl2ZUxhYmVsc0VudHJ5EhQKDG9taXRfd29ya2VycxgCIAEoCBoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJLChFMaXN0SGl2ZXNSZXNwb25zZRIkCgVoaXZlcxgBIAMoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzEhAKCHJldmlzaW9uGAIgASgEIukBCgxXYXRjaFJlcXVlc3QSFgoOc2luY2VfcmV2aXNpb24YASABKAQSDQoFZXBvY2gYAiABKAkSEAoIaGl2ZV9pZHMYAyADKAkSDQoFbW9kZWwYBCABKAkSIwoFa2luZHMYBSADKA4yFC5hcGlhcnkudjEuV2F0Y2hLaW5kEjQKEWJvb2ttYXJrX2ludGVydmFsGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE21pbl91cGRhdGVfaW50ZXJ2YWwYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iVAoJSGl2ZUV2ZW50EiIKBHR5cGUYASABKA4yFC5hcGlhcnkudjEuRXZlbnRUeXBlEiMKBGhpdmUYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVN0YXR1cyJuCgtXb3JrZXJFdmVudBIiCgR0eXBlGAEgASgOMhQuYXBpYXJ5LnYxLkV2ZW50VHlwZRIPCgdoaXZlX2lkGAIgASgJEioKBndvcmtlchgDIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkiDwoNV2F0Y2hCb29rbWFyayISChBXYXRjaFNuYXBzaG90RW5kIv0BCg1XYXRjaFJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEg0KBWVwb2NoGAIgASgJEiQKBGhpdmUYAyABKAsyFC5hcGlhcnkudjEuSGl2ZUV2ZW50SAASKAoGd29ya2VyGAQgASgLMhYuYXBpYXJ5LnYxLldvcmtlckV2ZW50SAASLAoIYm9va21hcmsYBSABKAsyGC5hcGlhcnkudjEuV2F0Y2hCb29rbWFya0gAEjMKDHNuYXBzaG90X2VuZBgGIAEoCzIbLmFwaWFyeS52MS5XYXRjaFNuYXBzaG90RW5kSAASEAoIc25hcHNob3QYByABKAhCBgoEa2luZCpyCgpIaXZlSGVhbHRoEhsKF0hJVkVfSEVBTFRIX1VOU1BFQ0lGSUVEEAASFwoTSElWRV9IRUFMVEhfSEVBTFRIWRABEhgKFEhJVkVfSEVBTFRIX0RFR1JBREVEEAISFAoQSElWRV9IRUFMVEhfRE9XThADKm0KC1dvcmtlck9yZGVyEhwKGFdPUktFUl9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG1dPUktFUl9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG1dPUktFUl9PUkRFUl9MRUFTVF9VVElMSVpFRBACKm0KC0RldmljZU9yZGVyEhwKGERFVklDRV9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG0RFVklDRV9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG0RFVklDRV9PUkRFUl9MRUFTVF9VVElMSVpFRBACKlMKCVdhdGNoS2luZBIaChZXQVRDSF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FUQ0hfS0lORF9ISVZFEAESFQoRV0FUQ0hfS0lORF9XT1JLRVIQAiptCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEVWRU5UX1RZUEVfQURERUQQARIWChJFVkVOVF9UWVBFX1VQREFURUQQAhIWChJFVkVOVF9UWVBFX1JFTU9WRUQQAzK+AwoMUXVlZW5TZXJ2aWNlEkoKCUhlYXJ0YmVhdBIbLmFwaWFyeS52MS5IZWFydGJlYXRSZXF1ZXN0GhwuYXBpYXJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlKAEwARJMCgtGaW5kV29ya2VycxIdLmFwaWFyeS52MS5GaW5kV29ya2Vyc1JlcXVlc3QaHi5hcGlhcnkudjEuRmluZFdvcmtlcnNSZXNwb25zZRJMCgtGaW5kRGV2aWNlcxIdLmFwaWFyeS52MS5GaW5kRGV2aWNlc1JlcXVlc3QaHi5hcGlhcnkudjEuRmluZERldmljZXNSZXNwb25zZRJACgdHZXRIaXZlEhkuYXBpYXJ5LnYxLkdldEhpdmVSZXF1ZXN0GhouYXBpYXJ5LnYxLkdldEhpdmVSZXNwb25zZRJGCglMaXN0SGl2ZXMSGy5hcGlhcnkudjEuTGlzdEhpdmVzUmVxdWVzdBocLmFwaWFyeS52MS5MaXN0SGl2ZXNSZXNwb25zZRI8CgVXYXRjaBIXLmFwaWFyeS52MS5XYXRjaFJlcXVlc3QaGC5hcGlhcnkudjEuV2F0Y2hSZXNwb25zZTABYgZwcm90bzM", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIjsKC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCRIcChR3b3JrZXJzX2xlZnRfcnVubmluZxgUIAEoDSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIowECgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3ISKwoJZGVwYXJ0dXJlGBQgASgLMhguYXBpYXJ5LnYxLkhpdmVEZXBhcnR1cmVCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMiagoNSGl2ZURlcGFydHVyZRIOCgZyZWFzb24YASABKAkSHAoUd29ya2Vyc19sZWZ0X3J1bm5pbmcYAiABKA0SKwoHbGVmdF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQMKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIaChhfbWF4X2dwdV91dGlsaXphdGlvbl9wY3Qi6QEKC1dvcmtlck1hdGNoEg8KB2hpdmVfaWQYASABKAkSKgoGd29ya2VyGAIgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRIcCg9mcmVlX3ZyYW1fYnl0ZXMYAyABKARIAIgBARIlCgZoZWFsdGgYBCABKA4yFS5hcGlhcnkudjEuSGl2ZUhlYWx0aBItCglsYXN0X3NlZW4YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWhpdmVfZW5kcG9pbnQYBiABKAlCEgoQX2ZyZWVfdnJhbV9ieXRlcyJnChNGaW5kV29ya2Vyc1Jlc3BvbnNlEicKB21hdGNoZXMYASADKAsyFi5hcGlhcnkudjEuV29ya2VyTWF0Y2gSFQoNdG90YWxfbWF0Y2hlcxgCIAEoDRIQCghyZXZpc2lvbhgDIAEoBCLEAgoSRmluZERldmljZXNSZXF1ZXN0EhsKE21pbl9mcmVlX3ZyYW1fYnl0ZXMYASABKAQSQgoLaGl2ZV9sYWJlbHMYAiADKAsyLS5hcGlhcnkudjEuRmluZERldmljZXNSZXF1ZXN0LkhpdmVMYWJlbHNFbnRyeRIYChBpbmNsdWRlX2RlZ3JhZGVkGAMgASgIEg0KBWxpbWl0GAQgASgNEiUKBW9yZGVyGAUgASgOMhYuYXBpYXJ5LnYxLkRldmljZU9yZGVyEiAKE21heF91dGlsaXphdGlvbl9wY3QYBiABKAFIAIgBARIQCghoaXZlX2lkcxgHIAMoCRoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIWChRfbWF4X3V0aWxpemF0aW9uX3BjdCL3AQoLRGV2aWNlTWF0Y2gSDwoHaGl2ZV9pZBgBIAEoCRIkCgZkZXZpY2UYAiABKAsyFC5hcGlhcnkudjEuR3B1RGV2aWNlEhwKD2ZyZWVfdnJhbV9ieXRlcxgDIAEoBEgAiAEBEiUKBmhlYWx0aBgEIAEoDjIVLmFwaWFyeS52MS5IaXZlSGVhbHRoEi0KCWxhc3Rfc2VlbhgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKd29ya2VyX2lkcxgGIAMoCRIVCg1oaXZlX2VuZHBvaW50GAcgASgJQhIKEF9mcmVlX3ZyYW1fYnl0ZXMiZwoTRmluZERldmljZXNSZXNwb25zZRInCgdtYXRjaGVzGAEgAygLMhYuYXBpYXJ5LnYxLkRldmljZU1hdGNoEhUKDXRvdGFsX21hdGNoZXMYAiABKA0SEAoIcmV2aXNpb24YAyABKAQiIQoOR2V0SGl2ZVJlcXVlc3QSDwoHaGl2ZV9pZBgBIAEoCSJICg9HZXRIaXZlUmVzcG9uc2USIwoEaGl2ZRgBIAEoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzEhAKCHJldmlzaW9uGAIgASgEIp0BChBMaXN0SGl2ZXNSZXF1ZXN0EkAKC2hpdmVfbGFiZWxzGAEgAygLMisuYXBpYXJ5LnYxLkxpc3RIaXZlc1JlcXVlc3QuSGl2ZUxhYmVsc0VudHJ5EhQKDG9taXRfd29ya2VycxgCIAEoCBoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJLChFMaXN0SGl2ZXNSZXNwb25zZRIkCgVoaXZlcxgBIAMoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzEhAKCHJldmlzaW9uGAIgASgEIukBCgxXYXRjaFJlcXVlc3QSFgoOc2luY2VfcmV2aXNpb24YASABKAQSDQoFZXBvY2gYAiABKAkSEAoIaGl2ZV9pZHMYAyADKAkSDQoFbW9kZWwYBCABKAkSIwoFa2luZHMYBSADKA4yFC5hcGlhcnkudjEuV2F0Y2hLaW5kEjQKEWJvb2ttYXJrX2ludGVydmFsGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE21pbl91cGRhdGVfaW50ZXJ2YWwYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iVAoJSGl2ZUV2ZW50EiIKBHR5cGUYASABKA4yFC5hcGlhcnkudjEuRXZlbnRUeXBlEiMKBGhpdmUYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVN0YXR1cyJuCgtXb3JrZXJFdmVudBIiCgR0eXBlGAEgASgOMhQuYXBpYXJ5LnYxLkV2ZW50VHlwZRIPCgdoaXZlX2lkGAIgASgJEioKBndvcmtlchgDIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkiDwoNV2F0Y2hCb29rbWFyayISChBXYXRjaFNuYXBzaG90RW5kIv0BCg1XYXRjaFJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEg0KBWVwb2NoGAIgASgJEiQKBGhpdmUYAyABKAsyFC5hcGlhcnkudjEuSGl2ZUV2ZW50SAASKAoGd29ya2VyGAQgASgLMhYuYXBpYXJ5LnYxLldvcmtlckV2ZW50SAASLAoIYm9va21hcmsYBSABKAsyGC5hcGlhcnkudjEuV2F0Y2hCb29rbWFya0gAEjMKDHNuYXBzaG90X2VuZBgGIAEoCzIbLmFwaWFyeS52MS5XYXRjaFNuYXBzaG90RW5kSAASEAoIc25hcHNob3QYByABKAhCBgoEa2luZCJGChFMaXN0RXZlbnRzUmVxdWVzdBIPCgdoaXZlX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRINCgVsaW1pdBgDIAEoDSL0AQoLT2JqZWN0RXZlbnQSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2hpdmVfaWQYAiABKAkSEQoJd29ya2VyX2lkGAMgASgJEioKBWxldmVsGAQgASgOMhsuYXBpYXJ5LnYxLk9iamVjdEV2ZW50TGV2ZWwSDgoGcmVhc29uGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSEAoIcmV2aXNpb24YByABKAQSDQoFY291bnQYCCABKA0SKwoHbGFzdF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoSTGlzdEV2ZW50c1Jlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLmFwaWFyeS52MS5PYmplY3RFdmVudBIQCghyZXZpc2lvbhgCIAEoBCpyCgpIaXZlSGVhbHRoEhsKF0hJVkVfSEVBTFRIX1VOU1BFQ0lGSUVEEAASFwoTSElWRV9IRUFMVEhfSEVBTFRIWRABEhgKFEhJVkVfSEVBTFRIX0RFR1JBREVEEAISFAoQSElWRV9IRUFMVEhfRE9XThADKm0KC1dvcmtlck9yZGVyEhwKGFdPUktFUl9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG1dPUktFUl9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG1dPUktFUl9PUkRFUl9MRUFTVF9VVElMSVpFRBACKm0KC0RldmljZU9yZGVyEhwKGERFVklDRV9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG0RFVklDRV9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG0RFVklDRV9PUkRFUl9MRUFTVF9VVElMSVpFRBACKlMKCVdhdGNoS2luZBIaChZXQVRDSF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FUQ0hfS0lORF9ISVZFEAESFQoRV0FUQ0hfS0lORF9XT1JLRVIQAiptCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEVWRU5UX1RZUEVfQURERUQQARIWChJFVkVOVF9UWVBFX1VQREFURUQQAhIWChJFVkVOVF9UWVBFX1JFTU9WRUQQAyp1ChBPYmplY3RFdmVudExldmVsEiIKHk9CSkVDVF9FVkVOVF9MRVZFTF9VTlNQRUNJRklFRBAAEh0KGU9CSkVDVF9FVkVOVF9MRVZFTF9OT1JNQUwQARIeChpPQkpFQ1RfRVZFTlRfTEVWRUxfV0FSTklORxACMokECgxRdWVlblNlcnZpY2USSgoJSGVhcnRiZWF0EhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFJlcXVlc3QaHC5hcGlhcnkudjEuSGVhcnRiZWF0UmVzcG9uc2UoATABEkwKC0ZpbmRXb3JrZXJzEh0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdBoeLmFwaWFyeS52MS5GaW5kV29ya2Vyc1Jlc3BvbnNlEkwKC0ZpbmREZXZpY2VzEh0uYXBpYXJ5LnYxLkZpbmREZXZpY2VzUmVxdWVzdBoeLmFwaWFyeS52MS5GaW5kRGV2aWNlc1Jlc3BvbnNlEkAKB0dldEhpdmUSGS5hcGlhcnkudjEuR2V0SGl2ZVJlcXVlc3QaGi5hcGlhcnkudjEuR2V0SGl2ZVJlc3BvbnNlEkYKCUxpc3RIaXZlcxIbLmFwaWFyeS52MS5MaXN0SGl2ZXNSZXF1ZXN0GhwuYXBpYXJ5LnYxLkxpc3RIaXZlc1Jlc3BvbnNlEjwKBVdhdGNoEhcuYXBpYXJ5LnYxLldhdGNoUmVxdWVzdBoYLmFwaWFyeS52MS5XYXRjaFJlc3BvbnNlMAESSQoKTGlzdEV2ZW50cxIcLmFwaWFyeS52MS5MaXN0RXZlbnRzUmVxdWVzdBodLmFwaWFyeS52MS5MaXN0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A message from a hive on its Heartbeat stream.
@@ -102,6 +102,15 @@ export type HiveGoodbye = Message<"apiary.v1.HiveGoodbye"> & {
    * @generated from field: string reason = 1;
    */
   reason: string;
+
+  /**
+   * Workers the hive leaves running (it stopped without stopping them). With none, the queen
+   * forgets the hive at once; otherwise it keeps the hive listed, DOWN, with a departure, until
+   * the hive is back or the eviction delay has passed.
+   *
+   * @generated from field: uint32 workers_left_running = 20;
+   */
+  workersLeftRunning: number;
 };
 
 /**
@@ -295,11 +304,20 @@ export type HiveStatus = Message<"apiary.v1.HiveStatus"> & {
   lastSeq: bigint;
 
   /**
-   * Hive-wide collection errors from the last report.
+   * Hive-wide collection errors from the last report, then one error with source "queen" per
+   * worker entry the queen left out of that report because it broke a rule (the message names
+   * the worker and the field). The rest of such a report is applied.
    *
    * @generated from field: repeated apiary.v1.CollectionError errors = 12;
    */
   errors: CollectionError[];
+
+  /**
+   * Set while the hive is away after a goodbye that left workers running.
+   *
+   * @generated from field: apiary.v1.HiveDeparture departure = 20;
+   */
+  departure?: HiveDeparture | undefined;
 };
 
 /**
@@ -308,6 +326,41 @@ export type HiveStatus = Message<"apiary.v1.HiveStatus"> & {
  */
 export const HiveStatusSchema: GenMessage<HiveStatus> = /*@__PURE__*/
   messageDesc(file_apiary_v1_queen, 6);
+
+/**
+ * A hive that stopped and left workers running: they are not measured until it is back.
+ *
+ * @generated from message apiary.v1.HiveDeparture
+ */
+export type HiveDeparture = Message<"apiary.v1.HiveDeparture"> & {
+  /**
+   * The reason from the hive's goodbye.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * How many workers it left running.
+   *
+   * @generated from field: uint32 workers_left_running = 2;
+   */
+  workersLeftRunning: number;
+
+  /**
+   * When the queen received the goodbye (queen clock).
+   *
+   * @generated from field: google.protobuf.Timestamp left_at = 3;
+   */
+  leftAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.HiveDeparture.
+ * Use `create(HiveDepartureSchema)` to create a new message.
+ */
+export const HiveDepartureSchema: GenMessage<HiveDeparture> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 7);
 
 /**
  * Filters for FindWorkers. Every filter given must match.
@@ -359,7 +412,8 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
   includeDegraded: boolean;
 
   /**
-   * Only workers in this state; unset = RUNNING.
+   * Only workers in this state; unset = RUNNING. Ended workers (EXITED, FAILED) stay findable
+   * for the queen's retention of ended workers (default 15 minutes).
    *
    * @generated from field: apiary.v1.WorkerState state = 7;
    */
@@ -392,7 +446,7 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
  * Use `create(FindWorkersRequestSchema)` to create a new message.
  */
 export const FindWorkersRequestSchema: GenMessage<FindWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 7);
+  messageDesc(file_apiary_v1_queen, 8);
 
 /**
  * One worker found by FindWorkers.
@@ -448,7 +502,7 @@ export type WorkerMatch = Message<"apiary.v1.WorkerMatch"> & {
  * Use `create(WorkerMatchSchema)` to create a new message.
  */
 export const WorkerMatchSchema: GenMessage<WorkerMatch> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 8);
+  messageDesc(file_apiary_v1_queen, 9);
 
 /**
  * Result of FindWorkers.
@@ -483,7 +537,7 @@ export type FindWorkersResponse = Message<"apiary.v1.FindWorkersResponse"> & {
  * Use `create(FindWorkersResponseSchema)` to create a new message.
  */
 export const FindWorkersResponseSchema: GenMessage<FindWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 9);
+  messageDesc(file_apiary_v1_queen, 10);
 
 /**
  * Filters for FindDevices. Every filter given must match.
@@ -546,7 +600,7 @@ export type FindDevicesRequest = Message<"apiary.v1.FindDevicesRequest"> & {
  * Use `create(FindDevicesRequestSchema)` to create a new message.
  */
 export const FindDevicesRequestSchema: GenMessage<FindDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 10);
+  messageDesc(file_apiary_v1_queen, 11);
 
 /**
  * One GPU found by FindDevices.
@@ -609,7 +663,7 @@ export type DeviceMatch = Message<"apiary.v1.DeviceMatch"> & {
  * Use `create(DeviceMatchSchema)` to create a new message.
  */
 export const DeviceMatchSchema: GenMessage<DeviceMatch> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 11);
+  messageDesc(file_apiary_v1_queen, 12);
 
 /**
  * Result of FindDevices.
@@ -644,7 +698,7 @@ export type FindDevicesResponse = Message<"apiary.v1.FindDevicesResponse"> & {
  * Use `create(FindDevicesResponseSchema)` to create a new message.
  */
 export const FindDevicesResponseSchema: GenMessage<FindDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 12);
+  messageDesc(file_apiary_v1_queen, 13);
 
 /**
  * Asks for one hive.
@@ -665,7 +719,7 @@ export type GetHiveRequest = Message<"apiary.v1.GetHiveRequest"> & {
  * Use `create(GetHiveRequestSchema)` to create a new message.
  */
 export const GetHiveRequestSchema: GenMessage<GetHiveRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 13);
+  messageDesc(file_apiary_v1_queen, 14);
 
 /**
  * One hive.
@@ -693,7 +747,7 @@ export type GetHiveResponse = Message<"apiary.v1.GetHiveResponse"> & {
  * Use `create(GetHiveResponseSchema)` to create a new message.
  */
 export const GetHiveResponseSchema: GenMessage<GetHiveResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 14);
+  messageDesc(file_apiary_v1_queen, 15);
 
 /**
  * Asks for every hive.
@@ -721,7 +775,7 @@ export type ListHivesRequest = Message<"apiary.v1.ListHivesRequest"> & {
  * Use `create(ListHivesRequestSchema)` to create a new message.
  */
 export const ListHivesRequestSchema: GenMessage<ListHivesRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 15);
+  messageDesc(file_apiary_v1_queen, 16);
 
 /**
  * Every hive the queen knows, ordered by hive_id.
@@ -749,7 +803,7 @@ export type ListHivesResponse = Message<"apiary.v1.ListHivesResponse"> & {
  * Use `create(ListHivesResponseSchema)` to create a new message.
  */
 export const ListHivesResponseSchema: GenMessage<ListHivesResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 16);
+  messageDesc(file_apiary_v1_queen, 17);
 
 /**
  * Opens a Watch stream.
@@ -833,7 +887,7 @@ export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 17);
+  messageDesc(file_apiary_v1_queen, 18);
 
 /**
  * A hive changed.
@@ -861,7 +915,7 @@ export type HiveEvent = Message<"apiary.v1.HiveEvent"> & {
  * Use `create(HiveEventSchema)` to create a new message.
  */
 export const HiveEventSchema: GenMessage<HiveEvent> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 18);
+  messageDesc(file_apiary_v1_queen, 19);
 
 /**
  * A worker changed.
@@ -896,7 +950,7 @@ export type WorkerEvent = Message<"apiary.v1.WorkerEvent"> & {
  * Use `create(WorkerEventSchema)` to create a new message.
  */
 export const WorkerEventSchema: GenMessage<WorkerEvent> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 19);
+  messageDesc(file_apiary_v1_queen, 20);
 
 /**
  * Nothing to report: the watcher has seen everything up to this message's
@@ -912,7 +966,7 @@ export type WatchBookmark = Message<"apiary.v1.WatchBookmark"> & {
  * Use `create(WatchBookmarkSchema)` to create a new message.
  */
 export const WatchBookmarkSchema: GenMessage<WatchBookmark> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 20);
+  messageDesc(file_apiary_v1_queen, 21);
 
 /**
  * The snapshot is complete; live events follow.
@@ -927,7 +981,7 @@ export type WatchSnapshotEnd = Message<"apiary.v1.WatchSnapshotEnd"> & {
  * Use `create(WatchSnapshotEndSchema)` to create a new message.
  */
 export const WatchSnapshotEndSchema: GenMessage<WatchSnapshotEnd> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 21);
+  messageDesc(file_apiary_v1_queen, 22);
 
 /**
  * One message on a Watch stream.
@@ -1010,7 +1064,149 @@ export type WatchResponse = Message<"apiary.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 22);
+  messageDesc(file_apiary_v1_queen, 23);
+
+/**
+ * Whose events to list.
+ *
+ * @generated from message apiary.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"apiary.v1.ListEventsRequest"> & {
+  /**
+   * The hive; required.
+   *
+   * @generated from field: string hive_id = 1;
+   */
+  hiveId: string;
+
+  /**
+   * One worker of that hive; empty = the hive's own events (which include its workers' ends and restarts).
+   *
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * At most this many, the newest; unset or 0 = every retained event.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message apiary.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 24);
+
+/**
+ * One thing that happened to a hive or a worker, as the queen saw it.
+ *
+ * @generated from message apiary.v1.ObjectEvent
+ */
+export type ObjectEvent = Message<"apiary.v1.ObjectEvent"> & {
+  /**
+   * When the queen saw it (queen clock).
+   *
+   * @generated from field: google.protobuf.Timestamp at = 1;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * The hive.
+   *
+   * @generated from field: string hive_id = 2;
+   */
+  hiveId: string;
+
+  /**
+   * The worker; empty for an event of the hive itself.
+   *
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * Normal or warning.
+   *
+   * @generated from field: apiary.v1.ObjectEventLevel level = 4;
+   */
+  level: ObjectEventLevel;
+
+  /**
+   * A short CamelCase word: Joined, HealthChanged, Restarted, Started, Exited, Failed,
+   * OOMKilled, BackOff, CollectionError, GpuProbe.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * What happened, for a human.
+   *
+   * @generated from field: string message = 6;
+   */
+  message: string;
+
+  /**
+   * The registry revision of the change that caused it (the first, when count > 1).
+   *
+   * @generated from field: uint64 revision = 7;
+   */
+  revision: bigint;
+
+  /**
+   * How many times it happened; repeats of a recent event (the same error, the same
+   * health flap) are counted here instead of filling the log.
+   *
+   * @generated from field: uint32 count = 8;
+   */
+  count: number;
+
+  /**
+   * When it last happened (queen clock); equals `at` when count is 1.
+   *
+   * @generated from field: google.protobuf.Timestamp last_at = 9;
+   */
+  lastAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.ObjectEvent.
+ * Use `create(ObjectEventSchema)` to create a new message.
+ */
+export const ObjectEventSchema: GenMessage<ObjectEvent> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 25);
+
+/**
+ * Events of one object, oldest first.
+ *
+ * @generated from message apiary.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"apiary.v1.ListEventsResponse"> & {
+  /**
+   * The retained events, oldest first.
+   *
+   * @generated from field: repeated apiary.v1.ObjectEvent events = 1;
+   */
+  events: ObjectEvent[];
+
+  /**
+   * The registry revision when the answer was made.
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message apiary.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 26);
 
 /**
  * Health of a hive as judged by the queen from the age of its last report.
@@ -1197,6 +1393,40 @@ export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
   enumDesc(file_apiary_v1_queen, 4);
 
 /**
+ * How much an event deserves attention.
+ *
+ * @generated from enum apiary.v1.ObjectEventLevel
+ */
+export enum ObjectEventLevel {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Expected lifecycle: joined, started, exited with code 0, back to healthy.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_NORMAL = 1;
+   */
+  NORMAL = 1,
+
+  /**
+   * Something an operator may need to look at: failures, OOM kills, back-off, lost health, collection errors.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_WARNING = 2;
+   */
+  WARNING = 2,
+}
+
+/**
+ * Describes the enum apiary.v1.ObjectEventLevel.
+ */
+export const ObjectEventLevelSchema: GenEnum<ObjectEventLevel> = /*@__PURE__*/
+  enumDesc(file_apiary_v1_queen, 5);
+
+/**
  * The queen: the cluster's registry of hives, GPUs and workers. Hives stream
  * reports into it; schedulers and dashboards query and watch it.
  *
@@ -1266,6 +1496,18 @@ export const QueenService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRequestSchema;
     output: typeof WatchResponseSchema;
+  },
+  /**
+   * Recent events of one hive or one worker (health changes, restarts, exits, OOM
+   * kills, collection errors), newest last, from a small bounded log the queen keeps
+   * per object while it knows the object. A read.
+   *
+   * @generated from rpc apiary.v1.QueenService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_apiary_v1_queen, 0);

@@ -34,6 +34,9 @@ export const hivesCommand: Command = {
       ["HIVE", "HEALTH", "LAST SEEN", ">GPUS", ">WORKERS", "GPU PROBE", "ENDPOINT", "CGROUPS", "VERSION", "LABELS"],
       rows,
     ));
+    for (const h of res.hives) {
+      for (const e of h.errors) process.stdout.write(`${h.info?.hiveId ?? ""}: ${e.source}: ${e.message}\n`);
+    }
     process.stdout.write(`${res.hives.length} hives, revision ${res.revision}\n`);
     return 0;
   },

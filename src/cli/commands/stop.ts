@@ -39,7 +39,7 @@ export const stopCommand: Command = {
 };
 
 /** Asks the queen for the endpoint of the hive running workerId. */
-async function hiveOf(workerId: string, queen: string): Promise<string> {
+export async function hiveOf(workerId: string, queen: string): Promise<string> {
   const { client, url } = connect(QueenService, queen);
   const res = await client.listHives({}, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
     throw rpcFailure(err, "queen", url);

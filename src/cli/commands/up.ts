@@ -1,7 +1,6 @@
 import { accessSync, constants } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
@@ -9,6 +8,7 @@ import { logLevelFlag, queenTuning, queenTuningFlags } from "../server-flags.js"
 import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
 import { hiveStartupLine } from "../startup-line.js";
 import { startDemoWorkers } from "../demo-workers.js";
+import { packagePath } from "../../package-root.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
@@ -16,7 +16,7 @@ import { startHive } from "../../hive/hive.js";
 import { GpuProbeState, type HiveReport } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { Monitor } from "../../hive/monitor.js";
 
-export const FAKE_NVIDIA_SMI = fileURLToPath(new URL("../../../examples/fake-nvidia-smi/fake-nvidia-smi", import.meta.url));
+export const FAKE_NVIDIA_SMI = packagePath("examples", "fake-nvidia-smi", "fake-nvidia-smi");
 
 export const upCommand: Command = {
   name: "up",

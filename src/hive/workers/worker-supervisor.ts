@@ -147,6 +147,16 @@ export class WorkerSupervisor {
     }
   }
 
+  /** Where the worker's log is (or would be): `<logDir>/<worker_id>.log`. */
+  logPathOf(workerId: string): string {
+    return `${this.logDir}/${workerId}.log`;
+  }
+
+  /** True while the worker runs, is being started, or waits to be restarted. */
+  isActive(workerId: string): boolean {
+    return this.isTaken(workerId);
+  }
+
   private isTaken(workerId: string): boolean {
     return this.live.has(workerId) || this.reserved.has(workerId);
   }

@@ -1,0 +1,71 @@
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import type { HttpRouteHook } from "./server.js";
+
+export type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** What a route answers: a status, headers and a body (HEAD requests get the headers only). */
+export interface HttpReply {
+  status: number;
+  headers?: Record<string, string>;
+  body: string | Uint8Array;
+}
+
+export type HttpRouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
+
+/** Decides whether a request may read a route: undefined lets it through, a reply refuses it (401, 403…). */
+export type HttpAuthorizer = (req: HttpRequest) => HttpReply | undefined | Promise<HttpReply | undefined>;
+
+export interface HttpRoutesOptions {
+  /** Exact paths ("/metrics", "/") to their handlers; only GET and HEAD reach them. */
+  routes: Record<string, HttpRouteHandler>;
+  /** Consulted before every route (default: everyone may read). */
+  authorize?: HttpAuthorizer;
+  /** Told about handlers that threw (they answer 500). */
+  onError?: (err: unknown, path: string) => void;
+}
+
+/**
+ * Plain HTTP GET routes for the RPC server's listener. Every other request (gRPC, Connect and
+ * gRPC-Web calls are POSTs to /package.Service/Method; Connect GETs use those paths too) is left
+ * to the RPC handler.
+ */
+export function createHttpRoutes(opts: HttpRoutesOptions): HttpRouteHook {
+  const routes = new Map(Object.entries(opts.routes));
+  return (req, res) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const path = pathOf(req.url ?? "/");
+    const route = routes.get(path);
+    if (!route) return false;
+    void answer(req, res, path, route, opts);
+    return true;
+  };
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}
+
+async function answer(req: HttpRequest, res: HttpResponse, path: string, route: HttpRouteHandler, opts: HttpRoutesOptions): Promise<void> {
+  let reply: HttpReply;
+  try {
+    reply = (await opts.authorize?.(req)) ?? (await route(req));
+  } catch (err) {
+    opts.onError?.(err, path);
+    reply = { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: `${path}: ${err instanceof Error ? err.message : String(err)}\n` };
+  }
+  if (res.destroyed || res.headersSent) return;
+  const body = typeof reply.body === "string" ? Buffer.from(reply.body) : reply.body;
+  const headers: Record<string, string | number> = { "cache-control": "no-store", ...reply.headers, "content-length": body.byteLength };
+  // The two response types share these methods; TypeScript cannot call them through the union.
+  const r = res as http.ServerResponse;
+  r.writeHead(reply.status, headers);
+  r.end(req.method === "HEAD" ? undefined : body);
+}
+
+/** A plain-text reply. */
+export function textReply(status: number, text: string): HttpReply {
+  return { status, headers: { "content-type": "text/plain; charset=utf-8" }, body: text.endsWith("\n") ? text : `${text}\n` };
+}
