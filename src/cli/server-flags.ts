@@ -17,6 +17,12 @@ export const queenTuningFlags: FlagSpec[] = [
   { name: "watch-history", type: "string", value: "N", env: "APIARY_WATCH_HISTORY", default: "10000", help: "events kept for Watch resume" },
 ];
 
+/** `apiary queen` and `apiary up`: re-export per-GPU and per-worker series on the queen's /metrics. */
+export const perDeviceMetricsFlag: FlagSpec = {
+  name: "metrics-per-device", type: "boolean", env: "APIARY_METRICS_PER_DEVICE",
+  help: "also export every hive's per-GPU and per-worker series on the queen's /metrics (off: they come from each hive's /metrics)",
+};
+
 /** Reads queenTuningFlags into startQueen options. */
 export function queenTuning(flags: ParsedArgs["flags"]) {
   return {

@@ -1,6 +1,9 @@
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
+import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
+import { metricsRoute } from "../rpc/metrics/metrics-route.js";
+import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
@@ -9,6 +12,7 @@ import { HeartbeatClient } from "./heartbeat-client.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
 import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
+import { HiveMetrics } from "./metrics/hive-metrics.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
 import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
@@ -31,6 +35,8 @@ export interface Hive {
   supervisor: WorkerSupervisor;
   gpuProbe: GpuProbe;
   monitor: Monitor;
+  /** Served at /metrics on the hive's port. */
+  metrics: HiveMetrics;
   /** Undefined when the hive runs without a queen. */
   heartbeat: HeartbeatClient | undefined;
   /** Goodbye to the queen, stop the monitor, close the server, then the supervisor. Idempotent. */
@@ -49,7 +55,9 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "workers" }),
   });
   await supervisor.init();
+  const metrics = new HiveMetrics({ hiveId: resolved.hiveId });
   const gpuProbe = new GpuProbe({
+    observer: metrics.gpuProbeObserver,
     nvidiaSmiPath: resolved.nvidiaSmiPath,
     deadlineMs: resolved.gpuDeadlineMs,
     enabled: resolved.gpuEnabled,
@@ -63,6 +71,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     holdEndedUntilDelivered: resolved.queenUrl !== undefined,
     logger: logger.child({ component: "monitor" }),
   });
+  monitor.subscribe((report) => metrics.observeReport(report));
 
   const logCheckpoints = new LogCheckpoints();
   monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
@@ -77,7 +86,8 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       port: resolved.port,
       logger,
       ...resolved.security,
-      interceptors: [unexpectedErrorInterceptor(logger)],
+      interceptors: [rpcMetricsInterceptor(metrics.registry), unexpectedErrorInterceptor(logger)],
+      httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
       services: [
         {
           service: HiveService,
@@ -134,5 +144,5 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       logger.info({ hiveId: hiveInfo.hiveId, stopWorkers: options.stopWorkers ?? false }, "hive stopped");
     })());
 
-  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, heartbeat, close };
+  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, metrics, heartbeat, close };
 }

@@ -12,6 +12,8 @@ export interface LivenessThresholds {
 export interface LivenessSweeperOptions extends LivenessThresholds {
   sweepIntervalMs: number;
   shardsPerSweepSlice: number;
+  /** Told how long each full sweep took (metrics). */
+  onSweep?: (durationMs: number) => void;
 }
 
 /** Health a hive deserves for the age of its last report (and whether its stream is open). */
@@ -74,7 +76,9 @@ export class LivenessSweeper {
         if (lateMs >= this.opts.healthyMs) this.logger?.warn({ lateMs }, "queen event loop stalled; stall not counted against hives");
       }
     }
+    const started = this.clock.clock.monotonicMs();
     await this.sweepAll();
+    this.opts.onSweep?.(this.clock.clock.monotonicMs() - started);
     // The next tick is due one interval after this sweep ends; the sweep's own duration is not a stall.
     this.lastTickMs = this.clock.clock.monotonicMs();
   }

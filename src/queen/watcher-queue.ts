@@ -53,6 +53,7 @@ export class WatcherQueue {
   private wake: (() => void) | undefined;
   private overflowed = false;
   private closed = false;
+  private coalescedCount = 0;
 
   constructor(
     private readonly minUpdateMs: number,
@@ -65,7 +66,10 @@ export class WatcherQueue {
     const key = objectKey(event);
     if (type === ChangeType.Removed) {
       const live = this.entries.get(key);
-      if (live) this.drop(live);
+      if (live) {
+        this.drop(live);
+        this.coalescedCount++;
+      }
       this.lastSentMs.delete(key);
       const removed = this.entries.get(key + REMOVED_SUFFIX);
       if (removed) removed.event = event;
@@ -73,6 +77,7 @@ export class WatcherQueue {
     } else {
       const entry = this.entries.get(key);
       if (entry) {
+        this.coalescedCount++;
         entry.event = event;
         if (entry.type !== ChangeType.Added) entry.type = type;
       } else {
@@ -124,6 +129,11 @@ export class WatcherQueue {
    */
   resumePoint(currentRevision: number): number {
     return this.oldest ? this.oldest.firstRevision - 1 : currentRevision;
+  }
+
+  /** Undelivered changes replaced by a later one of the same object (metrics). */
+  coalesced(): number {
+    return this.coalescedCount;
   }
 
   /** Number of undelivered entries (in line and held). */
