@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx's loader, so the installed
-// command and the tests always run the same code.
-import { register } from "tsx/esm/api";
+// Runs the built bundle dist/apiary.mjs (made by `npm ci`, `npm install` and `npm pack` through
+// scripts/build.mjs), so no TypeScript is compiled at start. In a source checkout the bundle is
+// rebuilt first when a file it was built from has changed, so the command and the tests always
+// run the current sources.
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/cli.ts");
+if (existsSync(new URL("../src/cli.ts", import.meta.url))) {
+  const { distIsStale, buildDist } = await import("../scripts/build.mjs");
+  if (distIsStale()) await buildDist();
+}
+await import("../dist/apiary.mjs");

@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import { fileURLToPath } from "node:url";
 import { SpawnWorkerRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import type { GpuDevice, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { Hive } from "../hive/hive.js";
+import { packagePath } from "../package-root.js";
 
-export const DEMO_WORKER = fileURLToPath(new URL("../../examples/demo-worker/demo-worker.mjs", import.meta.url));
+export const DEMO_WORKER = packagePath("examples", "demo-worker", "demo-worker.mjs");
 
 const MODELS = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct", "phi-3-mini"];
 

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { CliError } from "./command.js";
 import type { ParsedArgs } from "./command.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "./rpc-client.js";
+import { connect, rpcFailure } from "./rpc-client.js";
 
 /** A hive to call: its HiveService address and, when the queen told it, its id. */
 export interface HiveTarget {
@@ -19,15 +19,15 @@ export async function hiveTarget(flags: ParsedArgs["flags"], choose?: ChooseHive
   const id = flags.hive as string | undefined;
   if (addr !== undefined && id !== undefined) throw new CliError("give --hive ID or --hive-addr ADDR, not both");
   if (addr !== undefined) return { address: addr };
-  const { client, url } = connect(QueenService, flags.queen as string);
+  const { client, url, timeoutMs } = connect(QueenService, flags);
   if (id !== undefined) {
-    const res = await client.getHive({ hiveId: id }, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    const res = await client.getHive({ hiveId: id }, { timeoutMs }).catch((err) => {
       if (ConnectError.from(err).code === Code.NotFound) throw new CliError(`the queen at ${url} knows no hive ${id} (see apiary hives)`);
       throw rpcFailure(err, "queen", url);
     });
     return endpointOf(res.hive?.info?.hiveId ?? id, res.hive?.info?.endpoint);
   }
-  const res = await client.listHives({ omitWorkers: choose === undefined }, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+  const res = await client.listHives({ omitWorkers: choose === undefined }, { timeoutMs }).catch((err) => {
     throw rpcFailure(err, "queen", url);
   });
   const hives = res.hives.map((h) => ({ hiveId: h.info?.hiveId ?? "", endpoint: h.info?.endpoint ?? "", workerIds: h.workers.map((w) => w.workerId) }));
@@ -51,4 +51,16 @@ function onlyHive(hives: KnownHive[], url: string): KnownHive {
 function endpointOf(hiveId: string, endpoint: string | undefined): HiveTarget {
   if (!endpoint) throw new CliError(`hive ${hiveId} told the queen no endpoint: pass --hive-addr`);
   return { address: endpoint, hiveId };
+}
+
+/** The hive of a worker: --hive ID or --hive-addr ADDR when given, else the one hive the queen lists with it. */
+export function workerHiveTarget(flags: ParsedArgs["flags"], workerId: string): Promise<HiveTarget> {
+  return hiveTarget(flags, (hives, url) => {
+    const hits = hives.filter((h) => h.workerIds.includes(workerId));
+    if (hits.length === 0) throw new CliError(`no hive known to the queen at ${url} runs a worker ${workerId}`);
+    if (hits.length > 1) {
+      throw new CliError(`worker ${workerId} exists on several hives (${hits.map((h) => h.hiveId).join(", ")}): pass --hive or HIVE/${workerId}`);
+    }
+    return hits[0];
+  });
 }

@@ -1,7 +1,10 @@
 import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
-import { normalizeAddress } from "../rpc/transport.js";
+import type { ServerSecurity } from "../rpc/server.js";
+import { normalizeAddress, type ClientCredentials } from "../rpc/transport.js";
+import { wantsTls } from "../rpc/tls/client-credentials.js";
+import { DEFAULT_SCRAPE_DEADLINE_MS, DEFAULT_SCRAPE_MAX_BYTES } from "./engine/fetch-metrics.js";
 import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";
 
 export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
@@ -37,6 +40,10 @@ export interface HiveConfig {
   workerLogMaxFiles?: number;
   /** Monitor tick interval; default 1000 ms. */
   tickIntervalMs?: number;
+  /** Hard deadline of each scrape of a worker's engine /metrics; default 300 ms. */
+  engineScrapeDeadlineMs?: number;
+  /** Largest engine /metrics response read; larger ones are cut and count as a failed scrape. Default 4 MiB. */
+  engineScrapeMaxBytes?: number;
   /** Heartbeat report interval until the queen's Welcome sets one; default 1000 ms. */
   reportIntervalMs?: number;
   /** Time allowed for each heartbeat ack; default 5000 ms. */
@@ -48,9 +55,17 @@ export interface HiveConfig {
   goodbyeDeadlineMs?: number;
   /** Default: the shared logger factory's "hive" logger. */
   logger?: Logger;
+  /** TLS and client authentication of the HiveService (--tls-cert, --tls-key, --client-ca, --token-file, --insecure). */
+  security?: ServerSecurity;
+  /** How the heartbeat authenticates to the queen: CA, the hive's certificate and key (--queen-ca, --cert, --key). */
+  queenCredentials?: ClientCredentials;
+  /** Absolute paths or globs of the programs SpawnWorker may start; empty or unset: any (--allow-program). */
+  allowPrograms?: string[];
 }
 
-export type ResolvedHiveConfig = Required<Omit<HiveConfig, "queenUrl" | "advertiseUrl" | "hiveId" | "logger" | "cgroupRoot">> & {
+export type ResolvedHiveConfig = Required<Omit<HiveConfig, "queenUrl" | "advertiseUrl" | "hiveId" | "logger" | "cgroupRoot" | "security" | "queenCredentials">> & {
+  security: ServerSecurity;
+  queenCredentials: ClientCredentials | undefined;
   queenUrl: string | undefined;
   advertiseUrl: string | undefined;
   hiveId: string;
@@ -64,7 +79,7 @@ export const DEFAULT_HIVE_PORT = 7835;
 /** Fills every default; values from `env` (APIARY_NVIDIA_SMI, APIARY_CGROUP_ROOT) apply only to unset fields. */
 export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = process.env): ResolvedHiveConfig {
   const resolved: ResolvedHiveConfig = {
-    queenUrl: config.queenUrl?.trim() ? normalizeAddress(config.queenUrl) : undefined,
+    queenUrl: config.queenUrl?.trim() ? normalizeAddress(config.queenUrl, wantsTls(config.queenCredentials)) : undefined,
     host: config.host ?? DEFAULT_HIVE_HOST,
     port: config.port ?? DEFAULT_HIVE_PORT,
     advertiseUrl: nonEmpty(config.advertiseUrl),
@@ -79,12 +94,17 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     workerLogRetentionMs: config.workerLogRetentionMs ?? DEFAULT_WORKER_LOG_RETENTION.maxAgeMs,
     workerLogMaxFiles: config.workerLogMaxFiles ?? DEFAULT_WORKER_LOG_RETENTION.maxFiles,
     tickIntervalMs: config.tickIntervalMs ?? 1000,
+    engineScrapeDeadlineMs: config.engineScrapeDeadlineMs ?? DEFAULT_SCRAPE_DEADLINE_MS,
+    engineScrapeMaxBytes: config.engineScrapeMaxBytes ?? DEFAULT_SCRAPE_MAX_BYTES,
     reportIntervalMs: config.reportIntervalMs ?? 1000,
     ackDeadlineMs: config.ackDeadlineMs ?? 5000,
     pingIntervalMs: config.pingIntervalMs ?? 5000,
     pingTimeoutMs: config.pingTimeoutMs ?? 5000,
     goodbyeDeadlineMs: config.goodbyeDeadlineMs ?? 2000,
     logger: config.logger,
+    security: { ...(config.security ?? {}) },
+    queenCredentials: config.queenCredentials,
+    allowPrograms: [...(config.allowPrograms ?? [])],
   };
   validate(resolved);
   return resolved;
@@ -102,11 +122,12 @@ export function advertisedEndpoint(config: ResolvedHiveConfig, boundPort: number
   if (config.advertiseUrl) return config.advertiseUrl;
   const wildcard = config.host === "0.0.0.0" || config.host === "::" || config.host === "";
   const host = wildcard ? os.hostname() : config.host;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
+  const scheme = config.security.tls ? "https" : "http";
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
 }
 
 function validate(config: ResolvedHiveConfig): void {
-  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs", "workerLogRetentionMs"];
+  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs", "workerLogRetentionMs", "engineScrapeDeadlineMs", "engineScrapeMaxBytes"];
   for (const key of positive) {
     const value = config[key];
     if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`hive config ${key}: must be a positive number, got ${String(value)}`);
@@ -114,6 +135,7 @@ function validate(config: ResolvedHiveConfig): void {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) throw new RangeError(`hive config port: must be 0-65535, got ${config.port}`);
   if (!Number.isInteger(config.workerLogMaxFiles) || config.workerLogMaxFiles < 0) throw new RangeError(`hive config workerLogMaxFiles: must be an integer >= 0, got ${config.workerLogMaxFiles}`);
   if (!(config.goodbyeDeadlineMs >= 0)) throw new RangeError(`hive config goodbyeDeadlineMs: must be >= 0, got ${config.goodbyeDeadlineMs}`);
+  for (const p of config.allowPrograms) if (!p.startsWith("/")) throw new RangeError(`hive config allowPrograms: ${JSON.stringify(p)} must be an absolute path or glob`);
   if (!["auto", "v2", "v1", "none"].includes(config.cgroupMode)) throw new RangeError(`hive config cgroupMode: must be auto, v2, v1 or none, got ${config.cgroupMode}`);
 }
 

@@ -10,10 +10,12 @@ import {
   type SpawnWorkerRequest,
   type WatchTelemetryResponse,
 } from "../../gen/apiary/v1/hive_pb.js";
-import { WorkerState, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { isFinal } from "./ended-workers.js";
 import { LatestMailbox } from "./latest-mailbox.js";
 import { firstProbedReport } from "./first-probed-report.js";
 import { resolveGpus } from "./workers/resolve-gpus.js";
+import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
@@ -40,6 +42,10 @@ export interface HiveServiceDeps {
   shutdownSignal: AbortSignal;
   /** How long a SpawnWorker naming GPUs waits for the hive's first GPU probe; default 15 s. */
   gpuProbeWaitMs?: number;
+  /** Resolves once a stopped worker's end has been reported (bounded); StopWorker answers after it. */
+  reportEnded?: (worker: WorkerTelemetry) => Promise<void>;
+  /** Worker logs for StreamWorkerLogs; absent = UNIMPLEMENTED. */
+  logs?: WorkerLogSource;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -69,12 +75,15 @@ export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof Hiv
         if (graceMs > MAX_STOP_GRACE_MS) throw invalid(`grace_period: must be at most 1h, got ${graceMs} ms`);
       }
       const worker = await deps.workers.stop(request.workerId, graceMs);
+      await deps.reportEnded?.(worker);
       return create(StopWorkerResponseSchema, { worker });
     },
 
     listWorkers() {
       return create(ListWorkersResponseSchema, { hive: deps.info(), workers: currentWorkers(deps) });
     },
+
+    streamWorkerLogs: (request, context) => streamWorkerLogs(deps.logs, request, context, deps.shutdownSignal),
 
     async *watchTelemetry(_request, context) {
       if (deps.shutdownSignal.aborted) throw new ConnectError("hive is shutting down", Code.Unavailable);
@@ -109,10 +118,6 @@ function currentWorkers(deps: HiveServiceDeps): WorkerTelemetry[] {
     if (!measured || (isFinal(worker.state) && !isFinal(measured.state))) byId.set(worker.workerId, worker);
   }
   return [...byId.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
-}
-
-function isFinal(state: WorkerState): boolean {
-  return state === WorkerState.EXITED || state === WorkerState.FAILED;
 }
 
 function invalid(message: string): ConnectError {

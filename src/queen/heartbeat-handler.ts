@@ -3,11 +3,12 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../gen/apiary/v1/queen_pb.js";
+import type { HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
 import { StreamAbort } from "./abort-watch.js";
 import { invalid } from "./field-checks.js";
 import type { HiveSessions } from "./hive-sessions.js";
-import type { Registry } from "./registry.js";
-import { validateHello, validateReport } from "./report-validation.js";
+import { HiveNotCurrentError, type Registry, type WorkerRejection } from "./registry.js";
+import { validateHello, validateReport, withoutRejected } from "./report-validation.js";
 
 export interface HeartbeatDeps {
   registry: Registry;
@@ -32,6 +33,16 @@ async function nextRequest(it: AsyncIterator<HeartbeatRequest>, aborted: StreamA
   if (deps.shutdownSignal.aborted) throw new ConnectError("queen is shutting down", Code.Unavailable);
   if (session.aborted) throw new ConnectError(`heartbeat: ${String((session.reason as Error)?.message ?? "superseded")}`, Code.Aborted);
   return { done: true };
+}
+
+/** Applies a report; a hive evicted or replaced meanwhile gets a status that tells it to say hello again. */
+function applyReport(registry: Registry, hiveId: string, incarnation: string, report: HiveReport, rejected: readonly WorkerRejection[]): number {
+  try {
+    return registry.applyReport(hiveId, incarnation, report, rejected);
+  } catch (err) {
+    if (!(err instanceof HiveNotCurrentError)) throw err;
+    throw new ConnectError(`heartbeat: ${err.message}`, err.why === "evicted" ? Code.FailedPrecondition : Code.Aborted);
+  }
 }
 
 /**
@@ -89,16 +100,18 @@ async function* stream(
       const kind = next.value.kind;
       switch (kind.case) {
         case "report": {
-          validateReport(kind.value);
+          const rejected = validateReport(kind.value);
           if (session.signal.aborted) throw new ConnectError("heartbeat: superseded by a newer stream", Code.Aborted);
-          const revision = registry.applyReport(hiveId, incarnation, kind.value);
+          const revision = applyReport(registry, hiveId, incarnation, withoutRejected(kind.value, rejected), rejected);
           yield create(HeartbeatResponseSchema, { kind: { case: "ack", value: { seq: kind.value.seq, revision: BigInt(revision) } } });
           break;
         }
         case "goodbye":
           goodbye = true;
           reason = `goodbye: ${kind.value.reason.slice(0, 256)}`;
-          registry.evict(hiveId, reason);
+          // A hive that leaves workers running stays listed (DOWN) until it is back or evicted.
+          if (kind.value.workersLeftRunning > 0) registry.depart(hiveId, incarnation, kind.value.reason.slice(0, 256), kind.value.workersLeftRunning);
+          else registry.evict(hiveId, reason);
           return;
         case "hello":
           throw new ConnectError("hello: already received on this stream", Code.FailedPrecondition);

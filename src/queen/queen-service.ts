@@ -1,15 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { GetHiveResponseSchema, ListHivesResponseSchema, type QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { GetHiveResponseSchema, ListEventsResponseSchema, ListHivesResponseSchema, type QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import type { Clock } from "./clock.js";
 import { findDevices } from "./find-devices.js";
 import { findWorkers } from "./find-workers.js";
 import { heartbeat } from "./heartbeat-handler.js";
 import { labelsMatch } from "./hive-filter.js";
 import type { HiveSessions } from "./hive-sessions.js";
+import type { ObjectEvents } from "./object-events.js";
 import type { Registry } from "./registry.js";
-import { validateFindDevices, validateFindWorkers, validateGetHive, validateListHives, watchParams } from "./request-validation.js";
+import { validateFindDevices, validateFindWorkers, validateGetHive, validateListEvents, validateListHives, watchParams } from "./request-validation.js";
 import type { WatchHub } from "./watch-hub.js";
 import { watchStream } from "./watch-stream.js";
 
@@ -23,6 +24,8 @@ export interface QueenServiceDeps {
   reportIntervalMs: number;
   bookmarkIntervalMs: number;
   minBookmarkIntervalMs: number;
+  /** Recent events per hive and worker, for ListEvents; absent = UNIMPLEMENTED. */
+  events?: ObjectEvents;
 }
 
 /** apiary.v1.QueenService over a registry. Every RPC validates its input first. */
@@ -56,6 +59,12 @@ export function createQueenService(deps: QueenServiceDeps): ServiceImpl<typeof Q
         .sort((a, b) => (a.hiveId < b.hiveId ? -1 : a.hiveId > b.hiveId ? 1 : 0))
         .map((hive) => registry.hiveStatus(hive, !req.omitWorkers));
       return create(ListHivesResponseSchema, { hives, revision: BigInt(registry.revision()) });
+    },
+
+    listEvents(req) {
+      validateListEvents(req);
+      if (!deps.events) throw new ConnectError("this queen keeps no object events", Code.Unimplemented);
+      return create(ListEventsResponseSchema, { events: deps.events.list(req.hiveId, req.workerId, req.limit), revision: BigInt(registry.revision()) });
     },
 
     async *watch(req, ctx) {

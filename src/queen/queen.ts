@@ -1,12 +1,18 @@
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
-import { startRpcServer, type RpcServer } from "../rpc/server.js";
+import { metricsRoute } from "../rpc/metrics/metrics-route.js";
+import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
+import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
+import { heartbeatBinaryRoute } from "./ingest/heartbeat-route.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
+import { QueenMetrics } from "./metrics/queen-metrics.js";
+import { ObjectEvents } from "./object-events.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
 import { createQueenService } from "./queen-service.js";
 import type { Registry } from "./registry.js";
@@ -25,6 +31,10 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   clock?: Clock;
   /** How long close() lets open calls finish. Default: the RPC server's (5 s). */
   shutdownGraceMs?: number;
+  /** Re-export every hive's per-GPU and per-worker series on /metrics; default false. */
+  perDeviceMetrics?: boolean;
+  /** TLS, client CA, token file, --insecure. */
+  security?: ServerSecurity;
 }
 
 export interface Queen {
@@ -33,6 +43,8 @@ export interface Queen {
   readonly hub: WatchHub;
   readonly sweeper: LivenessSweeper;
   readonly config: QueenConfig;
+  /** Served at /metrics on the queen's port. */
+  readonly metrics: QueenMetrics;
   /** http://host:port */
   readonly url: string;
   /** This process's revision space (WatchResponse.epoch). */
@@ -43,12 +55,20 @@ export interface Queen {
 
 /** Starts a queen: registry, liveness sweeper, watch hub and the QueenService on one port. */
 export async function startQueen(options: StartQueenOptions = {}): Promise<Queen> {
-  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, ...rest } = options;
+  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, perDeviceMetrics, security, ...rest } = options;
   const config = resolveQueenConfig(rest);
   const liveness = new LivenessClock(clock);
-  const registry = new MemoryRegistry({ shards: config.shards, historySize: config.historySize, clock: liveness, logger });
+  const registry = new MemoryRegistry({
+    shards: config.shards,
+    historySize: config.historySize,
+    endedWorkerRetentionMs: config.endedWorkerRetentionMs,
+    clock: liveness,
+    logger,
+  });
   const hub = new WatchHub(registry, config.watcherMaxPending);
-  const sweeper = new LivenessSweeper(registry, liveness, config, logger);
+  const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics });
+  const sweeper = new LivenessSweeper(registry, liveness, { ...config, onSweep: (ms) => metrics.observeSweep(ms) }, logger);
+  const events = new ObjectEvents(registry, clock);
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
   const service = createQueenService({
@@ -61,14 +81,19 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     reportIntervalMs: config.reportIntervalMs,
     bookmarkIntervalMs: config.bookmarkIntervalMs,
     minBookmarkIntervalMs: config.minBookmarkIntervalMs,
+    events,
   });
   const server = await startRpcServer({
     host,
     port,
     logger,
     services: [{ service: QueenService, impl: service }],
+    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat)],
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
+    ...security,
+    interceptors: [...metrics.interceptors, unexpectedErrorInterceptor(logger)],
+    httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });
   sweeper.start();
@@ -81,6 +106,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     hub,
     sweeper,
     config,
+    metrics,
     url: server.url,
     epoch: registry.epoch,
     close() {
@@ -89,6 +115,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         await sweeper.stop();
         hub.closeAll();
         await server.close();
+        metrics.close();
         logger.info("queen stopped");
       })();
       return closing;

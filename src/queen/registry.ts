@@ -46,6 +46,38 @@ export interface HiveView {
   readonly gpuProbe: GpuProbeStatus | undefined;
   readonly memoryAvailableBytes: bigint | undefined;
   readonly errors: readonly CollectionError[];
+  /** Set while the hive is away after a goodbye that left workers running. */
+  readonly departure: HiveDepartureView | undefined;
+  /** Ended workers kept by the queen for its retention although the hive no longer reports them. */
+  readonly carried: ReadonlySet<string>;
+}
+
+export interface HiveDepartureView {
+  readonly reason: string;
+  readonly workersLeftRunning: number;
+  readonly leftAtWallMs: number;
+}
+
+/** A report for a hive the registry no longer holds under that incarnation. */
+export class HiveNotCurrentError extends Error {
+  constructor(
+    readonly hiveId: string,
+    /** "evicted": the hive is gone; "superseded": another incarnation said hello since. */
+    readonly why: "evicted" | "superseded",
+  ) {
+    super(
+      why === "evicted"
+        ? `hive ${hiveId} was evicted while its stream was open; say hello again on a new stream`
+        : `hive ${hiveId} has a newer incarnation; this stream's reports no longer apply`,
+    );
+    this.name = "HiveNotCurrentError";
+  }
+}
+
+/** A worker entry the queen left out of a report, with the rule it broke (naming the field). */
+export interface WorkerRejection {
+  workerId: string;
+  message: string;
 }
 
 export interface HelloResult {
@@ -70,10 +102,21 @@ export interface Registry {
 
   /** A hive said hello: adds it, or refreshes it; a new incarnation resets its report sequence. */
   hello(info: HiveInfo, incarnation: string): HelloResult;
-  /** Applies a validated full report of the hive's current incarnation; returns the revision after it. */
-  applyReport(hiveId: string, incarnation: string, report: HiveReport): number;
+  /**
+   * Applies a validated full report of the hive's current incarnation; returns the revision after
+   * it. `rejected` are the worker entries left out of it, shown in the hive's errors. Throws
+   * HiveNotCurrentError when the hive was evicted or has another incarnation.
+   */
+  applyReport(hiveId: string, incarnation: string, report: HiveReport, rejected?: readonly WorkerRejection[]): number;
   /** The hive's stream ended without goodbye: connected=false, DEGRADED at once. No-op for another incarnation. */
   markDisconnected(hiveId: string, incarnation: string): void;
+  /**
+   * A goodbye that left workers running: the hive stays listed, DOWN (nothing measures its
+   * workers), with a departure, until it says hello again or the sweeper evicts it.
+   */
+  depart(hiveId: string, incarnation: string, reason: string, workersLeftRunning: number): void;
+  /** Removes (REMOVED) the ended workers of a shard's hives kept past the retention. */
+  expireEndedWorkers(shard: number): void;
   /** Sets a hive's health (liveness sweep). No-op when unchanged. */
   setHealth(hiveId: string, health: HiveHealth): void;
   /** Forgets a hive: REMOVED for each worker, then for the hive. Returns false when unknown. */

@@ -1,6 +1,7 @@
 import type { HiveHello } from "../../gen/apiary/v1/queen_pb.js";
 import type { GpuDevice, HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { GpuProbeState, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
+import { ConnectError } from "@connectrpc/connect";
 import {
   checkBigint,
   checkCount,
@@ -11,14 +12,15 @@ import {
   checkText,
   checkTimestamp,
   invalid,
-} from "./field-checks.js";
+} from "../rpc/field-checks.js";
+import { checkArgv, checkGpuIds, checkModel, checkWorkerId, checkWorkerLabels, WORKER_FIELD_LIMITS } from "../rpc/worker-fields.js";
+import { validateEngineLoad } from "./engine-load-checks.js";
 
 /** Limits on what one hive may report. */
 export const REPORT_LIMITS = {
   maxWorkers: 4096,
   maxDevices: 64,
   maxErrors: 64,
-  maxArgv: 1024,
   /** 1 PiB: more memory than any machine or GPU has. */
   maxBytes: 2n ** 50n,
   /** CPU percent of one worker: 100 per core, up to 1024 cores. */
@@ -59,12 +61,12 @@ function validateDevice(field: string, d: GpuDevice): void {
   checkText(`${field}.pci_bus_id`, d.pciBusId, 64);
 }
 
-function validateWorker(field: string, w: WorkerTelemetry): void {
-  checkId(`${field}.worker_id`, w.workerId);
+/** Every rule a reported worker must follow; throws INVALID_ARGUMENT naming the first field that breaks one. */
+export function validateWorker(field: string, w: WorkerTelemetry): void {
+  checkWorkerId(`${field}.worker_id`, w.workerId);
   checkNumber(`${field}.pid`, w.pid, 0, 2 ** 31 - 1);
-  checkText(`${field}.model`, w.model, 1024);
-  checkCount(`${field}.gpu_uuids`, w.gpuUuids.length, REPORT_LIMITS.maxDevices);
-  w.gpuUuids.forEach((uuid, i) => checkId(`${field}.gpu_uuids[${i}]`, uuid, 128));
+  checkModel(`${field}.model`, w.model);
+  checkGpuIds(`${field}.gpu_uuids`, w.gpuUuids);
   checkEnum(`${field}.state`, w.state, WorkerState.STARTING, WorkerState.FAILED);
   checkTimestamp(`${field}.started_at`, w.startedAt);
   checkNumber(`${field}.cpu_pct`, w.cpuPct, 0, REPORT_LIMITS.maxCpuPct);
@@ -74,23 +76,40 @@ function validateWorker(field: string, w: WorkerTelemetry): void {
   // Summed over the worker's GPUs: 0–100 per GPU.
   checkNumber(`${field}.gpu_utilization_pct`, w.gpuUtilizationPct, 0, 100 * Math.max(1, w.gpuUuids.length));
   checkBigint(`${field}.vram_used_bytes`, w.vramUsedBytes, REPORT_LIMITS.maxBytes);
-  if (w.limits) checkBigint(`${field}.limits.memory_max_bytes`, w.limits.memoryMaxBytes, 2n ** 62n);
+  if (w.limits) checkBigint(`${field}.limits.memory_max_bytes`, w.limits.memoryMaxBytes, WORKER_FIELD_LIMITS.memoryMaxBytes);
   checkText(`${field}.exit_signal`, w.exitSignal, 32);
-  checkLabels(`${field}.labels`, w.labels);
+  checkWorkerLabels(`${field}.labels`, w.labels);
   checkCount(`${field}.errors`, w.errors.length, REPORT_LIMITS.maxErrors);
   w.errors.forEach((e, i) => {
     checkText(`${field}.errors[${i}].source`, e.source, 64);
     checkText(`${field}.errors[${i}].message`, e.message, 4096);
   });
-  checkCount(`${field}.argv`, w.argv.length, REPORT_LIMITS.maxArgv);
-  w.argv.forEach((arg, i) => checkText(`${field}.argv[${i}]`, arg, 65_536));
+  checkArgv(`${field}.argv`, w.argv);
   checkText(`${field}.log_path`, w.logPath, 4096);
   checkText(`${field}.cgroup_path`, w.cgroupPath, 4096);
   checkTimestamp(`${field}.uptime`, w.uptime);
+  checkText(`${field}.reason`, w.reason, 64);
+  checkTimestamp(`${field}.ended_at`, w.endedAt);
+  validateEngineLoad(`${field}.engine_load`, w.engineLoad);
 }
 
-/** Checks every field of a report before the registry sees it; throws INVALID_ARGUMENT naming the field. */
-export function validateReport(report: HiveReport): void {
+/** A reported worker the queen left out, and why. */
+export interface RejectedWorker {
+  /** Position in report.workers. */
+  index: number;
+  /** As reported (it may be the field at fault). */
+  workerId: string;
+  /** The broken rule, naming the field (`report.workers[3].labels["team x"]: …`). */
+  message: string;
+}
+
+/**
+ * Checks a report before the registry sees it. A structurally broken report (its own fields, its
+ * devices, too many entries) throws INVALID_ARGUMENT naming the field. A worker entry that breaks
+ * a rule, or repeats an earlier entry's id, is only returned as rejected: the caller leaves it out
+ * and applies the rest, so one bad worker never cuts off its hive.
+ */
+export function validateReport(report: HiveReport): RejectedWorker[] {
   checkTimestamp("report.collected_at", report.collectedAt);
   checkCount("report.devices", report.devices.length, REPORT_LIMITS.maxDevices);
   const uuids = new Set<string>();
@@ -100,12 +119,6 @@ export function validateReport(report: HiveReport): void {
     uuids.add(d.uuid);
   });
   checkCount("report.workers", report.workers.length, REPORT_LIMITS.maxWorkers);
-  const ids = new Set<string>();
-  report.workers.forEach((w, i) => {
-    validateWorker(`report.workers[${i}]`, w);
-    if (ids.has(w.workerId)) throw invalid(`report.workers[${i}].worker_id`, `duplicate ${JSON.stringify(w.workerId)}`);
-    ids.add(w.workerId);
-  });
   checkBigint("report.memory_available_bytes", report.memoryAvailableBytes, REPORT_LIMITS.maxBytes);
   if (report.gpuProbe) {
     checkEnum("report.gpu_probe.state", report.gpuProbe.state, GpuProbeState.UNSPECIFIED, GpuProbeState.ERROR);
@@ -117,4 +130,25 @@ export function validateReport(report: HiveReport): void {
     checkText(`report.errors[${i}].source`, e.source, 64);
     checkText(`report.errors[${i}].message`, e.message, 4096);
   });
+  const rejected: RejectedWorker[] = [];
+  const ids = new Set<string>();
+  report.workers.forEach((w, i) => {
+    const field = `report.workers[${i}]`;
+    try {
+      validateWorker(field, w);
+      if (ids.has(w.workerId)) throw invalid(`${field}.worker_id`, `duplicate ${JSON.stringify(w.workerId)}`);
+      ids.add(w.workerId);
+    } catch (err) {
+      if (!(err instanceof ConnectError)) throw err;
+      rejected.push({ index: i, workerId: w.workerId.slice(0, 256), message: err.rawMessage });
+    }
+  });
+  return rejected;
+}
+
+/** The report without its rejected workers (the same object when none were). */
+export function withoutRejected(report: HiveReport, rejected: readonly RejectedWorker[]): HiveReport {
+  if (rejected.length === 0) return report;
+  const left = new Set(rejected.map((r) => r.index));
+  return { ...report, workers: report.workers.filter((_, i) => !left.has(i)) };
 }

@@ -2,6 +2,7 @@ import type {
   FindDevicesRequest,
   FindWorkersRequest,
   GetHiveRequest,
+  ListEventsRequest,
   ListHivesRequest,
   WatchRequest,
 } from "../../gen/apiary/v1/queen_pb.js";
@@ -26,8 +27,9 @@ export function validateFindWorkers(req: FindWorkersRequest): void {
   checkNumber("max_gpu_utilization_pct", req.maxGpuUtilizationPct, 0, 100);
   checkLabels("hive_labels", req.hiveLabels);
   checkLabels("worker_labels", req.workerLabels);
-  checkEnum("state", req.state, WorkerState.UNSPECIFIED, WorkerState.FAILED);
-  checkEnum("order", req.order, WorkerOrder.UNSPECIFIED, WorkerOrder.LEAST_UTILIZED);
+  checkEnum("state", req.state, WorkerState.UNSPECIFIED, WorkerState.BACKOFF);
+  checkEnum("order", req.order, WorkerOrder.UNSPECIFIED, WorkerOrder.LEAST_LOADED);
+  checkNumber("max_kv_cache_usage_ratio", req.maxKvCacheUsageRatio, 0, 1);
   checkHiveIds("hive_ids", req.hiveIds);
 }
 
@@ -40,6 +42,11 @@ export function validateFindDevices(req: FindDevicesRequest): void {
 
 export function validateGetHive(req: GetHiveRequest): void {
   checkId("hive_id", req.hiveId);
+}
+
+export function validateListEvents(req: ListEventsRequest): void {
+  checkId("hive_id", req.hiveId);
+  if (req.workerId !== "") checkId("worker_id", req.workerId, 128);
 }
 
 export function validateListHives(req: ListHivesRequest): void {

@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -9,6 +10,13 @@ import type { pino } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { HealthStatus, ServingStatus, createHealthService } from "./health.js";
 import { sniffProtocol } from "./protocol-sniffer.js";
+import { Authenticator, PEER_CERTIFICATE, type PeerCertificate } from "./auth/authenticator.js";
+import { identityFromSans, uriSans } from "./auth/identity.js";
+import { TokenStore } from "./auth/token-store.js";
+import { checkListenSecurity } from "./tls/listen-safety.js";
+import { DirectoryWatcher, loadServerTls, type ServerTlsFiles } from "./tls/server-credentials.js";
+
+export type { ServerTlsFiles } from "./tls/server-credentials.js";
 import { REFLECTION_SERVICES, createReflectionV1, createReflectionV1alpha } from "./reflection.js";
 import { ReflectionIndex } from "./reflection-index.js";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -16,11 +24,22 @@ import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection
 
 export interface ServiceRegistration {
   service: DescService;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   impl: Partial<ServiceImpl<any>> | ServiceImpl<any>;
 }
 
-export interface RpcServerOptions {
+/** TLS, client authentication and the loopback rule of a server; queen and hive take the same. */
+export interface ServerSecurity {
+  /** Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) with these files; with clientCaFile, client certificates are verified. */
+  tls?: ServerTlsFiles;
+  /** Bearer tokens (NAME ROLE sha256:HEX per line); enables authentication like a client CA does. */
+  tokenFile?: string;
+  /** Allow a non-loopback listener without TLS or client authentication (logged as a warning). */
+  insecure?: boolean;
+  /** Reload certificates and tokens when their files change; default true (SIGHUP always reloads). */
+  watchCredentials?: boolean;
+}
+
+export interface RpcServerOptions extends ServerSecurity {
   host: string;
   /** 0 picks a free port; the server's `port` tells which. */
   port: number;
@@ -31,14 +50,48 @@ export interface RpcServerOptions {
   /** How long close() lets open calls finish before cutting connections. Default 5 s. */
   shutdownGraceMs?: number;
   interceptors?: Interceptor[];
+  /**
+   * Consulted before the RPC handler for every HTTP request (HTTP/1.1 and HTTP/2): returns true
+   * when it answered the request itself (plain HTTP routes such as /metrics on the same port).
+   */
+  httpRoutes?: HttpRouteHook;
+  /**
+   * Methods whose binary-encoded requests (gRPC, gRPC-Web, Connect with proto) go to these
+   * registrations instead of `services`: same paths, a request schema of the route's own (e.g.
+   * one that leaves the request undecoded). JSON requests to those methods still reach `services`.
+   */
+  binaryRoutes?: BinaryRoute[];
 }
+
+/** A binary-only registration; its own interceptors run first (outermost), before the server's. */
+export interface BinaryRoute extends ServiceRegistration {
+  interceptors?: Interceptor[];
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  changed: boolean;
+  error?: string;
+}
+
+export type HttpRouteHook = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+  /** The server's authenticator: `auth.authenticateHttpRequest(req, "read")` guards a route like an RPC. */
+  auth: Authenticator,
+) => boolean;
 
 export interface RpcServer {
   readonly host: string;
   readonly port: number;
-  /** http://host:port */
+  /** http://host:port, or https:// with TLS */
   readonly url: string;
+  readonly tls: boolean;
   readonly health: HealthStatus;
+  /** Authenticates callers and checks roles; `authenticateHttpRequest` for HTTP routes on this port. */
+  readonly auth: Authenticator;
+  /** Re-reads certificates and tokens (SIGHUP does this); open connections keep what they had. */
+  reloadCredentials(): ReloadResult;
   /** Aborted (with a ConnectError UNAVAILABLE as reason) as soon as close() starts. */
   readonly shutdownSignal: AbortSignal;
   /** Graceful stop; idempotent, every call returns the same promise. */
@@ -60,13 +113,52 @@ export function abortOnShutdown(ctxSignal: AbortSignal, server: Pick<RpcServer, 
   return AbortSignal.any([ctxSignal, server.shutdownSignal]);
 }
 
+// Content types whose messages are protobuf binary: gRPC (default codec proto), gRPC-Web, Connect.
+const BINARY_CONTENT_TYPE = /^application\/(?:grpc(?:-web(?:-text)?)?(?:\+proto)?|connect\+proto|proto)\s*(?:;|$)/i;
+
+type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+
+/** Sends binary requests for the routes' paths to an adapter of their own, everything else to `fallback`. */
+function routeBinaryRequests(routes: BinaryRoute[], options: Omit<Parameters<typeof connectNodeAdapter>[0], "routes">, fallback: NodeHandler): NodeHandler {
+  if (routes.length === 0) return fallback;
+  const paths = new Set(routes.flatMap((r) => r.service.methods.map((m) => `/${m.parent.typeName}/${m.name}`)));
+  const binary = connectNodeAdapter({
+    ...options,
+    interceptors: [...routes.flatMap((r) => r.interceptors ?? []), ...(options.interceptors ?? [])],
+    routes(router) {
+      for (const { service, impl } of routes) router.service(service, impl);
+    },
+  });
+  return (req, res) => {
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (paths.has(path) && BINARY_CONTENT_TYPE.test(String(req.headers["content-type"] ?? ""))) binary(req, res);
+    else fallback(req, res);
+  };
+}
+
 /**
  * Serves the given services, plus grpc.health.v1 and server reflection (v1 and v1alpha),
- * on one TCP port: gRPC over HTTP/2 prior knowledge (h2c), and Connect, gRPC-Web and
- * gRPC over HTTP/1.1.
+ * on one TCP port: gRPC over HTTP/2 (h2c, or h2 by ALPN with TLS), and Connect, gRPC-Web and
+ * gRPC over HTTP/1.1. With a client CA or a token file every call is authenticated and
+ * authorised (src/rpc/auth/policy.ts).
  */
 export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer> {
   const { logger } = opts;
+  const warning = checkListenSecurity({
+    host: opts.host,
+    tls: opts.tls !== undefined,
+    clientAuth: opts.tls?.clientCaFile !== undefined || opts.tokenFile !== undefined,
+    insecure: opts.insecure === true,
+  });
+  let loaded = opts.tls ? loadServerTls(opts.tls) : undefined;
+  const tokens = opts.tokenFile ? TokenStore.fromFile(opts.tokenFile) : undefined;
+  const auth = new Authenticator({
+    enabled: opts.tls?.clientCaFile !== undefined || tokens !== undefined,
+    tokens,
+    logger,
+  });
   const shutdown = new AbortController();
   // Every open stream listens for shutdown: thousands of hives are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
@@ -74,17 +166,24 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   for (const { service } of opts.services) health.setStatus(service.typeName, ServingStatus.SERVING);
   const reflection = new ReflectionIndex([...opts.services.map((r) => r.service), Health, ...REFLECTION_SERVICES]);
 
-  const handler = connectNodeAdapter({
+  const adapterOptions = {
     readMaxBytes: opts.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
-    interceptors: opts.interceptors,
+    interceptors: auth.enabled ? [auth.interceptor, ...(opts.interceptors ?? [])] : opts.interceptors,
+    contextValues: auth.contextValues,
+  };
+  const rpcHandler = routeBinaryRequests(opts.binaryRoutes ?? [], adapterOptions, connectNodeAdapter({
+    ...adapterOptions,
     routes(router) {
       for (const { service, impl } of opts.services) router.service(service, impl);
       router.service(Health, createHealthService(health));
       router.service(reflectionV1.ServerReflection, createReflectionV1(reflection));
       router.service(reflectionV1alpha.ServerReflection, createReflectionV1alpha(reflection));
     },
-  });
+  }));
+
+  const httpRoutes = opts.httpRoutes;
+  const handler: typeof rpcHandler = httpRoutes ? (req, res) => void (httpRoutes(req, res as Parameters<HttpRouteHook>[1], auth) || rpcHandler(req, res)) : rpcHandler;
 
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
@@ -117,21 +216,50 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     socket.destroy();
   });
 
-  const tcp = net.createServer((socket) => {
+  const dispatch = (socket: net.Socket, protocol: "http2" | "http1"): void => {
+    if (protocol === "http2") {
+      h2.emit("connection", socket);
+      return;
+    }
+    h1Busy.set(socket, 0);
+    socket.once("close", () => h1Busy.delete(socket));
+    h1.emit("connection", socket);
+    socket.resume(); // the sniffer paused it; http.Server only attaches a "data" listener
+  };
+  const sniffThenDispatch = (socket: net.Socket): void =>
+    sniffProtocol(socket, PROTOCOL_SNIFF_TIMEOUT_MS, (protocol) => dispatch(socket, protocol));
+  const track = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => logger.debug({ err }, "connection error"));
-    sniffProtocol(socket, PROTOCOL_SNIFF_TIMEOUT_MS, (protocol) => {
-      if (protocol === "http2") {
-        h2.emit("connection", socket);
-      } else {
-        h1Busy.set(socket, 0);
-        socket.once("close", () => h1Busy.delete(socket));
-        h1.emit("connection", socket);
-        socket.resume(); // the sniffer paused it; http.Server only attaches a "data" listener
-      }
+  };
+
+  let tcp: net.Server;
+  if (loaded) {
+    const secure = tls.createServer({
+      ...loaded.options,
+      ALPNProtocols: ["h2", "http/1.1"],
+      requestCert: opts.tls?.clientCaFile !== undefined,
+      // Verified below: a connection without a certificate may still carry a bearer token.
+      rejectUnauthorized: false,
+      handshakeTimeout: PROTOCOL_SNIFF_TIMEOUT_MS,
     });
-  });
+    secure.on("connection", track);
+    secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
+    secure.on("secureConnection", (socket: tls.TLSSocket) => {
+      socket.on("error", (err) => logger.debug({ err }, "tls connection error"));
+      if (!acceptPeerCertificate(socket, auth)) return;
+      if (socket.alpnProtocol === "h2") dispatch(socket, "http2");
+      else if (socket.alpnProtocol === "http/1.1") dispatch(socket, "http1");
+      else sniffThenDispatch(socket);
+    });
+    tcp = secure;
+  } else {
+    tcp = net.createServer((socket) => {
+      track(socket);
+      sniffThenDispatch(socket);
+    });
+  }
 
   await new Promise<void>((resolve, reject) => {
     tcp.once("error", reject);
@@ -142,13 +270,43 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   });
   tcp.on("error", (err) => logger.error({ err }, "rpc server error"));
   const port = (tcp.address() as net.AddressInfo).port;
-  const url = `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`;
-  logger.info({ url, services: reflection.serviceNames }, "rpc server listening");
+  const url = `${loaded ? "https" : "http"}://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`;
+  logger.info({ url, services: reflection.serviceNames, tls: loaded !== undefined, auth: auth.enabled }, "rpc server listening");
+  if (warning) logger.warn({ url }, warning);
+
+  const reloadCredentials = (): ReloadResult => {
+    try {
+      let changed = false;
+      if (opts.tls && loaded) {
+        const next = loadServerTls(opts.tls);
+        if (next.fingerprint !== loaded.fingerprint) {
+          (tcp as tls.Server).setSecureContext(next.options);
+          loaded = next;
+          changed = true;
+        }
+      }
+      if (opts.tokenFile && tokens) {
+        changed = tokens.reload(opts.tokenFile) || changed;
+      }
+      if (changed) logger.info({ url }, "credentials reloaded; new connections use them");
+      return { ok: true, changed };
+    } catch (err) {
+      const error = (err as Error).message;
+      logger.error({ url, err: error }, "credentials not reloaded; keeping the previous ones");
+      return { ok: false, changed: false, error };
+    }
+  };
+  const credentialFiles = [opts.tls?.certFile, opts.tls?.keyFile, opts.tls?.clientCaFile, opts.tokenFile].filter((f): f is string => f !== undefined);
+  const watcher = credentialFiles.length > 0 && opts.watchCredentials !== false ? new DirectoryWatcher(credentialFiles, reloadCredentials) : undefined;
+  const onSighup = (): void => void reloadCredentials();
+  if (credentialFiles.length > 0) process.on("SIGHUP", onSighup);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       logger.info({ url }, "rpc server shutting down");
+      watcher?.close();
+      process.off("SIGHUP", onSighup);
       health.shutdown();
       shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
       const graceTimer = setTimeout(() => {
@@ -167,5 +325,22 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     return closing;
   };
 
-  return { host: opts.host, port, url, health, shutdownSignal: shutdown.signal, close };
+  return { host: opts.host, port, url, tls: loaded !== undefined, health, auth, reloadCredentials, shutdownSignal: shutdown.signal, close };
+}
+
+/**
+ * A client certificate that failed verification (another CA, expired, not yet valid) ends the
+ * connection right after the handshake; a verified one is remembered on the socket for the calls.
+ */
+function acceptPeerCertificate(socket: tls.TLSSocket, auth: Authenticator): boolean {
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return true;
+  if (!socket.authorized) {
+    auth.recordDenial(socket.remoteAddress ?? "unknown", `client certificate rejected: ${String(socket.authorizationError)}`);
+    socket.destroy();
+    return false;
+  }
+  const peer: PeerCertificate = { identity: identityFromSans(cert.subjectaltname), uris: uriSans(cert.subjectaltname) };
+  (socket as tls.TLSSocket & { [PEER_CERTIFICATE]?: PeerCertificate })[PEER_CERTIFICATE] = peer;
+  return true;
 }

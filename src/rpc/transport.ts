@@ -1,5 +1,8 @@
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { clientTlsOptions, wantsTls, type ClientCredentials } from "./tls/client-credentials.js";
+
+export type { ClientCredentials } from "./tls/client-credentials.js";
 
 export interface ApiaryTransportOptions {
   /** Wire protocol; default "grpc" (over HTTP/2, as every gRPC stack speaks). */
@@ -15,16 +18,30 @@ export interface ApiaryTransportOptions {
    * costs more time than sending them (FindWorkers over loopback: RPC p50 2.7 → 1.9 ms without).
    */
   acceptGzip?: boolean;
+  /** CA, client certificate and key (for https:// URLs), bearer token (sent with every call). */
+  credentials?: ClientCredentials;
+  /** Deadline of every call that sets none itself. */
+  defaultTimeoutMs?: number;
 }
 
 const DEFAULT_PING_INTERVAL_MS = 10_000;
 const DEFAULT_PING_TIMEOUT_MS = 5_000;
 const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
 
-/** A client transport for apiary servers: gRPC over HTTP/2 (h2c for http:// URLs). */
+/** A client transport for apiary servers: gRPC over HTTP/2 (h2c for http:// URLs, TLS with ALPN h2 for https://). */
 export function createApiaryTransport(baseUrl: string, opts: ApiaryTransportOptions = {}): Transport {
+  const creds = opts.credentials;
+  const secure = baseUrl.startsWith("https:");
+  if (!secure && wantsTls(creds)) {
+    throw new Error(`${baseUrl}: TLS settings (CA, certificate, key) given for a plaintext http:// address; use https://`);
+  }
+  const interceptors: Interceptor[] = [];
+  if (creds?.token) interceptors.push(bearerToken(creds.token));
   const options = {
     baseUrl,
+    ...(secure && creds ? { nodeOptions: clientTlsOptions(creds) } : {}),
+    ...(interceptors.length > 0 ? { interceptors } : {}),
+    ...(opts.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: opts.defaultTimeoutMs } : {}),
     httpVersion: "2" as const,
     pingIntervalMs: opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
     pingTimeoutMs: opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS,
@@ -35,11 +52,22 @@ export function createApiaryTransport(baseUrl: string, opts: ApiaryTransportOpti
   return opts.protocol === "connect" ? createConnectTransport(options) : createGrpcTransport(options);
 }
 
-/** "127.0.0.1:7833" → "http://127.0.0.1:7833"; URLs pass through without a trailing slash. */
-export function normalizeAddress(address: string): string {
+function bearerToken(token: string): Interceptor {
+  const value = `Bearer ${token}`;
+  return (next) => (req) => {
+    req.header.set("authorization", value);
+    return next(req);
+  };
+}
+
+/**
+ * "127.0.0.1:7833" → "http://127.0.0.1:7833" (https:// when `secure`); URLs pass through without
+ * a trailing slash.
+ */
+export function normalizeAddress(address: string, secure = false): string {
   const trimmed = address.trim();
   if (trimmed === "") throw new Error(`invalid address "${address}": must not be empty`);
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `${secure ? "https" : "http"}://${trimmed}`;
   let url: URL;
   try {
     url = new URL(withScheme);

@@ -59,22 +59,15 @@ describe("bad input on Heartbeat", () => {
   });
 
   const badReports: [string, () => ReturnType<typeof makeReport>, RegExp][] = [
-    ["duplicate worker ids", () => makeReport(1, [], [makeWorker("w1"), makeWorker("w2"), makeWorker("w1")]), /^report\.workers\[2\]\.worker_id: duplicate "w1"/],
-    ["empty worker id", () => makeReport(1, [], [makeWorker("")]), /^report\.workers\[0\]\.worker_id: must not be empty/],
-    ["unknown worker state", () => makeReport(1, [], [makeWorker("w", { state: 99 as WorkerState })]), /^report\.workers\[0\]\.state: unknown value 99/],
     ["unknown probe state", () => create(HiveReportSchema, { seq: 1n, gpuProbe: { state: 42 as GpuProbeState } }), /^report\.gpu_probe\.state: unknown value 42/],
-    ["NaN cpu", () => makeReport(1, [], [makeWorker("w", { cpuPct: NaN })]), /^report\.workers\[0\]\.cpu_pct: must be a finite number/],
-    ["negative cpu", () => makeReport(1, [], [makeWorker("w", { cpuPct: -1 })]), /^report\.workers\[0\]\.cpu_pct: must be within/],
     ["GPU utilisation over 100", () => makeReport(1, [makeDevice("h", 0, { utilizationPct: 101 })], []), /^report\.devices\[0\]\.utilization_pct/],
-    ["absurd memory", () => makeReport(1, [], [makeWorker("w", { memoryRssBytes: 2n ** 63n })]), /^report\.workers\[0\]\.memory_rss_bytes/],
-    ["negative pid", () => makeReport(1, [], [makeWorker("w", { pid: -5 })]), /^report\.workers\[0\]\.pid/],
     ["duplicate device uuid", () => makeReport(1, [makeDevice("h", 0), makeDevice("h", 0)], []), /^report\.devices\[1\]\.uuid: duplicate/],
     ["too many devices", () => makeReport(1, Array.from({ length: 65 }, (_, i) => makeDevice("h", i)), []), /^report\.devices: at most 64/],
-    ["infinite I/O rate", () => makeReport(1, [], [makeWorker("w", { ioReadBytesPerSec: Infinity })]), /^report\.workers\[0\]\.io_read_bytes_per_sec/],
+    ["absurd available memory", () => create(HiveReportSchema, { seq: 1n, memoryAvailableBytes: 2n ** 60n }), /^report\.memory_available_bytes/],
   ];
 
   for (const [name, build, message] of badReports) {
-    it(`rejects a report with ${name} before touching the registry`, async () => {
+    it(`rejects a structurally broken report (${name}) before touching the registry`, async () => {
       const hive = await TestHive.connect(queen.url, "h", { incarnation: "inc" });
       await hive.report(makeReport(1, [makeDevice("h", 0)], [makeWorker("good")]));
       const before = queen.registry.hive("h")!;
@@ -89,11 +82,46 @@ describe("bad input on Heartbeat", () => {
     });
   }
 
+  const badWorkers: [string, () => ReturnType<typeof makeWorker>, RegExp][] = [
+    ["a label key with a space", () => makeWorker("w-label", { labels: { "team x": "a" } }), /^report\.workers\[\d\]\.labels\["team x"\]: key must be/],
+    ["a model over 1024 characters", () => makeWorker("w-model", { model: "m".repeat(1025) }), /^report\.workers\[\d\]\.model: must be at most 1024/],
+    ["a GPU UUID over 128 characters", () => makeWorker("w-gpu", { gpuUuids: [`GPU-${"x".repeat(130)}`] }), /^report\.workers\[\d\]\.gpu_uuids\[0\]: must be 1–128/],
+    ["an empty worker id", () => makeWorker(""), /^report\.workers\[\d\]\.worker_id: must not be empty/],
+    ["a duplicate worker id", () => makeWorker("good-1"), /^report\.workers\[\d\]\.worker_id: duplicate "good-1"/],
+    ["an unknown worker state", () => makeWorker("w-state", { state: 99 as WorkerState }), /^report\.workers\[\d\]\.state: unknown value 99/],
+    ["a NaN cpu", () => makeWorker("w-nan", { cpuPct: NaN }), /^report\.workers\[\d\]\.cpu_pct: must be a finite number/],
+    ["a negative cpu", () => makeWorker("w-neg", { cpuPct: -1 }), /^report\.workers\[\d\]\.cpu_pct: must be within/],
+    ["absurd memory", () => makeWorker("w-mem", { memoryRssBytes: 2n ** 63n }), /^report\.workers\[\d\]\.memory_rss_bytes/],
+    ["a negative pid", () => makeWorker("w-pid", { pid: -5 }), /^report\.workers\[\d\]\.pid/],
+    ["an infinite I/O rate", () => makeWorker("w-io", { ioReadBytesPerSec: Infinity }), /^report\.workers\[\d\]\.io_read_bytes_per_sec/],
+  ];
+
+  for (const [name, build, message] of badWorkers) {
+    it(`leaves out a worker with ${name}, applies the rest of the report and says why in the hive's errors`, async () => {
+      const hive = await TestHive.connect(queen.url, "h-bad-worker");
+      const good = [makeWorker("good-1", { gpuUuids: ["GPU-h-bad-worker-0"] }), makeWorker("good-2", { model: "other" })];
+      const ack = await hive.report(makeReport(1, [makeDevice("h-bad-worker", 0)], [good[0], build(), good[1]]));
+      expect(ack.seq).toBe(1n);
+      const { hive: status } = await client.getHive({ hiveId: "h-bad-worker" });
+      expect(status!.workers.map((w) => w.workerId)).toEqual(["good-1", "good-2"]);
+      expect(status!.connected).toBe(true);
+      const errors = status!.errors.filter((e) => e.source === "queen");
+      expect(errors).toHaveLength(1);
+      expect(errors[0].message).toMatch(/^worker ".*" left out of the report: /);
+      expect(errors[0].message.replace(/^worker ".*?" left out of the report: /, "")).toMatch(message);
+      expect((await client.findWorkers({ model: "llama-3-8b" })).matches.map((m) => m.worker!.workerId)).toContain("good-1");
+      // The next report is acked too: the stream stays up.
+      expect((await hive.report(makeReport(2, [makeDevice("h-bad-worker", 0)], good))).seq).toBe(2n);
+      expect((await client.getHive({ hiveId: "h-bad-worker" })).hive!.errors.filter((e) => e.source === "queen")).toEqual([]);
+      await hive.goodbye();
+    });
+  }
+
   it("caps the number of workers in a report", () => {
     const report = makeReport(1, [], Array.from({ length: 4097 }, (_, i) => makeWorker(`w${i}`)));
     expect(() => validateReport(report)).toThrow(/^\[invalid_argument\] report\.workers: at most 4096 entries allowed, got 4097/);
     report.workers.pop();
-    expect(() => validateReport(report)).not.toThrow();
+    expect(validateReport(report)).toEqual([]);
   });
 
   it("rejects a second hello with FAILED_PRECONDITION", async () => {

@@ -16,6 +16,53 @@ import { waitUntil } from "../helpers/wait.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { makeHiveInfo, makeReport, makeWorker, syntheticReport } from "./helpers/telemetry-builders.js";
 import { TestHive } from "./helpers/test-hive.js";
+import { captureLogs } from "../hive/hive-test-helpers.js";
+import { GpuProbeState, WorkerState, type HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
+import { makeDevice } from "./helpers/telemetry-builders.js";
+
+/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A report whose values are drawn from edges: huge, negative, NaN, empty, unicode, control characters, unknown enums. */
+function oddReport(random: () => number, seq: number): HiveReport {
+  const pick = <T>(values: T[]): T => values[Math.floor(random() * values.length)];
+  const text = () => pick(["", "a", "team x", "ü-模型", "\u0000", "x".repeat(2000), "GPU-0", "..", "a,b", "\n"]);
+  const num = () => pick([0, 1, -1, 50, 100, 101, 1e300, NaN, Infinity, -Infinity, 2 ** 31, 0.5]);
+  const big = () => pick([0n, 1n, 2n ** 40n, 2n ** 63n, 2n ** 64n - 1n]);
+  const maybe = <T>(f: () => T): T | undefined => (random() < 0.5 ? f() : undefined);
+  const workers = Array.from({ length: Math.floor(random() * 5) }, (_, i) =>
+    makeWorker(random() < 0.7 ? `w${i}` : text(), {
+      pid: pick([0, 1, -1, 2 ** 31 - 1]),
+      model: text(),
+      gpuUuids: random() < 0.5 ? [] : [text()],
+      state: pick([0, 1, 2, 3, 4, 5, 99]) as WorkerState,
+      cpuPct: maybe(num),
+      memoryRssBytes: maybe(big),
+      ioReadBytesPerSec: maybe(num),
+      gpuUtilizationPct: maybe(num),
+      vramUsedBytes: maybe(big),
+      exitCode: maybe(() => pick([0, 1, -1, 255])),
+      exitSignal: text(),
+      labels: random() < 0.5 ? {} : { [text()]: text() },
+      argv: random() < 0.5 ? [] : [text()],
+      startedAt: random() < 0.5 ? undefined : { seconds: pick([0n, -1n, 2n ** 40n]), nanos: pick([0, -1, 2e9]) },
+      reason: text(),
+    }),
+  );
+  const devices = random() < 0.5 ? [] : [makeDevice("odd", 0, { utilizationPct: maybe(num) })];
+  const report = makeReport(seq, devices, workers);
+  report.memoryAvailableBytes = maybe(big);
+  report.gpuProbe = { $typeName: "apiary.v1.GpuProbeStatus", state: pick([0, 1, 4, 7]) as GpuProbeState, message: text() };
+  return report;
+}
 
 let queen: Queen;
 let client: Client<typeof QueenService>;
@@ -78,6 +125,68 @@ describe("Heartbeat", () => {
     expect(hive.connected).toBe(true);
     expect([...hive.workers.keys()]).toEqual(["w0"]);
     fresh.abort();
+  });
+
+  it("answers a report for a hive evicted meanwhile with FAILED_PRECONDITION saying so, not INTERNAL", async () => {
+    const hive = await TestHive.connect(queen.url, "h-evicted");
+    await hive.reportSynthetic({ workers: 1, gpus: 1 });
+    // What the sweeper does to a hive silent past the eviction delay, while its stream stays open.
+    queen.registry.evict("h-evicted", "down too long");
+    hive.send({ case: "report", value: syntheticReport({ hiveId: "h-evicted", seq: 2, workers: 1, gpus: 1 }) });
+    const err = await hive.next().then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err && Code[err.code]).toBe(Code[Code.FailedPrecondition]);
+    expect(err?.rawMessage).toMatch(/hive h-evicted was evicted.*hello again/);
+    expect(queen.registry.hive("h-evicted")).toBeUndefined();
+    // A fresh hello brings it back.
+    const again = await TestHive.connect(queen.url, "h-evicted");
+    await again.reportSynthetic({ workers: 1, gpus: 1 });
+    expect(queen.registry.hive("h-evicted")?.connected).toBe(true);
+    again.abort();
+  });
+
+  it("logs left-out worker entries once per change, not once per report", async () => {
+    const logs = captureLogs("info");
+    const { queen: q } = await startTestQueen({ logger: logs.logger });
+    try {
+      const hive = await TestHive.connect(q.url, "h-log");
+      const bad = makeWorker("bad", { labels: { "team x": "a" } });
+      for (let seq = 1; seq <= 5; seq++) await hive.report(makeReport(seq, [], [makeWorker("good"), bad]));
+      const other = makeWorker("bad", { model: "m".repeat(2000) });
+      for (let seq = 6; seq <= 8; seq++) await hive.report(makeReport(seq, [], [makeWorker("good"), other]));
+      for (let seq = 9; seq <= 10; seq++) await hive.report(makeReport(seq, [], [makeWorker("good")]));
+      const left = logs.lines.filter((l) => l.msg === "worker entries left out of the hive's reports");
+      expect(left).toHaveLength(2);
+      expect(JSON.stringify(left[0].rejected)).toMatch(/team x/);
+      expect(JSON.stringify(left[1].rejected)).toMatch(/model: must be at most 1024/);
+      expect(logs.lines.filter((l) => l.msg === "every worker entry of the hive's reports is valid again")).toHaveLength(1);
+      hive.abort();
+    } finally {
+      await q.close();
+    }
+  });
+
+  it("never answers INTERNAL to a decodable report, however odd its values", async () => {
+    const logs = captureLogs("error");
+    const { queen: q } = await startTestQueen({ logger: logs.logger });
+    const random = seeded(8);
+    try {
+      for (let round = 0; round < 40; round++) {
+        const hive = await TestHive.connect(q.url, `odd-${round % 3}`);
+        for (let seq = 1; seq <= 5; seq++) {
+          hive.send({ case: "report", value: oddReport(random, seq) });
+          const outcome = await hive.next().then(
+            (r) => (r.done ? "end" : r.value.kind.case),
+            (e: unknown) => Code[ConnectError.from(e).code],
+          );
+          expect(["ack", Code[Code.InvalidArgument]]).toContain(outcome);
+          if (outcome !== "ack") break;
+        }
+        hive.abort();
+      }
+      expect(logs.lines.filter((l) => l.msg === "unexpected error in an RPC handler")).toEqual([]);
+    } finally {
+      await q.close();
+    }
   });
 
   it("keeps reporting hives HEALTHY while a silent one is evicted", async () => {

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { HiveInfo, HiveReport, ResourceLimits, WorkerTelemetry } from "./telemetry_pb.js";
+import type { HiveInfo, HiveReport, ResourceLimits, RestartPolicy, WorkerTelemetry } from "./telemetry_pb.js";
 import { file_apiary_v1_telemetry } from "./telemetry_pb.js";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/hive.proto.
  */
 export const file_apiary_v1_hive: GenFile = /*@__PURE__*/
-  fileDesc("ChRhcGlhcnkvdjEvaGl2ZS5wcm90bxIJYXBpYXJ5LnYxItoCChJTcGF3bldvcmtlclJlcXVlc3QSDAoEYXJndhgBIAMoCRIzCgNlbnYYAiADKAsyJi5hcGlhcnkudjEuU3Bhd25Xb3JrZXJSZXF1ZXN0LkVudkVudHJ5EgsKA2N3ZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIRCglncHVfdXVpZHMYBSADKAkSKQoGbGltaXRzGAYgASgLMhkuYXBpYXJ5LnYxLlJlc291cmNlTGltaXRzEjkKBmxhYmVscxgHIAMoCzIpLmFwaWFyeS52MS5TcGF3bldvcmtlclJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJBChNTcGF3bldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkiVwoRU3RvcFdvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEi8KDGdyYWNlX3BlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChJTdG9wV29ya2VyUmVzcG9uc2USKgoGd29ya2VyGAEgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiZQoTTGlzdFdvcmtlcnNSZXNwb25zZRIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEisKB3dvcmtlcnMYAiADKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5IhcKFVdhdGNoVGVsZW1ldHJ5UmVxdWVzdCI/ChZXYXRjaFRlbGVtZXRyeVJlc3BvbnNlEiUKBnJlcG9ydBgBIAEoCzIVLmFwaWFyeS52MS5IaXZlUmVwb3J0Ms0CCgtIaXZlU2VydmljZRJMCgtTcGF3bldvcmtlchIdLmFwaWFyeS52MS5TcGF3bldvcmtlclJlcXVlc3QaHi5hcGlhcnkudjEuU3Bhd25Xb3JrZXJSZXNwb25zZRJJCgpTdG9wV29ya2VyEhwuYXBpYXJ5LnYxLlN0b3BXb3JrZXJSZXF1ZXN0Gh0uYXBpYXJ5LnYxLlN0b3BXb3JrZXJSZXNwb25zZRJMCgtMaXN0V29ya2VycxIdLmFwaWFyeS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHi5hcGlhcnkudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJXCg5XYXRjaFRlbGVtZXRyeRIgLmFwaWFyeS52MS5XYXRjaFRlbGVtZXRyeVJlcXVlc3QaIS5hcGlhcnkudjEuV2F0Y2hUZWxlbWV0cnlSZXNwb25zZTABYgZwcm90bzM", [file_apiary_v1_telemetry, file_google_protobuf_duration]);
+  fileDesc("ChRhcGlhcnkvdjEvaGl2ZS5wcm90bxIJYXBpYXJ5LnYxIvwDChJTcGF3bldvcmtlclJlcXVlc3QSDAoEYXJndhgBIAMoCRIzCgNlbnYYAiADKAsyJi5hcGlhcnkudjEuU3Bhd25Xb3JrZXJSZXF1ZXN0LkVudkVudHJ5EgsKA2N3ZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIRCglncHVfdXVpZHMYBSADKAkSKQoGbGltaXRzGAYgASgLMhkuYXBpYXJ5LnYxLlJlc291cmNlTGltaXRzEjkKBmxhYmVscxgHIAMoCzIpLmFwaWFyeS52MS5TcGF3bldvcmtlclJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEjAKDnJlc3RhcnRfcG9saWN5GCggASgOMhguYXBpYXJ5LnYxLlJlc3RhcnRQb2xpY3kSHAoSZW5naW5lX21ldHJpY3NfdXJsGDIgASgJSAASHQoTZW5naW5lX21ldHJpY3NfcG9ydBgzIAEoDUgAEh8KF2VuZ2luZV9tZXRyaWNzX2Rpc2FibGVkGDQgASgIGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIQCg5lbmdpbmVfbWV0cmljcyJBChNTcGF3bldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkiVwoRU3RvcFdvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEi8KDGdyYWNlX3BlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChJTdG9wV29ya2VyUmVzcG9uc2USKgoGd29ya2VyGAEgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiZQoTTGlzdFdvcmtlcnNSZXNwb25zZRIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEisKB3dvcmtlcnMYAiADKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5IhcKFVdhdGNoVGVsZW1ldHJ5UmVxdWVzdCI/ChZXYXRjaFRlbGVtZXRyeVJlc3BvbnNlEiUKBnJlcG9ydBgBIAEoCzIVLmFwaWFyeS52MS5IaXZlUmVwb3J0IsABChdTdHJlYW1Xb3JrZXJMb2dzUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkSDgoGZm9sbG93GAIgASgIEhcKCnRhaWxfbGluZXMYAyABKA1IAIgBARIoCgVzaW5jZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIcCg9tYXhfY2h1bmtfYnl0ZXMYBSABKA1IAYgBAUINCgtfdGFpbF9saW5lc0ISChBfbWF4X2NodW5rX2J5dGVzIl0KGFN0cmVhbVdvcmtlckxvZ3NSZXNwb25zZRIMCgRkYXRhGAEgASgMEg4KBm9mZnNldBgCIAEoBBIRCglyZXN0YXJ0ZWQYAyABKAgSEAoIbG9nX3BhdGgYBCABKAkyrAMKC0hpdmVTZXJ2aWNlEkwKC1NwYXduV29ya2VyEh0uYXBpYXJ5LnYxLlNwYXduV29ya2VyUmVxdWVzdBoeLmFwaWFyeS52MS5TcGF3bldvcmtlclJlc3BvbnNlEkkKClN0b3BXb3JrZXISHC5hcGlhcnkudjEuU3RvcFdvcmtlclJlcXVlc3QaHS5hcGlhcnkudjEuU3RvcFdvcmtlclJlc3BvbnNlEkwKC0xpc3RXb3JrZXJzEh0uYXBpYXJ5LnYxLkxpc3RXb3JrZXJzUmVxdWVzdBoeLmFwaWFyeS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlElcKDldhdGNoVGVsZW1ldHJ5EiAuYXBpYXJ5LnYxLldhdGNoVGVsZW1ldHJ5UmVxdWVzdBohLmFwaWFyeS52MS5XYXRjaFRlbGVtZXRyeVJlc3BvbnNlMAESXQoQU3RyZWFtV29ya2VyTG9ncxIiLmFwaWFyeS52MS5TdHJlYW1Xb3JrZXJMb2dzUmVxdWVzdBojLmFwaWFyeS52MS5TdHJlYW1Xb3JrZXJMb2dzUmVzcG9uc2UwAWIGcHJvdG8z", [file_apiary_v1_telemetry, file_google_protobuf_duration]);
 
 /**
  * What to start.
@@ -77,6 +77,43 @@ export type SpawnWorkerRequest = Message<"apiary.v1.SpawnWorkerRequest"> & {
    * @generated from field: string worker_id = 8;
    */
   workerId: string;
+
+  /**
+   * What the hive does when the worker's main process ends; unset = never restart.
+   *
+   * @generated from field: apiary.v1.RestartPolicy restart_policy = 40;
+   */
+  restartPolicy: RestartPolicy;
+
+  /**
+   * Where the worker's inference engine serves Prometheus metrics, scraped by the hive once per
+   * tick: a URL ("http://127.0.0.1:8000/metrics"; only loopback or this hive's own addresses) or a
+   * port on loopback. Unset = found from the command line (vLLM `serve … --port N`, default 8000;
+   * llama.cpp `llama-server --metrics --port N`, default 8080; SGLang and TGI `--port N`), else
+   * from the label `apiary.io/metrics-port` or `apiary.io/metrics-url`; else not scraped.
+   *
+   * @generated from oneof apiary.v1.SpawnWorkerRequest.engine_metrics
+   */
+  engineMetrics: {
+    /**
+     * @generated from field: string engine_metrics_url = 50;
+     */
+    value: string;
+    case: "engineMetricsUrl";
+  } | {
+    /**
+     * @generated from field: uint32 engine_metrics_port = 51;
+     */
+    value: number;
+    case: "engineMetricsPort";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Do not scrape the worker's engine metrics even if an endpoint can be found.
+   *
+   * @generated from field: bool engine_metrics_disabled = 52;
+   */
+  engineMetricsDisabled: boolean;
 };
 
 /**
@@ -236,6 +273,102 @@ export const WatchTelemetryResponseSchema: GenMessage<WatchTelemetryResponse> = 
   messageDesc(file_apiary_v1_hive, 7);
 
 /**
+ * Which worker output to send.
+ *
+ * @generated from message apiary.v1.StreamWorkerLogsRequest
+ */
+export type StreamWorkerLogsRequest = Message<"apiary.v1.StreamWorkerLogsRequest"> & {
+  /**
+   * The worker's id; required. Ended workers' logs can be read while the hive keeps them.
+   *
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * Keep the stream open and send output as it is written. The stream ends when the
+   * worker has ended (and is not going to be restarted) and everything is sent.
+   *
+   * @generated from field: bool follow = 2;
+   */
+  follow: boolean;
+
+  /**
+   * Only the last N lines (before following); unset = all (within `since`).
+   *
+   * @generated from field: optional uint32 tail_lines = 3;
+   */
+  tailLines?: number | undefined;
+
+  /**
+   * Only output written within this duration before now. The hive knows the log's size
+   * at each of its ticks, not a time per line: output is sent from the last tick at or
+   * before that point, so up to one tick of older output may come with it (never less
+   * than asked). Unset = from the start.
+   *
+   * @generated from field: google.protobuf.Duration since = 4;
+   */
+  since?: Duration | undefined;
+
+  /**
+   * The most bytes in one response; unset = 64 KiB, at most 1 MiB.
+   *
+   * @generated from field: optional uint32 max_chunk_bytes = 5;
+   */
+  maxChunkBytes?: number | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.StreamWorkerLogsRequest.
+ * Use `create(StreamWorkerLogsRequestSchema)` to create a new message.
+ */
+export const StreamWorkerLogsRequestSchema: GenMessage<StreamWorkerLogsRequest> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_hive, 8);
+
+/**
+ * A piece of a worker's output.
+ *
+ * @generated from message apiary.v1.StreamWorkerLogsResponse
+ */
+export type StreamWorkerLogsResponse = Message<"apiary.v1.StreamWorkerLogsResponse"> & {
+  /**
+   * Bytes of the log as written (stdout and stderr interleaved), at most max_chunk_bytes.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+
+  /**
+   * Where data starts in the log file.
+   *
+   * @generated from field: uint64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * Set when the log was truncated (copytruncate) or replaced (rename) since the last
+   * response: this data starts again from the beginning of the file.
+   *
+   * @generated from field: bool restarted = 3;
+   */
+  restarted: boolean;
+
+  /**
+   * The log file on the hive's machine.
+   *
+   * @generated from field: string log_path = 4;
+   */
+  logPath: string;
+};
+
+/**
+ * Describes the message apiary.v1.StreamWorkerLogsResponse.
+ * Use `create(StreamWorkerLogsResponseSchema)` to create a new message.
+ */
+export const StreamWorkerLogsResponseSchema: GenMessage<StreamWorkerLogsResponse> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_hive, 9);
+
+/**
  * A hive: starts, stops and measures worker processes on one machine. It runs
  * programs: never expose it beyond a trusted network.
  *
@@ -281,6 +414,18 @@ export const HiveService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchTelemetryRequestSchema;
     output: typeof WatchTelemetryResponseSchema;
+  },
+  /**
+   * A worker's stdout and stderr (its log file on the hive's machine), from the
+   * start, the last lines or a point in time; with follow, new output as it is
+   * written, across a copytruncate or a rename of the file (like `tail -F`). A read.
+   *
+   * @generated from rpc apiary.v1.HiveService.StreamWorkerLogs
+   */
+  streamWorkerLogs: {
+    methodKind: "server_streaming";
+    input: typeof StreamWorkerLogsRequestSchema;
+    output: typeof StreamWorkerLogsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_apiary_v1_hive, 0);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/queen.proto.
  */
 export const file_apiary_v1_queen: GenFile = /*@__PURE__*/
-  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIh0KC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIt8DCgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3JCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMikgQKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRJGCg13b3JrZXJfbGFiZWxzGFogAygLMi8uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5Xb3JrZXJMYWJlbHNFbnRyeRoxCg9IaXZlTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARozChFXb3JrZXJMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhoKGF9tYXhfZ3B1X3V0aWxpemF0aW9uX3BjdCLpAQoLV29ya2VyTWF0Y2gSDwoHaGl2ZV9pZBgBIAEoCRIqCgZ3b3JrZXIYAiABKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5EhwKD2ZyZWVfdnJhbV9ieXRlcxgDIAEoBEgAiAEBEiUKBmhlYWx0aBgEIAEoDjIVLmFwaWFyeS52MS5IaXZlSGVhbHRoEi0KCWxhc3Rfc2VlbhgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaGl2ZV9lbmRwb2ludBgGIAEoCUISChBfZnJlZV92cmFtX2J5dGVzImcKE0ZpbmRXb3JrZXJzUmVzcG9uc2USJwoHbWF0Y2hlcxgBIAMoCzIWLmFwaWFyeS52MS5Xb3JrZXJNYXRjaBIVCg10b3RhbF9tYXRjaGVzGAIgASgNEhAKCHJldmlzaW9uGAMgASgEIsQCChJGaW5kRGV2aWNlc1JlcXVlc3QSGwoTbWluX2ZyZWVfdnJhbV9ieXRlcxgBIAEoBBJCCgtoaXZlX2xhYmVscxgCIAMoCzItLmFwaWFyeS52MS5GaW5kRGV2aWNlc1JlcXVlc3QuSGl2ZUxhYmVsc0VudHJ5EhgKEGluY2x1ZGVfZGVncmFkZWQYAyABKAgSDQoFbGltaXQYBCABKA0SJQoFb3JkZXIYBSABKA4yFi5hcGlhcnkudjEuRGV2aWNlT3JkZXISIAoTbWF4X3V0aWxpemF0aW9uX3BjdBgGIAEoAUgAiAEBEhAKCGhpdmVfaWRzGAcgAygJGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhYKFF9tYXhfdXRpbGl6YXRpb25fcGN0IvcBCgtEZXZpY2VNYXRjaBIPCgdoaXZlX2lkGAEgASgJEiQKBmRldmljZRgCIAEoCzIULmFwaWFyeS52MS5HcHVEZXZpY2USHAoPZnJlZV92cmFtX2J5dGVzGAMgASgESACIAQESJQoGaGVhbHRoGAQgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp3b3JrZXJfaWRzGAYgAygJEhUKDWhpdmVfZW5kcG9pbnQYByABKAlCEgoQX2ZyZWVfdnJhbV9ieXRlcyJnChNGaW5kRGV2aWNlc1Jlc3BvbnNlEicKB21hdGNoZXMYASADKAsyFi5hcGlhcnkudjEuRGV2aWNlTWF0Y2gSFQoNdG90YWxfbWF0Y2hlcxgCIAEoDRIQCghyZXZpc2lvbhgDIAEoBCIhCg5HZXRIaXZlUmVxdWVzdBIPCgdoaXZlX2lkGAEgASgJIkgKD0dldEhpdmVSZXNwb25zZRIjCgRoaXZlGAEgASgLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQinQEKEExpc3RIaXZlc1JlcXVlc3QSQAoLaGl2ZV9sYWJlbHMYASADKAsyKy5hcGlhcnkudjEuTGlzdEhpdmVzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSFAoMb21pdF93b3JrZXJzGAIgASgIGjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIksKEUxpc3RIaXZlc1Jlc3BvbnNlEiQKBWhpdmVzGAEgAygLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMSEAoIcmV2aXNpb24YAiABKAQi6QEKDFdhdGNoUmVxdWVzdBIWCg5zaW5jZV9yZXZpc2lvbhgBIAEoBBINCgVlcG9jaBgCIAEoCRIQCghoaXZlX2lkcxgDIAMoCRINCgVtb2RlbBgEIAEoCRIjCgVraW5kcxgFIAMoDjIULmFwaWFyeS52MS5XYXRjaEtpbmQSNAoRYm9va21hcmtfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTbWluX3VwZGF0ZV9pbnRlcnZhbBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJUCglIaXZlRXZlbnQSIgoEdHlwZRgBIAEoDjIULmFwaWFyeS52MS5FdmVudFR5cGUSIwoEaGl2ZRgCIAEoCzIVLmFwaWFyeS52MS5IaXZlU3RhdHVzIm4KC1dvcmtlckV2ZW50EiIKBHR5cGUYASABKA4yFC5hcGlhcnkudjEuRXZlbnRUeXBlEg8KB2hpdmVfaWQYAiABKAkSKgoGd29ya2VyGAMgASgLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeSIPCg1XYXRjaEJvb2ttYXJrIhIKEFdhdGNoU25hcHNob3RFbmQi/QEKDVdhdGNoUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAQSDQoFZXBvY2gYAiABKAkSJAoEaGl2ZRgDIAEoCzIULmFwaWFyeS52MS5IaXZlRXZlbnRIABIoCgZ3b3JrZXIYBCABKAsyFi5hcGlhcnkudjEuV29ya2VyRXZlbnRIABIsCghib29rbWFyaxgFIAEoCzIYLmFwaWFyeS52MS5XYXRjaEJvb2ttYXJrSAASMwoMc25hcHNob3RfZW5kGAYgASgLMhsuYXBpYXJ5LnYxLldhdGNoU25hcHNob3RFbmRIABIQCghzbmFwc2hvdBgHIAEoCEIGCgRraW5kKnIKCkhpdmVIZWFsdGgSGwoXSElWRV9IRUFMVEhfVU5TUEVDSUZJRUQQABIXChNISVZFX0hFQUxUSF9IRUFMVEhZEAESGAoUSElWRV9IRUFMVEhfREVHUkFERUQQAhIUChBISVZFX0hFQUxUSF9ET1dOEAMqbQoLV29ya2VyT3JkZXISHAoYV09SS0VSX09SREVSX1VOU1BFQ0lGSUVEEAASHwobV09SS0VSX09SREVSX01PU1RfRlJFRV9WUkFNEAESHwobV09SS0VSX09SREVSX0xFQVNUX1VUSUxJWkVEEAIqbQoLRGV2aWNlT3JkZXISHAoYREVWSUNFX09SREVSX1VOU1BFQ0lGSUVEEAASHwobREVWSUNFX09SREVSX01PU1RfRlJFRV9WUkFNEAESHwobREVWSUNFX09SREVSX0xFQVNUX1VUSUxJWkVEEAIqUwoJV2F0Y2hLaW5kEhoKFldBVENIX0tJTkRfVU5TUEVDSUZJRUQQABITCg9XQVRDSF9LSU5EX0hJVkUQARIVChFXQVRDSF9LSU5EX1dPUktFUhACKm0KCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQRVZFTlRfVFlQRV9BRERFRBABEhYKEkVWRU5UX1RZUEVfVVBEQVRFRBACEhYKEkVWRU5UX1RZUEVfUkVNT1ZFRBADMr4DCgxRdWVlblNlcnZpY2USSgoJSGVhcnRiZWF0EhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFJlcXVlc3QaHC5hcGlhcnkudjEuSGVhcnRiZWF0UmVzcG9uc2UoATABEkwKC0ZpbmRXb3JrZXJzEh0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdBoeLmFwaWFyeS52MS5GaW5kV29ya2Vyc1Jlc3BvbnNlEkwKC0ZpbmREZXZpY2VzEh0uYXBpYXJ5LnYxLkZpbmREZXZpY2VzUmVxdWVzdBoeLmFwaWFyeS52MS5GaW5kRGV2aWNlc1Jlc3BvbnNlEkAKB0dldEhpdmUSGS5hcGlhcnkudjEuR2V0SGl2ZVJlcXVlc3QaGi5hcGlhcnkudjEuR2V0SGl2ZVJlc3BvbnNlEkYKCUxpc3RIaXZlcxIbLmFwaWFyeS52MS5MaXN0SGl2ZXNSZXF1ZXN0GhwuYXBpYXJ5LnYxLkxpc3RIaXZlc1Jlc3BvbnNlEjwKBVdhdGNoEhcuYXBpYXJ5LnYxLldhdGNoUmVxdWVzdBoYLmFwaWFyeS52MS5XYXRjaFJlc3BvbnNlMAFiBnByb3RvMw", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChVhcGlhcnkvdjEvcXVlZW4ucHJvdG8SCWFwaWFyeS52MSKVAQoQSGVhcnRiZWF0UmVxdWVzdBIlCgVoZWxsbxgBIAEoCzIULmFwaWFyeS52MS5IaXZlSGVsbG9IABInCgZyZXBvcnQYAiABKAsyFS5hcGlhcnkudjEuSGl2ZVJlcG9ydEgAEikKB2dvb2RieWUYAyABKAsyFi5hcGlhcnkudjEuSGl2ZUdvb2RieWVIAEIGCgRraW5kIkMKCUhpdmVIZWxsbxIhCgRoaXZlGAEgASgLMhMuYXBpYXJ5LnYxLkhpdmVJbmZvEhMKC2luY2FybmF0aW9uGAIgASgJIjsKC0hpdmVHb29kYnllEg4KBnJlYXNvbhgBIAEoCRIcChR3b3JrZXJzX2xlZnRfcnVubmluZxgUIAEoDSJzChFIZWFydGJlYXRSZXNwb25zZRIuCgd3ZWxjb21lGAEgASgLMhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFdlbGNvbWVIABImCgNhY2sYAiABKAsyFy5hcGlhcnkudjEuSGVhcnRiZWF0QWNrSABCBgoEa2luZCJnChBIZWFydGJlYXRXZWxjb21lEjIKD3JlcG9ydF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgCIAEoBBINCgVlcG9jaBgDIAEoCSItCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEEhAKCHJldmlzaW9uGAIgASgEIowECgpIaXZlU3RhdHVzEiEKBGluZm8YASABKAsyEy5hcGlhcnkudjEuSGl2ZUluZm8SJQoGaGVhbHRoGAIgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAQgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAUgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRITCgtpbmNhcm5hdGlvbhgGIAEoCRIwCgxjb25uZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWdwdV9wcm9iZRgIIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAkgASgESACIAQESEQoJY29ubmVjdGVkGAogASgIEhAKCGxhc3Rfc2VxGAsgASgEEioKBmVycm9ycxgMIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3ISKwoJZGVwYXJ0dXJlGBQgASgLMhguYXBpYXJ5LnYxLkhpdmVEZXBhcnR1cmVCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMiagoNSGl2ZURlcGFydHVyZRIOCgZyZWFzb24YASABKAkSHAoUd29ya2Vyc19sZWZ0X3J1bm5pbmcYAiABKA0SKwoHbGVmdF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikgUKEkZpbmRXb3JrZXJzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCglpZGxlX29ubHkYAiABKAgSJAoXbWF4X2dwdV91dGlsaXphdGlvbl9wY3QYAyABKAFIAIgBARIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAQgASgEEkIKC2hpdmVfbGFiZWxzGAUgAygLMi0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgGIAEoCBIlCgVzdGF0ZRgHIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRINCgVsaW1pdBgIIAEoDRIlCgVvcmRlchgJIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJPcmRlchIQCghoaXZlX2lkcxgKIAMoCRIhChRtYXhfcmVxdWVzdHNfd2FpdGluZxgyIAEoDUgBiAEBEiUKGG1heF9rdl9jYWNoZV91c2FnZV9yYXRpbxgzIAEoAUgCiAEBEkYKDXdvcmtlcl9sYWJlbHMYWiADKAsyLy5hcGlhcnkudjEuRmluZFdvcmtlcnNSZXF1ZXN0LldvcmtlckxhYmVsc0VudHJ5GjEKD0hpdmVMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjMKEVdvcmtlckxhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCGgoYX21heF9ncHVfdXRpbGl6YXRpb25fcGN0QhcKFV9tYXhfcmVxdWVzdHNfd2FpdGluZ0IbChlfbWF4X2t2X2NhY2hlX3VzYWdlX3JhdGlvIukBCgtXb3JrZXJNYXRjaBIPCgdoaXZlX2lkGAEgASgJEioKBndvcmtlchgCIAEoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkSHAoPZnJlZV92cmFtX2J5dGVzGAMgASgESACIAQESJQoGaGVhbHRoGAQgASgOMhUuYXBpYXJ5LnYxLkhpdmVIZWFsdGgSLQoJbGFzdF9zZWVuGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1oaXZlX2VuZHBvaW50GAYgASgJQhIKEF9mcmVlX3ZyYW1fYnl0ZXMiZwoTRmluZFdvcmtlcnNSZXNwb25zZRInCgdtYXRjaGVzGAEgAygLMhYuYXBpYXJ5LnYxLldvcmtlck1hdGNoEhUKDXRvdGFsX21hdGNoZXMYAiABKA0SEAoIcmV2aXNpb24YAyABKAQixAIKEkZpbmREZXZpY2VzUmVxdWVzdBIbChNtaW5fZnJlZV92cmFtX2J5dGVzGAEgASgEEkIKC2hpdmVfbGFiZWxzGAIgAygLMi0uYXBpYXJ5LnYxLkZpbmREZXZpY2VzUmVxdWVzdC5IaXZlTGFiZWxzRW50cnkSGAoQaW5jbHVkZV9kZWdyYWRlZBgDIAEoCBINCgVsaW1pdBgEIAEoDRIlCgVvcmRlchgFIAEoDjIWLmFwaWFyeS52MS5EZXZpY2VPcmRlchIgChNtYXhfdXRpbGl6YXRpb25fcGN0GAYgASgBSACIAQESEAoIaGl2ZV9pZHMYByADKAkaMQoPSGl2ZUxhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCFgoUX21heF91dGlsaXphdGlvbl9wY3Qi9wEKC0RldmljZU1hdGNoEg8KB2hpdmVfaWQYASABKAkSJAoGZGV2aWNlGAIgASgLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIcCg9mcmVlX3ZyYW1fYnl0ZXMYAyABKARIAIgBARIlCgZoZWFsdGgYBCABKA4yFS5hcGlhcnkudjEuSGl2ZUhlYWx0aBItCglsYXN0X3NlZW4YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCndvcmtlcl9pZHMYBiADKAkSFQoNaGl2ZV9lbmRwb2ludBgHIAEoCUISChBfZnJlZV92cmFtX2J5dGVzImcKE0ZpbmREZXZpY2VzUmVzcG9uc2USJwoHbWF0Y2hlcxgBIAMoCzIWLmFwaWFyeS52MS5EZXZpY2VNYXRjaBIVCg10b3RhbF9tYXRjaGVzGAIgASgNEhAKCHJldmlzaW9uGAMgASgEIiEKDkdldEhpdmVSZXF1ZXN0Eg8KB2hpdmVfaWQYASABKAkiSAoPR2V0SGl2ZVJlc3BvbnNlEiMKBGhpdmUYASABKAsyFS5hcGlhcnkudjEuSGl2ZVN0YXR1cxIQCghyZXZpc2lvbhgCIAEoBCKdAQoQTGlzdEhpdmVzUmVxdWVzdBJACgtoaXZlX2xhYmVscxgBIAMoCzIrLmFwaWFyeS52MS5MaXN0SGl2ZXNSZXF1ZXN0LkhpdmVMYWJlbHNFbnRyeRIUCgxvbWl0X3dvcmtlcnMYAiABKAgaMQoPSGl2ZUxhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSwoRTGlzdEhpdmVzUmVzcG9uc2USJAoFaGl2ZXMYASADKAsyFS5hcGlhcnkudjEuSGl2ZVN0YXR1cxIQCghyZXZpc2lvbhgCIAEoBCLpAQoMV2F0Y2hSZXF1ZXN0EhYKDnNpbmNlX3JldmlzaW9uGAEgASgEEg0KBWVwb2NoGAIgASgJEhAKCGhpdmVfaWRzGAMgAygJEg0KBW1vZGVsGAQgASgJEiMKBWtpbmRzGAUgAygOMhQuYXBpYXJ5LnYxLldhdGNoS2luZBI0ChFib29rbWFya19pbnRlcnZhbBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI2ChNtaW5fdXBkYXRlX2ludGVydmFsGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlQKCUhpdmVFdmVudBIiCgR0eXBlGAEgASgOMhQuYXBpYXJ5LnYxLkV2ZW50VHlwZRIjCgRoaXZlGAIgASgLMhUuYXBpYXJ5LnYxLkhpdmVTdGF0dXMibgoLV29ya2VyRXZlbnQSIgoEdHlwZRgBIAEoDjIULmFwaWFyeS52MS5FdmVudFR5cGUSDwoHaGl2ZV9pZBgCIAEoCRIqCgZ3b3JrZXIYAyABKAsyGi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5Ig8KDVdhdGNoQm9va21hcmsiEgoQV2F0Y2hTbmFwc2hvdEVuZCL9AQoNV2F0Y2hSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBBINCgVlcG9jaBgCIAEoCRIkCgRoaXZlGAMgASgLMhQuYXBpYXJ5LnYxLkhpdmVFdmVudEgAEigKBndvcmtlchgEIAEoCzIWLmFwaWFyeS52MS5Xb3JrZXJFdmVudEgAEiwKCGJvb2ttYXJrGAUgASgLMhguYXBpYXJ5LnYxLldhdGNoQm9va21hcmtIABIzCgxzbmFwc2hvdF9lbmQYBiABKAsyGy5hcGlhcnkudjEuV2F0Y2hTbmFwc2hvdEVuZEgAEhAKCHNuYXBzaG90GAcgASgIQgYKBGtpbmQiRgoRTGlzdEV2ZW50c1JlcXVlc3QSDwoHaGl2ZV9pZBgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSDQoFbGltaXQYAyABKA0i9AEKC09iamVjdEV2ZW50EiYKAmF0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdoaXZlX2lkGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRIqCgVsZXZlbBgEIAEoDjIbLmFwaWFyeS52MS5PYmplY3RFdmVudExldmVsEg4KBnJlYXNvbhgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhAKCHJldmlzaW9uGAcgASgEEg0KBWNvdW50GAggASgNEisKB2xhc3RfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk4KEkxpc3RFdmVudHNSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5hcGlhcnkudjEuT2JqZWN0RXZlbnQSEAoIcmV2aXNpb24YAiABKAQqcgoKSGl2ZUhlYWx0aBIbChdISVZFX0hFQUxUSF9VTlNQRUNJRklFRBAAEhcKE0hJVkVfSEVBTFRIX0hFQUxUSFkQARIYChRISVZFX0hFQUxUSF9ERUdSQURFRBACEhQKEEhJVkVfSEVBTFRIX0RPV04QAyqMAQoLV29ya2VyT3JkZXISHAoYV09SS0VSX09SREVSX1VOU1BFQ0lGSUVEEAASHwobV09SS0VSX09SREVSX01PU1RfRlJFRV9WUkFNEAESHwobV09SS0VSX09SREVSX0xFQVNUX1VUSUxJWkVEEAISHQoZV09SS0VSX09SREVSX0xFQVNUX0xPQURFRBADKm0KC0RldmljZU9yZGVyEhwKGERFVklDRV9PUkRFUl9VTlNQRUNJRklFRBAAEh8KG0RFVklDRV9PUkRFUl9NT1NUX0ZSRUVfVlJBTRABEh8KG0RFVklDRV9PUkRFUl9MRUFTVF9VVElMSVpFRBACKlMKCVdhdGNoS2luZBIaChZXQVRDSF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FUQ0hfS0lORF9ISVZFEAESFQoRV0FUQ0hfS0lORF9XT1JLRVIQAiptCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEVWRU5UX1RZUEVfQURERUQQARIWChJFVkVOVF9UWVBFX1VQREFURUQQAhIWChJFVkVOVF9UWVBFX1JFTU9WRUQQAyp1ChBPYmplY3RFdmVudExldmVsEiIKHk9CSkVDVF9FVkVOVF9MRVZFTF9VTlNQRUNJRklFRBAAEh0KGU9CSkVDVF9FVkVOVF9MRVZFTF9OT1JNQUwQARIeChpPQkpFQ1RfRVZFTlRfTEVWRUxfV0FSTklORxACMokECgxRdWVlblNlcnZpY2USSgoJSGVhcnRiZWF0EhsuYXBpYXJ5LnYxLkhlYXJ0YmVhdFJlcXVlc3QaHC5hcGlhcnkudjEuSGVhcnRiZWF0UmVzcG9uc2UoATABEkwKC0ZpbmRXb3JrZXJzEh0uYXBpYXJ5LnYxLkZpbmRXb3JrZXJzUmVxdWVzdBoeLmFwaWFyeS52MS5GaW5kV29ya2Vyc1Jlc3BvbnNlEkwKC0ZpbmREZXZpY2VzEh0uYXBpYXJ5LnYxLkZpbmREZXZpY2VzUmVxdWVzdBoeLmFwaWFyeS52MS5GaW5kRGV2aWNlc1Jlc3BvbnNlEkAKB0dldEhpdmUSGS5hcGlhcnkudjEuR2V0SGl2ZVJlcXVlc3QaGi5hcGlhcnkudjEuR2V0SGl2ZVJlc3BvbnNlEkYKCUxpc3RIaXZlcxIbLmFwaWFyeS52MS5MaXN0SGl2ZXNSZXF1ZXN0GhwuYXBpYXJ5LnYxLkxpc3RIaXZlc1Jlc3BvbnNlEjwKBVdhdGNoEhcuYXBpYXJ5LnYxLldhdGNoUmVxdWVzdBoYLmFwaWFyeS52MS5XYXRjaFJlc3BvbnNlMAESSQoKTGlzdEV2ZW50cxIcLmFwaWFyeS52MS5MaXN0RXZlbnRzUmVxdWVzdBodLmFwaWFyeS52MS5MaXN0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_apiary_v1_telemetry, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A message from a hive on its Heartbeat stream.
@@ -102,6 +102,15 @@ export type HiveGoodbye = Message<"apiary.v1.HiveGoodbye"> & {
    * @generated from field: string reason = 1;
    */
   reason: string;
+
+  /**
+   * Workers the hive leaves running (it stopped without stopping them). With none, the queen
+   * forgets the hive at once; otherwise it keeps the hive listed, DOWN, with a departure, until
+   * the hive is back or the eviction delay has passed.
+   *
+   * @generated from field: uint32 workers_left_running = 20;
+   */
+  workersLeftRunning: number;
 };
 
 /**
@@ -295,11 +304,20 @@ export type HiveStatus = Message<"apiary.v1.HiveStatus"> & {
   lastSeq: bigint;
 
   /**
-   * Hive-wide collection errors from the last report.
+   * Hive-wide collection errors from the last report, then one error with source "queen" per
+   * worker entry the queen left out of that report because it broke a rule (the message names
+   * the worker and the field). The rest of such a report is applied.
    *
    * @generated from field: repeated apiary.v1.CollectionError errors = 12;
    */
   errors: CollectionError[];
+
+  /**
+   * Set while the hive is away after a goodbye that left workers running.
+   *
+   * @generated from field: apiary.v1.HiveDeparture departure = 20;
+   */
+  departure?: HiveDeparture | undefined;
 };
 
 /**
@@ -308,6 +326,41 @@ export type HiveStatus = Message<"apiary.v1.HiveStatus"> & {
  */
 export const HiveStatusSchema: GenMessage<HiveStatus> = /*@__PURE__*/
   messageDesc(file_apiary_v1_queen, 6);
+
+/**
+ * A hive that stopped and left workers running: they are not measured until it is back.
+ *
+ * @generated from message apiary.v1.HiveDeparture
+ */
+export type HiveDeparture = Message<"apiary.v1.HiveDeparture"> & {
+  /**
+   * The reason from the hive's goodbye.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * How many workers it left running.
+   *
+   * @generated from field: uint32 workers_left_running = 2;
+   */
+  workersLeftRunning: number;
+
+  /**
+   * When the queen received the goodbye (queen clock).
+   *
+   * @generated from field: google.protobuf.Timestamp left_at = 3;
+   */
+  leftAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.HiveDeparture.
+ * Use `create(HiveDepartureSchema)` to create a new message.
+ */
+export const HiveDepartureSchema: GenMessage<HiveDeparture> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 7);
 
 /**
  * Filters for FindWorkers. Every filter given must match.
@@ -323,7 +376,10 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
   model: string;
 
   /**
-   * Only workers whose GPU utilisation is known and at most 5 %.
+   * Only idle workers. For a worker whose engine metrics report requests running and waiting
+   * (WorkerTelemetry.engine_load), idle means none running and none waiting: a serving LLM engine
+   * keeps its GPU busy and its VRAM reserved whatever its load. For any other worker it means GPU
+   * utilisation known and at most 5 %.
    *
    * @generated from field: bool idle_only = 2;
    */
@@ -359,7 +415,8 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
   includeDegraded: boolean;
 
   /**
-   * Only workers in this state; unset = RUNNING.
+   * Only workers in this state; unset = RUNNING. Ended workers (EXITED, FAILED) stay findable
+   * for the queen's retention of ended workers (default 15 minutes).
    *
    * @generated from field: apiary.v1.WorkerState state = 7;
    */
@@ -387,6 +444,20 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
   hiveIds: string[];
 
   /**
+   * Only workers whose engine reports at most this many requests waiting (unknown never matches).
+   *
+   * @generated from field: optional uint32 max_requests_waiting = 50;
+   */
+  maxRequestsWaiting?: number | undefined;
+
+  /**
+   * Only workers whose engine reports KV-cache usage known and at most this ratio, 0–1.
+   *
+   * @generated from field: optional double max_kv_cache_usage_ratio = 51;
+   */
+  maxKvCacheUsageRatio?: number | undefined;
+
+  /**
    * Only workers carrying every one of these labels (SpawnWorker's labels) with these values.
    *
    * @generated from field: map<string, string> worker_labels = 90;
@@ -399,7 +470,7 @@ export type FindWorkersRequest = Message<"apiary.v1.FindWorkersRequest"> & {
  * Use `create(FindWorkersRequestSchema)` to create a new message.
  */
 export const FindWorkersRequestSchema: GenMessage<FindWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 7);
+  messageDesc(file_apiary_v1_queen, 8);
 
 /**
  * One worker found by FindWorkers.
@@ -455,7 +526,7 @@ export type WorkerMatch = Message<"apiary.v1.WorkerMatch"> & {
  * Use `create(WorkerMatchSchema)` to create a new message.
  */
 export const WorkerMatchSchema: GenMessage<WorkerMatch> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 8);
+  messageDesc(file_apiary_v1_queen, 9);
 
 /**
  * Result of FindWorkers.
@@ -490,7 +561,7 @@ export type FindWorkersResponse = Message<"apiary.v1.FindWorkersResponse"> & {
  * Use `create(FindWorkersResponseSchema)` to create a new message.
  */
 export const FindWorkersResponseSchema: GenMessage<FindWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 9);
+  messageDesc(file_apiary_v1_queen, 10);
 
 /**
  * Filters for FindDevices. Every filter given must match.
@@ -553,7 +624,7 @@ export type FindDevicesRequest = Message<"apiary.v1.FindDevicesRequest"> & {
  * Use `create(FindDevicesRequestSchema)` to create a new message.
  */
 export const FindDevicesRequestSchema: GenMessage<FindDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 10);
+  messageDesc(file_apiary_v1_queen, 11);
 
 /**
  * One GPU found by FindDevices.
@@ -616,7 +687,7 @@ export type DeviceMatch = Message<"apiary.v1.DeviceMatch"> & {
  * Use `create(DeviceMatchSchema)` to create a new message.
  */
 export const DeviceMatchSchema: GenMessage<DeviceMatch> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 11);
+  messageDesc(file_apiary_v1_queen, 12);
 
 /**
  * Result of FindDevices.
@@ -651,7 +722,7 @@ export type FindDevicesResponse = Message<"apiary.v1.FindDevicesResponse"> & {
  * Use `create(FindDevicesResponseSchema)` to create a new message.
  */
 export const FindDevicesResponseSchema: GenMessage<FindDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 12);
+  messageDesc(file_apiary_v1_queen, 13);
 
 /**
  * Asks for one hive.
@@ -672,7 +743,7 @@ export type GetHiveRequest = Message<"apiary.v1.GetHiveRequest"> & {
  * Use `create(GetHiveRequestSchema)` to create a new message.
  */
 export const GetHiveRequestSchema: GenMessage<GetHiveRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 13);
+  messageDesc(file_apiary_v1_queen, 14);
 
 /**
  * One hive.
@@ -700,7 +771,7 @@ export type GetHiveResponse = Message<"apiary.v1.GetHiveResponse"> & {
  * Use `create(GetHiveResponseSchema)` to create a new message.
  */
 export const GetHiveResponseSchema: GenMessage<GetHiveResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 14);
+  messageDesc(file_apiary_v1_queen, 15);
 
 /**
  * Asks for every hive.
@@ -728,7 +799,7 @@ export type ListHivesRequest = Message<"apiary.v1.ListHivesRequest"> & {
  * Use `create(ListHivesRequestSchema)` to create a new message.
  */
 export const ListHivesRequestSchema: GenMessage<ListHivesRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 15);
+  messageDesc(file_apiary_v1_queen, 16);
 
 /**
  * Every hive the queen knows, ordered by hive_id.
@@ -756,10 +827,27 @@ export type ListHivesResponse = Message<"apiary.v1.ListHivesResponse"> & {
  * Use `create(ListHivesResponseSchema)` to create a new message.
  */
 export const ListHivesResponseSchema: GenMessage<ListHivesResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 16);
+  messageDesc(file_apiary_v1_queen, 17);
 
 /**
  * Opens a Watch stream.
+ *
+ * Ordering (a promise). On one stream revisions never decrease. Resuming with
+ * since_revision = the revision of any message received outside a snapshot
+ * (or of a snapshot_end) yields every change the client has not seen —
+ * coalesced to each object's latest state — and never an UPDATED for an
+ * object it was never sent ADDED. How: the queen keeps at most one undelivered
+ * entry per object and watcher; a newer change of the object replaces the
+ * entry's state in place, so the entry keeps the place in line of the oldest
+ * change it carries, and entries go out in that order. Every message is
+ * stamped with the stream's resume point: the revision up to which every
+ * change the watcher's filters select has gone out (one less than the oldest
+ * change still undelivered, or the queen's revision when none is). An UPDATED
+ * held back by min_update_interval keeps its place: other objects' changes go
+ * out meanwhile, but the messages carrying them, and bookmarks, repeat the
+ * resume point until the held change has gone out too. A slow or stalled
+ * watcher thus costs one entry per object (plus one per object removed since
+ * it last read); a REMOVED is never dropped.
  *
  * @generated from message apiary.v1.WatchRequest
  */
@@ -811,6 +899,7 @@ export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
 
   /**
    * Send each object's UPDATED events at most this often (latest state wins); unset = every change.
+   * ADDED and REMOVED are never delayed. A held UPDATED holds the stream's resume point back (see above).
    *
    * @generated from field: google.protobuf.Duration min_update_interval = 7;
    */
@@ -822,7 +911,7 @@ export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 17);
+  messageDesc(file_apiary_v1_queen, 18);
 
 /**
  * A hive changed.
@@ -850,7 +939,7 @@ export type HiveEvent = Message<"apiary.v1.HiveEvent"> & {
  * Use `create(HiveEventSchema)` to create a new message.
  */
 export const HiveEventSchema: GenMessage<HiveEvent> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 18);
+  messageDesc(file_apiary_v1_queen, 19);
 
 /**
  * A worker changed.
@@ -885,10 +974,11 @@ export type WorkerEvent = Message<"apiary.v1.WorkerEvent"> & {
  * Use `create(WorkerEventSchema)` to create a new message.
  */
 export const WorkerEventSchema: GenMessage<WorkerEvent> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 19);
+  messageDesc(file_apiary_v1_queen, 20);
 
 /**
- * Nothing to report: the watcher has seen everything up to this message's revision.
+ * Nothing to report: the watcher has seen everything up to this message's
+ * revision (while an UPDATED is held back, the revision before it).
  *
  * @generated from message apiary.v1.WatchBookmark
  */
@@ -900,7 +990,7 @@ export type WatchBookmark = Message<"apiary.v1.WatchBookmark"> & {
  * Use `create(WatchBookmarkSchema)` to create a new message.
  */
 export const WatchBookmarkSchema: GenMessage<WatchBookmark> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 20);
+  messageDesc(file_apiary_v1_queen, 21);
 
 /**
  * The snapshot is complete; live events follow.
@@ -915,7 +1005,7 @@ export type WatchSnapshotEnd = Message<"apiary.v1.WatchSnapshotEnd"> & {
  * Use `create(WatchSnapshotEndSchema)` to create a new message.
  */
 export const WatchSnapshotEndSchema: GenMessage<WatchSnapshotEnd> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 21);
+  messageDesc(file_apiary_v1_queen, 22);
 
 /**
  * One message on a Watch stream.
@@ -924,7 +1014,13 @@ export const WatchSnapshotEndSchema: GenMessage<WatchSnapshotEnd> = /*@__PURE__*
  */
 export type WatchResponse = Message<"apiary.v1.WatchResponse"> & {
   /**
-   * Registry revision of this message; resume with since_revision = the last one received.
+   * The stream's resume point: every change up to this revision that the
+   * request's filters select has been sent on this stream (an object's state
+   * may be newer: changes to one object coalesce). Resume with since_revision =
+   * the last one received. Never decreases; several messages may carry the
+   * same one. On an event it is usually the event's own revision, but it is
+   * lower while an older change is still held back by min_update_interval,
+   * and may be higher when later changes of the same objects were already sent.
    *
    * @generated from field: uint64 revision = 1;
    */
@@ -992,7 +1088,149 @@ export type WatchResponse = Message<"apiary.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_queen, 22);
+  messageDesc(file_apiary_v1_queen, 23);
+
+/**
+ * Whose events to list.
+ *
+ * @generated from message apiary.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"apiary.v1.ListEventsRequest"> & {
+  /**
+   * The hive; required.
+   *
+   * @generated from field: string hive_id = 1;
+   */
+  hiveId: string;
+
+  /**
+   * One worker of that hive; empty = the hive's own events (which include its workers' ends and restarts).
+   *
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * At most this many, the newest; unset or 0 = every retained event.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message apiary.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 24);
+
+/**
+ * One thing that happened to a hive or a worker, as the queen saw it.
+ *
+ * @generated from message apiary.v1.ObjectEvent
+ */
+export type ObjectEvent = Message<"apiary.v1.ObjectEvent"> & {
+  /**
+   * When the queen saw it (queen clock).
+   *
+   * @generated from field: google.protobuf.Timestamp at = 1;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * The hive.
+   *
+   * @generated from field: string hive_id = 2;
+   */
+  hiveId: string;
+
+  /**
+   * The worker; empty for an event of the hive itself.
+   *
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * Normal or warning.
+   *
+   * @generated from field: apiary.v1.ObjectEventLevel level = 4;
+   */
+  level: ObjectEventLevel;
+
+  /**
+   * A short CamelCase word: Joined, HealthChanged, Restarted, Started, Exited, Failed,
+   * OOMKilled, BackOff, CollectionError, GpuProbe.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * What happened, for a human.
+   *
+   * @generated from field: string message = 6;
+   */
+  message: string;
+
+  /**
+   * The registry revision of the change that caused it (the first, when count > 1).
+   *
+   * @generated from field: uint64 revision = 7;
+   */
+  revision: bigint;
+
+  /**
+   * How many times it happened; repeats of a recent event (the same error, the same
+   * health flap) are counted here instead of filling the log.
+   *
+   * @generated from field: uint32 count = 8;
+   */
+  count: number;
+
+  /**
+   * When it last happened (queen clock); equals `at` when count is 1.
+   *
+   * @generated from field: google.protobuf.Timestamp last_at = 9;
+   */
+  lastAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.ObjectEvent.
+ * Use `create(ObjectEventSchema)` to create a new message.
+ */
+export const ObjectEventSchema: GenMessage<ObjectEvent> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 25);
+
+/**
+ * Events of one object, oldest first.
+ *
+ * @generated from message apiary.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"apiary.v1.ListEventsResponse"> & {
+  /**
+   * The retained events, oldest first.
+   *
+   * @generated from field: repeated apiary.v1.ObjectEvent events = 1;
+   */
+  events: ObjectEvent[];
+
+  /**
+   * The registry revision when the answer was made.
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message apiary.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_queen, 26);
 
 /**
  * Health of a hive as judged by the queen from the age of its last report.
@@ -1061,6 +1299,15 @@ export enum WorkerOrder {
    * @generated from enum value: WORKER_ORDER_LEAST_UTILIZED = 2;
    */
   LEAST_UTILIZED = 2,
+
+  /**
+   * Least loaded by the engine's own metrics (WorkerTelemetry.engine_load): fewest requests
+   * waiting, then fewest running, then lowest KV-cache usage; an unknown value sorts after every
+   * known one, so workers without engine metrics come last.
+   *
+   * @generated from enum value: WORKER_ORDER_LEAST_LOADED = 3;
+   */
+  LEAST_LOADED = 3,
 }
 
 /**
@@ -1179,6 +1426,40 @@ export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
   enumDesc(file_apiary_v1_queen, 4);
 
 /**
+ * How much an event deserves attention.
+ *
+ * @generated from enum apiary.v1.ObjectEventLevel
+ */
+export enum ObjectEventLevel {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Expected lifecycle: joined, started, exited with code 0, back to healthy.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_NORMAL = 1;
+   */
+  NORMAL = 1,
+
+  /**
+   * Something an operator may need to look at: failures, OOM kills, back-off, lost health, collection errors.
+   *
+   * @generated from enum value: OBJECT_EVENT_LEVEL_WARNING = 2;
+   */
+  WARNING = 2,
+}
+
+/**
+ * Describes the enum apiary.v1.ObjectEventLevel.
+ */
+export const ObjectEventLevelSchema: GenEnum<ObjectEventLevel> = /*@__PURE__*/
+  enumDesc(file_apiary_v1_queen, 5);
+
+/**
  * The queen: the cluster's registry of hives, GPUs and workers. Hives stream
  * reports into it; schedulers and dashboards query and watch it.
  *
@@ -1248,6 +1529,18 @@ export const QueenService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRequestSchema;
     output: typeof WatchResponseSchema;
+  },
+  /**
+   * Recent events of one hive or one worker (health changes, restarts, exits, OOM
+   * kills, collection errors), newest last, from a small bounded log the queen keeps
+   * per object while it knows the object. A read.
+   *
+   * @generated from rpc apiary.v1.QueenService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_apiary_v1_queen, 0);

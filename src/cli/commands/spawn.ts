@@ -2,9 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { HiveService, SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { ResourceLimitsSchema, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { UsageError, type Command } from "../command.js";
-import { queenFlag, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
+import { queenFlags, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, coresFlag, intFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 import { hiveTarget } from "../hive-target.js";
 import { outputFlags, outputFormat } from "../output/output-format.js";
 import { formatMessage } from "../output/print-list.js";
@@ -18,7 +18,7 @@ export const spawnCommand: Command = {
     "--gpus takes GPU indexes (as CUDA_VISIBLE_DEVICES) or UUIDs; the hive checks them against its GPUs.",
   ].join("\n"),
   flags: [
-    hiveIdFlag, hiveAddrFlag, queenFlag,
+    hiveIdFlag, hiveAddrFlag, ...queenFlags,
     ...outputFlags,
     { name: "model", type: "string", value: "M", help: "the model the worker serves [default: parsed from CMD]" },
     { name: "id", type: "string", value: "ID", help: "worker id, unique in the hive [default: generated]" },
@@ -48,8 +48,8 @@ export const spawnCommand: Command = {
       limits: create(ResourceLimitsSchema, { memoryMaxBytes: memoryMax, cpuMaxMillicores: cpuMax, pidsMax }),
     });
     const target = await hiveTarget(flags);
-    const { client, url } = connect(HiveService, target.address);
-    const res = await client.spawnWorker(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    const { client, url, timeoutMs } = connect(HiveService, flags, target.address);
+    const res = await client.spawnWorker(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "hive", url);
     });
     const w = res.worker!;

@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveService, StopWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
-import { CliError, UsageError, type Command } from "../command.js";
-import { queenFlag, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
+import { UsageError, type Command } from "../command.js";
+import { queenFlags, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 import { durationFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
-import { hiveTarget, type KnownHive } from "../hive-target.js";
+import { connect, rpcFailure } from "../rpc-client.js";
+import { workerHiveTarget } from "../hive-target.js";
 import { workerState } from "../format.js";
 
 export const stopCommand: Command = {
@@ -17,7 +17,7 @@ export const stopCommand: Command = {
     "Without a hive, the queen is asked which hive runs WORKER.",
   ].join("\n"),
   flags: [
-    hiveIdFlag, hiveAddrFlag, queenFlag,
+    hiveIdFlag, hiveAddrFlag, ...queenFlags,
     { name: "grace", type: "string", value: "DUR", default: "10s", help: "time between SIGTERM and SIGKILL" },
   ],
   async run({ flags, positionals }) {
@@ -27,17 +27,18 @@ export const stopCommand: Command = {
       throw new UsageError(`apiary stop: ${positionals[0]} names hive ${hiveId}, --hive names ${String(flags.hive)}`);
     }
     const graceMs = durationFlag("grace", flags.grace as string)!;
-    const target = await hiveTarget({ ...flags, hive: flags.hive ?? hiveId }, (hives, url) => runningHive(hives, workerId, url));
-    const { client, url } = connect(HiveService, target.address);
+    const target = await workerHiveTarget({ ...flags, hive: flags.hive ?? hiveId }, workerId);
+    const { client, url, timeoutMs } = connect(HiveService, flags, target.address);
     const res = await client
       .stopWorker(create(StopWorkerRequestSchema, { workerId, gracePeriod: durationFromMs(graceMs) }), {
-        timeoutMs: graceMs + CALL_TIMEOUT_MS,
+        timeoutMs: graceMs + timeoutMs,
       })
       .catch((err) => {
         throw rpcFailure(err, "hive", url);
       });
     const w = res.worker!;
-    const how = w.exitSignal ? `signal ${w.exitSignal}` : `exit code ${w.exitCode ?? "?"}`;
+    // A re-adopted worker is not the hive's child: its exit status cannot be known.
+    const how = w.exitSignal ? `signal ${w.exitSignal}` : w.exitCode !== undefined ? `exit code ${w.exitCode}` : "exit status unknown: re-adopted after a hive restart";
     process.stdout.write(`stopped ${w.workerId}${target.hiveId ? ` on ${target.hiveId}` : ""}: ${workerState(w.state)} (${how})\n`);
     return 0;
   },
@@ -49,14 +50,4 @@ export function parseWorkerName(name: string): { hiveId?: string; workerId: stri
   if (parts.length === 1 && parts[0] !== "") return { workerId: parts[0] };
   if (parts.length === 2 && parts[0] !== "" && parts[1] !== "") return { hiveId: parts[0], workerId: parts[1] };
   throw new UsageError(`apiary stop: ${name}: expected WORKER, HIVE/WORKER or worker/HIVE/WORKER`);
-}
-
-/** The one hive the queen lists with this worker. */
-function runningHive(hives: KnownHive[], workerId: string, url: string): KnownHive {
-  const hits = hives.filter((h) => h.workerIds.includes(workerId));
-  if (hits.length === 0) throw new CliError(`no hive known to the queen at ${url} runs a worker ${workerId}`);
-  if (hits.length > 1) {
-    throw new CliError(`worker ${workerId} exists on several hives (${hits.map((h) => h.hiveId).join(", ")}): pass --hive or HIVE/${workerId}`);
-  }
-  return hits[0];
 }

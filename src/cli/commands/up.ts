@@ -1,21 +1,21 @@
 import { accessSync, constants } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
-import { logLevelFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
+import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
 import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
 import { hiveStartupLine } from "../startup-line.js";
 import { startDemoWorkers } from "../demo-workers.js";
+import { packagePath } from "../../package-root.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
 import { startHive } from "../../hive/hive.js";
 import { firstProbedReport } from "../../hive/first-probed-report.js";
 
-export const FAKE_NVIDIA_SMI = fileURLToPath(new URL("../../../examples/fake-nvidia-smi/fake-nvidia-smi", import.meta.url));
+export const FAKE_NVIDIA_SMI = packagePath("examples", "fake-nvidia-smi", "fake-nvidia-smi");
 
 export const upCommand: Command = {
   name: "up",
@@ -32,8 +32,10 @@ export const upCommand: Command = {
     { name: "hive-port", type: "string", value: "N", env: "APIARY_HIVE_PORT", default: "7835", help: "hive port (0 = any free port)" },
     { name: "fake-gpus", type: "string", value: "N", env: "APIARY_FAKE_GPUS", help: "emulate N GPUs with the bundled fake nvidia-smi" },
     { name: "no-demo", type: "boolean", help: "start no demo workers" },
+    { name: "insecure", type: "boolean", env: "APIARY_INSECURE", help: "allow a --host beyond loopback (plaintext, no authentication: anyone who reaches it can run programs)" },
     { name: "demo-workers", type: "string", value: "N", default: "3", help: "how many demo workers to start" },
     ...queenTuningFlags,
+    perDeviceMetricsFlag,
     ...hiveRuntimeFlags.map((f) => (f.name === "state-dir" ? { ...f, help: "worker metadata and logs [default: ~/.local/state/apiary/up]" } : f)),
     { ...logLevelFlag, default: "warn" },
   ],
@@ -50,7 +52,9 @@ export const upCommand: Command = {
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),
       logger: createLogger("queen", { level }),
+      security: { insecure: flags.insecure === true },
       ...queenTuning(flags),
+      perDeviceMetrics: flags["metrics-per-device"] === true,
     }).catch((err: Error) => {
       throw new CliError(`queen cannot start: ${err.message}`);
     });
@@ -61,6 +65,7 @@ export const upCommand: Command = {
       host: flags.host as string,
       port: intFlag("hive-port", flags["hive-port"] as string, 0, 65535),
       labels: { demo: "true" },
+      security: { insecure: flags.insecure === true },
       logger: createLogger("hive", { level }),
     }).catch(async (err: Error) => {
       await queen.close();

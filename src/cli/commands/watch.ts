@@ -6,7 +6,7 @@ import {
   QueenService, WatchRequestSchema, WatchResponseSchema, WatchKind, EventType, type WatchResponse,
 } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag } from "../common-flags.js";
+import { queenFlags } from "../common-flags.js";
 import { outputFlag, jsonFlag, outputFormat, type OutputFormat } from "../output/output-format.js";
 import { JSON_OPTIONS } from "../output/print-list.js";
 import { rpcFailure } from "../rpc-client.js";
@@ -23,7 +23,7 @@ export const watchCommand: Command = {
   usage: "apiary watch [--since REV --epoch E] [--model M] [--hive ID]… [--kind hive|worker] [-o wide|json|yaml|name]",
   description: "-o json prints one WatchResponse per line (every field); -o yaml one document per response.",
   flags: [
-    queenFlag, outputFlag, jsonFlag,
+    ...queenFlags, outputFlag, jsonFlag,
     { name: "since", type: "string", value: "REV", help: "resume after this revision (needs --epoch); 0 = snapshot first" },
     { name: "epoch", type: "string", value: "E", help: "the queen epoch --since belongs to" },
     { name: "model", type: "string", value: "M", help: "only workers serving this model" },
@@ -44,7 +44,7 @@ export const watchCommand: Command = {
       kinds: kind === undefined ? [] : [kind],
       minUpdateInterval: minUpdate === undefined ? undefined : durationFromMs(minUpdate),
     });
-    const { client, url } = connect(QueenService, flags.queen as string);
+    const { client, url } = connect(QueenService, flags);
     const abort = new AbortController();
     process.once("SIGINT", () => abort.abort());
     process.once("SIGTERM", () => abort.abort());
@@ -102,7 +102,7 @@ export function describe(res: WatchResponse, bookmarks: boolean, wide = false): 
     case "worker": {
       const e = res.kind.value;
       const w = e.worker!;
-      const exit = w.exitSignal ? ` signal=${w.exitSignal}` : w.exitCode !== undefined ? ` exit=${w.exitCode}` : "";
+      const exit = (w.exitSignal ? ` signal=${w.exitSignal}` : w.exitCode !== undefined ? ` exit=${w.exitCode}` : "") + (w.reason ? ` reason=${w.reason}` : "");
       return `${rev}  worker  ${eventName(e.type)}  ${e.hiveId}/${w.workerId}  model=${w.model || "-"} state=${workerState(w.state)}${exit} cpu=${pct(w.cpuPct)} mem=${bytes(w.memoryRssBytes)} gpu=${pct(w.gpuUtilizationPct)} vram=${bytes(w.vramUsedBytes)}${wide ? ` labels=${labels(w.labels)} gpus=${w.gpuUuids.join(",") || "-"}` : ""}`;
     }
     case "snapshotEnd":

@@ -33,6 +33,7 @@ export const workerColumns: Column<WorkerRow>[] = [
   { header: "VRAM", right: true, value: (r) => bytes(r.worker.vramUsedBytes) },
   { header: "FREE VRAM", right: true, listOnly: true, value: (r) => bytes(r.freeVramBytes) },
   { header: "HEALTH", listOnly: true, value: (r) => (r.health === undefined ? DASH : health(r.health)) },
+  { header: "REASON", value: (r) => r.worker.reason || DASH },
   { header: "LABELS", wide: true, value: (r) => labels(r.worker.labels) },
   { header: "GPU UUIDS", wide: true, value: (r) => r.worker.gpuUuids.join(",") || DASH },
   { header: "ENDPOINT", wide: true, value: (r) => r.hiveEndpoint || DASH },
