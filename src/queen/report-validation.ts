@@ -14,6 +14,7 @@ import {
   invalid,
 } from "../rpc/field-checks.js";
 import { checkArgv, checkGpuIds, checkModel, checkWorkerId, checkWorkerLabels, WORKER_FIELD_LIMITS } from "../rpc/worker-fields.js";
+import { validateEngineLoad } from "./engine-load-checks.js";
 
 /** Limits on what one hive may report. */
 export const REPORT_LIMITS = {
@@ -89,6 +90,7 @@ export function validateWorker(field: string, w: WorkerTelemetry): void {
   checkTimestamp(`${field}.uptime`, w.uptime);
   checkText(`${field}.reason`, w.reason, 64);
   checkTimestamp(`${field}.ended_at`, w.endedAt);
+  validateEngineLoad(`${field}.engine_load`, w.engineLoad);
 }
 
 /** A reported worker the queen left out, and why. */

@@ -92,6 +92,7 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
     limitErrors: cgroup.errors.map((e) => e.message),
     cgroup: { mode: cgroup.mode, workerId, paths: cgroup.paths, primaryPath: cgroup.primaryPath, procsFiles: cgroup.procsFiles },
     logPath,
+    engineMetricsUrl: req.engineMetricsUrl,
   };
   try {
     await writeWorkerState(ctx.stateDir, state);

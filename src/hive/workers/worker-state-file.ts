@@ -19,6 +19,8 @@ export interface WorkerStateFile {
   limitErrors: string[];
   cgroup: CgroupHandle;
   logPath: string;
+  /** Where the worker's engine serves Prometheus metrics; "" = not scraped. Absent in files of older hives. */
+  engineMetricsUrl?: string;
 }
 
 export function stateDirOfWorkers(stateDir: string): string {

@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { SpawnWorkerRequest } from "../../../gen/apiary/v1/hive_pb.js";
@@ -9,6 +10,8 @@ import { detectCgroupMode } from "../cgroup/detect-cgroup-mode.js";
 import { readBootTimeMs } from "../procfs/meminfo.js";
 import { scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
+import type { EngineTarget } from "../engine/engine-scraper.js";
+import { resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
 import { exitOutcome } from "./exit-state.js";
 import type { ChildExit } from "./launch-in-cgroup.js";
 import { measureWorker } from "./measure-worker.js";
@@ -18,7 +21,7 @@ import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
-import { deleteWorkerState, loadWorkerStates } from "./worker-state-file.js";
+import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
 import { generateWorkerId } from "./worker-id.js";
 
 export interface WorkerSample {
@@ -45,6 +48,15 @@ export interface SupervisorOptions {
   procRoot?: string;
 }
 
+/** A worker re-adopted from the state file of an older hive: its endpoint as the command line and labels give it. */
+function endpointOfOldState(state: WorkerStateFile): string {
+  try {
+    return resolveMetricsEndpoint({ argv: state.argv, labels: state.labels });
+  } catch {
+    return "";
+  }
+}
+
 /** After SIGKILL, how long to wait for the kernel to end every process. */
 const KILL_WAIT_MS = 5000;
 /** How long sample() waits for an exited worker's cleanup before reporting it anyway. */
@@ -67,6 +79,8 @@ export class WorkerSupervisor {
   private readonly logDir: string;
   private bootTimeMs = 0;
   private closed = false;
+  /** Ids of the workers found alive at init (left running by an earlier hive process). */
+  readonly readopted: string[] = [];
 
   constructor(private readonly opts: SupervisorOptions) {
     this.procRoot = opts.procRoot ?? "/proc";
@@ -86,6 +100,9 @@ export class WorkerSupervisor {
     this.bootTimeMs = await readBootTimeMs(this.procRoot);
     this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root }, "worker supervisor ready");
     await this.readopt();
+    if (this.readopted.length > 0) {
+      this.opts.logger.info({ workers: this.readopted }, `re-adopted ${this.readopted.length} running worker(s) left by an earlier hive process`);
+    }
     this.pruneLogs();
   }
 
@@ -108,6 +125,7 @@ export class WorkerSupervisor {
       if (table.isSameProcess(state.pid, state.startTimeTicks)) {
         const record = newRecord(state);
         this.live.set(state.workerId, record);
+        this.readopted.push(state.workerId);
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "worker re-adopted");
       } else {
         await this.driver.remove(state.cgroup);
@@ -115,6 +133,11 @@ export class WorkerSupervisor {
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "stale worker state removed (process gone)");
       }
     }
+  }
+
+  /** Workers alive now (not ended). */
+  get runningCount(): number {
+    return this.live.size;
   }
 
   async spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry> {
@@ -207,8 +230,11 @@ export class WorkerSupervisor {
     const final = baseTelemetry(record, outcome.state);
     final.exitCode = outcome.exitCode;
     final.exitSignal = outcome.exitSignal;
+    final.reason = outcome.endReason;
+    final.endedAt = timestampFromMs(Date.now());
     final.processCount = 0;
-    if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.reason.startsWith("OOM") ? "cgroup" : "spawn", message: outcome.reason }));
+    if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.endReason === "OOMKilled" ? "cgroup" : "spawn", message: outcome.reason }));
+    if (outcome.note) final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: outcome.note }));
     record.final = final;
     record.latest = final;
     this.live.delete(workerId);
@@ -293,6 +319,17 @@ export class WorkerSupervisor {
       telemetry.errors.push(create(CollectionErrorSchema, { source: "procfs", message: String(err) }));
       return { telemetry, pids: [record.state.pid] };
     }
+  }
+
+  /** Live workers whose engine metrics are scraped, with their endpoints. */
+  engineTargets(): EngineTarget[] {
+    const targets: EngineTarget[] = [];
+    for (const record of this.live.values()) {
+      if (record.final) continue;
+      const url = record.state.engineMetricsUrl ?? endpointOfOldState(record.state);
+      if (url) targets.push({ workerId: record.state.workerId, url });
+    }
+    return targets;
   }
 
   list(): WorkerTelemetry[] {
