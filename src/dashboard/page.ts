@@ -36,7 +36,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
   .bar.small { width:110px; }
   .bar .fill { position:absolute; inset:0 auto 0 0; background:#1f4f86; }
   .bar .fill.util { background:#2c6e3a; }
-  .bar span { position:relative; padding-left:6px; font-size:11px; line-height:16px; }
+  .bar span { position:relative; display:block; padding-left:6px; font-size:11px; line-height:14px; }
   .spark polyline { fill:none; stroke-width:1.5; }
   .spark.cpu polyline { stroke:var(--accent); } .spark.gpu polyline { stroke:var(--ok); }
   .reason { color:var(--warn); white-space:normal; max-width:360px; }

@@ -1,10 +1,12 @@
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster, DEMO_WORKER } from "../e2e/helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
+import { repoRoot } from "../hive/hive-test-helpers.js";
 
 // Set APIARY_DASHBOARD_SCREENSHOT=docs/dashboard.png to also keep the screenshot for the README.
 const KEEP_SCREENSHOT = process.env.APIARY_DASHBOARD_SCREENSHOT;
@@ -18,11 +20,14 @@ describe("the web dashboard in a real browser", () => {
   const spawnedGroups: number[] = [];
 
   beforeAll(async () => {
+    // Test the page built from the sources as they are now (npm ci builds it too).
+    const { buildDashboard } = (await import(pathToFileURL(path.join(repoRoot, "scripts/build-dashboard.mjs")).href)) as { buildDashboard: () => Promise<string> };
+    await buildDashboard();
     await cluster.startQueen();
     await cluster.startHive(["--gpu-deadline", "5s"]);
     // The fake nvidia-smi is a node process per call: on a loaded machine its answers take seconds.
     const devices = await waitFor(async () => {
-      const d = (await cluster.queenClient.getHive({ hiveId: cluster.hiveId })).hive?.devices ?? [];
+      const d = (await cluster.queenClient.getHive({ hiveId: cluster.hiveId }).catch(() => undefined))?.hive?.devices ?? [];
       return d.length === 2 ? d : undefined;
     }, "the hive's GPUs at the queen", 60_000, 200);
     // Workers on a GPU (the fake nvidia-smi reports VRAM and SM % for processes given one).
