@@ -14,12 +14,17 @@
 //   --ignore-sigterm           SIGTERM does nothing (children ignore it too)
 //   --exit-after-ms T          exit on its own after T ms …
 //   --exit-code C              … with this code (default 0)
+//   --engine vllm              serve a vLLM-format /metrics (see engine-metrics.mjs) on …
+//   --engine-port N            … this port on 127.0.0.1 (default 8000; env DEMO_ENGINE_PORT)
+//   --engine-load L            "RUNNING,WAITING" or "wave" (default; env DEMO_ENGINE_LOAD);
+//                              POST /load with the same text changes it while running
 import { spawn } from "node:child_process";
 import { closeSync, fsyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
+import { startEngineMetrics } from "./engine-metrics.mjs";
 
 const BOOLEAN_FLAGS = new Set(["detach-children", "ignore-sigterm"]);
 
@@ -129,5 +134,16 @@ if (opts["exit-after-ms"] !== undefined) {
   setTimeout(() => shutdown(Number(opts["exit-code"] ?? 0)), Number(opts["exit-after-ms"]));
 }
 
+let engineNote = "";
+if (opts.engine !== undefined) {
+  if (opts.engine !== "vllm") throw new Error(`--engine: only "vllm" is simulated, got ${opts.engine}`);
+  const port = await startEngineMetrics({
+    port: opts["engine-port"] ?? process.env.DEMO_ENGINE_PORT ?? 8000,
+    model: opts.model ?? "demo-model",
+    load: opts["engine-load"] ?? process.env.DEMO_ENGINE_LOAD ?? "wave",
+  });
+  engineNote = ` engine=vllm metrics=http://127.0.0.1:${port}/metrics`;
+}
+
 timers.push(setInterval(() => {}, 60_000));
-console.log(`demo-worker ready pid=${process.pid} model=${opts.model ?? ""} held=${held.length} chunks`);
+console.log(`demo-worker ready pid=${process.pid} model=${opts.model ?? ""} held=${held.length} chunks${engineNote}`);

@@ -15,7 +15,14 @@ export const queenTuningFlags: FlagSpec[] = [
   { name: "evict-after", type: "string", value: "DUR", env: "APIARY_EVICT_AFTER", default: "60s", help: "a DOWN hive is forgotten, with its workers, after this" },
   { name: "sweep-interval", type: "string", value: "DUR", env: "APIARY_SWEEP_INTERVAL", default: "250ms", help: "how often liveness is checked" },
   { name: "watch-history", type: "string", value: "N", env: "APIARY_WATCH_HISTORY", default: "10000", help: "events kept for Watch resume" },
+  { name: "ended-retention", type: "string", value: "DUR", env: "APIARY_ENDED_RETENTION", default: "15m", help: "how long ended (exited, failed) workers stay listed" },
 ];
+
+/** `apiary queen` and `apiary up`: re-export per-GPU and per-worker series on the queen's /metrics. */
+export const perDeviceMetricsFlag: FlagSpec = {
+  name: "metrics-per-device", type: "boolean", env: "APIARY_METRICS_PER_DEVICE",
+  help: "also export every hive's per-GPU and per-worker series on the queen's /metrics (off: they come from each hive's /metrics)",
+};
 
 /** Reads queenTuningFlags into startQueen options. */
 export function queenTuning(flags: ParsedArgs["flags"]) {
@@ -27,5 +34,6 @@ export function queenTuning(flags: ParsedArgs["flags"]) {
     evictAfterMs: durationFlag("evict-after", flags["evict-after"] as string),
     sweepIntervalMs: durationFlag("sweep-interval", flags["sweep-interval"] as string),
     historySize: intFlag("watch-history", flags["watch-history"] as string, 1, 10_000_000),
+    endedWorkerRetentionMs: durationFlag("ended-retention", flags["ended-retention"] as string),
   };
 }

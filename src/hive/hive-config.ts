@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { ServerSecurity } from "../rpc/server.js";
 import { normalizeAddress, type ClientCredentials } from "../rpc/transport.js";
 import { wantsTls } from "../rpc/tls/client-credentials.js";
+import { DEFAULT_SCRAPE_DEADLINE_MS, DEFAULT_SCRAPE_MAX_BYTES } from "./engine/fetch-metrics.js";
 import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";
 
 export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
@@ -39,6 +40,10 @@ export interface HiveConfig {
   workerLogMaxFiles?: number;
   /** Monitor tick interval; default 1000 ms. */
   tickIntervalMs?: number;
+  /** Hard deadline of each scrape of a worker's engine /metrics; default 300 ms. */
+  engineScrapeDeadlineMs?: number;
+  /** Largest engine /metrics response read; larger ones are cut and count as a failed scrape. Default 4 MiB. */
+  engineScrapeMaxBytes?: number;
   /** Heartbeat report interval until the queen's Welcome sets one; default 1000 ms. */
   reportIntervalMs?: number;
   /** Time allowed for each heartbeat ack; default 5000 ms. */
@@ -89,6 +94,8 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     workerLogRetentionMs: config.workerLogRetentionMs ?? DEFAULT_WORKER_LOG_RETENTION.maxAgeMs,
     workerLogMaxFiles: config.workerLogMaxFiles ?? DEFAULT_WORKER_LOG_RETENTION.maxFiles,
     tickIntervalMs: config.tickIntervalMs ?? 1000,
+    engineScrapeDeadlineMs: config.engineScrapeDeadlineMs ?? DEFAULT_SCRAPE_DEADLINE_MS,
+    engineScrapeMaxBytes: config.engineScrapeMaxBytes ?? DEFAULT_SCRAPE_MAX_BYTES,
     reportIntervalMs: config.reportIntervalMs ?? 1000,
     ackDeadlineMs: config.ackDeadlineMs ?? 5000,
     pingIntervalMs: config.pingIntervalMs ?? 5000,
@@ -120,7 +127,7 @@ export function advertisedEndpoint(config: ResolvedHiveConfig, boundPort: number
 }
 
 function validate(config: ResolvedHiveConfig): void {
-  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs", "workerLogRetentionMs"];
+  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs", "workerLogRetentionMs", "engineScrapeDeadlineMs", "engineScrapeMaxBytes"];
   for (const key of positive) {
     const value = config[key];
     if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`hive config ${key}: must be a positive number, got ${String(value)}`);

@@ -1,14 +1,19 @@
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
-import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
+import { metricsRoute } from "../rpc/metrics/metrics-route.js";
+import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
+import { EngineScraper } from "./engine/engine-scraper.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
 import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
+import { HiveMetrics } from "./metrics/hive-metrics.js";
 import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
 import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
@@ -31,8 +36,12 @@ export interface Hive {
   supervisor: WorkerSupervisor;
   gpuProbe: GpuProbe;
   monitor: Monitor;
+  /** Served at /metrics on the hive's port. */
+  metrics: HiveMetrics;
   /** Undefined when the hive runs without a queen. */
   heartbeat: HeartbeatClient | undefined;
+  /** Ids of the workers an earlier hive process left running, re-adopted at start. */
+  readopted: string[];
   /** Goodbye to the queen, stop the monitor, close the server, then the supervisor. Idempotent. */
   close(options?: HiveCloseOptions): Promise<void>;
 }
@@ -49,20 +58,29 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "workers" }),
   });
   await supervisor.init();
+  const metrics = new HiveMetrics({ hiveId: resolved.hiveId });
   const gpuProbe = new GpuProbe({
+    observer: metrics.gpuProbeObserver,
     nvidiaSmiPath: resolved.nvidiaSmiPath,
     deadlineMs: resolved.gpuDeadlineMs,
     enabled: resolved.gpuEnabled,
     logger: logger.child({ component: "gpu" }),
   });
+  const engineScraper = new EngineScraper({
+    targets: () => supervisor.engineTargets(),
+    deadlineMs: resolved.engineScrapeDeadlineMs,
+    maxBytes: resolved.engineScrapeMaxBytes,
+  });
   const monitor = new Monitor({
     sampler: supervisor,
+    engine: engineScraper,
     gpu: gpuProbe,
     intervalMs: resolved.tickIntervalMs,
     probeDeadlineMs: resolved.gpuDeadlineMs,
     holdEndedUntilDelivered: resolved.queenUrl !== undefined,
     logger: logger.child({ component: "monitor" }),
   });
+  monitor.subscribe((report) => metrics.observeReport(report));
 
   const logCheckpoints = new LogCheckpoints();
   monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
@@ -77,7 +95,8 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       port: resolved.port,
       logger,
       ...resolved.security,
-      interceptors: [unexpectedErrorInterceptor(logger)],
+      interceptors: [rpcMetricsInterceptor(metrics.registry), unexpectedErrorInterceptor(logger)],
+      httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
       services: [
         {
           service: HiveService,
@@ -86,6 +105,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
+            reportEnded: (worker) => reportEnded(worker),
             logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
@@ -102,6 +122,15 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   monitor.start();
 
   let heartbeat: HeartbeatClient | undefined;
+  // A worker that ends is reported at once, not at the next tick and report interval.
+  supervisor.onExit(() => void monitor.tickNow().then(() => heartbeat?.flush(), () => undefined));
+  /** StopWorker answers once its worker's end is in a report and, while connected, acked by the queen. */
+  const reportEnded = async (worker: WorkerTelemetry): Promise<void> => {
+    await monitor.tickNow().catch(() => undefined);
+    if (!heartbeat?.connected) return;
+    heartbeat.flush();
+    await monitor.whenEndedDelivered(worker.workerId, resolved.ackDeadlineMs);
+  };
   if (resolved.queenUrl) {
     heartbeat = new HeartbeatClient({
       transport: createApiaryTransport(resolved.queenUrl, {
@@ -120,12 +149,16 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     });
     heartbeat.start();
   }
-  logger.info({ url, hiveId: hiveInfo.hiveId, queen: resolved.queenUrl ?? null, cgroupMode: hiveInfo.cgroupMode, incarnation }, "hive started");
+  logger.info(
+    { url, hiveId: hiveInfo.hiveId, queen: resolved.queenUrl ?? null, cgroupMode: hiveInfo.cgroupMode, incarnation, readopted: supervisor.readopted },
+    "hive started",
+  );
 
   let closing: Promise<void> | undefined;
   const close = (options: HiveCloseOptions = {}): Promise<void> =>
     (closing ??= (async () => {
-      await heartbeat?.stop({ reason: options.reason ?? "hive shutting down", deadlineMs: resolved.goodbyeDeadlineMs });
+      const workersLeftRunning = options.stopWorkers ? 0 : supervisor.runningCount;
+      await heartbeat?.stop({ reason: options.reason ?? "hive shutting down", deadlineMs: resolved.goodbyeDeadlineMs, workersLeftRunning });
       await monitor.stop();
       shutdown.abort();
       await server.close();
@@ -134,5 +167,5 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       logger.info({ hiveId: hiveInfo.hiveId, stopWorkers: options.stopWorkers ?? false }, "hive stopped");
     })());
 
-  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, heartbeat, close };
+  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, metrics, heartbeat, readopted: [...supervisor.readopted], close };
 }

@@ -14,6 +14,7 @@ import {
 import { awaitWithin, pause } from "./deadline.js";
 import { EndedWorkers, isFinal } from "./ended-workers.js";
 import { attributeGpuUse, type GpuProcessUsage, type WorkerSample } from "./gpu-attribution.js";
+import { withEngineLoad, type EngineOutcome } from "./engine/engine-scraper.js";
 import { readMemInfo } from "./procfs/meminfo.js";
 
 /** What the monitor needs of the hive-wide GPU probe (GpuProbe satisfies it). */
@@ -58,6 +59,15 @@ export interface MonitorOptions {
    * that holds it (the hive sets this when it reports to a queen). Default false: one report.
    */
   holdEndedUntilDelivered?: boolean;
+  /** Scrapes the workers' engine /metrics each tick (each scrape bounded by its own deadline). */
+  engine?: EngineLoadSource;
+}
+
+/** What the monitor needs of the engine scraper (EngineScraper satisfies it). */
+export interface EngineLoadSource {
+  /** Never rejects. */
+  scrape(): Promise<Map<string, EngineOutcome>>;
+  lastKnown(): Map<string, EngineOutcome>;
 }
 
 /**
@@ -75,10 +85,13 @@ export class Monitor {
   private pendingSample: Promise<WorkerSample[]> | undefined;
   private pendingProbe: Promise<GpuSnapshotView> | undefined;
   private pendingProbeStartedMs = 0;
+  private pendingEngine: Promise<Map<string, EngineOutcome>> | undefined;
   private lastWorkers: HiveReport["workers"] = [];
   private readonly ended: EndedWorkers | undefined;
   private loop: Promise<void> | undefined;
   private tickCount = 0;
+  /** The tick in progress (or the last one), so that ticks never overlap. */
+  private tickChain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: MonitorOptions) {
     this.intervalMs = options.intervalMs ?? 1000;
@@ -114,6 +127,21 @@ export class Monitor {
     this.ended?.delivered(report);
   }
 
+  /**
+   * Resolves once the ended worker's final telemetry has reached the queen (or no longer waits
+   * for it), or after `timeoutMs`; true when delivered. At once when ended workers are not held.
+   */
+  whenEndedDelivered(workerId: string, timeoutMs: number): Promise<boolean> {
+    return this.ended?.whenDelivered(workerId, timeoutMs) ?? Promise.resolve(true);
+  }
+
+  /** Runs a tick now, after the one in progress (a worker ended: report it without waiting for the grid). */
+  tickNow(): Promise<HiveReport> {
+    const run = this.tickChain.then(() => this.tick());
+    this.tickChain = run.catch(() => undefined);
+    return run;
+  }
+
   /** Calls `listener` with every completed report; returns the unsubscribe function. */
   subscribe(listener: ReportListener): () => void {
     this.listeners.add(listener);
@@ -127,16 +155,20 @@ export class Monitor {
       this.pendingProbeStartedMs = performance.now();
       this.pendingProbe = this.options.gpu.probe().catch((error: unknown) => this.failedSnapshot(error));
     }
+    const engine = this.options.engine;
+    if (engine) this.pendingEngine ??= engine.scrape().catch(() => new Map<string, EngineOutcome>());
     const sampleRun = this.pendingSample;
     const probeRun = this.pendingProbe;
     const budget = this.tickDeadlineMs;
-    const [sample, probe, memory] = await Promise.all([
+    const [sample, probe, memory, scraped] = await Promise.all([
       awaitWithin(sampleRun, budget),
       awaitWithin(probeRun, budget),
       awaitWithin(this.readMemory(), budget),
+      this.pendingEngine ? awaitWithin(this.pendingEngine, budget) : undefined,
     ]);
     if (sample.settled) this.pendingSample = undefined;
     if (probe.settled) this.pendingProbe = undefined;
+    if (scraped?.settled) this.pendingEngine = undefined;
 
     const errors: CollectionError[] = [];
     const snapshot = probe.settled ? probe.value : this.overdueSnapshot();
@@ -146,6 +178,7 @@ export class Monitor {
     let workers = this.lastWorkers;
     if (sample.settled) {
       workers = attributeGpuUse(sample.value, snapshot.processes, measured);
+      if (engine && scraped) workers = withEngineLoad(workers, scraped.settled ? scraped.value : engine.lastKnown());
       this.lastWorkers = workers.filter((w) => !isFinal(w.state));
     } else {
       errors.push(collectionError("procfs", `worker sampling did not finish within the tick deadline of ${budget} ms; workers are as of the last tick`));
@@ -177,7 +210,7 @@ export class Monitor {
     const origin = performance.now();
     while (!signal.aborted) {
       try {
-        await this.tick();
+        await this.tickNow();
       } catch (error) {
         this.options.logger.error({ err: error }, "monitor tick failed");
       }

@@ -58,12 +58,38 @@ function byLeastUtilized(a: SchedulingEntry, b: SchedulingEntry): number {
   return byId(a, b);
 }
 
+/** Ascending, NaN (unknown) after every known value; 0 when equal or both unknown. */
+function knownAscending(a: number, b: number): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  if (a === b) return 0;
+  if (a === a) return -1;
+  if (b === b) return 1;
+  return 0;
+}
+
+/** Fewest requests waiting, then running, then lowest KV-cache use; unknown values (no engine metrics) last. */
+function byLeastLoaded(a: SchedulingEntry, b: SchedulingEntry): number {
+  return knownAscending(a.waiting, b.waiting) || knownAscending(a.running, b.running) || knownAscending(a.kvUsage, b.kvUsage) || byId(a, b);
+}
+
+/**
+ * idle_only: with engine metrics (requests running and waiting known) no request running or
+ * waiting; otherwise GPU utilisation known and at most the idle threshold (and max_gpu_utilization_pct).
+ */
+function isIdle(e: SchedulingEntry, maxIdleUtil: number): boolean {
+  if (e.running === e.running && e.waiting === e.waiting) return e.running === 0 && e.waiting === 0;
+  return e.gpuUtil <= maxIdleUtil;
+}
+
 function comparator(order: WorkerOrder): (a: SchedulingEntry, b: SchedulingEntry) => number {
   switch (order) {
     case WorkerOrder.MOST_FREE_VRAM:
       return byMostFreeVram;
     case WorkerOrder.LEAST_UTILIZED:
       return byLeastUtilized;
+    case WorkerOrder.LEAST_LOADED:
+      return byLeastLoaded;
     default:
       return byId;
   }
@@ -82,11 +108,14 @@ export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWo
   const filter: HiveFilter = { hiveIds: req.hiveIds, hiveLabels: req.hiveLabels, includeDegraded: req.includeDegraded };
   const hiveOk = hivePredicate(filter);
   const state: number = req.state === WorkerState.UNSPECIFIED ? WorkerState.RUNNING : req.state;
-  const maxUtil = req.idleOnly
-    ? Math.min(IDLE_GPU_UTILIZATION_PCT, req.maxGpuUtilizationPct ?? Infinity)
-    : req.maxGpuUtilizationPct;
-  const checkUtil = maxUtil !== undefined;
-  const maxUtilAsNumber = maxUtil ?? Infinity;
+  const idleOnly = req.idleOnly;
+  const maxIdleUtil = Math.min(IDLE_GPU_UTILIZATION_PCT, req.maxGpuUtilizationPct ?? Infinity);
+  const checkUtil = req.maxGpuUtilizationPct !== undefined;
+  const maxUtilAsNumber = req.maxGpuUtilizationPct ?? Infinity;
+  const checkWaiting = req.maxRequestsWaiting !== undefined;
+  const maxWaiting = req.maxRequestsWaiting ?? Infinity;
+  const checkKv = req.maxKvCacheUsageRatio !== undefined;
+  const maxKv = req.maxKvCacheUsageRatio ?? Infinity;
   const minFree = req.minFreeVramBytes;
   const checkFree = minFree > 0n;
   const minFreeAsNumber = Number(minFree);
@@ -99,6 +128,9 @@ export function findWorkers(registry: Registry, req: FindWorkersRequest): FindWo
       const e = list[i];
       if (e.state !== state) continue;
       if (checkUtil && !(e.gpuUtil <= maxUtilAsNumber)) continue; // NaN (unknown) fails
+      if (idleOnly && !isIdle(e, maxIdleUtil)) continue;
+      if (checkWaiting && !(e.waiting <= maxWaiting)) continue;
+      if (checkKv && !(e.kvUsage <= maxKv)) continue;
       if (checkFree && !hasFreeVram(e, minFree, minFreeAsNumber)) continue;
       if (!hiveOk(e.hive)) continue;
       total++;

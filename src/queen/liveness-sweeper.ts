@@ -12,6 +12,8 @@ export interface LivenessThresholds {
 export interface LivenessSweeperOptions extends LivenessThresholds {
   sweepIntervalMs: number;
   shardsPerSweepSlice: number;
+  /** Told how long each full sweep took (metrics). */
+  onSweep?: (durationMs: number) => void;
 }
 
 /** Health a hive deserves for the age of its last report (and whether its stream is open). */
@@ -74,7 +76,9 @@ export class LivenessSweeper {
         if (lateMs >= this.opts.healthyMs) this.logger?.warn({ lateMs }, "queen event loop stalled; stall not counted against hives");
       }
     }
+    const started = this.clock.clock.monotonicMs();
     await this.sweepAll();
+    this.opts.onSweep?.(this.clock.clock.monotonicMs() - started);
     // The next tick is due one interval after this sweep ends; the sweep's own duration is not a stall.
     this.lastTickMs = this.clock.clock.monotonicMs();
   }
@@ -100,7 +104,8 @@ export class LivenessSweeper {
         evictions.push(hive.hiveId);
         continue;
       }
-      const health = healthForAge(age, hive.connected, this.opts);
+      // A hive that said goodbye leaving workers running reports nothing until its next hello.
+      const health = hive.departure ? HiveHealth.DOWN : healthForAge(age, hive.connected, this.opts);
       if (health !== hive.health) changes.push([hive.hiveId, health]);
     }
     // Mutate after iterating: eviction deletes from the map being walked.
@@ -109,6 +114,7 @@ export class LivenessSweeper {
       this.registry.setHealth(hiveId, HiveHealth.DOWN);
       this.registry.evict(hiveId, "down too long");
     }
+    this.registry.expireEndedWorkers(shard);
   }
 
   private schedule(): void {

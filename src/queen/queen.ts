@@ -1,13 +1,16 @@
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
+import { metricsRoute } from "../rpc/metrics/metrics-route.js";
 import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
+import { QueenMetrics } from "./metrics/queen-metrics.js";
 import { ObjectEvents } from "./object-events.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
 import { createQueenService } from "./queen-service.js";
@@ -27,6 +30,8 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   clock?: Clock;
   /** How long close() lets open calls finish. Default: the RPC server's (5 s). */
   shutdownGraceMs?: number;
+  /** Re-export every hive's per-GPU and per-worker series on /metrics; default false. */
+  perDeviceMetrics?: boolean;
   /** TLS, client CA, token file, --insecure. */
   security?: ServerSecurity;
 }
@@ -37,6 +42,8 @@ export interface Queen {
   readonly hub: WatchHub;
   readonly sweeper: LivenessSweeper;
   readonly config: QueenConfig;
+  /** Served at /metrics on the queen's port. */
+  readonly metrics: QueenMetrics;
   /** http://host:port */
   readonly url: string;
   /** This process's revision space (WatchResponse.epoch). */
@@ -47,12 +54,19 @@ export interface Queen {
 
 /** Starts a queen: registry, liveness sweeper, watch hub and the QueenService on one port. */
 export async function startQueen(options: StartQueenOptions = {}): Promise<Queen> {
-  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, security, ...rest } = options;
+  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, perDeviceMetrics, security, ...rest } = options;
   const config = resolveQueenConfig(rest);
   const liveness = new LivenessClock(clock);
-  const registry = new MemoryRegistry({ shards: config.shards, historySize: config.historySize, clock: liveness, logger });
+  const registry = new MemoryRegistry({
+    shards: config.shards,
+    historySize: config.historySize,
+    endedWorkerRetentionMs: config.endedWorkerRetentionMs,
+    clock: liveness,
+    logger,
+  });
   const hub = new WatchHub(registry, config.watcherMaxPending);
-  const sweeper = new LivenessSweeper(registry, liveness, config, logger);
+  const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics });
+  const sweeper = new LivenessSweeper(registry, liveness, { ...config, onSweep: (ms) => metrics.observeSweep(ms) }, logger);
   const events = new ObjectEvents(registry, clock);
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
@@ -76,7 +90,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
     ...security,
-    interceptors: [unexpectedErrorInterceptor(logger)],
+    interceptors: [...metrics.interceptors, unexpectedErrorInterceptor(logger)],
+    httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });
   sweeper.start();
@@ -89,6 +104,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     hub,
     sweeper,
     config,
+    metrics,
     url: server.url,
     epoch: registry.epoch,
     close() {
@@ -97,6 +113,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         await sweeper.stop();
         hub.closeAll();
         await server.close();
+        metrics.close();
         logger.info("queen stopped");
       })();
       return closing;

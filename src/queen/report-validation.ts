@@ -14,6 +14,7 @@ import {
   invalid,
 } from "../rpc/field-checks.js";
 import { checkArgv, checkGpuIds, checkModel, checkWorkerId, checkWorkerLabels, WORKER_FIELD_LIMITS } from "../rpc/worker-fields.js";
+import { validateEngineLoad } from "./engine-load-checks.js";
 
 /** Limits on what one hive may report. */
 export const REPORT_LIMITS = {
@@ -97,6 +98,7 @@ export function validateWorker(field: string, w: WorkerTelemetry): void {
     checkText(`${field}.last_exit.reason`, w.lastExit.reason, 4096);
     checkTimestamp(`${field}.last_exit.ended_at`, w.lastExit.endedAt);
   }
+  validateEngineLoad(`${field}.engine_load`, w.engineLoad);
 }
 
 /** A reported worker the queen left out, and why. */

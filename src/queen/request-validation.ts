@@ -27,7 +27,8 @@ export function validateFindWorkers(req: FindWorkersRequest): void {
   checkNumber("max_gpu_utilization_pct", req.maxGpuUtilizationPct, 0, 100);
   checkLabels("hive_labels", req.hiveLabels);
   checkEnum("state", req.state, WorkerState.UNSPECIFIED, WorkerState.BACKOFF);
-  checkEnum("order", req.order, WorkerOrder.UNSPECIFIED, WorkerOrder.LEAST_UTILIZED);
+  checkEnum("order", req.order, WorkerOrder.UNSPECIFIED, WorkerOrder.LEAST_LOADED);
+  checkNumber("max_kv_cache_usage_ratio", req.maxKvCacheUsageRatio, 0, 1);
   checkHiveIds("hive_ids", req.hiveIds);
 }
 

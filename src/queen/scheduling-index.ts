@@ -18,6 +18,12 @@ export interface SchedulingEntry {
    * above, doubles that compare equal must be settled on the exact value.
    */
   readonly freeVram: number;
+  /** worker.engine_load.requests_waiting; NaN when unknown (no engine metrics, or not exported). */
+  readonly waiting: number;
+  /** worker.engine_load.requests_running; NaN when unknown. */
+  readonly running: number;
+  /** worker.engine_load.kv_cache_usage_ratio; NaN when unknown. */
+  readonly kvUsage: number;
 }
 
 /** Doubles at or below this are exact integers, and so are the integers they came from. */
@@ -66,6 +72,9 @@ export class WorkerEntry implements SchedulingEntry {
   state = 0;
   gpuUtil = NaN;
   freeVram = NaN;
+  waiting = NaN;
+  running = NaN;
+  kvUsage = NaN;
   slot = -1;
 
   constructor(
@@ -79,6 +88,10 @@ export class WorkerEntry implements SchedulingEntry {
     this.state = w.state;
     this.gpuUtil = w.gpuUtilizationPct ?? NaN;
     this.freeVram = workerFreeVram(this.hive, w);
+    const load = w.engineLoad;
+    this.waiting = load?.requestsWaiting ?? NaN;
+    this.running = load?.requestsRunning ?? NaN;
+    this.kvUsage = load?.kvCacheUsageRatio ?? NaN;
   }
 }
 

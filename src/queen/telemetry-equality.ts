@@ -7,6 +7,7 @@ import type {
   ResourceLimits,
   WorkerTelemetry,
 } from "../../gen/apiary/v1/telemetry_pb.js";
+import { engineLoadsEqual } from "./engine-load-checks.js";
 
 // Hand-written field comparisons: applying a report diffs every worker, and reflection-based
 // equality costs an order of magnitude more. Keep these in step with telemetry.proto.
@@ -76,7 +77,8 @@ export function workersEqual(a: WorkerTelemetry, b: WorkerTelemetry): boolean {
     limitsEqual(a.limits, b.limits) &&
     labelsEqual(a.labels, b.labels) &&
     errorsEqual(a.errors, b.errors) &&
-    stringArraysEqual(a.argv, b.argv)
+    stringArraysEqual(a.argv, b.argv) &&
+    engineLoadsEqual(a.engineLoad, b.engineLoad)
   );
 }
 

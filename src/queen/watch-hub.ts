@@ -55,6 +55,8 @@ export class WatchHub {
   private readonly byHive = new Map<string, Set<WatchSession>>();
   private readonly unsubscribe: () => void;
   private nextId = 1;
+  private closedCoalesced = 0;
+  private overflows = 0;
 
   constructor(
     readonly registry: Registry,
@@ -98,6 +100,8 @@ export class WatchHub {
 
   close(session: WatchSession): void {
     if (!this.sessions.delete(session)) return session.queue.close();
+    this.closedCoalesced += session.queue.coalesced();
+    if (session.queue.isOverflowed()) this.overflows++;
     this.anyHive.delete(session);
     for (const hiveId of session.params.hiveIds ?? []) {
       const set = this.byHive.get(hiveId);
@@ -119,6 +123,17 @@ export class WatchHub {
   /** Open watchers and their undelivered entry counts. */
   stats(): { id: number; pending: number }[] {
     return [...this.sessions].map((s) => ({ id: s.id, pending: s.queue.size() }));
+  }
+
+  /** Changes coalesced in watcher queues and watchers ended for overflowing, since the hub started. */
+  totals(): { coalesced: number; overflowed: number } {
+    let coalesced = this.closedCoalesced;
+    let overflowed = this.overflows;
+    for (const s of this.sessions) {
+      coalesced += s.queue.coalesced();
+      if (s.queue.isOverflowed()) overflowed++;
+    }
+    return { coalesced, overflowed };
   }
 
   private snapshot(params: WatchParams, revision: number): RegistryEvent[] {

@@ -35,6 +35,7 @@ export class WatcherQueue {
   private wake: (() => void) | undefined;
   private overflowed = false;
   private closed = false;
+  private coalescedCount = 0;
 
   constructor(
     private readonly minUpdateMs: number,
@@ -46,17 +47,19 @@ export class WatcherQueue {
     if (this.closed || this.overflowed) return;
     const key = objectKey(event);
     if (type === ChangeType.Removed) {
-      this.pending.delete(key);
-      this.held.delete(key);
+      if (this.pending.delete(key)) this.coalescedCount++;
+      if (this.held.delete(key)) this.coalescedCount++;
       this.lastSentMs.delete(key);
       this.pending.delete(key + REMOVED_SUFFIX);
       this.pending.set(key + REMOVED_SUFFIX, { type: ChangeType.Removed, event });
     } else {
       const held = this.held.get(key);
       if (held) {
+        this.coalescedCount++;
         this.held.set(key, { type: held.type, event, dueAtMs: held.dueAtMs });
       } else {
         const previous = this.pending.get(key);
+        if (previous) this.coalescedCount++;
         this.pending.delete(key);
         this.pending.set(key, { type: previous?.type === ChangeType.Added ? ChangeType.Added : type, event });
       }
@@ -99,6 +102,11 @@ export class WatcherQueue {
     let min: number | undefined;
     for (const held of this.held.values()) if (min === undefined || held.event.revision < min) min = held.event.revision;
     return min;
+  }
+
+  /** Undelivered changes replaced by a later one of the same object (metrics). */
+  coalesced(): number {
+    return this.coalescedCount;
   }
 
   /** Number of undelivered entries (pending and held). */

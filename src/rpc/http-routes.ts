@@ -1,5 +1,7 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import type { Authenticator } from "./auth/authenticator.js";
+import type { Identity } from "./auth/identity.js";
 import type { HttpRouteHook } from "./server.js";
 
 export type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -12,15 +14,27 @@ export interface HttpReply {
   body: string | Uint8Array;
 }
 
-export type HttpRouteHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
+/** Who is asking: undefined when the server runs without authentication (plaintext on loopback). */
+export interface HttpCaller {
+  identity: Identity | undefined;
+}
 
-/** Decides whether a request may read a route: undefined lets it through, a reply refuses it (401, 403…). */
-export type HttpAuthorizer = (req: HttpRequest) => HttpReply | undefined | Promise<HttpReply | undefined>;
+export type HttpRouteHandler = (req: HttpRequest, caller: HttpCaller) => HttpReply | Promise<HttpReply>;
+
+/** Decides whether a request may read a route: a caller lets it through, a reply refuses it (401, 403…). */
+export type HttpAuthorizer = (req: HttpRequest, auth: Authenticator | undefined) => HttpCaller | HttpReply | Promise<HttpCaller | HttpReply>;
+
+/** The default: with authentication on, a reader (or admin) certificate or bearer token, as for read RPCs. */
+export const requireReader: HttpAuthorizer = (req, auth) => {
+  if (!auth) return { identity: undefined };
+  const result = auth.authenticateHttpRequest(req, "read");
+  return result.ok ? { identity: result.identity } : textReply(result.status, result.message);
+};
 
 export interface HttpRoutesOptions {
   /** Exact paths ("/metrics", "/") to their handlers; only GET and HEAD reach them. */
   routes: Record<string, HttpRouteHandler>;
-  /** Consulted before every route (default: everyone may read). */
+  /** Consulted before every route; default requireReader. */
   authorize?: HttpAuthorizer;
   /** Told about handlers that threw (they answer 500). */
   onError?: (err: unknown, path: string) => void;
@@ -33,12 +47,12 @@ export interface HttpRoutesOptions {
  */
 export function createHttpRoutes(opts: HttpRoutesOptions): HttpRouteHook {
   const routes = new Map(Object.entries(opts.routes));
-  return (req, res) => {
+  return (req, res, auth) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const path = pathOf(req.url ?? "/");
     const route = routes.get(path);
     if (!route) return false;
-    void answer(req, res, path, route, opts);
+    void answer(req, res, auth, path, route, opts);
     return true;
   };
 }
@@ -48,10 +62,11 @@ function pathOf(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-async function answer(req: HttpRequest, res: HttpResponse, path: string, route: HttpRouteHandler, opts: HttpRoutesOptions): Promise<void> {
+async function answer(req: HttpRequest, res: HttpResponse, auth: Authenticator | undefined, path: string, route: HttpRouteHandler, opts: HttpRoutesOptions): Promise<void> {
   let reply: HttpReply;
   try {
-    reply = (await opts.authorize?.(req)) ?? (await route(req));
+    const decision = await (opts.authorize ?? requireReader)(req, auth);
+    reply = "status" in decision ? decision : await route(req, decision);
   } catch (err) {
     opts.onError?.(err, path);
     reply = { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: `${path}: ${err instanceof Error ? err.message : String(err)}\n` };

@@ -1,7 +1,11 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
 import * as http2 from "node:http2";
+import os from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { newToken, tokenFileLine } from "../../src/rpc/auth/token-store.js";
 import { createHttpRoutes, textReply } from "../../src/rpc/http-routes.js";
 import type { RpcServer } from "../../src/rpc/server.js";
 import { grpcJsClient, unary } from "../rpc/support/grpc-js.js";
@@ -13,11 +17,13 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function serve(authorize?: Parameters<typeof createHttpRoutes>[0]["authorize"]) {
+async function serve(authorize?: Parameters<typeof createHttpRoutes>[0]["authorize"], tokenFile?: string) {
   server = await startTestServer({
+    tokenFile,
     httpRoutes: createHttpRoutes({
       routes: {
         "/hello": () => textReply(200, "hello"),
+        "/whoami": (_req, caller) => textReply(200, JSON.stringify(caller.identity ?? null)),
         "/boom": () => {
           throw new Error("broken on purpose");
         },
@@ -81,8 +87,26 @@ describe("HTTP routes on the RPC listener", () => {
     expect((await fetch(`${s.url}/hello`)).status).toBe(200);
   });
 
-  it("consults the authorizer before every route", async () => {
-    const s = await serve((req) => (req.headers.authorization === "Bearer reader" ? undefined : textReply(401, "a reader token is required")));
+  it("with authentication on, needs a reader or admin token, as read RPCs do", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "apiary-routes-"));
+    const reader = newToken();
+    const admin = newToken();
+    const tokenFile = path.join(dir, "tokens");
+    writeFileSync(tokenFile, `${tokenFileLine("dash", "reader", reader)}\n${tokenFileLine("ops", "admin", admin)}\n`);
+    const s = await serve(undefined, tokenFile);
+    const anonymous = await fetch(`${s.url}/hello`);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).toMatch(/no credentials/);
+    expect((await fetch(`${s.url}/hello`, { headers: { authorization: "Bearer not-a-token" } })).status).toBe(401);
+    const asReader = await fetch(`${s.url}/whoami`, { headers: { authorization: `Bearer ${reader}` } });
+    expect(asReader.status).toBe(200);
+    expect(JSON.parse(await asReader.text())).toMatchObject({ role: "reader" });
+    const asAdmin = await fetch(`${s.url}/whoami`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(JSON.parse(await asAdmin.text())).toMatchObject({ role: "admin" });
+  });
+
+  it("consults a custom authorizer before every route", async () => {
+    const s = await serve((req) => (req.headers.authorization === "Bearer reader" ? { identity: undefined } : textReply(401, "a reader token is required")));
     const refused = await fetch(`${s.url}/hello`);
     expect(refused.status).toBe(401);
     expect(await refused.text()).toContain("reader token");

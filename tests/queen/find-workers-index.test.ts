@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { FindWorkersRequestSchema, HiveHealth, WorkerOrder, type FindWorkersRequest } from "../../gen/apiary/v1/queen_pb.js";
-import { GpuDeviceSchema, WorkerState, type GpuDevice, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { EngineKind, EngineLoadSchema, GpuDeviceSchema, WorkerState, type GpuDevice, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { LivenessClock, ManualClock } from "../../src/queen/clock.js";
 import { findWorkers } from "../../src/queen/find-workers.js";
 import { MemoryRegistry } from "../../src/queen/memory-registry.js";
@@ -41,6 +41,16 @@ function randomDevices(r: Rng, hiveId: string): GpuDevice[] {
   });
 }
 
+/** Engine load with each value sometimes unknown; few distinct values so that ties are common. */
+function randomEngineLoad(r: Rng) {
+  return create(EngineLoadSchema, {
+    kind: EngineKind.VLLM,
+    requestsRunning: r.chance(0.15) ? undefined : r.pick([0, 0, 1, 3, 8]),
+    requestsWaiting: r.chance(0.15) ? undefined : r.pick([0, 0, 2, 5]),
+    kvCacheUsageRatio: r.chance(0.2) ? undefined : r.pick([0, 0.25, 0.5, 0.9, 1]),
+  });
+}
+
 function randomWorkers(r: Rng, hiveId: string): WorkerTelemetry[] {
   return Array.from({ length: r.int(7) }, () => r.int(10))
     .filter((n, i, all) => all.indexOf(n) === i)
@@ -50,6 +60,7 @@ function randomWorkers(r: Rng, hiveId: string): WorkerTelemetry[] {
         state: r.pick(STATES),
         gpuUtilizationPct: r.chance(0.2) ? undefined : r.pick([0, 3, 5, 5.5, 40, 100]),
         gpuUuids: Array.from({ length: r.int(3) }, () => `GPU-${hiveId}-${r.int(4)}`),
+        engineLoad: r.chance(0.4) ? undefined : randomEngineLoad(r),
       }),
     );
 }
@@ -85,7 +96,9 @@ function randomQuery(r: Rng): FindWorkersRequest {
     includeDegraded: r.chance(0.4),
     state: r.chance(0.2) ? r.pick([WorkerState.STARTING, WorkerState.EXITED, WorkerState.RUNNING]) : WorkerState.UNSPECIFIED,
     limit: r.pick([0, 1, 2, 3, 5, 2000]),
-    order: r.pick([WorkerOrder.UNSPECIFIED, WorkerOrder.MOST_FREE_VRAM, WorkerOrder.LEAST_UTILIZED]),
+    order: r.pick([WorkerOrder.UNSPECIFIED, WorkerOrder.MOST_FREE_VRAM, WorkerOrder.LEAST_UTILIZED, WorkerOrder.LEAST_LOADED]),
+    maxRequestsWaiting: r.chance(0.15) ? r.pick([0, 2, 5]) : undefined,
+    maxKvCacheUsageRatio: r.chance(0.15) ? r.pick([0, 0.5, 1]) : undefined,
   });
 }
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/telemetry.proto.
  */
 export const file_apiary_v1_telemetry: GenFile = /*@__PURE__*/
-  fileDesc("ChlhcGlhcnkvdjEvdGVsZW1ldHJ5LnByb3RvEglhcGlhcnkudjEizgMKCUdwdURldmljZRINCgVpbmRleBgBIAEoDRIMCgR1dWlkGAIgASgJEgwKBG5hbWUYAyABKAkSHwoSbWVtb3J5X3RvdGFsX2J5dGVzGAQgASgESACIAQESHgoRbWVtb3J5X3VzZWRfYnl0ZXMYBSABKARIAYgBARIcCg91dGlsaXphdGlvbl9wY3QYBiABKAFIAogBARIaCg10ZW1wZXJhdHVyZV9jGAcgASgBSAOIAQESGQoMcG93ZXJfZHJhd193GAggASgBSASIAQESGgoNcG93ZXJfbGltaXRfdxgJIAEoAUgFiAEBEhoKEmNvbXB1dGVfY2FwYWJpbGl0eRgKIAEoCRISCgpwY2lfYnVzX2lkGAsgASgJEiMKFm1lbW9yeV91dGlsaXphdGlvbl9wY3QYDCABKAFIBogBAUIVChNfbWVtb3J5X3RvdGFsX2J5dGVzQhQKEl9tZW1vcnlfdXNlZF9ieXRlc0ISChBfdXRpbGl6YXRpb25fcGN0QhAKDl90ZW1wZXJhdHVyZV9jQg8KDV9wb3dlcl9kcmF3X3dCEAoOX3Bvd2VyX2xpbWl0X3dCGQoXX21lbW9yeV91dGlsaXphdGlvbl9wY3QisgEKDlJlc291cmNlTGltaXRzEh0KEG1lbW9yeV9tYXhfYnl0ZXMYASABKARIAIgBARIfChJjcHVfbWF4X21pbGxpY29yZXMYAiABKA1IAYgBARIVCghwaWRzX21heBgDIAEoDUgCiAEBEhAKCGVuZm9yY2VkGAQgASgIQhMKEV9tZW1vcnlfbWF4X2J5dGVzQhUKE19jcHVfbWF4X21pbGxpY29yZXNCCwoJX3BpZHNfbWF4IqwBCgpXb3JrZXJFeGl0EiUKBXN0YXRlGAEgASgOMhYuYXBpYXJ5LnYxLldvcmtlclN0YXRlEhYKCWV4aXRfY29kZRgCIAEoBUgAiAEBEhMKC2V4aXRfc2lnbmFsGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIsCghlbmRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX2V4aXRfY29kZSIyCg9Db2xsZWN0aW9uRXJyb3ISDgoGc291cmNlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiwAgKD1dvcmtlclRlbGVtZXRyeRIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEg0KBW1vZGVsGAMgASgJEhEKCWdwdV91dWlkcxgEIAMoCRIlCgVzdGF0ZRgFIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgdjcHVfcGN0GAcgASgBSACIAQESHQoQbWVtb3J5X3Jzc19ieXRlcxgIIAEoBEgBiAEBEiIKFWlvX3JlYWRfYnl0ZXNfcGVyX3NlYxgJIAEoAUgCiAEBEiMKFmlvX3dyaXRlX2J5dGVzX3Blcl9zZWMYCiABKAFIA4gBARIgChNncHVfdXRpbGl6YXRpb25fcGN0GAsgASgBSASIAQESHAoPdnJhbV91c2VkX2J5dGVzGAwgASgESAWIAQESKQoGbGltaXRzGA0gASgLMhkuYXBpYXJ5LnYxLlJlc291cmNlTGltaXRzEhYKCWV4aXRfY29kZRgOIAEoBUgGiAEBEhMKC2V4aXRfc2lnbmFsGA8gASgJEjYKBmxhYmVscxgQIAMoCzImLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkuTGFiZWxzRW50cnkSKgoGZXJyb3JzGBEgAygLMhouYXBpYXJ5LnYxLkNvbGxlY3Rpb25FcnJvchIMCgRhcmd2GBIgAygJEhAKCGxvZ19wYXRoGBMgASgJEhUKDXByb2Nlc3NfY291bnQYFCABKA0SEwoLY2dyb3VwX3BhdGgYFSABKAkSKQoGdXB0aW1lGBYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnJlYXNvbhgeIAEoCRIsCghlbmRlZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVzdGFydF9jb3VudBgoIAEoDRIwCg5yZXN0YXJ0X3BvbGljeRgpIAEoDjIYLmFwaWFyeS52MS5SZXN0YXJ0UG9saWN5EjMKD25leHRfcmVzdGFydF9hdBgqIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoJbGFzdF9leGl0GCsgASgLMhUuYXBpYXJ5LnYxLldvcmtlckV4aXQaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfY3B1X3BjdEITChFfbWVtb3J5X3Jzc19ieXRlc0IYChZfaW9fcmVhZF9ieXRlc19wZXJfc2VjQhkKF19pb193cml0ZV9ieXRlc19wZXJfc2VjQhYKFF9ncHVfdXRpbGl6YXRpb25fcGN0QhIKEF92cmFtX3VzZWRfYnl0ZXNCDAoKX2V4aXRfY29kZSL0AQoISGl2ZUluZm8SDwoHaGl2ZV9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIQCghlbmRwb2ludBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEi8KBmxhYmVscxgFIAMoCzIfLmFwaWFyeS52MS5IaXZlSW5mby5MYWJlbHNFbnRyeRIRCgljcHVfY29yZXMYBiABKA0SGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAcgASgEEhMKC2Nncm91cF9tb2RlGAggASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEifwoOR3B1UHJvYmVTdGF0dXMSJwoFc3RhdGUYASABKA4yGC5hcGlhcnkudjEuR3B1UHJvYmVTdGF0ZRIPCgdtZXNzYWdlGAIgASgJEjMKD2xhc3Rfc3VjY2Vzc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuQIKCkhpdmVSZXBvcnQSCwoDc2VxGAEgASgEEjAKDGNvbGxlY3RlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoHZGV2aWNlcxgDIAMoCzIULmFwaWFyeS52MS5HcHVEZXZpY2USKwoHd29ya2VycxgEIAMoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkSIwoWbWVtb3J5X2F2YWlsYWJsZV9ieXRlcxgFIAEoBEgAiAEBEiwKCWdwdV9wcm9iZRgGIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIqCgZlcnJvcnMYByADKAsyGi5hcGlhcnkudjEuQ29sbGVjdGlvbkVycm9yQhkKF19tZW1vcnlfYXZhaWxhYmxlX2J5dGVzKqwBCgtXb3JrZXJTdGF0ZRIcChhXT1JLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVXT1JLRVJfU1RBVEVfU1RBUlRJTkcQARIYChRXT1JLRVJfU1RBVEVfUlVOTklORxACEhcKE1dPUktFUl9TVEFURV9FWElURUQQAxIXChNXT1JLRVJfU1RBVEVfRkFJTEVEEAQSGAoUV09SS0VSX1NUQVRFX0JBQ0tPRkYQBSqDAQoNUmVzdGFydFBvbGljeRIeChpSRVNUQVJUX1BPTElDWV9VTlNQRUNJRklFRBAAEhgKFFJFU1RBUlRfUE9MSUNZX05FVkVSEAESHQoZUkVTVEFSVF9QT0xJQ1lfT05fRkFJTFVSRRACEhkKFVJFU1RBUlRfUE9MSUNZX0FMV0FZUxADKp8BCg1HcHVQcm9iZVN0YXRlEh8KG0dQVV9QUk9CRV9TVEFURV9VTlNQRUNJRklFRBAAEhYKEkdQVV9QUk9CRV9TVEFURV9PSxABEh0KGUdQVV9QUk9CRV9TVEFURV9OT1RfRk9VTkQQAhIbChdHUFVfUFJPQkVfU1RBVEVfVElNRU9VVBADEhkKFUdQVV9QUk9CRV9TVEFURV9FUlJPUhAEYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChlhcGlhcnkvdjEvdGVsZW1ldHJ5LnByb3RvEglhcGlhcnkudjEizgMKCUdwdURldmljZRINCgVpbmRleBgBIAEoDRIMCgR1dWlkGAIgASgJEgwKBG5hbWUYAyABKAkSHwoSbWVtb3J5X3RvdGFsX2J5dGVzGAQgASgESACIAQESHgoRbWVtb3J5X3VzZWRfYnl0ZXMYBSABKARIAYgBARIcCg91dGlsaXphdGlvbl9wY3QYBiABKAFIAogBARIaCg10ZW1wZXJhdHVyZV9jGAcgASgBSAOIAQESGQoMcG93ZXJfZHJhd193GAggASgBSASIAQESGgoNcG93ZXJfbGltaXRfdxgJIAEoAUgFiAEBEhoKEmNvbXB1dGVfY2FwYWJpbGl0eRgKIAEoCRISCgpwY2lfYnVzX2lkGAsgASgJEiMKFm1lbW9yeV91dGlsaXphdGlvbl9wY3QYDCABKAFIBogBAUIVChNfbWVtb3J5X3RvdGFsX2J5dGVzQhQKEl9tZW1vcnlfdXNlZF9ieXRlc0ISChBfdXRpbGl6YXRpb25fcGN0QhAKDl90ZW1wZXJhdHVyZV9jQg8KDV9wb3dlcl9kcmF3X3dCEAoOX3Bvd2VyX2xpbWl0X3dCGQoXX21lbW9yeV91dGlsaXphdGlvbl9wY3QisgEKDlJlc291cmNlTGltaXRzEh0KEG1lbW9yeV9tYXhfYnl0ZXMYASABKARIAIgBARIfChJjcHVfbWF4X21pbGxpY29yZXMYAiABKA1IAYgBARIVCghwaWRzX21heBgDIAEoDUgCiAEBEhAKCGVuZm9yY2VkGAQgASgIQhMKEV9tZW1vcnlfbWF4X2J5dGVzQhUKE19jcHVfbWF4X21pbGxpY29yZXNCCwoJX3BpZHNfbWF4IqwBCgpXb3JrZXJFeGl0EiUKBXN0YXRlGAEgASgOMhYuYXBpYXJ5LnYxLldvcmtlclN0YXRlEhYKCWV4aXRfY29kZRgCIAEoBUgAiAEBEhMKC2V4aXRfc2lnbmFsGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIsCghlbmRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX2V4aXRfY29kZSIyCg9Db2xsZWN0aW9uRXJyb3ISDgoGc291cmNlGAEgASgJEg8KB21lc3NhZ2UYAiABKAki7AgKD1dvcmtlclRlbGVtZXRyeRIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEg0KBW1vZGVsGAMgASgJEhEKCWdwdV91dWlkcxgEIAMoCRIlCgVzdGF0ZRgFIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgdjcHVfcGN0GAcgASgBSACIAQESHQoQbWVtb3J5X3Jzc19ieXRlcxgIIAEoBEgBiAEBEiIKFWlvX3JlYWRfYnl0ZXNfcGVyX3NlYxgJIAEoAUgCiAEBEiMKFmlvX3dyaXRlX2J5dGVzX3Blcl9zZWMYCiABKAFIA4gBARIgChNncHVfdXRpbGl6YXRpb25fcGN0GAsgASgBSASIAQESHAoPdnJhbV91c2VkX2J5dGVzGAwgASgESAWIAQESKQoGbGltaXRzGA0gASgLMhkuYXBpYXJ5LnYxLlJlc291cmNlTGltaXRzEhYKCWV4aXRfY29kZRgOIAEoBUgGiAEBEhMKC2V4aXRfc2lnbmFsGA8gASgJEjYKBmxhYmVscxgQIAMoCzImLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkuTGFiZWxzRW50cnkSKgoGZXJyb3JzGBEgAygLMhouYXBpYXJ5LnYxLkNvbGxlY3Rpb25FcnJvchIMCgRhcmd2GBIgAygJEhAKCGxvZ19wYXRoGBMgASgJEhUKDXByb2Nlc3NfY291bnQYFCABKA0SEwoLY2dyb3VwX3BhdGgYFSABKAkSKQoGdXB0aW1lGBYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnJlYXNvbhgeIAEoCRIsCghlbmRlZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVzdGFydF9jb3VudBgoIAEoDRIwCg5yZXN0YXJ0X3BvbGljeRgpIAEoDjIYLmFwaWFyeS52MS5SZXN0YXJ0UG9saWN5EjMKD25leHRfcmVzdGFydF9hdBgqIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoJbGFzdF9leGl0GCsgASgLMhUuYXBpYXJ5LnYxLldvcmtlckV4aXQSKgoLZW5naW5lX2xvYWQYMiABKAsyFS5hcGlhcnkudjEuRW5naW5lTG9hZBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9jcHVfcGN0QhMKEV9tZW1vcnlfcnNzX2J5dGVzQhgKFl9pb19yZWFkX2J5dGVzX3Blcl9zZWNCGQoXX2lvX3dyaXRlX2J5dGVzX3Blcl9zZWNCFgoUX2dwdV91dGlsaXphdGlvbl9wY3RCEgoQX3ZyYW1fdXNlZF9ieXRlc0IMCgpfZXhpdF9jb2RlIsQFCgpFbmdpbmVMb2FkEiMKBGtpbmQYASABKA4yFS5hcGlhcnkudjEuRW5naW5lS2luZBIPCgd2ZXJzaW9uGAIgASgJEg0KBW1vZGVsGAMgASgJEh0KEHJlcXVlc3RzX3J1bm5pbmcYBCABKA1IAIgBARIdChByZXF1ZXN0c193YWl0aW5nGAUgASgNSAGIAQESIQoUa3ZfY2FjaGVfdXNhZ2VfcmF0aW8YBiABKAFIAogBARIiChVwcm9tcHRfdG9rZW5zX3Blcl9zZWMYByABKAFIA4gBARImChlnZW5lcmF0aW9uX3Rva2Vuc19wZXJfc2VjGAggASgBSASIAQESKwoIdHRmdF9wNTAYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIdHRmdF9wOTUYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SOgoXaW50ZXJfdG9rZW5fbGF0ZW5jeV9wNTAYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SOgoXaW50ZXJfdG9rZW5fbGF0ZW5jeV9wOTUYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKc2FtcGxlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoDYWdlGA4gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBXN0YWxlGA8gASgIEhAKCGVuZHBvaW50GBAgASgJQhMKEV9yZXF1ZXN0c19ydW5uaW5nQhMKEV9yZXF1ZXN0c193YWl0aW5nQhcKFV9rdl9jYWNoZV91c2FnZV9yYXRpb0IYChZfcHJvbXB0X3Rva2Vuc19wZXJfc2VjQhwKGl9nZW5lcmF0aW9uX3Rva2Vuc19wZXJfc2VjIvQBCghIaXZlSW5mbxIPCgdoaXZlX2lkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhAKCGVuZHBvaW50GAMgASgJEg8KB3ZlcnNpb24YBCABKAkSLwoGbGFiZWxzGAUgAygLMh8uYXBpYXJ5LnYxLkhpdmVJbmZvLkxhYmVsc0VudHJ5EhEKCWNwdV9jb3JlcxgGIAEoDRIaChJtZW1vcnlfdG90YWxfYnl0ZXMYByABKAQSEwoLY2dyb3VwX21vZGUYCCABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ/Cg5HcHVQcm9iZVN0YXR1cxInCgVzdGF0ZRgBIAEoDjIYLmFwaWFyeS52MS5HcHVQcm9iZVN0YXRlEg8KB21lc3NhZ2UYAiABKAkSMwoPbGFzdF9zdWNjZXNzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK5AgoKSGl2ZVJlcG9ydBILCgNzZXEYASABKAQSMAoMY29sbGVjdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAMgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAQgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAUgASgESACIAQESLAoJZ3B1X3Byb2JlGAYgASgLMhkuYXBpYXJ5LnYxLkdwdVByb2JlU3RhdHVzEioKBmVycm9ycxgHIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3JCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMqrAEKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVdPUktFUl9TVEFURV9TVEFSVElORxABEhgKFFdPUktFUl9TVEFURV9SVU5OSU5HEAISFwoTV09SS0VSX1NUQVRFX0VYSVRFRBADEhcKE1dPUktFUl9TVEFURV9GQUlMRUQQBBIYChRXT1JLRVJfU1RBVEVfQkFDS09GRhAFKoMBCg1SZXN0YXJ0UG9saWN5Eh4KGlJFU1RBUlRfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUUkVTVEFSVF9QT0xJQ1lfTkVWRVIQARIdChlSRVNUQVJUX1BPTElDWV9PTl9GQUlMVVJFEAISGQoVUkVTVEFSVF9QT0xJQ1lfQUxXQVlTEAMq7wEKCkVuZ2luZUtpbmQSGwoXRU5HSU5FX0tJTkRfVU5TUEVDSUZJRUQQABIUChBFTkdJTkVfS0lORF9WTExNEAESGQoVRU5HSU5FX0tJTkRfTExBTUFfQ1BQEAISFgoSRU5HSU5FX0tJTkRfU0dMQU5HEAMSEwoPRU5HSU5FX0tJTkRfVEdJEAQSFgoSRU5HSU5FX0tJTkRfVFJJVE9OEAUSHAoYRU5HSU5FX0tJTkRfVEVOU09SUlRfTExNEAYSFgoSRU5HSU5FX0tJTkRfRFlOQU1PEAcSGAoURU5HSU5FX0tJTkRfTE1ERVBMT1kQCCqfAQoNR3B1UHJvYmVTdGF0ZRIfChtHUFVfUFJPQkVfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJHUFVfUFJPQkVfU1RBVEVfT0sQARIdChlHUFVfUFJPQkVfU1RBVEVfTk9UX0ZPVU5EEAISGwoXR1BVX1BST0JFX1NUQVRFX1RJTUVPVVQQAxIZChVHUFVfUFJPQkVfU1RBVEVfRVJST1IQBGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * One GPU as nvidia-smi reports it. A value the driver reports as "[N/A]" or
@@ -440,6 +440,16 @@ export type WorkerTelemetry = Message<"apiary.v1.WorkerTelemetry"> & {
    * @generated from field: apiary.v1.WorkerExit last_exit = 43;
    */
   lastExit?: WorkerExit | undefined;
+
+  /**
+   * The load the worker's inference engine reports on its own /metrics endpoint (requests
+   * running and waiting, KV-cache use, token throughput, latency). Unset when the worker has no
+   * known endpoint or no scrape has succeeded yet; a failing scrape adds a CollectionError with
+   * source "engine" and keeps the last good values, marked stale.
+   *
+   * @generated from field: apiary.v1.EngineLoad engine_load = 50;
+   */
+  engineLoad?: EngineLoad | undefined;
 };
 
 /**
@@ -448,6 +458,138 @@ export type WorkerTelemetry = Message<"apiary.v1.WorkerTelemetry"> & {
  */
 export const WorkerTelemetrySchema: GenMessage<WorkerTelemetry> = /*@__PURE__*/
   messageDesc(file_apiary_v1_telemetry, 4);
+
+/**
+ * An inference engine's own view of its load, read by the hive from the worker's /metrics
+ * (Prometheus text format) once per tick and normalised across engines. Every value is unset
+ * when the engine does not export it: unset means unknown, never 0.
+ *
+ * @generated from message apiary.v1.EngineLoad
+ */
+export type EngineLoad = Message<"apiary.v1.EngineLoad"> & {
+  /**
+   * Which engine, detected from the metric names of the exposition.
+   *
+   * @generated from field: apiary.v1.EngineKind kind = 1;
+   */
+  kind: EngineKind;
+
+  /**
+   * The engine's version where its metrics expose one; empty otherwise.
+   *
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * The model name the engine reports (e.g. vLLM's model_name label); empty when it reports none.
+   *
+   * @generated from field: string model = 3;
+   */
+  model: string;
+
+  /**
+   * Requests being processed now (vLLM num_requests_running, llama.cpp requests_processing, …),
+   * summed over the engine's data-parallel ranks.
+   *
+   * @generated from field: optional uint32 requests_running = 4;
+   */
+  requestsRunning?: number | undefined;
+
+  /**
+   * Requests queued and not yet started (vLLM num_requests_waiting, llama.cpp requests_deferred, …).
+   *
+   * @generated from field: optional uint32 requests_waiting = 5;
+   */
+  requestsWaiting?: number | undefined;
+
+  /**
+   * KV-cache use as a ratio 0–1. Every engine seen exports a ratio whatever its metric is called
+   * (`_perc`, `_percent`); a value outside 0–1 is left unset, never rescaled by guess.
+   *
+   * @generated from field: optional double kv_cache_usage_ratio = 6;
+   */
+  kvCacheUsageRatio?: number | undefined;
+
+  /**
+   * Prompt tokens processed per second over the last interval (a counter's delta over the
+   * hive's monotonic time); unset on the first sample and after a counter reset.
+   *
+   * @generated from field: optional double prompt_tokens_per_sec = 7;
+   */
+  promptTokensPerSec?: number | undefined;
+
+  /**
+   * Generated tokens per second over the last interval; unset on the first sample and after a reset.
+   *
+   * @generated from field: optional double generation_tokens_per_sec = 8;
+   */
+  generationTokensPerSec?: number | undefined;
+
+  /**
+   * Median time to first token of the requests that got their first token in the last
+   * interval, from the engine's histogram; unset when none did or the engine exports no histogram.
+   *
+   * @generated from field: google.protobuf.Duration ttft_p50 = 9;
+   */
+  ttftP50?: Duration | undefined;
+
+  /**
+   * 95th percentile time to first token over the last interval.
+   *
+   * @generated from field: google.protobuf.Duration ttft_p95 = 10;
+   */
+  ttftP95?: Duration | undefined;
+
+  /**
+   * Median inter-token latency (time per output token) over the last interval.
+   *
+   * @generated from field: google.protobuf.Duration inter_token_latency_p50 = 11;
+   */
+  interTokenLatencyP50?: Duration | undefined;
+
+  /**
+   * 95th percentile inter-token latency over the last interval.
+   *
+   * @generated from field: google.protobuf.Duration inter_token_latency_p95 = 12;
+   */
+  interTokenLatencyP95?: Duration | undefined;
+
+  /**
+   * When the hive read these values (hive clock).
+   *
+   * @generated from field: google.protobuf.Timestamp sampled_at = 13;
+   */
+  sampledAt?: Timestamp | undefined;
+
+  /**
+   * Age of these values when the report was made: about 0 when the last scrape succeeded.
+   *
+   * @generated from field: google.protobuf.Duration age = 14;
+   */
+  age?: Duration | undefined;
+
+  /**
+   * True when the latest scrape failed and these are the last good values (see age).
+   *
+   * @generated from field: bool stale = 15;
+   */
+  stale: boolean;
+
+  /**
+   * The URL the hive scrapes, e.g. "http://127.0.0.1:8000/metrics".
+   *
+   * @generated from field: string endpoint = 16;
+   */
+  endpoint: string;
+};
+
+/**
+ * Describes the message apiary.v1.EngineLoad.
+ * Use `create(EngineLoadSchema)` to create a new message.
+ */
+export const EngineLoadSchema: GenMessage<EngineLoad> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_telemetry, 5);
 
 /**
  * A hive: one machine running worker processes.
@@ -517,7 +659,7 @@ export type HiveInfo = Message<"apiary.v1.HiveInfo"> & {
  * Use `create(HiveInfoSchema)` to create a new message.
  */
 export const HiveInfoSchema: GenMessage<HiveInfo> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 5);
+  messageDesc(file_apiary_v1_telemetry, 6);
 
 /**
  * Status of the GPU probe that produced a report's devices.
@@ -552,7 +694,7 @@ export type GpuProbeStatus = Message<"apiary.v1.GpuProbeStatus"> & {
  * Use `create(GpuProbeStatusSchema)` to create a new message.
  */
 export const GpuProbeStatusSchema: GenMessage<GpuProbeStatus> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 6);
+  messageDesc(file_apiary_v1_telemetry, 7);
 
 /**
  * Everything a hive knows, sent in full every interval. Full snapshots keep the
@@ -619,7 +761,7 @@ export type HiveReport = Message<"apiary.v1.HiveReport"> & {
  * Use `create(HiveReportSchema)` to create a new message.
  */
 export const HiveReportSchema: GenMessage<HiveReport> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 7);
+  messageDesc(file_apiary_v1_telemetry, 8);
 
 /**
  * Lifecycle state of a worker process.
@@ -718,6 +860,82 @@ export const RestartPolicySchema: GenEnum<RestartPolicy> = /*@__PURE__*/
   enumDesc(file_apiary_v1_telemetry, 1);
 
 /**
+ * Inference engines whose /metrics the hive understands.
+ *
+ * @generated from enum apiary.v1.EngineKind
+ */
+export enum EngineKind {
+  /**
+   * Not recognised from the exposition.
+   *
+   * @generated from enum value: ENGINE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * vLLM, V0 or V1 engine (`vllm:` names).
+   *
+   * @generated from enum value: ENGINE_KIND_VLLM = 1;
+   */
+  VLLM = 1,
+
+  /**
+   * llama.cpp's llama-server started with --metrics (`llamacpp:` names), and its forks.
+   *
+   * @generated from enum value: ENGINE_KIND_LLAMA_CPP = 2;
+   */
+  LLAMA_CPP = 2,
+
+  /**
+   * SGLang started with --enable-metrics (`sglang:` names).
+   *
+   * @generated from enum value: ENGINE_KIND_SGLANG = 3;
+   */
+  SGLANG = 3,
+
+  /**
+   * Hugging Face text-generation-inference (`tgi_` names).
+   *
+   * @generated from enum value: ENGINE_KIND_TGI = 4;
+   */
+  TGI = 4,
+
+  /**
+   * NVIDIA Triton Inference Server (`nv_inference_`, `nv_trt_llm_` names).
+   *
+   * @generated from enum value: ENGINE_KIND_TRITON = 5;
+   */
+  TRITON = 5,
+
+  /**
+   * TensorRT-LLM's trtllm-serve (`trtllm_`, `pytrtllm:` or unprefixed names with an engine_type label).
+   *
+   * @generated from enum value: ENGINE_KIND_TENSORRT_LLM = 6;
+   */
+  TENSORRT_LLM = 6,
+
+  /**
+   * NVIDIA Dynamo's frontend (`dynamo_frontend_` names).
+   *
+   * @generated from enum value: ENGINE_KIND_DYNAMO = 7;
+   */
+  DYNAMO = 7,
+
+  /**
+   * LMDeploy started with --enable-metrics (`lmdeploy:` names).
+   *
+   * @generated from enum value: ENGINE_KIND_LMDEPLOY = 8;
+   */
+  LMDEPLOY = 8,
+}
+
+/**
+ * Describes the enum apiary.v1.EngineKind.
+ */
+export const EngineKindSchema: GenEnum<EngineKind> = /*@__PURE__*/
+  enumDesc(file_apiary_v1_telemetry, 2);
+
+/**
  * Outcome of the hive's last GPU probe.
  *
  * @generated from enum apiary.v1.GpuProbeState
@@ -763,5 +981,5 @@ export enum GpuProbeState {
  * Describes the enum apiary.v1.GpuProbeState.
  */
 export const GpuProbeStateSchema: GenEnum<GpuProbeState> = /*@__PURE__*/
-  enumDesc(file_apiary_v1_telemetry, 2);
+  enumDesc(file_apiary_v1_telemetry, 3);
 

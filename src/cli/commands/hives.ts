@@ -35,6 +35,8 @@ export const hivesCommand: Command = {
       rows,
     ));
     for (const h of res.hives) {
+      const d = h.departure;
+      if (d) process.stdout.write(`${h.info?.hiveId ?? ""}: stopped ${ago(d.leftAt)} leaving ${d.workersLeftRunning} worker(s) running (${d.reason || "no reason given"}); listed until it is back or evicted\n`);
       for (const e of h.errors) process.stdout.write(`${h.info?.hiveId ?? ""}: ${e.source}: ${e.message}\n`);
     }
     process.stdout.write(`${res.hives.length} hives, revision ${res.revision}\n`);

@@ -1,7 +1,7 @@
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
-import { logLevelFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
+import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
@@ -15,6 +15,7 @@ export const queenCommand: Command = {
     { name: "host", type: "string", value: "H", env: "APIARY_QUEEN_HOST", default: "127.0.0.1", help: "address to listen on (0.0.0.0 for every interface)" },
     { name: "port", type: "string", value: "N", env: "APIARY_QUEEN_PORT", default: "7833", help: "port to listen on (0 = any free port)" },
     ...queenTuningFlags,
+    perDeviceMetricsFlag,
     logLevelFlag,
   ],
   async run({ flags, positionals }) {
@@ -25,6 +26,7 @@ export const queenCommand: Command = {
       port: intFlag("port", flags.port as string, 0, 65535),
       logger,
       ...queenTuning(flags),
+      perDeviceMetrics: flags["metrics-per-device"] === true,
     }).catch((err: Error) => {
       throw new CliError(`queen cannot start: ${err.message}`);
     });

@@ -32,7 +32,8 @@ export const stopCommand: Command = {
         throw rpcFailure(err, "hive", url);
       });
     const w = res.worker!;
-    const how = w.exitSignal ? `signal ${w.exitSignal}` : `exit code ${w.exitCode ?? "?"}`;
+    // A re-adopted worker is not the hive's child: its exit status cannot be known.
+    const how = w.exitSignal ? `signal ${w.exitSignal}` : w.exitCode !== undefined ? `exit code ${w.exitCode}` : "exit status unknown: re-adopted after a hive restart";
     process.stdout.write(`stopped ${w.workerId}: ${workerState(w.state)} (${how})\n`);
     return 0;
   },

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
-import { logLevelFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
+import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
 import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
 import { hiveStartupLine } from "../startup-line.js";
 import { startDemoWorkers } from "../demo-workers.js";
@@ -35,6 +35,7 @@ export const upCommand: Command = {
     { name: "no-demo", type: "boolean", help: "start no demo workers" },
     { name: "demo-workers", type: "string", value: "N", default: "3", help: "how many demo workers to start" },
     ...queenTuningFlags,
+    perDeviceMetricsFlag,
     ...hiveRuntimeFlags.map((f) => (f.name === "state-dir" ? { ...f, help: "worker metadata and logs [default: ~/.local/state/apiary/up]" } : f)),
     { ...logLevelFlag, default: "warn" },
   ],
@@ -52,6 +53,7 @@ export const upCommand: Command = {
       port: intFlag("port", flags.port as string, 0, 65535),
       logger: createLogger("queen", { level }),
       ...queenTuning(flags),
+      perDeviceMetrics: flags["metrics-per-device"] === true,
     }).catch((err: Error) => {
       throw new CliError(`queen cannot start: ${err.message}`);
     });

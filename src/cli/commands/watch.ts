@@ -73,7 +73,7 @@ export function describe(res: WatchResponse, bookmarks: boolean): string | undef
     case "worker": {
       const e = res.kind.value;
       const w = e.worker!;
-      const exit = w.exitSignal ? ` signal=${w.exitSignal}` : w.exitCode !== undefined ? ` exit=${w.exitCode}` : "";
+      const exit = (w.exitSignal ? ` signal=${w.exitSignal}` : w.exitCode !== undefined ? ` exit=${w.exitCode}` : "") + (w.reason ? ` reason=${w.reason}` : "");
       return `${rev}  worker  ${eventName(e.type)}  ${e.hiveId}/${w.workerId}  model=${w.model || "-"} state=${workerState(w.state)}${exit} cpu=${pct(w.cpuPct)} mem=${bytes(w.memoryRssBytes)} gpu=${pct(w.gpuUtilizationPct)} vram=${bytes(w.vramUsedBytes)}`;
     }
     case "snapshotEnd":

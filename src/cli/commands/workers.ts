@@ -57,11 +57,11 @@ export const workersCommand: Command = {
       return [
         m.hiveId, w.workerId, w.model || "-", workerState(w.state), String(w.pid),
         pct(w.cpuPct), bytes(w.memoryRssBytes), rate(w.ioReadBytesPerSec), rate(w.ioWriteBytesPerSec),
-        pct(w.gpuUtilizationPct), bytes(w.vramUsedBytes), bytes(m.freeVramBytes), health(m.health),
+        pct(w.gpuUtilizationPct), bytes(w.vramUsedBytes), bytes(m.freeVramBytes), health(m.health), w.reason || "-",
       ];
     });
     process.stdout.write(renderTable(
-      ["HIVE", "WORKER", "MODEL", "STATE", ">PID", ">CPU", ">MEM", ">READ", ">WRITE", ">GPU", ">VRAM", ">FREE VRAM", "HEALTH"],
+      ["HIVE", "WORKER", "MODEL", "STATE", ">PID", ">CPU", ">MEM", ">READ", ">WRITE", ">GPU", ">VRAM", ">FREE VRAM", "HEALTH", "REASON"],
       rows,
     ));
     process.stdout.write(`${res.matches.length} of ${res.totalMatches} matching workers, revision ${res.revision}\n`);

@@ -40,6 +40,18 @@ export interface GpuProbeOptions {
   enabled?: boolean;
   /** Environment of the nvidia-smi processes; default this process's. */
   env?: NodeJS.ProcessEnv;
+  /** Told about every probe's outcome (metrics). */
+  observer?: GpuProbeObserver;
+}
+
+/** What a probe tells its observer: each answer's state, each round's duration, each call killed at its deadline. */
+export interface GpuProbeObserver {
+  /** A probe() answer: a finished round, a disabled probe, or TIMEOUT because a round is still running. */
+  outcome(state: GpuProbeState): void;
+  /** A round of nvidia-smi calls finished (by itself or by its deadline). */
+  round(durationMs: number): void;
+  /** An nvidia-smi process group was signalled at its deadline. */
+  killed(): void;
 }
 
 const DEFAULT_DEADLINE_MS = 2000;
@@ -64,6 +76,7 @@ export class GpuProbe {
   private readonly log: Logger;
   private readonly enabled: boolean;
   private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly observer: GpuProbeObserver | undefined;
   private snapshot: GpuSnapshot;
   private running: Promise<GpuSnapshot> | undefined;
   private runningSinceMs = 0;
@@ -81,6 +94,7 @@ export class GpuProbe {
     this.log = opts.logger;
     this.enabled = opts.enabled ?? true;
     this.env = opts.env;
+    this.observer = opts.observer;
     this.snapshot = {
       devices: [],
       processes: [],
@@ -101,6 +115,7 @@ export class GpuProbe {
         probedAtMs: Date.now(),
         status: status(GpuProbeState.NOT_FOUND, "GPU probe disabled by configuration", undefined),
       };
+      this.observer?.outcome(GpuProbeState.NOT_FOUND);
       return Promise.resolve(this.snapshot);
     }
     if (this.running) {
@@ -110,6 +125,7 @@ export class GpuProbe {
         this.warnedStillRunning = true;
         this.log.warn({ sinceMs }, "gpu probe still running, skipping this tick");
       }
+      this.observer?.outcome(GpuProbeState.TIMEOUT);
       return Promise.resolve({
         ...this.snapshot,
         status: status(GpuProbeState.TIMEOUT, message, this.lastSuccessMs),
@@ -120,8 +136,10 @@ export class GpuProbe {
     this.warnedStillRunning = false;
     const round = this.runRound().catch((e: unknown) => this.fail(GpuProbeState.ERROR, `GPU probe failed: ${String(e)}`));
     this.running = round;
-    void round.finally(() => {
+    void round.then((snapshot) => {
       this.running = undefined;
+      this.observer?.round(Date.now() - this.runningSinceMs);
+      this.observer?.outcome(snapshot.status.state);
     });
     return round;
   }
@@ -145,13 +163,15 @@ export class GpuProbe {
     await this.running;
   }
 
-  private run(args: readonly string[]) {
+  private async run(args: readonly string[]) {
     this.spawned++;
-    return runWithDeadline(this.path, args, {
+    const result = await runWithDeadline(this.path, args, {
       deadlineMs: this.deadlineMs,
       killGraceMs: this.killGraceMs,
       ...(this.env ? { env: this.env } : {}),
     });
+    if (result.kind === "timeout") this.observer?.killed();
+    return result;
   }
 
   private async runRound(): Promise<GpuSnapshot> {

@@ -22,6 +22,8 @@ export interface LastExit {
   exitCode?: number;
   exitSignal: string;
   reason: string;
+  /** WorkerTelemetry.reason of the run's end ("Error", "OOMKilled", …). */
+  endReason?: string;
   endedAtMs: number;
 }
 
@@ -49,7 +51,7 @@ export function wantsRestart(policy: RestartPolicy, ended: WorkerState): boolean
 }
 
 export function lastExitOf(outcome: ExitOutcome, endedAtMs: number): LastExit {
-  return { state: outcome.state, exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, reason: outcome.reason ?? "", endedAtMs };
+  return { state: outcome.state, exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, reason: outcome.reason ?? "", endReason: outcome.endReason, endedAtMs };
 }
 
 /**

@@ -94,6 +94,7 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
     cgroup: { mode: cgroup.mode, workerId, paths: cgroup.paths, primaryPath: cgroup.primaryPath, procsFiles: cgroup.procsFiles },
     logPath,
     ...(restart ? { restart } : {}),
+    engineMetricsUrl: req.engineMetricsUrl,
   };
   try {
     await writeWorkerState(ctx.stateDir, state);

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { SpawnWorkerRequest } from "../../../gen/apiary/v1/hive_pb.js";
 import { checkArgv, checkGpuIds, checkMemoryLimit, checkModel, checkWorkerId, checkWorkerLabels } from "../../rpc/worker-fields.js";
 import type { CgroupLimits } from "../cgroup/cgroup-driver.js";
+import { EndpointError, resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
 import { modelFromArgv } from "./model-from-argv.js";
 
 /** Below 10 millicores the CFS quota would fall under the kernel's 1 ms minimum. */
@@ -18,6 +19,8 @@ export interface ValidSpawn {
   labels: Record<string, string>;
   /** "" = generate one. */
   workerId: string;
+  /** Where the hive scrapes the worker's engine metrics; "" = nowhere. */
+  engineMetricsUrl: string;
 }
 
 function invalid(message: string): ConnectError {
@@ -55,7 +58,22 @@ export function validateSpawnRequest(req: SpawnWorkerRequest): ValidSpawn {
     if (l.pidsMax <= 0) throw invalid("limits.pids_max: must be > 0");
     limits.pidsMax = l.pidsMax;
   }
+  let engineMetricsUrl: string;
+  try {
+    const m = req.engineMetrics;
+    engineMetricsUrl = resolveMetricsEndpoint({
+      url: m.case === "engineMetricsUrl" ? m.value : undefined,
+      port: m.case === "engineMetricsPort" ? m.value : undefined,
+      disabled: req.engineMetricsDisabled,
+      argv: req.argv,
+      labels: req.labels,
+    });
+  } catch (err) {
+    if (err instanceof EndpointError) throw invalid(err.message);
+    throw err;
+  }
   return {
+    engineMetricsUrl,
     argv: [...req.argv],
     env: { ...req.env },
     cwd: req.cwd,

@@ -22,6 +22,8 @@ export interface WorkerStateFile {
   logPath: string;
   /** Restart policy and what a restart needs; absent = never restarted (and in files of older hives). */
   restart?: RestartState;
+  /** Where the worker's engine serves Prometheus metrics; "" = not scraped. Absent in files of older hives. */
+  engineMetricsUrl?: string;
 }
 
 export function stateDirOfWorkers(stateDir: string): string {

@@ -9,6 +9,8 @@ import { detectCgroupMode } from "../cgroup/detect-cgroup-mode.js";
 import { readBootTimeMs } from "../procfs/meminfo.js";
 import { scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
+import type { EngineTarget } from "../engine/engine-scraper.js";
+import { resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
 import { exitOutcome } from "./exit-state.js";
 import type { ChildExit } from "./launch-in-cgroup.js";
 import { measureWorker } from "./measure-worker.js";
@@ -60,6 +62,15 @@ export interface SupervisorOptions {
   restart?: Partial<RestartSettings>;
 }
 
+/** A worker re-adopted from the state file of an older hive: its endpoint as the command line and labels give it. */
+function endpointOfOldState(state: WorkerStateFile): string {
+  try {
+    return resolveMetricsEndpoint({ argv: state.argv, labels: state.labels });
+  } catch {
+    return "";
+  }
+}
+
 /** After SIGKILL, how long to wait for the kernel to end every process. */
 const KILL_WAIT_MS = 5000;
 /** How long sample() waits for an exited worker's cleanup before reporting it anyway. */
@@ -85,6 +96,8 @@ export class WorkerSupervisor {
   /** Back-off per worker id, across its runs (restart policies). */
   private readonly backoffs = new Map<string, RestartBackoff>();
   private readonly restartSettings: RestartSettings;
+  /** Ids of the workers found alive at init (left running by an earlier hive process). */
+  readonly readopted: string[] = [];
 
   constructor(private readonly opts: SupervisorOptions) {
     this.procRoot = opts.procRoot ?? "/proc";
@@ -105,6 +118,9 @@ export class WorkerSupervisor {
     this.bootTimeMs = await readBootTimeMs(this.procRoot);
     this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root }, "worker supervisor ready");
     await this.readopt();
+    if (this.readopted.length > 0) {
+      this.opts.logger.info({ workers: this.readopted }, `re-adopted ${this.readopted.length} running worker(s) left by an earlier hive process`);
+    }
     this.pruneLogs();
   }
 
@@ -127,6 +143,7 @@ export class WorkerSupervisor {
       if (table.isSameProcess(state.pid, state.startTimeTicks)) {
         const record = newRecord(state);
         this.live.set(state.workerId, record);
+        this.readopted.push(state.workerId);
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "worker re-adopted");
       } else if (state.restart && wantsRestart(state.restart.policy, WorkerState.FAILED)) {
         // It ended while no hive watched it: its policy starts it again, after a back-off.
@@ -140,6 +157,11 @@ export class WorkerSupervisor {
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "stale worker state removed (process gone)");
       }
     }
+  }
+
+  /** Workers alive now (not ended). */
+  get runningCount(): number {
+    return this.live.size;
   }
 
   async spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry> {
@@ -241,8 +263,11 @@ export class WorkerSupervisor {
     const final = baseTelemetry(record, outcome.state);
     final.exitCode = outcome.exitCode;
     final.exitSignal = outcome.exitSignal;
+    final.reason = outcome.endReason;
+    final.endedAt = timestampFromMs(Date.now());
     final.processCount = 0;
-    if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.reason.startsWith("OOM") ? "cgroup" : "spawn", message: outcome.reason }));
+    if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.endReason === "OOMKilled" ? "cgroup" : "spawn", message: outcome.reason }));
+    if (outcome.note) final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: outcome.note }));
     record.final = final;
     record.latest = final;
     this.live.delete(workerId);
@@ -313,6 +338,10 @@ export class WorkerSupervisor {
     const t = baseTelemetry(record, WorkerState.BACKOFF);
     t.processCount = 0;
     t.nextRestartAt = timestampFromMs(record.backoffUntilMs ?? Date.now());
+    const last = record.state.restart?.lastExit;
+    // Why the last run ended, as an ended worker says it; the details are in last_exit.
+    t.reason = last?.endReason ?? "Error";
+    if (last) t.endedAt = timestampFromMs(last.endedAtMs);
     return t;
   }
 
@@ -338,7 +367,7 @@ export class WorkerSupervisor {
         return;
       } catch (err) {
         const message = err instanceof ConnectError ? err.rawMessage : String(err);
-        restart.lastExit = { state: WorkerState.FAILED, exitSignal: "", reason: `could not start again: ${message}`, endedAtMs: Date.now() };
+        restart.lastExit = { state: WorkerState.FAILED, exitSignal: "", reason: `could not start again: ${message}`, endReason: "Error", endedAtMs: Date.now() };
         delayMs = this.backoffs.get(workerId)!.next(0);
         record.backoffUntilMs = Date.now() + delayMs;
         record.latest = this.backoffTelemetry(record);
@@ -360,6 +389,8 @@ export class WorkerSupervisor {
       const final = baseTelemetry(record, last?.state ?? WorkerState.EXITED);
       final.exitCode = last?.exitCode;
       final.exitSignal = last?.exitSignal ?? "";
+      final.reason = last?.endReason ?? "Stopped";
+      final.endedAt = timestampFromMs(last?.endedAtMs ?? Date.now());
       final.processCount = 0;
       record.final = final;
       record.latest = final;
@@ -424,6 +455,17 @@ export class WorkerSupervisor {
     }
   }
 
+  /** Live workers whose engine metrics are scraped, with their endpoints. */
+  engineTargets(): EngineTarget[] {
+    const targets: EngineTarget[] = [];
+    for (const record of this.live.values()) {
+      if (record.final) continue;
+      const url = record.state.engineMetricsUrl ?? endpointOfOldState(record.state);
+      if (url) targets.push({ workerId: record.state.workerId, url });
+    }
+    return targets;
+  }
+
   list(): WorkerTelemetry[] {
     const all = new Map<string, WorkerTelemetry>();
     for (const [id, record] of this.finals) all.set(id, record.latest);
@@ -469,5 +511,6 @@ function respawnRequest(state: WorkerStateFile): ValidSpawn {
     },
     labels: state.labels,
     workerId: state.workerId,
+    engineMetricsUrl: state.engineMetricsUrl ?? "",
   };
 }

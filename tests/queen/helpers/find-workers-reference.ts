@@ -31,8 +31,13 @@ export function referenceFreeVram(hive: { readonly devices: readonly GpuDevice[]
 
 export function referenceFindWorkers(hives: HiveStatus[], req: FindWorkersRequest): { total: number; matches: ReferenceMatch[] } {
   const state = req.state === WorkerState.UNSPECIFIED ? WorkerState.RUNNING : req.state;
-  let maxUtil = req.maxGpuUtilizationPct;
-  if (req.idleOnly) maxUtil = Math.min(IDLE_PCT, maxUtil ?? Infinity);
+  const maxUtil = req.maxGpuUtilizationPct;
+  // idle_only (queen.proto): with engine metrics, nothing running or waiting; else GPU utilisation at most 5 % (and max_gpu_utilization_pct).
+  const idle = (w: WorkerTelemetry) => {
+    const load = w.engineLoad;
+    if (load?.requestsRunning !== undefined && load.requestsWaiting !== undefined) return load.requestsRunning === 0 && load.requestsWaiting === 0;
+    return w.gpuUtilizationPct !== undefined && w.gpuUtilizationPct <= Math.min(IDLE_PCT, maxUtil ?? Infinity);
+  };
   const all: ReferenceMatch[] = [];
   for (const hive of hives) {
     const hiveId = hive.info!.hiveId;
@@ -44,6 +49,11 @@ export function referenceFindWorkers(hives: HiveStatus[], req: FindWorkersReques
       if (req.model !== "" && worker.model !== req.model) continue;
       if (worker.state !== state) continue;
       if (maxUtil !== undefined && (worker.gpuUtilizationPct === undefined || worker.gpuUtilizationPct > maxUtil)) continue;
+      if (req.idleOnly && !idle(worker)) continue;
+      const waiting = worker.engineLoad?.requestsWaiting;
+      if (req.maxRequestsWaiting !== undefined && (waiting === undefined || waiting > req.maxRequestsWaiting)) continue;
+      const kv = worker.engineLoad?.kvCacheUsageRatio;
+      if (req.maxKvCacheUsageRatio !== undefined && (kv === undefined || kv > req.maxKvCacheUsageRatio)) continue;
       const free = referenceFreeVram(hive, worker);
       if (req.minFreeVramBytes > 0n && (free === undefined || free < req.minFreeVramBytes)) continue;
       all.push({ hiveId, worker, freeVramBytes: free, health: hive.health });
@@ -59,6 +69,14 @@ export function referenceFindWorkers(hives: HiveStatus[], req: FindWorkersReques
       if (c !== 0) return c;
     } else if (req.order === WorkerOrder.LEAST_UTILIZED) {
       const c = unknownLast(a.worker.gpuUtilizationPct, b.worker.gpuUtilizationPct, (x, y) => x - y);
+      if (c !== 0) return c;
+    } else if (req.order === WorkerOrder.LEAST_LOADED) {
+      const la = a.worker.engineLoad;
+      const lb = b.worker.engineLoad;
+      const c =
+        unknownLast(la?.requestsWaiting, lb?.requestsWaiting, (x, y) => x - y) ||
+        unknownLast(la?.requestsRunning, lb?.requestsRunning, (x, y) => x - y) ||
+        unknownLast(la?.kvCacheUsageRatio, lb?.kvCacheUsageRatio, (x, y) => x - y);
       if (c !== 0) return c;
     }
     return byId(a, b);
