@@ -15,7 +15,7 @@ describe("apiary spawn --restart (real queen, hive and crash-looping worker)", (
   afterAll(() => cluster.cleanup(), 60_000);
 
   it("restarts a worker that exits non-zero with back-off, shows why, and stops it for good", async () => {
-    const spawn = await runApiary(["spawn", "--hive", cluster.hiveUrl, "--id", id, "--restart", "on-failure", "--", "sh", "-c", "echo run; exit 3"]);
+    const spawn = await runApiary(["spawn", "--hive-addr", cluster.hiveUrl, "--id", id, "--restart", "on-failure", "--", "sh", "-c", "echo run; exit 3"]);
     expect(spawn.code).toBe(0);
     const seen = await waitFor(async () => {
       const res = await cluster.queenClient.findWorkers({ state: WorkerState.BACKOFF, hiveIds: [cluster.hiveId] });
@@ -26,7 +26,7 @@ describe("apiary spawn --restart (real queen, hive and crash-looping worker)", (
     const [described, listed, badPolicy] = await Promise.all([
       runApiary(["describe", "worker", id, "--queen", cluster.queenUrl]),
       runApiary(["workers", "--state", "backoff", "--queen", cluster.queenUrl]),
-      runApiary(["spawn", "--hive", cluster.hiveUrl, "--restart", "sometimes", "--", "true"]),
+      runApiary(["spawn", "--hive-addr", cluster.hiveUrl, "--restart", "sometimes", "--", "true"]),
     ]);
     expect(described.code).toBe(0);
     expect(described.stdout).toMatch(/^Restart policy: +on-failure$/m);
@@ -38,7 +38,7 @@ describe("apiary spawn --restart (real queen, hive and crash-looping worker)", (
     expect(badPolicy.code).toBe(2);
     expect(badPolicy.stderr).toContain("--restart sometimes: expected one of never, on-failure, always");
 
-    const stopped = await runApiary(["stop", id, "--hive", cluster.hiveUrl, "--grace", "1s"]);
+    const stopped = await runApiary(["stop", id, "--hive-addr", cluster.hiveUrl, "--grace", "1s"]);
     expect(stopped.stdout).toMatch(new RegExp(`^stopped ${id}: failed \\(exit code 3\\)`));
     const after = await cluster.hiveClient.listWorkers({});
     expect(after.workers.filter((w) => w.workerId === id && w.state === WorkerState.BACKOFF)).toEqual([]);
