@@ -13,6 +13,7 @@ export const hiveRuntimeFlags: FlagSpec[] = [
   { name: "cgroup-mode", type: "string", value: "MODE", env: "APIARY_CGROUP_MODE", default: "auto", help: "auto|v2|v1|none" },
   { name: "state-dir", type: "string", value: "DIR", env: "APIARY_STATE_DIR", help: "worker metadata and logs [default: /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive]" },
   { name: "tick-interval", type: "string", value: "DUR", env: "APIARY_TICK_INTERVAL", default: "1s", help: "how often workers are measured" },
+  { name: "engine-scrape-deadline", type: "string", value: "DUR", env: "APIARY_ENGINE_SCRAPE_DEADLINE", default: "300ms", help: "hard deadline of each scrape of a worker's engine /metrics" },
   { name: "worker-log-retention", type: "string", value: "DUR", env: "APIARY_WORKER_LOG_RETENTION", default: "7d", help: "delete logs of ended workers older than this" },
   { name: "worker-log-max-files", type: "string", value: "N", env: "APIARY_WORKER_LOG_MAX_FILES", default: "1000", help: "keep at most this many logs of ended workers" },
 ];
@@ -27,6 +28,7 @@ export function hiveRuntime(flags: ParsedArgs["flags"]): HiveConfig {
     cgroupMode: choiceFlag("cgroup-mode", flags["cgroup-mode"] as string, CGROUP_MODES),
     stateDir: flags["state-dir"] as string | undefined,
     tickIntervalMs: durationFlag("tick-interval", flags["tick-interval"] as string),
+    engineScrapeDeadlineMs: durationFlag("engine-scrape-deadline", flags["engine-scrape-deadline"] as string),
     workerLogRetentionMs: durationFlag("worker-log-retention", flags["worker-log-retention"] as string),
     workerLogMaxFiles: intFlag("worker-log-max-files", flags["worker-log-max-files"] as string, 0, 1_000_000),
   };
