@@ -42,10 +42,17 @@ export const hiveIdentityFlags: FlagSpec[] = [
   { name: "id", type: "string", value: "NAME", env: "APIARY_HIVE_ID", help: "hive id, unique in the cluster [default: hostname]" },
   { name: "label", type: "string", value: "K=V", env: "APIARY_HIVE_LABELS", multiple: true, help: "label for scheduling filters (env: comma-separated)" },
   { name: "ack-deadline", type: "string", value: "DUR", env: "APIARY_ACK_DEADLINE", default: "5s", help: "reconnect when the queen does not ack a report within this" },
+  { name: "queen-ca", type: "string", value: "FILE", env: "APIARY_QUEEN_CA", help: "CA to verify the queen with [default: --client-ca]; the hive's --tls-cert/--tls-key are its client certificate" },
+  { name: "allow-program", type: "string", value: "PATH|GLOB", env: "APIARY_ALLOW_PROGRAMS", multiple: true, help: "SpawnWorker may start only these programs (absolute path or glob; env: comma-separated)" },
 ];
 
 export function hiveIdentity(flags: ParsedArgs["flags"]): HiveConfig {
+  const certFile = flags["tls-cert"] as string | undefined;
+  const keyFile = flags["tls-key"] as string | undefined;
+  const caFile = (flags["queen-ca"] as string | undefined) ?? (flags["client-ca"] as string | undefined);
   return {
+    queenCredentials: certFile || caFile ? { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}) } : undefined,
+    allowPrograms: (flags["allow-program"] as string[] | undefined) ?? [],
     host: flags.host as string,
     port: intFlag("port", flags.port as string, 0, 65535),
     advertiseUrl: flags.advertise as string | undefined,

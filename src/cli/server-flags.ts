@@ -1,4 +1,5 @@
-import type { FlagSpec, ParsedArgs } from "./command.js";
+import { UsageError, type FlagSpec, type ParsedArgs } from "./command.js";
+import type { ServerSecurity } from "../rpc/server.js";
 import { durationFlag, intFlag } from "./parse-values.js";
 
 export const logLevelFlag: FlagSpec = {
@@ -15,6 +16,7 @@ export const queenTuningFlags: FlagSpec[] = [
   { name: "evict-after", type: "string", value: "DUR", env: "APIARY_EVICT_AFTER", default: "60s", help: "a DOWN hive is forgotten, with its workers, after this" },
   { name: "sweep-interval", type: "string", value: "DUR", env: "APIARY_SWEEP_INTERVAL", default: "250ms", help: "how often liveness is checked" },
   { name: "watch-history", type: "string", value: "N", env: "APIARY_WATCH_HISTORY", default: "10000", help: "events kept for Watch resume" },
+  { name: "ended-retention", type: "string", value: "DUR", env: "APIARY_ENDED_RETENTION", default: "15m", help: "how long ended (exited, failed) workers stay listed" },
 ];
 
 /** `apiary queen` and `apiary up`: re-export per-GPU and per-worker series on the queen's /metrics. */
@@ -33,5 +35,29 @@ export function queenTuning(flags: ParsedArgs["flags"]) {
     evictAfterMs: durationFlag("evict-after", flags["evict-after"] as string),
     sweepIntervalMs: durationFlag("sweep-interval", flags["sweep-interval"] as string),
     historySize: intFlag("watch-history", flags["watch-history"] as string, 1, 10_000_000),
+    endedWorkerRetentionMs: durationFlag("ended-retention", flags["ended-retention"] as string),
+  };
+}
+
+/** TLS and client authentication of a server's port; `apiary queen` and `apiary hive` share them. */
+export const serverSecurityFlags: FlagSpec[] = [
+  { name: "tls-cert", type: "string", value: "FILE", env: "APIARY_TLS_CERT", help: "serve TLS with this certificate (PEM; reloaded on change or SIGHUP)" },
+  { name: "tls-key", type: "string", value: "FILE", env: "APIARY_TLS_KEY", help: "key of --tls-cert (PEM)" },
+  { name: "client-ca", type: "string", value: "FILE", env: "APIARY_CLIENT_CA", help: "verify client certificates against this CA; callers are identified by their SPIFFE ID" },
+  { name: "token-file", type: "string", value: "FILE", env: "APIARY_TOKEN_FILE", help: "bearer tokens, hashed (apiary certs token writes it)" },
+  { name: "insecure", type: "boolean", env: "APIARY_INSECURE", help: "allow listening beyond loopback without TLS or client authentication" },
+];
+
+/** Reads serverSecurityFlags into the servers' ServerSecurity. */
+export function serverSecurity(flags: ParsedArgs["flags"]): ServerSecurity {
+  const cert = flags["tls-cert"] as string | undefined;
+  const key = flags["tls-key"] as string | undefined;
+  const clientCa = flags["client-ca"] as string | undefined;
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  if (clientCa !== undefined && cert === undefined) throw new UsageError("--client-ca needs --tls-cert and --tls-key (client certificates are verified over TLS)");
+  return {
+    ...(cert && key ? { tls: { certFile: cert, keyFile: key, ...(clientCa ? { clientCaFile: clientCa } : {}) } } : {}),
+    ...(flags["token-file"] ? { tokenFile: flags["token-file"] as string } : {}),
+    insecure: flags.insecure === true,
   };
 }

@@ -11,6 +11,8 @@ export interface EndedWorkersOptions {
 interface Held {
   telemetry: WorkerTelemetry;
   sinceMs: number;
+  /** whenDelivered() callers. */
+  waiters: (() => void)[];
 }
 
 /**
@@ -44,9 +46,9 @@ export class EndedWorkers {
     const now = this.now();
     for (const worker of workers) {
       if (isFinal(worker.state)) {
-        if (!this.held.has(worker.workerId)) this.held.set(worker.workerId, { telemetry: worker, sinceMs: now });
+        if (!this.held.has(worker.workerId)) this.held.set(worker.workerId, { telemetry: worker, sinceMs: now, waiters: [] });
       } else {
-        this.held.delete(worker.workerId);
+        this.drop(worker.workerId);
       }
     }
     this.expire(now);
@@ -61,18 +63,45 @@ export class EndedWorkers {
     for (const worker of report.workers) {
       if (!isFinal(worker.state)) continue;
       const held = this.held.get(worker.workerId);
-      if (held && held.telemetry.pid === worker.pid) this.held.delete(worker.workerId);
+      if (held && held.telemetry.pid === worker.pid) this.drop(worker.workerId);
     }
+  }
+
+  /**
+   * Resolves once the ended worker is no longer waiting for delivery (delivered, replaced, expired
+   * or never held), or after `timeoutMs`; true when it is no longer held.
+   */
+  whenDelivered(workerId: string, timeoutMs: number): Promise<boolean> {
+    const held = this.held.get(workerId);
+    if (!held) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        held.waiters = held.waiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      held.waiters.push(done);
+    });
+  }
+
+  private drop(workerId: string): void {
+    const held = this.held.get(workerId);
+    if (!held) return;
+    this.held.delete(workerId);
+    for (const waiter of held.waiters) waiter();
   }
 
   private expire(now: number): void {
     for (const [workerId, held] of this.held) {
-      if (now - held.sinceMs > this.maxAgeMs) this.held.delete(workerId);
+      if (now - held.sinceMs > this.maxAgeMs) this.drop(workerId);
     }
     // Map order is insertion order: the oldest come first.
     for (const workerId of this.held.keys()) {
       if (this.held.size <= this.maxCount) break;
-      this.held.delete(workerId);
+      this.drop(workerId);
     }
   }
 }

@@ -42,6 +42,8 @@ export interface HeartbeatClientOptions {
 
 export interface HeartbeatStopOptions {
   reason?: string;
+  /** Workers the hive leaves running (sent in the Goodbye: the queen then keeps the hive listed). */
+  workersLeftRunning?: number;
   /** The most stop() waits for the Goodbye to be delivered; default 2000 ms. */
   deadlineMs?: number;
 }
@@ -62,8 +64,10 @@ interface Connection {
   welcomed: boolean;
   acked: boolean;
   openedAt: number;
-  /** Ends the outbound stream's current wait early (the welcome arrived). */
+  /** Ends the outbound stream's current wait early (the welcome arrived, or flush()). */
   wakeup: (() => void) | undefined;
+  /** flush() asked for the latest report to go out without waiting for the interval. */
+  flushRequested: boolean;
   /** When the oldest unanswered message (the hello, then reports) was sent, by seq. */
   unanswered: { seq: bigint; sentAt: number; report?: HiveReport }[];
 }
@@ -88,6 +92,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   private connectedNow = false;
   private revision: bigint | undefined;
   private reason = "hive shutting down";
+  private workersLeftRunning = 0;
 
   constructor(private readonly options: HeartbeatClientOptions) {
     super();
@@ -123,6 +128,14 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     return this.reportIntervalMs;
   }
 
+  /** Sends the latest report now instead of at the next interval (no-op while not connected). */
+  flush(): void {
+    const connection = this.current;
+    if (!connection?.welcomed) return;
+    connection.flushRequested = true;
+    connection.wakeup?.();
+  }
+
   start(): void {
     if (this.loop || this.stopController.signal.aborted) return;
     this.loop = this.run();
@@ -131,6 +144,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   /** Sends Goodbye on the open stream (bounded by the deadline) and stops reconnecting. */
   async stop(options: HeartbeatStopOptions = {}): Promise<void> {
     this.reason = options.reason ?? this.reason;
+    this.workersLeftRunning = options.workersLeftRunning ?? 0;
     this.stopController.abort();
     if (!this.loop) return;
     const outcome = await awaitWithin(this.loop, options.deadlineMs ?? 2000);
@@ -160,6 +174,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
       acked: false,
       openedAt: performance.now(),
       wakeup: undefined,
+      flushRequested: false,
       unanswered: [{ seq: 0n, sentAt: performance.now() }],
     };
     this.current = connection;
@@ -196,10 +211,12 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     });
     let nextAt = performance.now();
     for (;;) {
-      await sleepUnlessWoken(connection.welcomed ? nextAt - performance.now() : this.ackDeadlineMs, wake, connection);
+      const waitMs = connection.flushRequested ? 0 : connection.welcomed ? nextAt - performance.now() : this.ackDeadlineMs;
+      connection.flushRequested = false;
+      await sleepUnlessWoken(waitMs, wake, connection);
       if (connection.abort.signal.aborted) return;
       if (this.stopController.signal.aborted) {
-        yield create(HeartbeatRequestSchema, { kind: { case: "goodbye", value: { reason: this.reason } } });
+        yield create(HeartbeatRequestSchema, { kind: { case: "goodbye", value: { reason: this.reason, workersLeftRunning: this.workersLeftRunning } } });
         return;
       }
       if (!connection.welcomed) continue;
@@ -209,6 +226,8 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
         connection.unanswered.push({ seq: this.seq, sentAt: performance.now(), report });
         yield create(HeartbeatRequestSchema, { kind: { case: "report", value: { ...report, seq: this.seq } } });
       }
+      // A report flushed ahead of its slot leaves the schedule as it was.
+      if (performance.now() < nextAt) continue;
       nextAt += this.reportIntervalMs;
       if (nextAt < performance.now()) nextAt = performance.now() + this.reportIntervalMs;
     }

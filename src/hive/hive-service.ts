@@ -10,7 +10,8 @@ import {
   type SpawnWorkerRequest,
   type WatchTelemetryResponse,
 } from "../../gen/apiary/v1/hive_pb.js";
-import { WorkerState, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { isFinal } from "./ended-workers.js";
 import { LatestMailbox } from "./latest-mailbox.js";
 import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
 
@@ -37,6 +38,8 @@ export interface HiveServiceDeps {
   info: () => HiveInfo;
   /** Aborts when the hive shuts down: open WatchTelemetry streams end with UNAVAILABLE. */
   shutdownSignal: AbortSignal;
+  /** Resolves once a stopped worker's end has been reported (bounded); StopWorker answers after it. */
+  reportEnded?: (worker: WorkerTelemetry) => Promise<void>;
   /** Worker logs for StreamWorkerLogs; absent = UNIMPLEMENTED. */
   logs?: WorkerLogSource;
 }
@@ -63,6 +66,7 @@ export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof Hiv
         if (graceMs > MAX_STOP_GRACE_MS) throw invalid(`grace_period: must be at most 1h, got ${graceMs} ms`);
       }
       const worker = await deps.workers.stop(request.workerId, graceMs);
+      await deps.reportEnded?.(worker);
       return create(StopWorkerResponseSchema, { worker });
     },
 
@@ -105,10 +109,6 @@ function currentWorkers(deps: HiveServiceDeps): WorkerTelemetry[] {
     if (!measured || (isFinal(worker.state) && !isFinal(measured.state))) byId.set(worker.workerId, worker);
   }
   return [...byId.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
-}
-
-function isFinal(state: WorkerState): boolean {
-  return state === WorkerState.EXITED || state === WorkerState.FAILED;
 }
 
 function invalid(message: string): ConnectError {

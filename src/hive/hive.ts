@@ -1,5 +1,5 @@
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
-import type { HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
@@ -41,6 +41,8 @@ export interface Hive {
   metrics: HiveMetrics;
   /** Undefined when the hive runs without a queen. */
   heartbeat: HeartbeatClient | undefined;
+  /** Ids of the workers an earlier hive process left running, re-adopted at start. */
+  readopted: string[];
   /** Goodbye to the queen, stop the monitor, close the server, then the supervisor. Idempotent. */
   close(options?: HiveCloseOptions): Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
+            reportEnded: (worker) => reportEnded(worker),
             logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
@@ -120,6 +123,15 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   monitor.start();
 
   let heartbeat: HeartbeatClient | undefined;
+  // A worker that ends is reported at once, not at the next tick and report interval.
+  supervisor.onExit(() => void monitor.tickNow().then(() => heartbeat?.flush(), () => undefined));
+  /** StopWorker answers once its worker's end is in a report and, while connected, acked by the queen. */
+  const reportEnded = async (worker: WorkerTelemetry): Promise<void> => {
+    await monitor.tickNow().catch(() => undefined);
+    if (!heartbeat?.connected) return;
+    heartbeat.flush();
+    await monitor.whenEndedDelivered(worker.workerId, resolved.ackDeadlineMs);
+  };
   if (resolved.queenUrl) {
     heartbeat = new HeartbeatClient({
       transport: createApiaryTransport(resolved.queenUrl, {
@@ -138,12 +150,16 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     });
     heartbeat.start();
   }
-  logger.info({ url, hiveId: hiveInfo.hiveId, queen: resolved.queenUrl ?? null, cgroupMode: hiveInfo.cgroupMode, incarnation }, "hive started");
+  logger.info(
+    { url, hiveId: hiveInfo.hiveId, queen: resolved.queenUrl ?? null, cgroupMode: hiveInfo.cgroupMode, incarnation, readopted: supervisor.readopted },
+    "hive started",
+  );
 
   let closing: Promise<void> | undefined;
   const close = (options: HiveCloseOptions = {}): Promise<void> =>
     (closing ??= (async () => {
-      await heartbeat?.stop({ reason: options.reason ?? "hive shutting down", deadlineMs: resolved.goodbyeDeadlineMs });
+      const workersLeftRunning = options.stopWorkers ? 0 : supervisor.runningCount;
+      await heartbeat?.stop({ reason: options.reason ?? "hive shutting down", deadlineMs: resolved.goodbyeDeadlineMs, workersLeftRunning });
       await monitor.stop();
       shutdown.abort();
       await server.close();
@@ -152,5 +168,5 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       logger.info({ hiveId: hiveInfo.hiveId, stopWorkers: options.stopWorkers ?? false }, "hive stopped");
     })());
 
-  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, metrics, heartbeat, close };
+  return { server, url, config: resolved, info: hiveInfo, incarnation, supervisor, gpuProbe, monitor, metrics, heartbeat, readopted: [...supervisor.readopted], close };
 }

@@ -90,6 +90,8 @@ export class Monitor {
   private readonly ended: EndedWorkers | undefined;
   private loop: Promise<void> | undefined;
   private tickCount = 0;
+  /** The tick in progress (or the last one), so that ticks never overlap. */
+  private tickChain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: MonitorOptions) {
     this.intervalMs = options.intervalMs ?? 1000;
@@ -123,6 +125,21 @@ export class Monitor {
   /** A report of this monitor reached the queen: the ended workers it carried are not carried again. */
   delivered(report: HiveReport): void {
     this.ended?.delivered(report);
+  }
+
+  /**
+   * Resolves once the ended worker's final telemetry has reached the queen (or no longer waits
+   * for it), or after `timeoutMs`; true when delivered. At once when ended workers are not held.
+   */
+  whenEndedDelivered(workerId: string, timeoutMs: number): Promise<boolean> {
+    return this.ended?.whenDelivered(workerId, timeoutMs) ?? Promise.resolve(true);
+  }
+
+  /** Runs a tick now, after the one in progress (a worker ended: report it without waiting for the grid). */
+  tickNow(): Promise<HiveReport> {
+    const run = this.tickChain.then(() => this.tick());
+    this.tickChain = run.catch(() => undefined);
+    return run;
   }
 
   /** Calls `listener` with every completed report; returns the unsubscribe function. */
@@ -193,7 +210,7 @@ export class Monitor {
     const origin = performance.now();
     while (!signal.aborted) {
       try {
-        await this.tick();
+        await this.tickNow();
       } catch (error) {
         this.options.logger.error({ err: error }, "monitor tick failed");
       }

@@ -109,7 +109,9 @@ async function* stream(
         case "goodbye":
           goodbye = true;
           reason = `goodbye: ${kind.value.reason.slice(0, 256)}`;
-          registry.evict(hiveId, reason);
+          // A hive that leaves workers running stays listed (DOWN) until it is back or evicted.
+          if (kind.value.workersLeftRunning > 0) registry.depart(hiveId, incarnation, kind.value.reason.slice(0, 256), kind.value.workersLeftRunning);
+          else registry.evict(hiveId, reason);
           return;
         case "hello":
           throw new ConnectError("hello: already received on this stream", Code.FailedPrecondition);

@@ -104,7 +104,8 @@ export class LivenessSweeper {
         evictions.push(hive.hiveId);
         continue;
       }
-      const health = healthForAge(age, hive.connected, this.opts);
+      // A hive that said goodbye leaving workers running reports nothing until its next hello.
+      const health = hive.departure ? HiveHealth.DOWN : healthForAge(age, hive.connected, this.opts);
       if (health !== hive.health) changes.push([hive.hiveId, health]);
     }
     // Mutate after iterating: eviction deletes from the map being walked.
@@ -113,6 +114,7 @@ export class LivenessSweeper {
       this.registry.setHealth(hiveId, HiveHealth.DOWN);
       this.registry.evict(hiveId, "down too long");
     }
+    this.registry.expireEndedWorkers(shard);
   }
 
   private schedule(): void {

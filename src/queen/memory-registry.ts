@@ -3,9 +3,10 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { HiveHealth, HiveStatusSchema, type HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
-import { CollectionErrorSchema, type CollectionError, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { CollectionErrorSchema, WorkerState, type CollectionError, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { LivenessClock } from "./clock.js";
 import { EventHistory } from "./event-history.js";
+import { DEFAULT_QUEEN_CONFIG } from "./queen-config.js";
 import { ChangeType, HiveNotCurrentError, type HelloResult, type HiveView, type Registry, type RegistryEvent, type WorkerRejection } from "./registry.js";
 import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
 import type { SchedulingEntry } from "./scheduling-index.js";
@@ -14,6 +15,10 @@ import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual, workersEqua
 export interface MemoryRegistryOptions {
   shards: number;
   historySize: number;
+  /** How long an ended worker stays after its hive stops reporting it; default 15 min. 0 = not at all. */
+  endedWorkerRetentionMs?: number;
+  /** The most ended workers kept per hive (oldest removed first); default 1000. */
+  maxEndedWorkersPerHive?: number;
   clock: LivenessClock;
   logger?: Logger;
   epoch?: string;
@@ -28,7 +33,12 @@ export class MemoryRegistry implements Registry {
   private readonly listeners = new Set<(event: RegistryEvent) => void>();
   private rev = 0;
 
+  private readonly retentionMs: number;
+  private readonly maxEndedPerHive: number;
+
   constructor(private readonly opts: MemoryRegistryOptions) {
+    this.retentionMs = opts.endedWorkerRetentionMs ?? DEFAULT_QUEEN_CONFIG.endedWorkerRetentionMs;
+    this.maxEndedPerHive = opts.maxEndedWorkersPerHive ?? 1000;
     this.epoch = opts.epoch ?? randomUUID();
     this.shardCount = opts.shards;
     this.shards = Array.from({ length: opts.shards }, () => new RegistryShard());
@@ -52,7 +62,7 @@ export class MemoryRegistry implements Registry {
       return { revision: this.rev, added: true, newIncarnation: false };
     }
     const newIncarnation = existing.incarnation !== incarnation;
-    const changed =
+    let changed =
       newIncarnation || !existing.connected || existing.health !== HiveHealth.HEALTHY || !hiveInfosEqual(existing.info, info);
     if (existing.health !== HiveHealth.HEALTHY) this.logHealth(existing, HiveHealth.HEALTHY, "hello");
     existing.info = info;
@@ -61,6 +71,10 @@ export class MemoryRegistry implements Registry {
       existing.incarnation = incarnation;
       existing.lastSeq = 0n;
       existing.connectedAtWallMs = wall;
+    }
+    if (existing.departure) {
+      existing.departure = undefined;
+      changed = true;
     }
     existing.connected = true;
     existing.health = HiveHealth.HEALTHY;
@@ -108,8 +122,14 @@ export class MemoryRegistry implements Registry {
     const previous = record.workers;
     const next = new Map<string, WorkerTelemetry>();
     const changes: [ChangeType, WorkerTelemetry, string?][] = [];
+    const now = record.lastSeenMs;
     for (const worker of report.workers) {
       next.set(worker.workerId, worker);
+      if (worker.state === WorkerState.EXITED || worker.state === WorkerState.FAILED) {
+        if (!record.endedSinceMs.has(worker.workerId)) record.endedSinceMs.set(worker.workerId, now);
+      } else if (record.endedSinceMs.size > 0) {
+        record.endedSinceMs.delete(worker.workerId);
+      }
       const old = previous.get(worker.workerId);
       // Every entry is refreshed: it must point at the latest telemetry, and the devices may have changed.
       const entry = record.schedulingEntries.get(worker.workerId);
@@ -118,10 +138,27 @@ export class MemoryRegistry implements Registry {
       if (!old) changes.push([ChangeType.Added, worker]);
       else if (!workersEqual(old, worker)) changes.push([ChangeType.Updated, worker, old.model !== worker.model ? old.model : undefined]);
     }
+    if (record.carried.size > 0) record.carried = new Set();
     for (const [workerId, old] of previous) {
       if (next.has(workerId)) continue;
+      if (this.retentionMs > 0 && record.endedSinceMs.has(workerId)) {
+        // The hive dropped an ended worker once the queen had it: the queen keeps it for its retention.
+        next.set(workerId, old);
+        record.carried.add(workerId);
+        shard.updateWorker(record.schedulingEntries.get(workerId)!, old);
+        continue;
+      }
       shard.removeWorker(record, workerId);
+      record.endedSinceMs.delete(workerId);
       changes.push([ChangeType.Removed, old]);
+    }
+    if (record.carried.size > this.maxEndedPerHive) {
+      const oldest = [...record.carried].sort((a, b) => record.endedSinceMs.get(a)! - record.endedSinceMs.get(b)!);
+      for (const workerId of oldest.slice(0, record.carried.size - this.maxEndedPerHive)) {
+        changes.push([ChangeType.Removed, next.get(workerId)!]);
+        this.forgetEnded(shard, record, workerId);
+        next.delete(workerId);
+      }
     }
     record.workers = next;
     for (const [type, worker, previousModel] of changes) this.emitWorker(type, hiveId, worker, previousModel);
@@ -137,6 +174,41 @@ export class MemoryRegistry implements Registry {
       record.health = HiveHealth.DEGRADED;
     }
     this.emitHive(ChangeType.Updated, record);
+  }
+
+  depart(hiveId: string, incarnation: string, reason: string, workersLeftRunning: number): void {
+    const record = this.shardFor(hiveId).hives.get(hiveId);
+    if (!record || record.incarnation !== incarnation) return;
+    record.connected = false;
+    record.departure = { reason, workersLeftRunning, leftAtWallMs: this.opts.clock.clock.wallMs() };
+    this.logHealth(record, HiveHealth.DOWN, `left with ${workersLeftRunning} worker(s) running`);
+    record.health = HiveHealth.DOWN;
+    this.emitHive(ChangeType.Updated, record);
+  }
+
+  expireEndedWorkers(shardIndex: number): void {
+    const shard = this.shards[shardIndex];
+    const now = this.opts.clock.nowMs();
+    for (const record of shard.hives.values()) {
+      if (record.carried.size === 0) continue;
+      const expired = [...record.carried].filter((id) => now - record.endedSinceMs.get(id)! >= this.retentionMs);
+      if (expired.length === 0) continue;
+      const workers = new Map(record.workers);
+      const removed: WorkerTelemetry[] = [];
+      for (const workerId of expired) {
+        removed.push(workers.get(workerId)!);
+        workers.delete(workerId);
+        this.forgetEnded(shard, record, workerId);
+      }
+      record.workers = workers;
+      for (const worker of removed) this.emitWorker(ChangeType.Removed, record.hiveId, worker);
+    }
+  }
+
+  private forgetEnded(shard: RegistryShard, record: HiveRecord, workerId: string): void {
+    shard.removeWorker(record, workerId);
+    record.carried.delete(workerId);
+    record.endedSinceMs.delete(workerId);
   }
 
   setHealth(hiveId: string, health: HiveHealth): void {
@@ -226,10 +298,6 @@ export class MemoryRegistry implements Registry {
     return this.history.since(since, this.rev);
   }
 
-  historySize(): number {
-    return this.history.size();
-  }
-
   subscribe(listener: (event: RegistryEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -249,6 +317,11 @@ export class MemoryRegistry implements Registry {
       connected: hive.connected,
       lastSeq: hive.lastSeq,
       errors: hive.errors as HiveStatus["errors"],
+      departure: hive.departure && {
+        reason: hive.departure.reason,
+        workersLeftRunning: hive.departure.workersLeftRunning,
+        leftAt: timestampFromMs(hive.departure.leftAtWallMs),
+      },
     });
   }
 

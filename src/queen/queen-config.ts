@@ -28,6 +28,8 @@ export interface QueenConfig {
   watcherMaxPending: number;
   /** Largest request message accepted, in bytes. */
   maxMessageBytes: number;
+  /** How long an ended worker (EXITED, FAILED) stays listed after its hive stops reporting it. */
+  endedWorkerRetentionMs: number;
 }
 
 export const DEFAULT_QUEEN_CONFIG: Readonly<QueenConfig> = Object.freeze({
@@ -43,6 +45,7 @@ export const DEFAULT_QUEEN_CONFIG: Readonly<QueenConfig> = Object.freeze({
   minBookmarkIntervalMs: 100,
   watcherMaxPending: 200_000,
   maxMessageBytes: 4 * 1024 * 1024,
+  endedWorkerRetentionMs: 15 * 60_000,
 });
 
 /** Fills in defaults and rejects settings that cannot work. */

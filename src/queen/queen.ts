@@ -57,7 +57,13 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
   const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, perDeviceMetrics, security, ...rest } = options;
   const config = resolveQueenConfig(rest);
   const liveness = new LivenessClock(clock);
-  const registry = new MemoryRegistry({ shards: config.shards, historySize: config.historySize, clock: liveness, logger });
+  const registry = new MemoryRegistry({
+    shards: config.shards,
+    historySize: config.historySize,
+    endedWorkerRetentionMs: config.endedWorkerRetentionMs,
+    clock: liveness,
+    logger,
+  });
   const hub = new WatchHub(registry, config.watcherMaxPending);
   const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics });
   const sweeper = new LivenessSweeper(registry, liveness, { ...config, onSweep: (ms) => metrics.observeSweep(ms) }, logger);

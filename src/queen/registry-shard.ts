@@ -1,6 +1,6 @@
 import { HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
-import type { HiveView } from "./registry.js";
+import type { HiveDepartureView, HiveView } from "./registry.js";
 import { ModelLists, WorkerEntry } from "./scheduling-index.js";
 
 /** The mutable state of one hive inside its shard. */
@@ -18,6 +18,12 @@ export class HiveRecord implements HiveView {
   errors: readonly CollectionError[] = [];
   /** The messages of the worker entries left out of the last report, joined (to log only changes). */
   rejectionKey = "";
+  /** When the queen first saw each ended worker (liveness clock), for its retention. */
+  readonly endedSinceMs = new Map<string, number>();
+  /** Ended workers the queen keeps although the hive no longer reports them. */
+  carried = new Set<string>();
+  /** Set by a goodbye that left workers running; cleared by the next hello. */
+  departure: HiveDepartureView | undefined = undefined;
 
   constructor(
     public info: HiveInfo,

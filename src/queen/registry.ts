@@ -46,6 +46,16 @@ export interface HiveView {
   readonly gpuProbe: GpuProbeStatus | undefined;
   readonly memoryAvailableBytes: bigint | undefined;
   readonly errors: readonly CollectionError[];
+  /** Set while the hive is away after a goodbye that left workers running. */
+  readonly departure: HiveDepartureView | undefined;
+  /** Ended workers kept by the queen for its retention although the hive no longer reports them. */
+  readonly carried: ReadonlySet<string>;
+}
+
+export interface HiveDepartureView {
+  readonly reason: string;
+  readonly workersLeftRunning: number;
+  readonly leftAtWallMs: number;
 }
 
 /** A report for a hive the registry no longer holds under that incarnation. */
@@ -100,6 +110,13 @@ export interface Registry {
   applyReport(hiveId: string, incarnation: string, report: HiveReport, rejected?: readonly WorkerRejection[]): number;
   /** The hive's stream ended without goodbye: connected=false, DEGRADED at once. No-op for another incarnation. */
   markDisconnected(hiveId: string, incarnation: string): void;
+  /**
+   * A goodbye that left workers running: the hive stays listed, DOWN (nothing measures its
+   * workers), with a departure, until it says hello again or the sweeper evicts it.
+   */
+  depart(hiveId: string, incarnation: string, reason: string, workersLeftRunning: number): void;
+  /** Removes (REMOVED) the ended workers of a shard's hives kept past the retention. */
+  expireEndedWorkers(shard: number): void;
   /** Sets a hive's health (liveness sweep). No-op when unchanged. */
   setHealth(hiveId: string, health: HiveHealth): void;
   /** Forgets a hive: REMOVED for each worker, then for the hive. Returns false when unknown. */

@@ -25,28 +25,28 @@ const encoded = new WeakMap<RegistryEvent, Map<ChangeType, UnknownField | null>>
  * ordinary message. Binary codecs only: the JSON codec ignores unknown fields, so JSON clients get
  * ordinary messages (see eventResponse).
  */
-export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean): WatchResponse {
+export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
   let byType = encoded.get(event);
   if (!byType) encoded.set(event, (byType = new Map()));
   let field = byType.get(type);
   if (field === undefined) {
     // Most events reach one watcher only (each watching its own hives): encoding them apart would cost more.
     byType.set(type, null);
-    return eventResponse(event, type, epoch, snapshot);
+    return eventResponse(event, type, epoch, snapshot, revision);
   }
   if (field === null) {
     field = encodeEventField(event, type);
     byType.set(type, field);
   }
-  const response = create(WatchResponseSchema, { revision: BigInt(event.revision), epoch, snapshot });
+  const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
   (response as { $unknown?: UnknownField[] }).$unknown = [field];
   return response;
 }
 
-/** The ordinary WatchResponse for an event, as watchers see it with `type`. */
-export function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean): WatchResponse {
+/** The ordinary WatchResponse for an event, as watchers see it with `type`, stamped with `revision` (the stream's resume point). */
+export function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
   return create(WatchResponseSchema, {
-    revision: BigInt(event.revision),
+    revision: BigInt(revision),
     epoch,
     snapshot,
     kind:

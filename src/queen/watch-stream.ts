@@ -31,7 +31,7 @@ export async function* watchStream(
     if (session.snapshot) {
       for (const event of session.snapshot) {
         if (shuttingDown()) break;
-        yield respond(event, event.type, epoch, true);
+        yield respond(event, event.type, epoch, true, session.startRevision);
       }
       yield create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, snapshot: true, kind: { case: "snapshotEnd", value: {} } });
     }
@@ -43,23 +43,23 @@ export async function* watchStream(
         throw new ConnectError("watcher fell too far behind; resume with since_revision", Code.ResourceExhausted);
       }
       const now = clock.monotonicMs();
-      const nextHeldMs = session.queue.releaseDue(now);
+      session.queue.releaseDue(now);
       const change = session.queue.take(now);
       if (change) {
-        yield respond(change.event, change.type, epoch, false);
+        // Stamped with the stream's resume point, not the event's own revision: see WatchResponse.revision.
+        yield respond(change.event, change.type, epoch, false, session.queue.resumePoint(hub.registry.revision()));
         lastSentMs = clock.monotonicMs();
         continue;
       }
       const bookmarkDueMs = lastSentMs + params.bookmarkIntervalMs;
       if (now >= bookmarkDueMs) {
-        // A bookmark never passes an UPDATED still held back by min_update_interval.
-        const held = session.queue.minHeldRevision();
-        const revision = held === undefined ? hub.registry.revision() : held - 1;
+        // A bookmark never passes a change still held back by min_update_interval.
+        const revision = session.queue.resumePoint(hub.registry.revision());
         yield create(WatchResponseSchema, { revision: BigInt(revision), epoch, kind: { case: "bookmark", value: {} } });
         lastSentMs = clock.monotonicMs();
         continue;
       }
-      const wakeAt = Math.min(bookmarkDueMs, nextHeldMs ?? Infinity);
+      const wakeAt = Math.min(bookmarkDueMs, session.queue.nextDueMs() ?? Infinity);
       await stopped.race(session.queue.waitForWork(wakeAt - now));
     }
   } finally {

@@ -1,13 +1,10 @@
 import { ChangeType, type RegistryEvent } from "./registry.js";
+import { EntryHeap } from "./watch-entry-heap.js";
 
 /** An undelivered change for one object: the latest event, and the type the watcher must see. */
 export interface PendingChange {
   readonly type: ChangeType;
   readonly event: RegistryEvent;
-}
-
-interface Held extends PendingChange {
-  readonly dueAtMs: number;
 }
 
 /** Identifies the object an event is about. */
@@ -17,21 +14,42 @@ export function objectKey(event: RegistryEvent): string {
 
 const REMOVED_SUFFIX = "\u0000removed";
 
+interface Entry extends PendingChange {
+  type: ChangeType;
+  event: RegistryEvent;
+  readonly key: string;
+  /** Revision of the oldest change this entry carries: its place in line, fixed for its life. */
+  readonly firstRevision: number;
+  /** When a held UPDATED may go out (0 while not held). */
+  dueAtMs: number;
+  heapIndex: number;
+  /** Neighbours in the list of every undelivered entry, oldest first. */
+  older: Entry | undefined;
+  newer: Entry | undefined;
+}
+
 /**
  * One watcher's undelivered changes, coalesced per object so a slow or stalled watcher holds at
  * most one entry per live object (plus one per object removed since it last read):
- * - the latest state of an object replaces an older undelivered one (an undelivered ADDED stays ADDED);
+ * - the latest state of an object replaces an older undelivered one in place: the entry keeps the
+ *   revision of the oldest change it carries (its `firstRevision`), and an undelivered ADDED stays ADDED;
  * - a REMOVED replaces every pending change of its object and is never dropped; an ADDED after a
- *   pending REMOVED is kept beside it (REMOVED is delivered first);
- * - entries are delivered in revision order (a replaced entry moves to the end);
+ *   pending REMOVED is kept beside it (the REMOVED has the older firstRevision, so goes first);
+ * - entries go out in firstRevision order;
  * - with minUpdateMs, an object's UPDATED waits until minUpdateMs after its previous delivery
- *   (held aside, still coalescing); ADDED and REMOVED are never delayed.
- * The publisher only ever calls offer(), which never waits.
+ *   (held aside in a heap by due time, still coalescing); ADDED and REMOVED are never delayed.
+ * {@link resumePoint} is the revision up to which every change has gone out: one less than the
+ * oldest firstRevision still undelivered (held ones included). Stamping every message with it is
+ * what makes any message a safe place to resume from.
+ * The publisher only ever calls offer(), which never waits. Every operation is O(log n).
  */
 export class WatcherQueue {
-  private readonly pending = new Map<string, PendingChange>();
-  private readonly held = new Map<string, Held>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly ready = new EntryHeap<Entry>((a, b) => a.firstRevision < b.firstRevision);
+  private readonly held = new EntryHeap<Entry>((a, b) => a.dueAtMs < b.dueAtMs || (a.dueAtMs === b.dueAtMs && a.firstRevision < b.firstRevision));
   private readonly lastSentMs = new Map<string, number>();
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
   private wake: (() => void) | undefined;
   private overflowed = false;
   private closed = false;
@@ -47,61 +65,70 @@ export class WatcherQueue {
     if (this.closed || this.overflowed) return;
     const key = objectKey(event);
     if (type === ChangeType.Removed) {
-      if (this.pending.delete(key)) this.coalescedCount++;
-      if (this.held.delete(key)) this.coalescedCount++;
-      this.lastSentMs.delete(key);
-      this.pending.delete(key + REMOVED_SUFFIX);
-      this.pending.set(key + REMOVED_SUFFIX, { type: ChangeType.Removed, event });
-    } else {
-      const held = this.held.get(key);
-      if (held) {
+      const live = this.entries.get(key);
+      if (live) {
+        this.drop(live);
         this.coalescedCount++;
-        this.held.set(key, { type: held.type, event, dueAtMs: held.dueAtMs });
+      }
+      this.lastSentMs.delete(key);
+      const removed = this.entries.get(key + REMOVED_SUFFIX);
+      if (removed) removed.event = event;
+      else this.add(key + REMOVED_SUFFIX, ChangeType.Removed, event);
+    } else {
+      const entry = this.entries.get(key);
+      if (entry) {
+        this.coalescedCount++;
+        entry.event = event;
+        if (entry.type !== ChangeType.Added) entry.type = type;
       } else {
-        const previous = this.pending.get(key);
-        if (previous) this.coalescedCount++;
-        this.pending.delete(key);
-        this.pending.set(key, { type: previous?.type === ChangeType.Added ? ChangeType.Added : type, event });
+        this.add(key, type, event);
       }
     }
-    if (this.size() > this.maxPending) this.overflowed = true;
+    if (this.entries.size > this.maxPending) this.overflowed = true;
     this.notify();
   }
 
   /** The next change due for delivery at nowMs, removed from the queue. */
   take(nowMs: number): PendingChange | undefined {
-    for (const [key, change] of this.pending) {
-      this.pending.delete(key);
-      if (this.minUpdateMs > 0 && change.type === ChangeType.Updated) {
-        const last = this.lastSentMs.get(key);
-        if (last !== undefined && nowMs - last < this.minUpdateMs) {
-          this.held.set(key, { ...change, dueAtMs: last + this.minUpdateMs });
-          continue;
+    for (let entry = this.ready.pop(); entry; entry = this.ready.pop()) {
+      if (this.minUpdateMs > 0) {
+        if (entry.type === ChangeType.Updated) {
+          const last = this.lastSentMs.get(entry.key);
+          // Compared as the due time itself, so a released entry is never held again by rounding.
+          if (last !== undefined && nowMs < last + this.minUpdateMs) {
+            entry.dueAtMs = last + this.minUpdateMs;
+            this.held.push(entry);
+            continue;
+          }
         }
+        if (entry.type !== ChangeType.Removed) this.lastSentMs.set(entry.key, nowMs);
       }
-      if (this.minUpdateMs > 0 && change.type !== ChangeType.Removed) this.lastSentMs.set(key, nowMs);
-      return change;
+      this.unlink(entry);
+      return entry;
     }
     return undefined;
   }
 
-  /** Moves held UPDATEDs whose time has come back into the queue; returns the next due time, if any. */
-  releaseDue(nowMs: number): number | undefined {
-    let next: number | undefined;
-    for (const [key, held] of this.held) {
-      if (held.dueAtMs <= nowMs) {
-        this.held.delete(key);
-        this.pending.set(key, { type: held.type, event: held.event });
-      } else if (next === undefined || held.dueAtMs < next) next = held.dueAtMs;
+  /** Moves held UPDATEDs whose time has come back in line: O(log n) each, the rest untouched. */
+  releaseDue(nowMs: number): void {
+    for (let top = this.held.peek(); top && top.dueAtMs <= nowMs; top = this.held.peek()) {
+      this.held.pop();
+      top.dueAtMs = 0;
+      this.ready.push(top);
     }
-    return next;
   }
 
-  /** Lowest revision among held changes (a bookmark must not pass it). */
-  minHeldRevision(): number | undefined {
-    let min: number | undefined;
-    for (const held of this.held.values()) if (min === undefined || held.event.revision < min) min = held.event.revision;
-    return min;
+  /** When the next held UPDATED is due, if any. */
+  nextDueMs(): number | undefined {
+    return this.held.peek()?.dueAtMs;
+  }
+
+  /**
+   * The revision every change up to which has gone out to this watcher, given the registry's
+   * current revision (which every change up to has been offered). Never decreases.
+   */
+  resumePoint(currentRevision: number): number {
+    return this.oldest ? this.oldest.firstRevision - 1 : currentRevision;
   }
 
   /** Undelivered changes replaced by a later one of the same object (metrics). */
@@ -109,13 +136,14 @@ export class WatcherQueue {
     return this.coalescedCount;
   }
 
-  /** Number of undelivered entries (pending and held). */
+  /** Number of undelivered entries (in line and held). */
   size(): number {
-    return this.pending.size + this.held.size;
+    return this.entries.size;
   }
 
-  hasDue(): boolean {
-    return this.pending.size > 0;
+  /** Entries ready to go out now. */
+  readyCount(): number {
+    return this.ready.size;
   }
 
   isOverflowed(): boolean {
@@ -128,14 +156,17 @@ export class WatcherQueue {
 
   close(): void {
     this.closed = true;
-    this.pending.clear();
+    this.entries.clear();
+    this.ready.clear();
     this.held.clear();
+    this.lastSentMs.clear();
+    this.oldest = this.newest = undefined;
     this.notify();
   }
 
   /** Resolves when work arrives, the queue closes, or after timeoutMs. */
   waitForWork(timeoutMs: number): Promise<void> {
-    if (this.pending.size > 0 || this.closed || this.overflowed) return Promise.resolve();
+    if (this.ready.size > 0 || this.closed || this.overflowed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, Math.max(0, timeoutMs));
       const self = this;
@@ -146,6 +177,31 @@ export class WatcherQueue {
       }
       this.wake = done;
     });
+  }
+
+  private add(key: string, type: ChangeType, event: RegistryEvent): void {
+    const entry: Entry = { key, type, event, firstRevision: event.revision, dueAtMs: 0, heapIndex: -1, older: this.newest, newer: undefined };
+    if (this.newest) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
+    this.entries.set(key, entry);
+    this.ready.push(entry);
+  }
+
+  /** Forgets an undelivered entry (superseded by a REMOVED). */
+  private drop(entry: Entry): void {
+    if (entry.dueAtMs > 0) this.held.remove(entry);
+    else this.ready.remove(entry);
+    this.unlink(entry);
+  }
+
+  private unlink(entry: Entry): void {
+    this.entries.delete(entry.key);
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    entry.older = entry.newer = undefined;
   }
 
   private notify(): void {

@@ -39,12 +39,15 @@ describe("pipeline: spawn → collect → heartbeat → registry → watch → s
     expect(match!.health).toBe(HiveHealth.HEALTHY);
   });
 
-  it("a SIGKILLed worker is reported FAILED with its signal, then removed", async () => {
+  it("a SIGKILLed worker is reported FAILED with its signal, findable as FAILED for the retention, then removed", async () => {
     const worker = await cluster.spawnDemo("e2e-victim", "victim-model");
     await watch.waitFor(workerEvent("e2e-victim", EventType.UPDATED, WorkerState.RUNNING), "RUNNING e2e-victim");
     process.kill(worker.pid, "SIGKILL");
     const failed = await watch.waitFor(workerEvent("e2e-victim", EventType.UPDATED, WorkerState.FAILED), "FAILED e2e-victim");
     expect(failed.kind.case === "worker" && failed.kind.value.worker?.exitSignal).toBe("SIGKILL");
+    expect(failed.kind.case === "worker" && failed.kind.value.worker?.reason).toBe("Signaled");
+    const kept = await cluster.queenClient.findWorkers({ model: "victim-model", state: WorkerState.FAILED, includeDegraded: true });
+    expect(kept.matches.map((m) => m.worker?.workerId)).toEqual(["e2e-victim"]);
     const removed = await watch.waitFor(workerEvent("e2e-victim", EventType.REMOVED), "REMOVED e2e-victim");
     expect(removed.revision).toBeGreaterThan(failed.revision);
     const res = await cluster.queenClient.findWorkers({ model: "victim-model", state: WorkerState.FAILED, includeDegraded: true });

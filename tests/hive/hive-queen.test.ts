@@ -12,6 +12,7 @@ import { startQueen, type Queen } from "../../src/queen/queen.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { demoWorker, fakeNvidiaSmi, gpuModeFile, nextEvent, repoRoot, tempDir } from "./hive-test-helpers.js";
 import { waitUntil } from "../helpers/wait.js";
+import { runApiary } from "../e2e/helpers/apiary-process.js";
 
 const quiet = pino({ level: "silent" });
 let queen: Queen;
@@ -130,9 +131,10 @@ describe("hive and queen", () => {
       const { worker } = await client.spawnWorker({ argv: [process.execPath, demoWorker], workerId });
       await waitUntil(() => events.some((m) => isWorker(m, workerId, WorkerState.RUNNING)), `the queen to see ${workerId} running`);
       process.kill(worker!.pid, "SIGKILL");
-      await waitUntil(() => events.some((m) => isWorker(m, workerId) && m.kind.case === "worker" && m.kind.value.type === EventType.REMOVED), `${workerId} removed`);
+      // The queen keeps the ended worker (its retention), so FAILED is its last event for now.
+      await waitUntil(() => events.some((m) => isWorker(m, workerId, WorkerState.FAILED)), `${workerId} FAILED`);
       const failed = events.find((m) => isWorker(m, workerId, WorkerState.FAILED));
-      expect(failed, `${workerId} FAILED before REMOVED`).toBeDefined();
+      expect(events.some((m) => isWorker(m, workerId) && m.kind.case === "worker" && m.kind.value.type === EventType.REMOVED)).toBe(false);
       expect(failed!.kind.case === "worker" && failed!.kind.value.worker?.exitSignal).toBe("SIGKILL");
     }
     watching.abort();
@@ -153,6 +155,60 @@ describe("hive and queen", () => {
     const { hive: status } = await queenClient.getHive({ hiveId: "hive-a" });
     expect(status?.incarnation).toBe(hive.incarnation);
     expect(status?.devices).toHaveLength(2);
+  });
+
+  it("StopWorker answers once the queen has the worker's end: FindWorkers never says RUNNING after it", async () => {
+    const hive = await startTestHive();
+    const client = hiveClient(hive);
+    for (const workerId of ["stop-now-1", "stop-now-2", "stop-now-3"]) {
+      await client.spawnWorker({ argv: [process.execPath, demoWorker, "--model", "stop-model"], workerId });
+      await waitUntil(async () => (await queenClient.findWorkers({ model: "stop-model" })).matches.some((m) => m.worker?.workerId === workerId), `the queen to see ${workerId} running`);
+      const { worker } = await client.stopWorker({ workerId, gracePeriod: { seconds: 5n, nanos: 0 } });
+      expect(worker?.reason).toBe("Stopped");
+      expect(worker?.endedAt).toBeDefined();
+      expect((await queenClient.findWorkers({ model: "stop-model" })).matches).toEqual([]);
+      const ended = await queenClient.findWorkers({ model: "stop-model", state: WorkerState.EXITED });
+      expect(ended.matches.map((m) => [m.worker?.workerId, m.worker?.reason])).toContainEqual([workerId, "Stopped"]);
+    }
+  });
+
+  it("keeps a killed worker findable as FAILED with its reason after the hive has dropped it", async () => {
+    const hive = await startTestHive();
+    const { worker } = await hiveClient(hive).spawnWorker({ argv: [process.execPath, demoWorker], workerId: "killed-1" });
+    await waitUntil(async () => (await queenClient.findWorkers({})).matches.some((m) => m.worker?.workerId === "killed-1"), "killed-1 running");
+    process.kill(worker!.pid, "SIGKILL");
+    await waitUntil(async () => (await queenClient.findWorkers({ state: WorkerState.FAILED })).matches.some((m) => m.worker?.workerId === "killed-1"), "killed-1 FAILED");
+    // Acked, so the hive stops carrying it; the queen keeps it.
+    await waitUntil(() => hive.monitor.latest()?.workers.every((w) => w.workerId !== "killed-1") === true, "the hive to drop killed-1");
+    await nextEvent(hive.heartbeat!, "ack");
+    const found = await queenClient.findWorkers({ state: WorkerState.FAILED });
+    expect(found.matches.map((m) => [m.worker?.workerId, m.worker?.exitSignal, m.worker?.reason])).toEqual([["killed-1", "SIGKILL", "Signaled"]]);
+    expect(found.matches[0].worker?.endedAt).toBeDefined();
+  });
+
+  it("a hive stopped with workers running stays listed DOWN with its departure; the next one re-adopts them and says so", async () => {
+    const stateDir = `${tempDir("apiary-hive-")}/state`;
+    const first = await startTestHive({ stateDir });
+    await hiveClient(first).spawnWorker({ argv: [process.execPath, demoWorker], workerId: "left-running" });
+    await waitUntil(async () => (await queenClient.findWorkers({})).matches.some((m) => m.worker?.workerId === "left-running"), "left-running seen");
+    await first.close({ stopWorkers: false, reason: "Ctrl-C" });
+    const { hive: away } = await queenClient.getHive({ hiveId: "hive-a" });
+    expect(away?.health).toBe(HiveHealth.DOWN);
+    expect(away?.connected).toBe(false);
+    expect(away?.departure).toMatchObject({ reason: "Ctrl-C", workersLeftRunning: 1 });
+    expect(away?.workers.map((w) => w.workerId)).toEqual(["left-running"]);
+
+    const second = await startTestHive({ stateDir });
+    expect(second.readopted).toEqual(["left-running"]);
+    await waitUntil(async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.health === HiveHealth.HEALTHY, "hive-a back");
+    expect((await queenClient.getHive({ hiveId: "hive-a" })).hive?.departure).toBeUndefined();
+    const out = await runApiary(["stop", "left-running", "--queen", queen.url, "--grace", "5s"]);
+    expect(out.stdout.trim()).toBe("stopped left-running: exited (exit status unknown: re-adopted after a hive restart)");
+    const ended = await queenClient.findWorkers({ state: WorkerState.EXITED });
+    const w = ended.matches.find((m) => m.worker?.workerId === "left-running")?.worker;
+    expect(w?.reason).toBe("Stopped");
+    expect(w?.exitCode).toBeUndefined();
+    expect(w?.errors.map((e) => e.message).join()).toMatch(/exit status unknown/);
   });
 
   it("reconnects by itself when the queen restarts on the same port", async () => {

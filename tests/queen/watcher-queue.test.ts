@@ -22,15 +22,22 @@ function drain(q: WatcherQueue, now = 0): string[] {
 }
 
 describe("WatcherQueue", () => {
-  it("keeps only the latest state per object, in revision order; an undelivered ADDED stays ADDED", () => {
+  it("keeps only the latest state per object, in the order of each object's oldest undelivered change", () => {
     rev = 0;
     const q = new WatcherQueue(0, 1000);
     q.offer(ev(ChangeType.Added, "a")); // 1
     q.offer(ev(ChangeType.Updated, "b")); // 2
     q.offer(ev(ChangeType.Updated, "a", 2)); // 3
     q.offer(ev(ChangeType.Updated, "b", 3)); // 4
-    expect(q.size()).toBe(2);
-    expect(drain(q)).toEqual(["Added:a@3", "Updated:b@4"]);
+    q.offer(ev(ChangeType.Updated, "c")); // 5
+    q.offer(ev(ChangeType.Updated, "a", 4)); // 6
+    expect(q.size()).toBe(3);
+    expect(q.resumePoint(6)).toBe(0);
+    const a = q.take(0)!;
+    expect(`${ChangeType[a.type]}@${a.event.revision}`).toBe("Added@6"); // a stays first, ADDED, with its latest state
+    expect(q.resumePoint(6)).toBe(1); // b's change at 2 is still undelivered
+    expect(drain(q)).toEqual(["Updated:b@4", "Updated:c@5"]);
+    expect(q.resumePoint(6)).toBe(6);
   });
 
   it("never loses a REMOVED; an ADDED after it is kept beside it", () => {
@@ -60,7 +67,7 @@ describe("WatcherQueue", () => {
     expect(q.size()).toBe(11);
   });
 
-  it("holds UPDATEDs back to min_update_interval per object, never ADDED or REMOVED", () => {
+  it("holds UPDATEDs back to min_update_interval per object, never ADDED or REMOVED; a held one holds the resume point", () => {
     rev = 0;
     const q = new WatcherQueue(1_000, 1000);
     q.offer(ev(ChangeType.Updated, "a")); // 1
@@ -68,17 +75,38 @@ describe("WatcherQueue", () => {
     q.offer(ev(ChangeType.Updated, "a")); // 2
     q.offer(ev(ChangeType.Added, "b")); // 3
     expect(drain(q, 500)).toEqual(["Added:b@3"]);
+    expect(q.resumePoint(3)).toBe(1); // a@2 is held: resuming from 1 replays it
     q.offer(ev(ChangeType.Updated, "a")); // 4: coalesces into the held one
-    expect(q.minHeldRevision()).toBe(4); // a bookmark stops at 3: resuming replays a@4
-    expect(q.releaseDue(999)).toBe(1_000);
+    expect(q.resumePoint(4)).toBe(1);
+    q.releaseDue(999);
+    expect(q.nextDueMs()).toBe(1_000);
     expect(drain(q, 999)).toEqual([]);
     q.releaseDue(1_000);
     expect(drain(q, 1_000)).toEqual(["Updated:a@4"]);
+    expect(q.resumePoint(4)).toBe(4);
     q.offer(ev(ChangeType.Updated, "a")); // 5: held again
     expect(drain(q, 1_100)).toEqual([]);
     q.offer(ev(ChangeType.Removed, "a")); // 6: never delayed, replaces the held update
     expect(drain(q, 1_100)).toEqual(["Removed:a@6"]);
     expect(q.size()).toBe(0);
+    expect(q.resumePoint(6)).toBe(6);
+  });
+
+  it("releases held entries by due time, whatever order they were held in", () => {
+    rev = 0;
+    const q = new WatcherQueue(1_000, 100_000);
+    for (let i = 0; i < 100; i++) q.offer(ev(ChangeType.Updated, `w${i}`)); // 1..100
+    for (let i = 0; i < 100; i++) expect(q.take(99 - i)?.event.revision).toBe(i + 1); // w_i sent at 99 - i
+    for (let i = 0; i < 100; i++) q.offer(ev(ChangeType.Updated, `w${i}`)); // 101..200, all held
+    expect(q.take(100)).toBeUndefined();
+    expect(q.resumePoint(200)).toBe(100);
+    q.releaseDue(1_000); // due 1000 + 99 - i: only w99 released
+    expect(q.nextDueMs()).toBe(1_001);
+    expect(drain(q, 1_000)).toEqual(["Updated:w99@200"]);
+    expect(q.resumePoint(200)).toBe(100); // w0's change at 101 still held
+    q.releaseDue(1_099);
+    expect(drain(q, 1_099)).toHaveLength(99);
+    expect(q.resumePoint(200)).toBe(200);
   });
 
   it("wakes a waiting consumer on offer and on close", async () => {

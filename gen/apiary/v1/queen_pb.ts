@@ -825,6 +825,23 @@ export const ListHivesResponseSchema: GenMessage<ListHivesResponse> = /*@__PURE_
 /**
  * Opens a Watch stream.
  *
+ * Ordering (a promise). On one stream revisions never decrease. Resuming with
+ * since_revision = the revision of any message received outside a snapshot
+ * (or of a snapshot_end) yields every change the client has not seen —
+ * coalesced to each object's latest state — and never an UPDATED for an
+ * object it was never sent ADDED. How: the queen keeps at most one undelivered
+ * entry per object and watcher; a newer change of the object replaces the
+ * entry's state in place, so the entry keeps the place in line of the oldest
+ * change it carries, and entries go out in that order. Every message is
+ * stamped with the stream's resume point: the revision up to which every
+ * change the watcher's filters select has gone out (one less than the oldest
+ * change still undelivered, or the queen's revision when none is). An UPDATED
+ * held back by min_update_interval keeps its place: other objects' changes go
+ * out meanwhile, but the messages carrying them, and bookmarks, repeat the
+ * resume point until the held change has gone out too. A slow or stalled
+ * watcher thus costs one entry per object (plus one per object removed since
+ * it last read); a REMOVED is never dropped.
+ *
  * @generated from message apiary.v1.WatchRequest
  */
 export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
@@ -875,6 +892,7 @@ export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
 
   /**
    * Send each object's UPDATED events at most this often (latest state wins); unset = every change.
+   * ADDED and REMOVED are never delayed. A held UPDATED holds the stream's resume point back (see above).
    *
    * @generated from field: google.protobuf.Duration min_update_interval = 7;
    */
@@ -952,7 +970,8 @@ export const WorkerEventSchema: GenMessage<WorkerEvent> = /*@__PURE__*/
   messageDesc(file_apiary_v1_queen, 20);
 
 /**
- * Nothing to report: the watcher has seen everything up to this message's revision.
+ * Nothing to report: the watcher has seen everything up to this message's
+ * revision (while an UPDATED is held back, the revision before it).
  *
  * @generated from message apiary.v1.WatchBookmark
  */
@@ -988,7 +1007,13 @@ export const WatchSnapshotEndSchema: GenMessage<WatchSnapshotEnd> = /*@__PURE__*
  */
 export type WatchResponse = Message<"apiary.v1.WatchResponse"> & {
   /**
-   * Registry revision of this message; resume with since_revision = the last one received.
+   * The stream's resume point: every change up to this revision that the
+   * request's filters select has been sent on this stream (an object's state
+   * may be newer: changes to one object coalesce). Resume with since_revision =
+   * the last one received. Never decreases; several messages may carry the
+   * same one. On an event it is usually the event's own revision, but it is
+   * lower while an older change is still held back by min_update_interval,
+   * and may be higher when later changes of the same objects were already sent.
    *
    * @generated from field: uint64 revision = 1;
    */

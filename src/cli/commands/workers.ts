@@ -4,9 +4,9 @@ import {
 } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
+import { queenFlags, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, intFlag, choiceFlag, numberFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 import { engineCells, ENGINE_HEADERS } from "../engine-columns.js";
 import { renderTable } from "../table.js";
 import { bytes, pct, rate, health, workerState } from "../format.js";
@@ -21,7 +21,7 @@ export const workersCommand: Command = {
   summary: "find workers (FindWorkers): by model, free VRAM, idleness, labels",
   usage: "apiary workers [--model M] [--min-free-vram 8GiB] [--idle] [--label k=v]… [flags]",
   flags: [
-    queenFlag, jsonFlag,
+    ...queenFlags, jsonFlag,
     { name: "model", type: "string", value: "M", help: "only workers serving exactly this model" },
     minFreeVramFlag,
     { name: "idle", type: "boolean", help: "only idle workers: no request running or waiting by engine metrics, else GPU at most 5 %" },
@@ -49,8 +49,8 @@ export const workersCommand: Command = {
       maxRequestsWaiting: intFlag("max-waiting", flags["max-waiting"] as string | undefined, 0, 2 ** 32 - 1),
       maxKvCacheUsageRatio: numberFlag("max-kv", flags["max-kv"] as string | undefined, 0, 1),
     });
-    const { client, url } = connect(QueenService, flags.queen as string);
-    const res = await client.findWorkers(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const res = await client.findWorkers(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
     if (flags.json) {
@@ -62,11 +62,11 @@ export const workersCommand: Command = {
       return [
         m.hiveId, w.workerId, w.model || "-", workerState(w.state), String(w.pid),
         pct(w.cpuPct), bytes(w.memoryRssBytes), rate(w.ioReadBytesPerSec), rate(w.ioWriteBytesPerSec),
-        pct(w.gpuUtilizationPct), bytes(w.vramUsedBytes), bytes(m.freeVramBytes), ...engineCells(w), health(m.health),
+        pct(w.gpuUtilizationPct), bytes(w.vramUsedBytes), bytes(m.freeVramBytes), ...engineCells(w), health(m.health), w.reason || "-",
       ];
     });
     process.stdout.write(renderTable(
-      ["HIVE", "WORKER", "MODEL", "STATE", ">PID", ">CPU", ">MEM", ">READ", ">WRITE", ">GPU", ">VRAM", ">FREE VRAM", ...ENGINE_HEADERS, "HEALTH"],
+      ["HIVE", "WORKER", "MODEL", "STATE", ">PID", ">CPU", ">MEM", ">READ", ">WRITE", ">GPU", ">VRAM", ">FREE VRAM", ...ENGINE_HEADERS, "HEALTH", "REASON"],
       rows,
     ));
     process.stdout.write(`${res.matches.length} of ${res.totalMatches} matching workers, revision ${res.revision}\n`);

@@ -9,12 +9,19 @@ export interface ExitFacts {
   oomKilled: boolean;
 }
 
+/** WorkerTelemetry.reason of an ended worker. */
+export type EndReason = "Completed" | "Error" | "OOMKilled" | "Signaled" | "Stopped" | "Vanished";
+
 export interface ExitOutcome {
   state: WorkerState;
   exitCode?: number;
   exitSignal: string;
+  /** One word for WorkerTelemetry.reason. */
+  endReason: EndReason;
   /** Why it failed, for the worker's errors; undefined when it did not. */
   reason?: string;
+  /** A note for the worker's errors when it did not fail but something is unknown. */
+  note?: string;
 }
 
 const SIGTERM_EXIT_CODE = 128 + constants.signals.SIGTERM;
@@ -29,16 +36,22 @@ export function exitOutcome(facts: ExitFacts): ExitOutcome {
   const exitCode = facts.code ?? undefined;
   const exitSignal = facts.signal ?? "";
   if (facts.oomKilled && !facts.stopRequested) {
-    return { state: WorkerState.FAILED, exitCode, exitSignal: exitSignal || "SIGKILL", reason: "OOM-killed: the worker's cgroup reached its memory limit" };
+    return { state: WorkerState.FAILED, exitCode, exitSignal: exitSignal || "SIGKILL", endReason: "OOMKilled", reason: "OOM-killed: the worker's cgroup reached its memory limit" };
   }
   if (facts.stopRequested) {
-    const clean = exitCode === undefined || exitCode === 0 || exitCode === SIGTERM_EXIT_CODE || exitSignal === "SIGTERM" || exitSignal === "SIGKILL";
-    return clean ? { state: WorkerState.EXITED, exitCode, exitSignal } : { state: WorkerState.FAILED, exitCode, exitSignal, reason: `exited with code ${exitCode} after StopWorker` };
+    if (exitCode === undefined && exitSignal === "") {
+      // A re-adopted worker is not the hive's child: nobody can learn how it ended. Say so.
+      return { state: WorkerState.EXITED, exitSignal, endReason: "Stopped", note: `${UNKNOWN_STATUS}; it ended after StopWorker's signals` };
+    }
+    const clean = exitCode === 0 || exitCode === SIGTERM_EXIT_CODE || exitSignal === "SIGTERM" || exitSignal === "SIGKILL";
+    return clean
+      ? { state: WorkerState.EXITED, exitCode, exitSignal, endReason: "Stopped" }
+      : { state: WorkerState.FAILED, exitCode, exitSignal, endReason: "Error", reason: `exited with code ${exitCode} after StopWorker` };
   }
-  if (exitSignal !== "") return { state: WorkerState.FAILED, exitCode, exitSignal, reason: `killed by ${exitSignal}` };
-  if (exitCode === 0) return { state: WorkerState.EXITED, exitCode, exitSignal };
-  if (exitCode === undefined) {
-    return { state: WorkerState.FAILED, exitSignal, reason: "ended; exit status unknown (re-adopted after a hive restart, so it could not be waited for)" };
-  }
-  return { state: WorkerState.FAILED, exitCode, exitSignal, reason: `exited with code ${exitCode}` };
+  if (exitSignal !== "") return { state: WorkerState.FAILED, exitCode, exitSignal, endReason: "Signaled", reason: `killed by ${exitSignal}` };
+  if (exitCode === 0) return { state: WorkerState.EXITED, exitCode, exitSignal, endReason: "Completed" };
+  if (exitCode === undefined) return { state: WorkerState.FAILED, exitSignal, endReason: "Vanished", reason: `ended; ${UNKNOWN_STATUS}` };
+  return { state: WorkerState.FAILED, exitCode, exitSignal, endReason: "Error", reason: `exited with code ${exitCode}` };
 }
+
+const UNKNOWN_STATUS = "exit status unknown (re-adopted after a hive restart, so it could not be waited for)";

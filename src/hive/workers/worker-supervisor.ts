@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { SpawnWorkerRequest } from "../../../gen/apiary/v1/hive_pb.js";
@@ -78,6 +79,8 @@ export class WorkerSupervisor {
   private readonly logDir: string;
   private bootTimeMs = 0;
   private closed = false;
+  /** Ids of the workers found alive at init (left running by an earlier hive process). */
+  readonly readopted: string[] = [];
 
   constructor(private readonly opts: SupervisorOptions) {
     this.procRoot = opts.procRoot ?? "/proc";
@@ -97,6 +100,9 @@ export class WorkerSupervisor {
     this.bootTimeMs = await readBootTimeMs(this.procRoot);
     this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root }, "worker supervisor ready");
     await this.readopt();
+    if (this.readopted.length > 0) {
+      this.opts.logger.info({ workers: this.readopted }, `re-adopted ${this.readopted.length} running worker(s) left by an earlier hive process`);
+    }
     this.pruneLogs();
   }
 
@@ -119,6 +125,7 @@ export class WorkerSupervisor {
       if (table.isSameProcess(state.pid, state.startTimeTicks)) {
         const record = newRecord(state);
         this.live.set(state.workerId, record);
+        this.readopted.push(state.workerId);
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "worker re-adopted");
       } else {
         await this.driver.remove(state.cgroup);
@@ -126,6 +133,11 @@ export class WorkerSupervisor {
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "stale worker state removed (process gone)");
       }
     }
+  }
+
+  /** Workers alive now (not ended). */
+  get runningCount(): number {
+    return this.live.size;
   }
 
   async spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry> {
@@ -218,8 +230,11 @@ export class WorkerSupervisor {
     const final = baseTelemetry(record, outcome.state);
     final.exitCode = outcome.exitCode;
     final.exitSignal = outcome.exitSignal;
+    final.reason = outcome.endReason;
+    final.endedAt = timestampFromMs(Date.now());
     final.processCount = 0;
-    if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.reason.startsWith("OOM") ? "cgroup" : "spawn", message: outcome.reason }));
+    if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.endReason === "OOMKilled" ? "cgroup" : "spawn", message: outcome.reason }));
+    if (outcome.note) final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: outcome.note }));
     record.final = final;
     record.latest = final;
     this.live.delete(workerId);

@@ -14,7 +14,7 @@ export const DEMO_WORKER = fileURLToPath(new URL("../../../examples/demo-worker/
 /** Liveness settings short enough for tests: DEGRADED after 1 s, DOWN after 2.5 s, evicted 2 s later. */
 export const FAST_QUEEN_ARGS = [
   "--report-interval", "250ms", "--degraded-after", "1s", "--down-after", "2500ms",
-  "--evict-after", "2s", "--sweep-interval", "100ms",
+  "--evict-after", "2s", "--sweep-interval", "100ms", "--ended-retention", "3s",
 ];
 
 /** A queen and a hive started as `apiary` child processes, with clients for both. */
