@@ -24,7 +24,7 @@ const [workers, ticks] = process.argv.slice(2).map(Number);
 const logger = pino({ level: "silent" });
 const stateDir = mkdtempSync(join(tmpdir(), "apiary-bench-engine-"));
 const farm = spawn(process.execPath, [fileURLToPath(new URL("./hive-tick-engine-farm.mjs", import.meta.url)), String(workers)], { stdio: ["ignore", "pipe", "inherit"] });
-const supervisor = new WorkerSupervisor({ stateDir, cgroupMode: "none", logger, defaultGraceMs: 1_000 });
+const supervisor = new WorkerSupervisor({ stateDir, cgroupMode: "none", cgroupParent: "apiary-bench-engine", logger, defaultGraceMs: 1_000 });
 
 try {
   const line = await new Promise<string>((resolve) => createInterface({ input: farm.stdout! }).once("line", resolve));
