@@ -15,6 +15,7 @@ import { memoryFigure } from "./figures/memory.js";
 import { hiveTickFigure } from "./figures/hive-tick.js";
 import { hiveTickEngineFigure } from "./figures/hive-tick-engine.js";
 import { startupFigure } from "./figures/startup.js";
+import { tlsFigure } from "./figures/tls.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -26,6 +27,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   startup: startupFigure,
   ingest: ingestFigure,
   watch: watchFigure,
+  tls: tlsFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
 const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "watch"];
