@@ -12,7 +12,7 @@ import { outputFlags, outputFormat } from "../output/output-format.js";
 import { printListing } from "../output/print-list.js";
 import { workerColumns, workerName } from "../output/worker-columns.js";
 
-const ORDERS = { "most-free-vram": WorkerOrder.MOST_FREE_VRAM, "least-utilized": WorkerOrder.LEAST_UTILIZED };
+const ORDERS = { "most-free-vram": WorkerOrder.MOST_FREE_VRAM, "least-utilized": WorkerOrder.LEAST_UTILIZED, "least-loaded": WorkerOrder.LEAST_LOADED };
 const STATES = {
   starting: WorkerState.STARTING, running: WorkerState.RUNNING, exited: WorkerState.EXITED, failed: WorkerState.FAILED, backoff: WorkerState.BACKOFF,
 };
@@ -25,11 +25,13 @@ export const workersCommand: Command = {
     ...queenFlags, ...outputFlags,
     { name: "model", type: "string", value: "M", help: "only workers serving exactly this model" },
     minFreeVramFlag,
-    { name: "idle", type: "boolean", help: "only workers whose GPU utilisation is at most 5 %" },
+    { name: "idle", type: "boolean", help: "only idle workers: no request running or waiting by engine metrics, else GPU at most 5 %" },
+    { name: "max-waiting", type: "string", value: "N", help: "only workers whose engine has at most N requests waiting" },
+    { name: "max-kv", type: "string", value: "RATIO", help: "only workers whose engine KV-cache use is at most this (0-1)" },
     { name: "max-gpu-util", type: "string", value: "PCT", help: "only workers at most this GPU-busy (0-100)" },
     workerLabelFlag, hiveLabelFlag, includeDegradedFlag, limitFlag,
     { name: "state", type: "string", value: "S", help: "starting|running|exited|failed [default: running]" },
-    { name: "order", type: "string", value: "O", help: "most-free-vram|least-utilized [default: by hive, worker]" },
+    { name: "order", type: "string", value: "O", help: "most-free-vram|least-utilized|least-loaded [default: by hive, worker]" },
     { name: "hive", type: "string", value: "ID", multiple: true, help: "only workers of this hive" },
   ],
   async run({ flags }) {
@@ -47,6 +49,8 @@ export const workersCommand: Command = {
       limit: intFlag("limit", flags.limit as string | undefined, 0, 1000),
       order: choiceFlag("order", flags.order as string | undefined, ORDERS),
       hiveIds: flags.hive as string[],
+      maxRequestsWaiting: intFlag("max-waiting", flags["max-waiting"] as string | undefined, 0, 2 ** 32 - 1),
+      maxKvCacheUsageRatio: numberFlag("max-kv", flags["max-kv"] as string | undefined, 0, 1),
     });
     const { client, url, timeoutMs } = connect(QueenService, flags);
     const res = await client.findWorkers(request, { timeoutMs }).catch((err) => {

@@ -2,6 +2,7 @@ import type { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
 import type { WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { bytes, pct, rate, health, workerState, labels, DASH } from "../format.js";
 import type { Column } from "./columns.js";
+import { engineCells, ENGINE_HEADERS } from "../engine-columns.js";
 
 /** A worker with what the queen knows around it (FindWorkers' WorkerMatch is one; top builds them from Watch). */
 export interface WorkerRow {
@@ -32,6 +33,7 @@ export const workerColumns: Column<WorkerRow>[] = [
   { header: "GPU", right: true, value: (r) => pct(r.worker.gpuUtilizationPct) },
   { header: "VRAM", right: true, value: (r) => bytes(r.worker.vramUsedBytes) },
   { header: "FREE VRAM", right: true, listOnly: true, value: (r) => bytes(r.freeVramBytes) },
+  ...ENGINE_HEADERS.map((h, i): Column<WorkerRow> => ({ header: h.replace(/^>/, ""), right: true, value: (r) => engineCells(r.worker)[i] })),
   { header: "HEALTH", listOnly: true, value: (r) => (r.health === undefined ? DASH : health(r.health)) },
   { header: "REASON", value: (r) => r.worker.reason || DASH },
   { header: "LABELS", wide: true, value: (r) => labels(r.worker.labels) },
