@@ -23,7 +23,7 @@ const logger = pino({ level: "silent" });
 const stateDir = mkdtempSync(join(tmpdir(), "apiary-bench-hive-"));
 process.env.FAKE_NVIDIA_SMI_GPUS = "8";
 process.env.FAKE_NVIDIA_SMI_SEED = "bench";
-const supervisor = new WorkerSupervisor({ stateDir, cgroupMode: "none", logger, defaultGraceMs: 1_000 });
+const supervisor = new WorkerSupervisor({ stateDir, cgroupMode: "none", cgroupParent: "apiary-bench", logger, defaultGraceMs: 1_000 });
 const probe = new GpuProbe({ nvidiaSmiPath: fakeSmi, deadlineMs: 10_000, logger });
 
 async function invocationsPerTick(monitor: Monitor, n: number): Promise<number> {

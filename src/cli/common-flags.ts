@@ -1,12 +1,30 @@
 import type { FlagSpec } from "./command.js";
 
-export const DEFAULT_QUEEN = "http://127.0.0.1:7833";
-export const DEFAULT_HIVE = "http://127.0.0.1:7835";
+/** Scheme-less: https:// when TLS settings are given, else http://. */
+export const DEFAULT_QUEEN = "127.0.0.1:7833";
+export const DEFAULT_HIVE = "127.0.0.1:7835";
 
+/** No default in the spec: a context's queen sits between the environment and the default (client-config.ts). */
 export const queenFlag: FlagSpec = {
-  name: "queen", type: "string", value: "ADDR", env: "APIARY_QUEEN", default: DEFAULT_QUEEN,
-  help: "address of the queen",
+  name: "queen", type: "string", value: "ADDR", env: "APIARY_QUEEN",
+  help: "address of the queen [default: the context's, else 127.0.0.1:7833]",
 };
+
+/**
+ * How a client reaches and authenticates to queens and hives. Each setting comes from its flag,
+ * else its variable, else the selected context of the config file, else the default.
+ */
+export const connectionFlags: FlagSpec[] = [
+  { name: "context", type: "string", value: "NAME", env: "APIARY_CONTEXT", help: "context of the config file to use [default: its current-context]" },
+  { name: "ca", type: "string", value: "FILE", env: "APIARY_CA", help: "CA bundle to verify servers with (https; default: the system's)" },
+  { name: "cert", type: "string", value: "FILE", env: "APIARY_CERT", help: "client certificate (mutual TLS)" },
+  { name: "key", type: "string", value: "FILE", env: "APIARY_KEY", help: "key of the client certificate" },
+  { name: "token", type: "string", value: "TOKEN", env: "APIARY_TOKEN", help: "bearer token sent with every call" },
+  { name: "request-timeout", type: "string", value: "DUR", env: "APIARY_REQUEST_TIMEOUT", help: "deadline of each call (streams excepted) [default: 10s]" },
+];
+
+/** --queen plus the connection flags: every command that talks to the queen. */
+export const queenFlags: FlagSpec[] = [queenFlag, ...connectionFlags];
 export const jsonFlag: FlagSpec = {
   name: "json", type: "boolean", help: "print the proto JSON mapping instead of a table",
 };

@@ -11,6 +11,7 @@ export const hiveRuntimeFlags: FlagSpec[] = [
   { name: "no-gpu", type: "boolean", env: "APIARY_NO_GPU", help: "never run nvidia-smi" },
   { name: "cgroup-root", type: "string", value: "DIR", env: "APIARY_CGROUP_ROOT", default: "/sys/fs/cgroup", help: "cgroup filesystem to put workers in" },
   { name: "cgroup-mode", type: "string", value: "MODE", env: "APIARY_CGROUP_MODE", default: "auto", help: "auto|v2|v1|none" },
+  { name: "cgroup-parent", type: "string", value: "PATH", env: "APIARY_CGROUP_PARENT", help: "group of this hive's workers below each hierarchy [default: apiary/<hive id>]" },
   { name: "state-dir", type: "string", value: "DIR", env: "APIARY_STATE_DIR", help: "worker metadata and logs [default: /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive]" },
   { name: "tick-interval", type: "string", value: "DUR", env: "APIARY_TICK_INTERVAL", default: "1s", help: "how often workers are measured" },
   { name: "worker-log-retention", type: "string", value: "DUR", env: "APIARY_WORKER_LOG_RETENTION", default: "7d", help: "delete logs of ended workers older than this" },
@@ -25,6 +26,7 @@ export function hiveRuntime(flags: ParsedArgs["flags"]): HiveConfig {
     gpuEnabled: flags["no-gpu"] !== true,
     cgroupRoot: flags["cgroup-root"] as string,
     cgroupMode: choiceFlag("cgroup-mode", flags["cgroup-mode"] as string, CGROUP_MODES),
+    cgroupParent: flags["cgroup-parent"] as string | undefined,
     stateDir: flags["state-dir"] as string | undefined,
     tickIntervalMs: durationFlag("tick-interval", flags["tick-interval"] as string),
     workerLogRetentionMs: durationFlag("worker-log-retention", flags["worker-log-retention"] as string),
@@ -40,10 +42,17 @@ export const hiveIdentityFlags: FlagSpec[] = [
   { name: "id", type: "string", value: "NAME", env: "APIARY_HIVE_ID", help: "hive id, unique in the cluster [default: hostname]" },
   { name: "label", type: "string", value: "K=V", env: "APIARY_HIVE_LABELS", multiple: true, help: "label for scheduling filters (env: comma-separated)" },
   { name: "ack-deadline", type: "string", value: "DUR", env: "APIARY_ACK_DEADLINE", default: "5s", help: "reconnect when the queen does not ack a report within this" },
+  { name: "queen-ca", type: "string", value: "FILE", env: "APIARY_QUEEN_CA", help: "CA to verify the queen with [default: --client-ca]; the hive's --tls-cert/--tls-key are its client certificate" },
+  { name: "allow-program", type: "string", value: "PATH|GLOB", env: "APIARY_ALLOW_PROGRAMS", multiple: true, help: "SpawnWorker may start only these programs (absolute path or glob; env: comma-separated)" },
 ];
 
 export function hiveIdentity(flags: ParsedArgs["flags"]): HiveConfig {
+  const certFile = flags["tls-cert"] as string | undefined;
+  const keyFile = flags["tls-key"] as string | undefined;
+  const caFile = (flags["queen-ca"] as string | undefined) ?? (flags["client-ca"] as string | undefined);
   return {
+    queenCredentials: certFile || caFile ? { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}) } : undefined,
+    allowPrograms: (flags["allow-program"] as string[] | undefined) ?? [],
     host: flags.host as string,
     port: intFlag("port", flags.port as string, 0, 65535),
     advertiseUrl: flags.advertise as string | undefined,

@@ -1,27 +1,110 @@
+import { readFileSync } from "node:fs";
 import { createClient, ConnectError, Code, type Client } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import { createApiaryTransport, normalizeAddress } from "../rpc/transport.js";
-import { CliError } from "./command.js";
+import { createApiaryTransport, normalizeAddress, type ClientCredentials } from "../rpc/transport.js";
+import { wantsTls } from "../rpc/tls/client-credentials.js";
+import { selectedContext } from "./client-config.js";
+import { CliError, UsageError, type ParsedArgs } from "./command.js";
+import { durationFlag } from "./parse-values.js";
 
 export interface Connected<S extends DescService> {
   url: string;
   client: Client<S>;
+  /** The deadline for each unary call: --request-timeout, else the context's, else CALL_TIMEOUT_MS. */
+  timeoutMs: number;
 }
 
-/** A client of `service` at a user-given address ("host:port" or a URL). */
-export function connect<S extends DescService>(service: S, address: string): Connected<S> {
-  const url = normalizeAddress(address);
-  return { url, client: createClient(service, createApiaryTransport(url)) };
+/** Default deadline for one unary call from the command line. */
+export const CALL_TIMEOUT_MS = 10_000;
+const DEFAULT_QUEEN_ADDRESS = "127.0.0.1:7833";
+
+export interface ConnectionSettings {
+  url: string;
+  credentials: ClientCredentials;
+  timeoutMs: number;
+  /** The config file's context the settings came from, if any. */
+  context: string | undefined;
+}
+
+type Flags = ParsedArgs["flags"];
+const str = (flags: Flags, name: string): string | undefined => {
+  const v = flags[name];
+  return typeof v === "string" && v !== "" ? v : undefined;
+};
+
+/**
+ * Where and how to connect: each setting from its flag or variable (parseFlags merged those),
+ * else the selected context, else the default. `address` (a hive's endpoint) replaces the queen's.
+ * Scheme-less addresses are https:// when a CA or client certificate is set; an http:// address
+ * gets no TLS settings.
+ */
+export function resolveConnection(flags: Flags, address?: string): ConnectionSettings {
+  const ctx = selectedContext(str(flags, "context"));
+  const s = ctx?.settings ?? {};
+  const credentials: ClientCredentials = {};
+  const caFile = str(flags, "ca") ?? s.ca;
+  const certFile = str(flags, "cert") ?? s.cert;
+  const keyFile = str(flags, "key") ?? s.key;
+  if (caFile) credentials.caFile = caFile;
+  if (certFile) credentials.certFile = certFile;
+  if (keyFile) credentials.keyFile = keyFile;
+  const token = str(flags, "token") ?? s.token ?? (s["token-file"] ? readToken(s["token-file"]) : undefined);
+  if (token) credentials.token = token;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--cert and --key go together (flags, APIARY_CERT/APIARY_KEY or the context)");
+  const target = address ?? str(flags, "queen") ?? s.queen ?? DEFAULT_QUEEN_ADDRESS;
+  let url: string;
+  try {
+    url = normalizeAddress(target, wantsTls(credentials));
+  } catch (err) {
+    throw new UsageError(`apiary: ${(err as Error).message}`);
+  }
+  if (url.startsWith("http:")) {
+    delete credentials.caFile;
+    delete credentials.certFile;
+    delete credentials.keyFile;
+  }
+  const timeoutText = str(flags, "request-timeout") ?? s["request-timeout"];
+  const timeoutMs = timeoutText === undefined ? CALL_TIMEOUT_MS : durationFlag("request-timeout", timeoutText)!;
+  return { url, credentials, timeoutMs, context: ctx?.name };
+}
+
+function readToken(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new CliError(`token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** A client of `service`: the queen of the flags/context, or `address` (a hive) with the same credentials. */
+export function connect<S extends DescService>(service: S, flags: Flags, address?: string): Connected<S> {
+  const settings = resolveConnection(flags, address);
+  let transport;
+  try {
+    transport = createApiaryTransport(settings.url, { credentials: settings.credentials });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return { url: settings.url, client: createClient(service, transport), timeoutMs: settings.timeoutMs };
 }
 
 /** Turns an RPC failure into one line for the user: unreachable servers name their address. */
 export function rpcFailure(err: unknown, what: string, url: string): CliError {
   const ce = ConnectError.from(err);
   if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded) {
-    return new CliError(`cannot reach the ${what} at ${url}: ${ce.rawMessage}`);
+    return new CliError(`cannot reach the ${what} at ${url}: ${ce.rawMessage}${tlsHint(ce)}`);
+  }
+  if (ce.code === Code.Canceled && url.startsWith("https:")) {
+    return new CliError(`the ${what} at ${url} closed the connection: ${ce.rawMessage} (is the client certificate issued by the CA it trusts, and not expired?)`);
+  }
+  if (ce.code === Code.Unauthenticated) {
+    return new CliError(`${what} at ${url} answered UNAUTHENTICATED: ${ce.rawMessage} (give --cert/--key or --token, or a context: apiary config --help)`);
   }
   return new CliError(`${what} at ${url} answered ${Code[ce.code]}: ${ce.rawMessage}`);
 }
 
-/** Default deadline for one unary call from the command line. */
-export const CALL_TIMEOUT_MS = 10_000;
+function tlsHint(ce: ConnectError): string {
+  const cause = String((ce.cause as Error | undefined)?.message ?? ce.rawMessage);
+  if (/self[- ]signed|unable to verify|certificate/i.test(cause)) return " (TLS: give the cluster's CA with --ca)";
+  return "";
+}

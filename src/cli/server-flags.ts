@@ -1,4 +1,5 @@
-import type { FlagSpec, ParsedArgs } from "./command.js";
+import { UsageError, type FlagSpec, type ParsedArgs } from "./command.js";
+import type { ServerSecurity } from "../rpc/server.js";
 import { durationFlag, intFlag } from "./parse-values.js";
 
 export const logLevelFlag: FlagSpec = {
@@ -35,5 +36,28 @@ export function queenTuning(flags: ParsedArgs["flags"]) {
     sweepIntervalMs: durationFlag("sweep-interval", flags["sweep-interval"] as string),
     historySize: intFlag("watch-history", flags["watch-history"] as string, 1, 10_000_000),
     endedWorkerRetentionMs: durationFlag("ended-retention", flags["ended-retention"] as string),
+  };
+}
+
+/** TLS and client authentication of a server's port; `apiary queen` and `apiary hive` share them. */
+export const serverSecurityFlags: FlagSpec[] = [
+  { name: "tls-cert", type: "string", value: "FILE", env: "APIARY_TLS_CERT", help: "serve TLS with this certificate (PEM; reloaded on change or SIGHUP)" },
+  { name: "tls-key", type: "string", value: "FILE", env: "APIARY_TLS_KEY", help: "key of --tls-cert (PEM)" },
+  { name: "client-ca", type: "string", value: "FILE", env: "APIARY_CLIENT_CA", help: "verify client certificates against this CA; callers are identified by their SPIFFE ID" },
+  { name: "token-file", type: "string", value: "FILE", env: "APIARY_TOKEN_FILE", help: "bearer tokens, hashed (apiary certs token writes it)" },
+  { name: "insecure", type: "boolean", env: "APIARY_INSECURE", help: "allow listening beyond loopback without TLS or client authentication" },
+];
+
+/** Reads serverSecurityFlags into the servers' ServerSecurity. */
+export function serverSecurity(flags: ParsedArgs["flags"]): ServerSecurity {
+  const cert = flags["tls-cert"] as string | undefined;
+  const key = flags["tls-key"] as string | undefined;
+  const clientCa = flags["client-ca"] as string | undefined;
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  if (clientCa !== undefined && cert === undefined) throw new UsageError("--client-ca needs --tls-cert and --tls-key (client certificates are verified over TLS)");
+  return {
+    ...(cert && key ? { tls: { certFile: cert, keyFile: key, ...(clientCa ? { clientCaFile: clientCa } : {}) } } : {}),
+    ...(flags["token-file"] ? { tokenFile: flags["token-file"] as string } : {}),
+    insecure: flags.insecure === true,
   };
 }

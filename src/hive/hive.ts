@@ -54,6 +54,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     stateDir: resolved.stateDir,
     cgroupRoot: resolved.cgroupRoot,
     cgroupMode: resolved.cgroupMode,
+    cgroupParent: resolved.cgroupParent,
     logRetention: { maxAgeMs: resolved.workerLogRetentionMs, maxFiles: resolved.workerLogMaxFiles },
     logger: logger.child({ component: "workers" }),
   });

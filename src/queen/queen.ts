@@ -8,6 +8,7 @@ import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/serv
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import { HiveSessions } from "./hive-sessions.js";
+import { heartbeatBinaryRoute } from "./ingest/heartbeat-route.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
 import { QueenMetrics } from "./metrics/queen-metrics.js";
@@ -87,6 +88,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     port,
     logger,
     services: [{ service: QueenService, impl: service }],
+    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat)],
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
     ...security,

@@ -55,6 +55,17 @@ export interface RpcServerOptions extends ServerSecurity {
    * when it answered the request itself (plain HTTP routes such as /metrics on the same port).
    */
   httpRoutes?: HttpRouteHook;
+  /**
+   * Methods whose binary-encoded requests (gRPC, gRPC-Web, Connect with proto) go to these
+   * registrations instead of `services`: same paths, a request schema of the route's own (e.g.
+   * one that leaves the request undecoded). JSON requests to those methods still reach `services`.
+   */
+  binaryRoutes?: BinaryRoute[];
+}
+
+/** A binary-only registration; its own interceptors run first (outermost), before the server's. */
+export interface BinaryRoute extends ServiceRegistration {
+  interceptors?: Interceptor[];
 }
 
 export interface ReloadResult {
@@ -102,6 +113,31 @@ export function abortOnShutdown(ctxSignal: AbortSignal, server: Pick<RpcServer, 
   return AbortSignal.any([ctxSignal, server.shutdownSignal]);
 }
 
+// Content types whose messages are protobuf binary: gRPC (default codec proto), gRPC-Web, Connect.
+const BINARY_CONTENT_TYPE = /^application\/(?:grpc(?:-web(?:-text)?)?(?:\+proto)?|connect\+proto|proto)\s*(?:;|$)/i;
+
+type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+
+/** Sends binary requests for the routes' paths to an adapter of their own, everything else to `fallback`. */
+function routeBinaryRequests(routes: BinaryRoute[], options: Omit<Parameters<typeof connectNodeAdapter>[0], "routes">, fallback: NodeHandler): NodeHandler {
+  if (routes.length === 0) return fallback;
+  const paths = new Set(routes.flatMap((r) => r.service.methods.map((m) => `/${m.parent.typeName}/${m.name}`)));
+  const binary = connectNodeAdapter({
+    ...options,
+    interceptors: [...routes.flatMap((r) => r.interceptors ?? []), ...(options.interceptors ?? [])],
+    routes(router) {
+      for (const { service, impl } of routes) router.service(service, impl);
+    },
+  });
+  return (req, res) => {
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (paths.has(path) && BINARY_CONTENT_TYPE.test(String(req.headers["content-type"] ?? ""))) binary(req, res);
+    else fallback(req, res);
+  };
+}
+
 /**
  * Serves the given services, plus grpc.health.v1 and server reflection (v1 and v1alpha),
  * on one TCP port: gRPC over HTTP/2 (h2c, or h2 by ALPN with TLS), and Connect, gRPC-Web and
@@ -130,18 +166,21 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   for (const { service } of opts.services) health.setStatus(service.typeName, ServingStatus.SERVING);
   const reflection = new ReflectionIndex([...opts.services.map((r) => r.service), Health, ...REFLECTION_SERVICES]);
 
-  const rpcHandler = connectNodeAdapter({
+  const adapterOptions = {
     readMaxBytes: opts.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
     interceptors: auth.enabled ? [auth.interceptor, ...(opts.interceptors ?? [])] : opts.interceptors,
     contextValues: auth.contextValues,
+  };
+  const rpcHandler = routeBinaryRequests(opts.binaryRoutes ?? [], adapterOptions, connectNodeAdapter({
+    ...adapterOptions,
     routes(router) {
       for (const { service, impl } of opts.services) router.service(service, impl);
       router.service(Health, createHealthService(health));
       router.service(reflectionV1.ServerReflection, createReflectionV1(reflection));
       router.service(reflectionV1alpha.ServerReflection, createReflectionV1alpha(reflection));
     },
-  });
+  }));
 
   const httpRoutes = opts.httpRoutes;
   const handler: typeof rpcHandler = httpRoutes ? (req, res) => void (httpRoutes(req, res as Parameters<HttpRouteHook>[1], auth) || rpcHandler(req, res)) : rpcHandler;

@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import * as https from "node:https";
 import * as tls from "node:tls";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
@@ -16,6 +17,8 @@ import {
   type HeartbeatResponse,
 } from "../../gen/apiary/v1/queen_pb.js";
 import { startQueen, type Queen } from "../../src/queen/queen.js";
+import { newToken, tokenFileLine } from "../../src/rpc/auth/token-store.js";
+import { createHttpRoutes, textReply } from "../../src/rpc/http-routes.js";
 import { InsecureListenError } from "../../src/rpc/tls/listen-safety.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { captureLogs, nextEvent } from "../hive/hive-test-helpers.js";
@@ -137,6 +140,39 @@ describe("one TLS port for every protocol", () => {
       stream.cancel();
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("plain HTTP routes on a TLS port", () => {
+  it("need a reader, like the RPCs: 401 without credentials, 403 for a hive, 200 for a reader token", async () => {
+    const pki = await TestPki.create();
+    const server = await pki.issue("queen", { kind: "queen", name: "main" });
+    const hiveCert = await pki.issue("hive-m", { kind: "hive", name: "hive-m" });
+    const token = newToken();
+    const tokenFile = path.join(pki.dir, "tokens");
+    writeFileSync(tokenFile, tokenFileLine("prometheus", "reader", token) + "\n");
+    const rpc = await startTestServer({
+      tls: { certFile: server.cert, keyFile: server.key, clientCaFile: pki.caFile },
+      tokenFile,
+      httpRoutes: createHttpRoutes({ routes: { "/metrics": () => textReply(200, "apiary_up 1") } }),
+    });
+    try {
+      const get = (opts: https.RequestOptions) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = https.get(`${rpc.url}/metrics`, { ca: pki.ca.certPem, ...opts }, (res) => {
+            let body = "";
+            res.setEncoding("utf8").on("data", (d: string) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on("error", reject);
+        });
+      expect((await get({})).status).toBe(401);
+      expect((await get({ cert: hiveCert.certPem, key: hiveCert.keyPem })).status).toBe(403);
+      expect((await get({ headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+      expect(await get({ headers: { authorization: `Bearer ${token}` } })).toEqual({ status: 200, body: "apiary_up 1\n" });
+    } finally {
+      await rpc.close();
     }
   });
 });

@@ -2,10 +2,10 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { HiveStatusSchema, ListEventsResponseSchema, QueenService } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { CliError, UsageError, type Command } from "../command.js";
-import { jsonFlag, queenFlag } from "../common-flags.js";
+import { jsonFlag, queenFlags } from "../common-flags.js";
 import { formatHive, formatWorker } from "../describe/describe-format.js";
 import { intFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 
 export const describeCommand: Command = {
   name: "describe",
@@ -13,7 +13,7 @@ export const describeCommand: Command = {
   usage: "apiary describe hive HIVE_ID | worker WORKER_ID [--hive-id H] [--events N] [--json]",
   description: "Events (health changes, restarts, exits, OOM kills, collection errors) are kept by the queen, a few per object, while it knows the object.",
   flags: [
-    queenFlag,
+    ...queenFlags,
     { name: "hive-id", type: "string", value: "H", help: "the worker's hive, when several hives run a worker of that id" },
     { name: "events", type: "string", value: "N", default: "20", help: "show at most the N newest events" },
     jsonFlag,
@@ -24,15 +24,15 @@ export const describeCommand: Command = {
       throw new UsageError("apiary describe: give hive HIVE_ID or worker WORKER_ID");
     }
     const limit = intFlag("events", flags.events as string, 0, 1000)!;
-    const { client, url } = connect(QueenService, flags.queen as string);
+    const { client, url, timeoutMs } = connect(QueenService, flags);
     const fail = (err: unknown): never => {
       throw rpcFailure(err, "queen", url);
     };
     const json = flags.json === true;
     if (kind === "hive") {
       const [hive, events] = await Promise.all([
-        client.getHive({ hiveId: id }, { timeoutMs: CALL_TIMEOUT_MS }).catch(fail),
-        client.listEvents({ hiveId: id, limit }, { timeoutMs: CALL_TIMEOUT_MS }).catch(fail),
+        client.getHive({ hiveId: id }, { timeoutMs }).catch(fail),
+        client.listEvents({ hiveId: id, limit }, { timeoutMs }).catch(fail),
       ]);
       if (json) {
         process.stdout.write(pretty({ hive: JSON.parse(toJsonString(HiveStatusSchema, hive.hive!)), events: eventsJson(events) }));
@@ -41,7 +41,7 @@ export const describeCommand: Command = {
       }
       return 0;
     }
-    const hives = await client.listHives({}, { timeoutMs: CALL_TIMEOUT_MS }).catch(fail);
+    const hives = await client.listHives({}, { timeoutMs }).catch(fail);
     const wanted = flags["hive-id"] as string | undefined;
     const hits = hives.hives.flatMap((h) =>
       wanted !== undefined && h.info?.hiveId !== wanted ? [] : h.workers.filter((w) => w.workerId === id).map((w) => ({ hiveId: h.info!.hiveId, worker: w })),
@@ -49,7 +49,7 @@ export const describeCommand: Command = {
     if (hits.length === 0) throw new CliError(`no hive known to the queen at ${url} runs a worker ${id}`);
     if (hits.length > 1) throw new CliError(`worker ${id} exists on several hives (${hits.map((h) => h.hiveId).join(", ")}): pass --hive-id`);
     const { hiveId, worker } = hits[0];
-    const events = await client.listEvents({ hiveId, workerId: id, limit }, { timeoutMs: CALL_TIMEOUT_MS }).catch(fail);
+    const events = await client.listEvents({ hiveId, workerId: id, limit }, { timeoutMs }).catch(fail);
     if (json) {
       process.stdout.write(pretty({ hiveId, worker: JSON.parse(toJsonString(WorkerTelemetrySchema, worker)), events: eventsJson(events) }));
     } else {

@@ -3,9 +3,9 @@ import {
   QueenService, FindDevicesRequestSchema, FindDevicesResponseSchema, DeviceOrder,
 } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
+import { queenFlags, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, intFlag, choiceFlag, numberFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 import { renderTable } from "../table.js";
 import { bytes, pct, health, DASH } from "../format.js";
 
@@ -16,7 +16,7 @@ export const devicesCommand: Command = {
   summary: "find GPUs with room for a new worker (FindDevices)",
   usage: "apiary devices [--min-free-vram 8GiB] [--label k=v]… [flags]",
   flags: [
-    queenFlag, jsonFlag, minFreeVramFlag,
+    ...queenFlags, jsonFlag, minFreeVramFlag,
     { name: "max-util", type: "string", value: "PCT", help: "only GPUs at most this busy (0-100)" },
     labelFilterFlag, includeDegradedFlag, limitFlag,
     { name: "order", type: "string", value: "O", help: "most-free-vram|least-utilized [default: by hive, index]" },
@@ -32,8 +32,8 @@ export const devicesCommand: Command = {
       order: choiceFlag("order", flags.order as string | undefined, ORDERS),
       hiveIds: flags.hive as string[],
     });
-    const { client, url } = connect(QueenService, flags.queen as string);
-    const res = await client.findDevices(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const res = await client.findDevices(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
     if (flags.json) {

@@ -1,7 +1,7 @@
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { DEFAULT_QUEEN } from "../common-flags.js";
-import { logLevelFlag } from "../server-flags.js";
+import { logLevelFlag, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { hiveIdentity, hiveIdentityFlags, hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
 import { hiveStartupLine } from "../startup-line.js";
 import { createLogger } from "../../rpc/logger.js";
@@ -20,6 +20,7 @@ export const hiveCommand: Command = {
     { name: "queen", type: "string", value: "ADDR", env: "APIARY_QUEEN", default: DEFAULT_QUEEN, help: "queen to report to" },
     { name: "standalone", type: "boolean", help: "run without a queen (HiveService only)" },
     ...hiveIdentityFlags,
+    ...serverSecurityFlags,
     ...hiveRuntimeFlags,
     { name: "stop-workers", type: "boolean", env: "APIARY_STOP_WORKERS", help: "stop every worker when the hive stops" },
     logLevelFlag,
@@ -30,6 +31,7 @@ export const hiveCommand: Command = {
     const hive = await startHive({
       queenUrl: flags.standalone ? undefined : (flags.queen as string),
       ...hiveIdentity(flags),
+      security: serverSecurity(flags),
       ...hiveRuntime(flags),
       logger,
     }).catch((err: Error) => {

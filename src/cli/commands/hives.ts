@@ -1,9 +1,9 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { QueenService, ListHivesRequestSchema, ListHivesResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag, labelFilterFlag } from "../common-flags.js";
+import { queenFlags, jsonFlag, labelFilterFlag } from "../common-flags.js";
 import { parseKeyValues } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 import { renderTable } from "../table.js";
 import { ago, health, labels, probeState } from "../format.js";
 
@@ -11,14 +11,14 @@ export const hivesCommand: Command = {
   name: "hives",
   summary: "list every hive the queen knows (ListHives)",
   usage: "apiary hives [--label k=v]… [--json]",
-  flags: [queenFlag, jsonFlag, labelFilterFlag],
+  flags: [...queenFlags, jsonFlag, labelFilterFlag],
   async run({ flags }) {
     const request = create(ListHivesRequestSchema, {
       hiveLabels: parseKeyValues("label", flags.label as string[]),
       omitWorkers: false,
     });
-    const { client, url } = connect(QueenService, flags.queen as string);
-    const res = await client.listHives(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const res = await client.listHives(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
     if (flags.json) {

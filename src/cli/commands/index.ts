@@ -9,11 +9,13 @@ import { stopCommand } from "./stop.js";
 import { queenCommand } from "./queen.js";
 import { hiveCommand } from "./hive.js";
 import { upCommand } from "./up.js";
+import { certsCommand } from "./certs.js";
+import { configCommand } from "./config.js";
 import { logsCommand } from "./logs.js";
 import { describeCommand } from "./describe.js";
 
 /** Every `apiary` command, in the order `apiary --help` lists them. */
 export const commands: Command[] = [
   upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
-  logsCommand, describeCommand,
+  logsCommand, describeCommand, certsCommand, configCommand,
 ];

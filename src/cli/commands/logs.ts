@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveService, StreamWorkerLogsRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { CliError, UsageError, type Command } from "../command.js";
-import { queenFlag } from "../common-flags.js";
+import { queenFlags } from "../common-flags.js";
 import { durationFlag, intFlag } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
 import { hiveOf } from "./stop.js";
@@ -22,7 +22,7 @@ export const logsCommand: Command = {
     { name: "tail", type: "string", value: "N", help: "only the last N lines" },
     { name: "since", type: "string", value: "DUR", help: "only output written in the last DUR (10m, 1h)" },
     { name: "hive", type: "string", value: "ADDR", env: "APIARY_HIVE", help: "address of the worker's hive" },
-    queenFlag,
+    ...queenFlags,
   ],
   async run({ flags, positionals }) {
     const workerId = positionals[0];
@@ -31,10 +31,10 @@ export const logsCommand: Command = {
     const sinceMs = durationFlag("since", flags.since as string | undefined);
     const hive =
       (flags.hive as string | undefined) ??
-      (await hiveOf(workerId, flags.queen as string).catch((err: Error) => {
+      (await hiveOf(workerId, flags).catch((err: Error) => {
         throw new CliError(`${err.message} (for the log of a worker that ended, pass --hive)`);
       }));
-    const { client, url } = connect(HiveService, hive);
+    const { client, url } = connect(HiveService, flags, hive);
     const abort = new AbortController();
     const onSignal = (): void => abort.abort();
     process.once("SIGINT", onSignal);

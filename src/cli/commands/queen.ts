@@ -1,7 +1,7 @@
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
-import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
+import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
@@ -10,22 +10,29 @@ export const queenCommand: Command = {
   name: "queen",
   summary: "run the queen: registry, liveness, scheduling and watch on one gRPC port",
   usage: "apiary queen [--host H] [--port N] [flags]",
-  description: "Serves gRPC (h2c), gRPC-Web and Connect, plus grpc.health.v1 and server reflection, on one port.",
+  description: [
+    "Serves gRPC (h2c, or h2 with TLS), gRPC-Web and Connect, plus grpc.health.v1 and server reflection, on one port.",
+    "Beyond loopback it needs TLS and client authentication (--tls-cert, --tls-key, --client-ca or --token-file),",
+    "or --insecure. Hives must present certificates naming their hive id (apiary certs issue --hive ID).",
+  ].join("\n"),
   flags: [
     { name: "host", type: "string", value: "H", env: "APIARY_QUEEN_HOST", default: "127.0.0.1", help: "address to listen on (0.0.0.0 for every interface)" },
     { name: "port", type: "string", value: "N", env: "APIARY_QUEEN_PORT", default: "7833", help: "port to listen on (0 = any free port)" },
+    ...serverSecurityFlags,
     ...queenTuningFlags,
     perDeviceMetricsFlag,
     logLevelFlag,
   ],
   async run({ flags, positionals }) {
     if (positionals.length > 0) throw new UsageError(`apiary queen: unexpected argument ${positionals[0]}`);
+    const security = serverSecurity(flags);
     const logger = createLogger("queen", { level: flags["log-level"] as string });
     const queen = await startQueen({
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),
       logger,
       ...queenTuning(flags),
+      security,
       perDeviceMetrics: flags["metrics-per-device"] === true,
     }).catch((err: Error) => {
       throw new CliError(`queen cannot start: ${err.message}`);

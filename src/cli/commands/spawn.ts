@@ -2,9 +2,9 @@ import { create, toJsonString } from "@bufbuild/protobuf";
 import { HiveService, SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { ResourceLimitsSchema, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { UsageError, type Command } from "../command.js";
-import { jsonFlag, DEFAULT_HIVE } from "../common-flags.js";
+import { jsonFlag, DEFAULT_HIVE, connectionFlags } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, coresFlag, intFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 
 export const spawnCommand: Command = {
   name: "spawn",
@@ -12,6 +12,7 @@ export const spawnCommand: Command = {
   usage: "apiary spawn [--hive ADDR] [--model M] [--memory-max 2GiB] [--cpu-max 1.5] [--gpus UUID,…] -- CMD ARGS…",
   flags: [
     { name: "hive", type: "string", value: "ADDR", env: "APIARY_HIVE", default: DEFAULT_HIVE, help: "address of the hive's HiveService" },
+    ...connectionFlags,
     jsonFlag,
     { name: "model", type: "string", value: "M", help: "the model the worker serves [default: parsed from CMD]" },
     { name: "id", type: "string", value: "ID", help: "worker id, unique in the hive [default: generated]" },
@@ -39,8 +40,8 @@ export const spawnCommand: Command = {
       gpuUuids: ((flags.gpus as string | undefined) ?? "").split(",").map((s) => s.trim()).filter(Boolean),
       limits: create(ResourceLimitsSchema, { memoryMaxBytes: memoryMax, cpuMaxMillicores: cpuMax, pidsMax }),
     });
-    const { client, url } = connect(HiveService, flags.hive as string);
-    const res = await client.spawnWorker(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    const { client, url, timeoutMs } = connect(HiveService, flags, flags.hive as string);
+    const res = await client.spawnWorker(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "hive", url);
     });
     const w = res.worker!;

@@ -2,10 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveService, StopWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
-import { CliError, UsageError, type Command } from "../command.js";
-import { queenFlag } from "../common-flags.js";
+import { CliError, UsageError, type Command, type ParsedArgs } from "../command.js";
+import { queenFlags } from "../common-flags.js";
 import { durationFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 import { workerState } from "../format.js";
 
 export const stopCommand: Command = {
@@ -15,18 +15,18 @@ export const stopCommand: Command = {
   description: "Without --hive, the queen is asked which hive runs WORKER.",
   flags: [
     { name: "hive", type: "string", value: "ADDR", env: "APIARY_HIVE", help: "address of the worker's hive" },
-    queenFlag,
+    ...queenFlags,
     { name: "grace", type: "string", value: "DUR", default: "10s", help: "time between SIGTERM and SIGKILL" },
   ],
   async run({ flags, positionals }) {
     const workerId = positionals[0];
     if (!workerId || positionals.length > 1) throw new UsageError("apiary stop: give exactly one WORKER id");
     const graceMs = durationFlag("grace", flags.grace as string)!;
-    const hive = (flags.hive as string | undefined) ?? (await hiveOf(workerId, flags.queen as string));
-    const { client, url } = connect(HiveService, hive);
+    const hive = (flags.hive as string | undefined) ?? (await hiveOf(workerId, flags));
+    const { client, url, timeoutMs } = connect(HiveService, flags, hive);
     const res = await client
       .stopWorker(create(StopWorkerRequestSchema, { workerId, gracePeriod: durationFromMs(graceMs) }), {
-        timeoutMs: graceMs + CALL_TIMEOUT_MS,
+        timeoutMs: graceMs + timeoutMs,
       })
       .catch((err) => {
         throw rpcFailure(err, "hive", url);
@@ -40,9 +40,9 @@ export const stopCommand: Command = {
 };
 
 /** Asks the queen for the endpoint of the hive running workerId. */
-export async function hiveOf(workerId: string, queen: string): Promise<string> {
-  const { client, url } = connect(QueenService, queen);
-  const res = await client.listHives({}, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+export async function hiveOf(workerId: string, flags: ParsedArgs["flags"]): Promise<string> {
+  const { client, url, timeoutMs } = connect(QueenService, flags);
+  const res = await client.listHives({}, { timeoutMs }).catch((err) => {
     throw rpcFailure(err, "queen", url);
   });
   const hits = res.hives.filter((h) => h.workers.some((w) => w.workerId === workerId));

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { QueenService, WatchRequestSchema } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag } from "../common-flags.js";
+import { queenFlags } from "../common-flags.js";
 import { connect } from "../rpc-client.js";
 import { resumingWatch } from "../resuming-watch.js";
 import { ClusterState } from "../cluster-state.js";
@@ -16,13 +16,13 @@ export const topCommand: Command = {
   usage: "apiary top [--queen ADDR] [--refresh 1s] [--once]",
   description: "Redraws in place; resumes by revision when the queen restarts. Ctrl-C quits.",
   flags: [
-    queenFlag,
+    ...queenFlags,
     { name: "refresh", type: "string", value: "DUR", default: "1s", help: "redraw at most this often" },
     { name: "once", type: "boolean", help: "print one frame once the snapshot is in, then exit (for scripts)" },
   ],
   async run({ flags }) {
     const refreshMs = durationFlag("refresh", flags.refresh as string)!;
-    const { client, url } = connect(QueenService, flags.queen as string);
+    const { client, url } = connect(QueenService, flags);
     const state = new ClusterState();
     const abort = new AbortController();
     const quit = () => abort.abort();

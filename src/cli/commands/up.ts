@@ -33,6 +33,7 @@ export const upCommand: Command = {
     { name: "hive-port", type: "string", value: "N", env: "APIARY_HIVE_PORT", default: "7835", help: "hive port (0 = any free port)" },
     { name: "fake-gpus", type: "string", value: "N", env: "APIARY_FAKE_GPUS", help: "emulate N GPUs with the bundled fake nvidia-smi" },
     { name: "no-demo", type: "boolean", help: "start no demo workers" },
+    { name: "insecure", type: "boolean", env: "APIARY_INSECURE", help: "allow a --host beyond loopback (plaintext, no authentication: anyone who reaches it can run programs)" },
     { name: "demo-workers", type: "string", value: "N", default: "3", help: "how many demo workers to start" },
     ...queenTuningFlags,
     perDeviceMetricsFlag,
@@ -52,6 +53,7 @@ export const upCommand: Command = {
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),
       logger: createLogger("queen", { level }),
+      security: { insecure: flags.insecure === true },
       ...queenTuning(flags),
       perDeviceMetrics: flags["metrics-per-device"] === true,
     }).catch((err: Error) => {
@@ -64,6 +66,7 @@ export const upCommand: Command = {
       host: flags.host as string,
       port: intFlag("hive-port", flags["hive-port"] as string, 0, 65535),
       labels: { demo: "true" },
+      security: { insecure: flags.insecure === true },
       logger: createLogger("hive", { level }),
     }).catch(async (err: Error) => {
       await queen.close();

@@ -4,7 +4,7 @@ import {
   QueenService, WatchRequestSchema, WatchResponseSchema, WatchKind, EventType, type WatchResponse,
 } from "../../../gen/apiary/v1/queen_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag } from "../common-flags.js";
+import { queenFlags, jsonFlag } from "../common-flags.js";
 import { intFlag, choiceFlag, durationFlag } from "../parse-values.js";
 import { connect } from "../rpc-client.js";
 import { resumingWatch } from "../resuming-watch.js";
@@ -17,7 +17,7 @@ export const watchCommand: Command = {
   summary: "stream every change of the cluster (Watch), resuming across queen restarts",
   usage: "apiary watch [--since REV --epoch E] [--model M] [--hive ID]… [--kind hive|worker] [--json]",
   flags: [
-    queenFlag,
+    ...queenFlags,
     { ...jsonFlag, help: "print one proto-JSON WatchResponse per line" },
     { name: "since", type: "string", value: "REV", help: "resume after this revision (needs --epoch); 0 = snapshot first" },
     { name: "epoch", type: "string", value: "E", help: "the queen epoch --since belongs to" },
@@ -38,7 +38,7 @@ export const watchCommand: Command = {
       kinds: kind === undefined ? [] : [kind],
       minUpdateInterval: minUpdate === undefined ? undefined : durationFromMs(minUpdate),
     });
-    const { client, url } = connect(QueenService, flags.queen as string);
+    const { client, url } = connect(QueenService, flags);
     const abort = new AbortController();
     process.once("SIGINT", () => abort.abort());
     process.once("SIGTERM", () => abort.abort());

@@ -4,9 +4,9 @@ import {
 } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { Command } from "../command.js";
-import { queenFlag, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
+import { queenFlags, jsonFlag, labelFilterFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, intFlag, choiceFlag, numberFlag } from "../parse-values.js";
-import { connect, rpcFailure, CALL_TIMEOUT_MS } from "../rpc-client.js";
+import { connect, rpcFailure } from "../rpc-client.js";
 import { renderTable } from "../table.js";
 import { bytes, pct, rate, health, workerState } from "../format.js";
 
@@ -20,7 +20,7 @@ export const workersCommand: Command = {
   summary: "find workers (FindWorkers): by model, free VRAM, idleness, labels",
   usage: "apiary workers [--model M] [--min-free-vram 8GiB] [--idle] [--label k=v]… [flags]",
   flags: [
-    queenFlag, jsonFlag,
+    ...queenFlags, jsonFlag,
     { name: "model", type: "string", value: "M", help: "only workers serving exactly this model" },
     minFreeVramFlag,
     { name: "idle", type: "boolean", help: "only workers whose GPU utilisation is at most 5 %" },
@@ -44,8 +44,8 @@ export const workersCommand: Command = {
       order: choiceFlag("order", flags.order as string | undefined, ORDERS),
       hiveIds: flags.hive as string[],
     });
-    const { client, url } = connect(QueenService, flags.queen as string);
-    const res = await client.findWorkers(request, { timeoutMs: CALL_TIMEOUT_MS }).catch((err) => {
+    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const res = await client.findWorkers(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
     if (flags.json) {

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { CgroupDriver } from "../cgroup/cgroup-driver.js";
+import { CgroupInUseError, type CgroupDriver } from "../cgroup/cgroup-driver.js";
 import { readProcStat } from "../procfs/proc-stat.js";
 import { systemConstants } from "../procfs/system-constants.js";
 import { launchInCgroup } from "./launch-in-cgroup.js";
@@ -51,7 +51,10 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
   await mkdir(ctx.logDir, { recursive: true });
   const logPath = `${ctx.logDir}/${workerId}.log`;
   const logExisted = existsSync(logPath);
-  const cgroup = await ctx.driver.create(workerId, req.limits);
+  const cgroup = await ctx.driver.create(workerId, req.limits).catch((err: unknown) => {
+    if (err instanceof CgroupInUseError) throw failedPrecondition(`worker_id: ${err.message}`);
+    throw err;
+  });
   const undo = async (): Promise<void> => {
     await ctx.driver.remove(cgroup);
     if (!logExisted) rmSync(logPath, { force: true });

@@ -35,8 +35,8 @@ export interface SupervisorOptions {
   /** Default /sys/fs/cgroup. */
   cgroupRoot?: string;
   cgroupMode?: "auto" | CgroupMode;
-  /** The hive's parent group below the cgroup root; default "apiary". */
-  cgroupParent?: string;
+  /** The hive's own group below the cgroup root (`apiary/<hive_id>` for a hive): never shared by two hives. */
+  cgroupParent: string;
   /** Default <stateDir>/logs. */
   logDir?: string;
   /** How long and how many logs of ended workers are kept; default 7 days, 1000 files. */
@@ -95,10 +95,10 @@ export class WorkerSupervisor {
     const root = this.opts.cgroupRoot ?? "/sys/fs/cgroup";
     const wanted = this.opts.cgroupMode ?? "auto";
     this.mode = wanted === "auto" ? await detectCgroupMode(root) : wanted;
-    this.driver = createCgroupDriver(this.mode, { root, parent: this.opts.cgroupParent ?? "apiary" });
+    this.driver = createCgroupDriver(this.mode, { root, parent: this.opts.cgroupParent });
     systemConstants();
     this.bootTimeMs = await readBootTimeMs(this.procRoot);
-    this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root }, "worker supervisor ready");
+    this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root, cgroupParent: this.opts.cgroupParent }, "worker supervisor ready");
     await this.readopt();
     if (this.readopted.length > 0) {
       this.opts.logger.info({ workers: this.readopted }, `re-adopted ${this.readopted.length} running worker(s) left by an earlier hive process`);
