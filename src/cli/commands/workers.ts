@@ -12,7 +12,7 @@ import { bytes, pct, rate, health, workerState } from "../format.js";
 
 const ORDERS = { "most-free-vram": WorkerOrder.MOST_FREE_VRAM, "least-utilized": WorkerOrder.LEAST_UTILIZED };
 const STATES = {
-  starting: WorkerState.STARTING, running: WorkerState.RUNNING, exited: WorkerState.EXITED, failed: WorkerState.FAILED,
+  starting: WorkerState.STARTING, running: WorkerState.RUNNING, exited: WorkerState.EXITED, failed: WorkerState.FAILED, backoff: WorkerState.BACKOFF,
 };
 
 export const workersCommand: Command = {
