@@ -32,6 +32,11 @@ export interface HiveConfig {
   cgroupRoot?: string;
   /** Default "auto": detect. */
   cgroupMode?: CgroupModeSetting;
+  /**
+   * The hive's group below each cgroup hierarchy; workers go in `<parent>/<worker_id>`. Default
+   * env APIARY_CGROUP_PARENT, else `apiary/<hive_id>`: two hives on one machine never share one.
+   */
+  cgroupParent?: string;
   /** Worker metadata and logs; default /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive. */
   stateDir?: string;
   /** Logs of ended workers older than this are deleted; default 7 days. */
@@ -83,13 +88,14 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     host: config.host ?? DEFAULT_HIVE_HOST,
     port: config.port ?? DEFAULT_HIVE_PORT,
     advertiseUrl: nonEmpty(config.advertiseUrl),
-    hiveId: nonEmpty(config.hiveId) ?? os.hostname(),
+    hiveId: nonEmpty(config.hiveId) ?? nonEmpty(env.APIARY_HIVE_ID) ?? os.hostname(),
     labels: { ...(config.labels ?? {}) },
     nvidiaSmiPath: nonEmpty(config.nvidiaSmiPath) ?? nonEmpty(env.APIARY_NVIDIA_SMI) ?? "nvidia-smi",
     gpuDeadlineMs: config.gpuDeadlineMs ?? 2000,
     gpuEnabled: config.gpuEnabled ?? true,
     cgroupRoot: nonEmpty(config.cgroupRoot) ?? nonEmpty(env.APIARY_CGROUP_ROOT),
     cgroupMode: config.cgroupMode ?? "auto",
+    cgroupParent: "",
     stateDir: nonEmpty(config.stateDir) ?? defaultStateDir(),
     workerLogRetentionMs: config.workerLogRetentionMs ?? DEFAULT_WORKER_LOG_RETENTION.maxAgeMs,
     workerLogMaxFiles: config.workerLogMaxFiles ?? DEFAULT_WORKER_LOG_RETENTION.maxFiles,
@@ -106,8 +112,15 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     queenCredentials: config.queenCredentials,
     allowPrograms: [...(config.allowPrograms ?? [])],
   };
+  resolved.cgroupParent = nonEmpty(config.cgroupParent) ?? nonEmpty(env.APIARY_CGROUP_PARENT) ?? defaultCgroupParent(resolved.hiveId);
   validate(resolved);
   return resolved;
+}
+
+/** `apiary/<hive_id>`, the hive id made a safe directory name. */
+export function defaultCgroupParent(hiveId: string): string {
+  const name = hiveId.replace(/[^A-Za-z0-9._-]/g, "_");
+  return `apiary/${name === "." || name === ".." ? "_" : name}`;
 }
 
 /** /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive (XDG_STATE_HOME when set). */
@@ -136,6 +149,10 @@ function validate(config: ResolvedHiveConfig): void {
   if (!Number.isInteger(config.workerLogMaxFiles) || config.workerLogMaxFiles < 0) throw new RangeError(`hive config workerLogMaxFiles: must be an integer >= 0, got ${config.workerLogMaxFiles}`);
   if (!(config.goodbyeDeadlineMs >= 0)) throw new RangeError(`hive config goodbyeDeadlineMs: must be >= 0, got ${config.goodbyeDeadlineMs}`);
   for (const p of config.allowPrograms) if (!p.startsWith("/")) throw new RangeError(`hive config allowPrograms: ${JSON.stringify(p)} must be an absolute path or glob`);
+  const parts = config.cgroupParent.split("/");
+  if (config.cgroupParent.startsWith("/") || parts.some((p) => p === "" || p === "." || p === "..")) {
+    throw new RangeError(`hive config cgroupParent: must be a relative path without empty, "." or ".." parts, got ${JSON.stringify(config.cgroupParent)}`);
+  }
   if (!["auto", "v2", "v1", "none"].includes(config.cgroupMode)) throw new RangeError(`hive config cgroupMode: must be auto, v2, v1 or none, got ${config.cgroupMode}`);
 }
 

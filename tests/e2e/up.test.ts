@@ -15,7 +15,7 @@ describe("apiary up", () => {
   it("runs a queen, a hive and demo workers; SIGINT leaves no worker process or cgroup behind", async () => {
     const up = ApiaryProcess.start([
       "up", "--port", "0", "--hive-port", "0", "--fake-gpus", "2", "--demo-workers", "2", "--state-dir", stateDir,
-      "--report-interval", "250ms", "--tick-interval", "250ms",
+      "--report-interval", "250ms", "--tick-interval", "250ms", "--cgroup-parent", `apiary-test/up-${process.pid}`,
     ]);
     try {
       const queenUrl = await up.listeningUrl("queen");

@@ -52,4 +52,14 @@ describe("advertisedEndpoint", () => {
     expect(advertisedEndpoint(resolveHiveConfig({ host: "::1" }, {}), 1)).toBe("http://[::1]:1");
     expect(advertisedEndpoint(resolveHiveConfig({ advertiseUrl: "http://hive-3:7835" }, {}), 1)).toBe("http://hive-3:7835");
   });
+
+  it("gives every hive its own cgroup parent, apiary/<hive_id> unless configured", () => {
+    expect(resolveHiveConfig({ hiveId: "gpu-1" }, {}).cgroupParent).toBe("apiary/gpu-1");
+    expect(resolveHiveConfig({ hiveId: "a b/../c" }, {}).cgroupParent).toBe("apiary/a_b_.._c");
+    expect(resolveHiveConfig({ hiveId: ".." }, {}).cgroupParent).toBe("apiary/_");
+    expect(resolveHiveConfig({ hiveId: "h" }, { APIARY_CGROUP_PARENT: "apiary-test/x1" }).cgroupParent).toBe("apiary-test/x1");
+    expect(resolveHiveConfig({ cgroupParent: "mine/h" }, { APIARY_CGROUP_PARENT: "other" }).cgroupParent).toBe("mine/h");
+    expect(resolveHiveConfig({}, { APIARY_HIVE_ID: "from-env" }).cgroupParent).toBe("apiary/from-env");
+    for (const bad of ["/abs", "a/../b", "a//b", "./a"]) expect(() => resolveHiveConfig({ cgroupParent: bad }, {})).toThrow(/cgroupParent/);
+  });
 });

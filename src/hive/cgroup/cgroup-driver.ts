@@ -51,11 +51,23 @@ export interface RemoveOptions {
 
 export interface CgroupDriver {
   readonly mode: CgroupMode;
+  /** Throws CgroupInUseError when the worker's directory holds processes already. */
   create(workerId: string, limits: CgroupLimits): Promise<CgroupCreation>;
   /** Never throws; unreadable files become errors. */
   readStats(handle: CgroupHandle): CgroupStats;
   /** Removes the worker's cgroup directories. Never throws; true when they are gone. */
   remove(handle: CgroupHandle, options?: RemoveOptions): Promise<{ removed: boolean; errors: CollectionError[] }>;
+}
+
+/** A worker's cgroup directory exists and holds processes of another worker. */
+export class CgroupInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly pids: number[],
+  ) {
+    super(`cgroup ${dir} already holds processes of another worker (pids ${pids.slice(0, 5).join(", ")}); is another hive using the same cgroup parent?`);
+    this.name = "CgroupInUseError";
+  }
 }
 
 export function cgroupError(message: string): CollectionError {

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { rmdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cgroupError, errnoText, type CgroupHandle, type RemoveOptions } from "./cgroup-driver.js";
+import { CgroupInUseError, cgroupError, errnoText, type CgroupHandle, type RemoveOptions } from "./cgroup-driver.js";
 import type { CollectionError } from "../../../gen/apiary/v1/telemetry_pb.js";
 
 /** Writes one cgroup control file; returns an error text instead of throwing. */
@@ -22,6 +22,22 @@ export function readControl(path: string, errors: CollectionError[]): string | u
     errors.push(cgroupError(`${path}: ${errnoText(err)}`));
     return undefined;
   }
+}
+
+/**
+ * Refuses a worker's cgroup directory that already holds processes: they belong to another
+ * worker (another hive with the same cgroup parent), and everything in a worker's cgroup is
+ * killed when the worker stops.
+ */
+export function assertCgroupUnused(dir: string): void {
+  let text: string;
+  try {
+    text = readFileSync(`${dir}/cgroup.procs`, "utf8");
+  } catch {
+    return; // not there yet
+  }
+  const pids = parsePids(text);
+  if (pids.length > 0) throw new CgroupInUseError(dir, pids);
 }
 
 export function parsePids(text: string): number[] {

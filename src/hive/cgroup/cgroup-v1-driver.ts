@@ -13,7 +13,7 @@ import {
   type CgroupStats,
   type RemoveOptions,
 } from "./cgroup-driver.js";
-import { keyedValue, parsePids, readControl, removeCgroupDirs, writeControl } from "./cgroup-files.js";
+import { assertCgroupUnused, keyedValue, parsePids, readControl, removeCgroupDirs, writeControl } from "./cgroup-files.js";
 import type { CgroupTreeOptions } from "./cgroup-v2-driver.js";
 
 /** Hierarchies a worker joins. blkio only for membership: see readStats. */
@@ -34,6 +34,7 @@ export class CgroupV1Driver implements CgroupDriver {
     const procsFiles: string[] = [];
     const mountSeen = new Map<string, string>();
     const missing = new Map<string, string>();
+    for (const controller of V1_CONTROLLERS) assertCgroupUnused(`${this.options.root}/${controller}/${this.options.parent}/${workerId}`);
     for (const controller of V1_CONTROLLERS) {
       const mount = `${this.options.root}/${controller}`;
       if (!existsSync(`${mount}/cgroup.procs`)) {

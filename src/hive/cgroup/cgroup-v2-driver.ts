@@ -13,7 +13,7 @@ import {
   type CgroupStats,
   type RemoveOptions,
 } from "./cgroup-driver.js";
-import { keyedValue, parsePids, readControl, removeCgroupDirs, writeControl } from "./cgroup-files.js";
+import { assertCgroupUnused, keyedValue, parsePids, readControl, removeCgroupDirs, writeControl } from "./cgroup-files.js";
 
 /** Controllers a worker's cgroup needs, in the order they are enabled. */
 export const V2_CONTROLLERS = ["memory", "cpu", "pids", "io"] as const;
@@ -72,6 +72,7 @@ export class CgroupV2Driver implements CgroupDriver {
   async create(workerId: string, limits: CgroupLimits): Promise<CgroupCreation> {
     const parentDir = `${this.options.root}/${this.options.parent}`;
     const dir = `${parentDir}/${workerId}`;
+    assertCgroupUnused(dir);
     await mkdir(dir, { recursive: true });
     const enableErrors: string[] = [];
     const enabled = this.enableControllers(enableErrors);

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { CgroupDriver } from "../cgroup/cgroup-driver.js";
+import { CgroupInUseError, type CgroupDriver } from "../cgroup/cgroup-driver.js";
 import { readProcStat } from "../procfs/proc-stat.js";
 import { systemConstants } from "../procfs/system-constants.js";
 import { launchInCgroup } from "./launch-in-cgroup.js";
@@ -11,6 +11,7 @@ import { resolveProgram } from "./resolve-program.js";
 import type { ValidSpawn } from "./validate-spawn-request.js";
 import { newRecord, type WorkerRecord } from "./worker-record.js";
 import { writeWorkerState, type WorkerStateFile } from "./worker-state-file.js";
+import type { RestartState } from "./restart-policy.js";
 
 export interface SpawnContext {
   driver: CgroupDriver;
@@ -37,7 +38,7 @@ function logTail(path: string): string {
  * leaves nothing behind (no cgroup, no state file, no log file it created) and
  * throws a ConnectError naming the field.
  */
-export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: string): Promise<WorkerRecord> {
+export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: string, restart?: RestartState): Promise<WorkerRecord> {
   const cwd = req.cwd === "" ? process.cwd() : resolve(req.cwd);
   if (req.cwd !== "") {
     const info = await stat(cwd).catch(() => undefined);
@@ -51,7 +52,10 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
   await mkdir(ctx.logDir, { recursive: true });
   const logPath = `${ctx.logDir}/${workerId}.log`;
   const logExisted = existsSync(logPath);
-  const cgroup = await ctx.driver.create(workerId, req.limits);
+  const cgroup = await ctx.driver.create(workerId, req.limits).catch((err: unknown) => {
+    if (err instanceof CgroupInUseError) throw failedPrecondition(`worker_id: ${err.message}`);
+    throw err;
+  });
   const undo = async (): Promise<void> => {
     await ctx.driver.remove(cgroup);
     if (!logExisted) rmSync(logPath, { force: true });
@@ -92,6 +96,7 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
     limitErrors: cgroup.errors.map((e) => e.message),
     cgroup: { mode: cgroup.mode, workerId, paths: cgroup.paths, primaryPath: cgroup.primaryPath, procsFiles: cgroup.procsFiles },
     logPath,
+    ...(restart ? { restart } : {}),
     engineMetricsUrl: req.engineMetricsUrl,
   };
   try {

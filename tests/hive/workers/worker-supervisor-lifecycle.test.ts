@@ -1,6 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WorkerState, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { V1_CONTROLLERS } from "../../../src/hive/cgroup/cgroup-v1-driver.js";
@@ -33,6 +35,18 @@ describe("WorkerSupervisor lifecycle (real processes, real v1 cgroups)", () => {
     fx = new SupervisorFixture();
   });
   afterEach(async () => fx.dispose());
+
+  it("never puts a worker in a cgroup that holds another worker's processes (two hives, one cgroup parent)", async () => {
+    const first = await fx.start();
+    const other = await fx.start({ stateDir: mkdtempSync(join(tmpdir(), "apiary-sup-other-")) });
+    const t = await first.spawn(spawnRequest({ argv: demoArgv(), workerId: "twin" }));
+    await waitReady(t);
+    await expectConnectError(other.spawn(spawnRequest({ argv: demoArgv(), workerId: "twin" })), Code.FailedPrecondition, /^worker_id: cgroup .*\/twin already holds processes of another worker \(pids \d+/);
+    expect(other.list().map((w) => w.workerId)).toEqual([]);
+    await other.close({ stopWorkers: true, graceMs: 0 });
+    expect(isAlive(t.pid)).toBe(true);
+    expect(readFileSync(`${fx.cgroupDir("memory", "twin")}/cgroup.procs`, "utf8")).toContain(String(t.pid));
+  });
 
   it("spawns in the worker's cgroup with its env, log and state file", async () => {
     const sup = await fx.start();
