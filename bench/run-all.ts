@@ -14,6 +14,7 @@ import { watchFigure } from "./figures/watch.js";
 import { memoryFigure } from "./figures/memory.js";
 import { hiveTickFigure } from "./figures/hive-tick.js";
 import { startupFigure } from "./figures/startup.js";
+import { tlsFigure } from "./figures/tls.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -24,6 +25,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   startup: startupFigure,
   ingest: ingestFigure,
   watch: watchFigure,
+  tls: tlsFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
 const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "startup", "ingest", "watch"];
