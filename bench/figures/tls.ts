@@ -1,6 +1,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import * as net from "node:net";
 import path from "node:path";
+import * as tls from "node:tls";
 import { sleep } from "../lib/args.js";
 import { GeneratorFleet } from "../lib/generators.js";
 import { infoResult, type FigureResult } from "../lib/results.js";
@@ -31,8 +33,10 @@ export async function tlsFigure(ctx: FigureContext): Promise<FigureResult[]> {
 
   const cpuUs: Record<string, number> = {};
   let handshakes: number[] = [];
+  let sequential = { tcp: NaN, tls: NaN };
   for (const mode of ["plaintext", "mtls"] as const) {
     const queen = await startQueenServer(mode === "mtls" ? { security: { tls: tlsFiles } } : {}, ctx.queenStart);
+    if (mode === "mtls") sequential = await sequentialHandshakes(queen.address, ca.certPem, await issueCertificate(ca, { identity: { kind: "hive", name: "probe" } }), f.num("handshakes", 50));
     const fleet = await GeneratorFleet.start(1, { target: "apiary", address: queen.address, intervalMs, hivesPerConnection: 1, ...(mode === "mtls" ? { tls: { caDir: dir } } : {}) });
     try {
       await fleet.scaleTo(hives);
@@ -52,10 +56,36 @@ export async function tlsFigure(ctx: FigureContext): Promise<FigureResult[]> {
   }
   const hs = summarize(handshakes);
   ctx.log(`  TLS handshakes (${handshakes.length}, ${hives} hives connecting ≤ 200 at once): p50 ${hs.p50.toFixed(1)} ms, p99 ${hs.p99.toFixed(1)} ms`);
-  ctx.extras.tls = { hives, intervalMs, cpuUsPerReport: cpuUs, handshakeMs: hs };
+  ctx.log(`  one at a time, idle queen: TCP connect p50 ${sequential.tcp.toFixed(2)} ms, mTLS handshake p50 ${sequential.tls.toFixed(2)} ms`);
+  ctx.extras.tls = { hives, intervalMs, cpuUsPerReport: cpuUs, handshakeMs: hs, sequentialP50Ms: sequential };
   return [
     infoResult("tls", "queen CPU per report, plaintext h2c", [cpuUs.plaintext], "µs", `${hives} hives, one connection each, every ${intervalMs} ms`),
     infoResult("tls", "queen CPU per report, mutual TLS", [cpuUs.mtls], "µs", `+${(((cpuUs.mtls - cpuUs.plaintext) / cpuUs.plaintext) * 100).toFixed(0)} % over plaintext`),
     infoResult("tls", "TLS handshake (mTLS, ECDSA P-256), p50", [hs.p50], "ms", `p99 ${hs.p99.toFixed(1)} ms while ${hives} hives connect`),
+    infoResult("tls", "mTLS handshake one at a time, p50", [sequential.tls], "ms", `TCP connect alone ${sequential.tcp.toFixed(2)} ms`),
   ];
+}
+
+/** Median time of `n` TCP connects and of `n` full mTLS handshakes (client certificate verified), one after another. */
+async function sequentialHandshakes(address: string, caPem: string, client: { certPem: string; keyPem: string }, n: number): Promise<{ tcp: number; tls: number }> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
+  const once = (secure: boolean) =>
+    new Promise<number>((resolve, reject) => {
+      const start = performance.now();
+      const socket: net.Socket = secure
+        ? tls.connect({ host, port, ca: caPem, cert: client.certPem, key: client.keyPem, ALPNProtocols: ["h2"], servername: "localhost" }, () => done())
+        : net.connect({ host, port }, () => done());
+      const done = () => {
+        resolve(performance.now() - start);
+        socket.destroy();
+      };
+      socket.on("error", reject);
+    });
+  const tcp: number[] = [];
+  const secure: number[] = [];
+  for (let i = 0; i < n; i++) {
+    tcp.push(await once(false));
+    secure.push(await once(true));
+  }
+  return { tcp: summarize(tcp).p50, tls: summarize(secure).p50 };
 }
