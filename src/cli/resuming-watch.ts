@@ -1,6 +1,8 @@
 import type { Client } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import type { QueenService, WatchRequest, WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { Backoff } from "../hive/backoff.js";
+import { pause } from "../rpc/wait.js";
 
 export interface ResumeOptions {
   signal: AbortSignal;
@@ -21,13 +23,12 @@ export async function* resumingWatch(
 ): AsyncGenerator<WatchResponse> {
   let since = request.sinceRevision;
   let epoch = request.epoch;
-  let failures = 0;
-  const maxBackoffMs = opts.maxBackoffMs ?? 5000;
+  const backoff = new Backoff({ baseMs: 250, capMs: opts.maxBackoffMs ?? 5000 });
   while (!opts.signal.aborted) {
     let failure: ConnectError | undefined;
     try {
       for await (const res of client.watch({ ...request, sinceRevision: since, epoch }, { signal: opts.signal })) {
-        failures = 0;
+        backoff.reset();
         if (!res.snapshot || res.kind.case === "snapshotEnd") {
           since = res.revision;
           epoch = res.epoch;
@@ -38,21 +39,8 @@ export async function* resumingWatch(
       if (opts.signal.aborted) return;
       failure = ConnectError.from(err);
     }
-    failures++;
-    opts.onRetry?.(failure, failures);
-    const backoff = Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 8)) * (0.5 + Math.random() / 2);
-    await abortableDelay(backoff, opts.signal);
+    const delay = backoff.next();
+    opts.onRetry?.(failure, backoff.failures);
+    await pause(delay, opts.signal);
   }
-}
-
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

@@ -14,6 +14,7 @@ import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/
 import { isFinal } from "./ended-workers.js";
 import { LatestMailbox } from "./latest-mailbox.js";
 import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
+import { compareIds } from "../rpc/compare-ids.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
@@ -108,7 +109,7 @@ function currentWorkers(deps: HiveServiceDeps): WorkerTelemetry[] {
     const measured = byId.get(worker.workerId);
     if (!measured || (isFinal(worker.state) && !isFinal(measured.state))) byId.set(worker.workerId, worker);
   }
-  return [...byId.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
+  return [...byId.values()].sort((a, b) => compareIds(a.workerId, b.workerId));
 }
 
 function invalid(message: string): ConnectError {

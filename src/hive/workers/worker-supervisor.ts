@@ -23,6 +23,7 @@ import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js"
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
 import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
 import { generateWorkerId } from "./worker-id.js";
+import { compareIds } from "../../rpc/compare-ids.js";
 
 export interface WorkerSample {
   telemetry: WorkerTelemetry;
@@ -297,7 +298,7 @@ export class WorkerSupervisor {
       samples.push({ telemetry: record.final!, pids: [] });
       this.finals.delete(record.state.workerId);
     }
-    return samples.sort((a, b) => a.telemetry.workerId.localeCompare(b.telemetry.workerId));
+    return samples.sort((a, b) => compareIds(a.telemetry.workerId, b.telemetry.workerId));
   }
 
   private async measure(record: WorkerRecord, table: ProcessTable | undefined, tableError: string): Promise<WorkerSample> {
@@ -336,7 +337,7 @@ export class WorkerSupervisor {
     const all = new Map<string, WorkerTelemetry>();
     for (const [id, record] of this.finals) all.set(id, record.latest);
     for (const [id, record] of this.live) all.set(id, record.latest);
-    return [...all.values()].sort((a, b) => a.workerId.localeCompare(b.workerId));
+    return [...all.values()].sort((a, b) => compareIds(a.workerId, b.workerId));
   }
 
   onExit(listener: (t: WorkerTelemetry) => void): () => void {
