@@ -13,7 +13,9 @@ import { findWorkersFigure } from "./figures/find-workers.js";
 import { watchFigure } from "./figures/watch.js";
 import { memoryFigure } from "./figures/memory.js";
 import { hiveTickFigure } from "./figures/hive-tick.js";
+import { hiveTickEngineFigure } from "./figures/hive-tick-engine.js";
 import { startupFigure } from "./figures/startup.js";
+import { tlsFigure } from "./figures/tls.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -21,12 +23,14 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   "find-workers": findWorkersFigure,
   memory: memoryFigure,
   "hive-tick": hiveTickFigure,
+  "hive-tick-engine": hiveTickEngineFigure,
   startup: startupFigure,
   ingest: ingestFigure,
   watch: watchFigure,
+  tls: tlsFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
-const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "startup", "ingest", "watch"];
+const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "watch"];
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));

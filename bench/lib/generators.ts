@@ -16,6 +16,8 @@ export interface MergedWindow {
   latencyMs: LatencySummary;
   /** CPU cores the generators used together. */
   generatorCpu: number;
+  /** TLS handshakes completed in the window, ms each (generators with tls only). */
+  handshakeMs: number[];
 }
 
 /** Several load generator processes splitting one simulated cluster between them. */
@@ -44,7 +46,7 @@ export class GeneratorFleet {
 
   /** Stats of every generator since the previous call, merged. */
   async window(): Promise<MergedWindow> {
-    const parts = await Promise.all(this.rpcs.map((rpc) => rpc.call<WindowStats & { samples: number[] }>("window", {}, 30_000)));
+    const parts = await Promise.all(this.rpcs.map((rpc) => rpc.call<WindowStats & { samples: number[]; handshakeMs?: number[] }>("window", {}, 30_000)));
     const samples = parts.flatMap((p) => p.samples);
     const sum = (f: (p: WindowStats) => number) => parts.reduce((s, p) => s + f(p), 0);
     const seconds = Math.max(...parts.map((p) => p.seconds));
@@ -59,6 +61,7 @@ export class GeneratorFleet {
       ackRate: sum((p) => p.ackRate),
       latencyMs: summarize(samples),
       generatorCpu: sum((p) => p.cpuPerSec),
+      handshakeMs: parts.flatMap((p) => p.handshakeMs ?? []),
     };
   }
 

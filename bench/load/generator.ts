@@ -5,7 +5,8 @@ import { EtcdBenchHive } from "../etcd/etcd-hive.js";
 import { ApiaryBenchHive, type BenchHive } from "./apiary-hive.js";
 import { RawGrpcConnection, RawGrpcHive } from "./raw-grpc-hive.js";
 import { LoadCounters, type WindowStats } from "./load-stats.js";
-import { SimulatedHive, type ClusterShape } from "./telemetry-model.js";
+import { SimulatedHive, hiveId, type ClusterShape } from "./telemetry-model.js";
+import { BenchHiveCerts, type BenchTls } from "./bench-tls.js";
 
 export interface GeneratorConfig extends ClusterShape {
   /** "apiary": QueenService Heartbeat (the queen, or the grpc-js ack server); "etcd": lease + put per report. */
@@ -24,6 +25,8 @@ export interface GeneratorConfig extends ClusterShape {
   maxOutstanding: number;
   /** etcd lease TTL. */
   leaseTtlSeconds: number;
+  /** TLS to the queen, each hive with its own certificate (so one hive per connection). */
+  tls?: BenchTls;
 }
 
 export const DEFAULT_GENERATOR_CONFIG: Omit<GeneratorConfig, "address" | "target"> = {
@@ -52,12 +55,21 @@ export class LoadGenerator {
   private readonly transports: Transport[] = [];
   private readonly etcdConnections: EtcdConnection[] = [];
   private readonly rawConnections: RawGrpcConnection[] = [];
+  private readonly certs: BenchHiveCerts | undefined;
+  private readonly hiveCerts = new Map<number, { certPem: string; keyPem: string }>();
+  /** Time from opening each TLS connection to its handshake's end, ms. */
+  readonly handshakeMs: number[] = [];
   private pacer: NodeJS.Timeout | undefined;
   private cursor = 0;
   private credit = 0;
   private lastPaceMs = performance.now();
 
-  constructor(readonly config: GeneratorConfig) {}
+  constructor(readonly config: GeneratorConfig) {
+    if (config.tls) {
+      this.certs = new BenchHiveCerts(config.tls);
+      this.config = { ...config, hivesPerConnection: 1 };
+    }
+  }
 
   hiveCount(): number {
     return this.hives.length;
@@ -72,6 +84,11 @@ export class LoadGenerator {
   /** Adds hives until there are `total`, connects them (bounded concurrency), and keeps them reporting. */
   async scaleTo(total: number): Promise<void> {
     const added: BenchHive[] = [];
+    if (this.certs) {
+      for (let local = this.hives.length; local < total; local++) {
+        this.hiveCerts.set(local, await this.certs.issue(hiveId(this.config.firstHive + local)));
+      }
+    }
     while (this.hives.length + added.length < total) {
       const local = this.hives.length + added.length;
       const sim = new SimulatedHive(this.config.firstHive + local, this.config);
@@ -98,14 +115,28 @@ export class LoadGenerator {
       return new EtcdBenchHive(sim, this.etcdConnections[connection], this.counters);
     }
     if (this.config.client === "raw") {
-      while (this.rawConnections.length <= connection) this.rawConnections.push(new RawGrpcConnection(this.config.address));
+      while (this.rawConnections.length <= connection) {
+        this.rawConnections.push(new RawGrpcConnection(this.config.address, this.tlsFor(local), this.handshakeMs));
+      }
       return new RawGrpcHive(sim, this.rawConnections[connection], this.counters);
     }
     while (this.transports.length <= connection) {
       // Pings would only add noise to a loopback benchmark; the stream itself shows liveness.
-      this.transports.push(createApiaryTransport(normalizeAddress(this.config.address), { pingIntervalMs: 60_000, pingTimeoutMs: 30_000 }));
+      const tls = this.tlsFor(local);
+      this.transports.push(
+        createApiaryTransport(normalizeAddress(this.config.address, tls !== undefined), {
+          pingIntervalMs: 60_000,
+          pingTimeoutMs: 30_000,
+          ...(tls ? { credentials: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
+        }),
+      );
     }
     return new ApiaryBenchHive(sim, this.transports[connection], this.counters);
+  }
+
+  private tlsFor(local: number): { ca: string; cert: string; key: string } | undefined {
+    const pair = this.hiveCerts.get(local);
+    return pair && this.certs ? { ca: this.certs.ca.certPem, cert: pair.certPem, key: pair.keyPem } : undefined;
   }
 
   private startPacing(): void {
@@ -137,12 +168,12 @@ export class LoadGenerator {
   }
 
   /** Stats since the previous call, with up to maxSamples latency samples for merging. */
-  window(maxSamples = 20_000): WindowStats & { samples: number[] } {
+  window(maxSamples = 20_000): WindowStats & { samples: number[]; handshakeMs: number[] } {
     const all = this.counters.samples();
     const step = Math.max(1, Math.ceil(all.length / maxSamples));
     const samples: number[] = [];
     for (let i = 0; i < all.length; i += step) samples.push(Math.round(all[i] * 1000) / 1000);
-    return { ...this.counters.take(this.hives.length, this.connectedCount()), samples };
+    return { ...this.counters.take(this.hives.length, this.connectedCount()), samples, handshakeMs: this.handshakeMs.splice(0) };
   }
 
   /** Stops reporting, says goodbye (apiary) and closes every connection; bounded by each hive's close. */

@@ -43,4 +43,4 @@ serveChildRpc({
     return {};
   },
 });
-process.send?.({ type: "ready", address: queen.url.replace(/^http:\/\//, ""), epoch: queen.epoch });
+process.send?.({ type: "ready", address: queen.url.replace(/^https?:\/\//, ""), epoch: queen.epoch });

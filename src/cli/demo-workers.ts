@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { createServer, type AddressInfo } from "node:net";
 import { SpawnWorkerRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import type { GpuDevice, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { Hive } from "../hive/hive.js";
@@ -8,9 +9,19 @@ export const DEMO_WORKER = packagePath("examples", "demo-worker", "demo-worker.m
 
 const MODELS = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct", "phi-3-mini"];
 
+/** A loopback port that was free a moment ago (the demo worker binds it itself). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /**
  * Starts `count` demo workers on the hive (skipping ids it already re-adopted), spread over its
- * GPUs, each holding some memory and burning a little CPU so every column moves.
+ * GPUs, each holding some memory and burning a little CPU so every column moves, and each serving
+ * a vLLM-format /metrics whose simulated load rises and falls (the RUN, WAIT, KV, TOK/S columns).
  */
 export async function startDemoWorkers(hive: Hive, devices: GpuDevice[], count: number): Promise<WorkerTelemetry[]> {
   const existing = new Set(hive.supervisor.list().map((w) => w.workerId));
@@ -20,12 +31,15 @@ export async function startDemoWorkers(hive: Hive, devices: GpuDevice[], count: 
     if (existing.has(workerId)) continue;
     const model = MODELS[i % MODELS.length];
     const gpu = devices.length > 0 ? devices[i % devices.length] : undefined;
+    const enginePort = await freePort();
     started.push(
       await hive.supervisor.spawn(
         create(SpawnWorkerRequestSchema, {
           workerId,
           model,
-          argv: [process.execPath, DEMO_WORKER, "--model", model, "--memory", `${64 * (i + 1)}MiB`, "--cpu", "0.05", "--io-write-mb-per-sec", "1"],
+          argv: [process.execPath, DEMO_WORKER, "--model", model, "--memory", `${64 * (i + 1)}MiB`, "--cpu", "0.05", "--io-write-mb-per-sec", "1",
+            "--engine", "vllm", "--engine-port", String(enginePort), "--engine-load", "wave"],
+          engineMetrics: { case: "engineMetricsPort", value: enginePort },
           gpuUuids: gpu ? [gpu.uuid] : [],
           limits: { memoryMaxBytes: 1024n * 1024n * 1024n, cpuMaxMillicores: 500, enforced: false },
           labels: { demo: "true" },

@@ -14,6 +14,7 @@ export const hiveRuntimeFlags: FlagSpec[] = [
   { name: "cgroup-parent", type: "string", value: "PATH", env: "APIARY_CGROUP_PARENT", help: "group of this hive's workers below each hierarchy [default: apiary/<hive id>]" },
   { name: "state-dir", type: "string", value: "DIR", env: "APIARY_STATE_DIR", help: "worker metadata and logs [default: /var/lib/apiary/hive as root, else ~/.local/state/apiary/hive]" },
   { name: "tick-interval", type: "string", value: "DUR", env: "APIARY_TICK_INTERVAL", default: "1s", help: "how often workers are measured" },
+  { name: "engine-scrape-deadline", type: "string", value: "DUR", env: "APIARY_ENGINE_SCRAPE_DEADLINE", default: "300ms", help: "hard deadline of each scrape of a worker's engine /metrics" },
   { name: "worker-log-retention", type: "string", value: "DUR", env: "APIARY_WORKER_LOG_RETENTION", default: "7d", help: "delete logs of ended workers older than this" },
   { name: "worker-log-max-files", type: "string", value: "N", env: "APIARY_WORKER_LOG_MAX_FILES", default: "1000", help: "keep at most this many logs of ended workers" },
 ];
@@ -29,6 +30,7 @@ export function hiveRuntime(flags: ParsedArgs["flags"]): HiveConfig {
     cgroupParent: flags["cgroup-parent"] as string | undefined,
     stateDir: flags["state-dir"] as string | undefined,
     tickIntervalMs: durationFlag("tick-interval", flags["tick-interval"] as string),
+    engineScrapeDeadlineMs: durationFlag("engine-scrape-deadline", flags["engine-scrape-deadline"] as string),
     workerLogRetentionMs: durationFlag("worker-log-retention", flags["worker-log-retention"] as string),
     workerLogMaxFiles: intFlag("worker-log-max-files", flags["worker-log-max-files"] as string, 0, 1_000_000),
   };

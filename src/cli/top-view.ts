@@ -1,3 +1,4 @@
+import { engineCells, ENGINE_HEADERS } from "./engine-columns.js";
 import { renderTable } from "./table.js";
 import { bar, bytes, pct, rate, health, workerState, probeState, ago, DASH } from "./format.js";
 import type { ClusterState } from "./cluster-state.js";
@@ -32,10 +33,11 @@ export function renderTop(state: ClusterState, status: string, nowMs = Date.now(
   out.push(renderTable(["HIVE", ">GPU", "NAME", "VRAM", ">USED / TOTAL", ">UTIL", ">TEMP"], gpuRows));
   out.push("\nWORKERS\n");
   out.push(renderTable(
-    ["HIVE", "WORKER", "MODEL", "STATE", ">CPU", ">MEM", ">READ", ">WRITE", ">GPU", ">VRAM"],
+    ["HIVE", "WORKER", "MODEL", "STATE", ">CPU", ">MEM", ">READ", ">WRITE", ">GPU", ">VRAM", ...ENGINE_HEADERS],
     workers.map(({ hiveId, worker: w }) => [
       hiveId, w.workerId, w.model || DASH, workerState(w.state), pct(w.cpuPct), bytes(w.memoryRssBytes),
       rate(w.ioReadBytesPerSec), rate(w.ioWriteBytesPerSec), pct(w.gpuUtilizationPct), bytes(w.vramUsedBytes),
+      ...engineCells(w),
     ]),
   ));
   return out.join("");

@@ -8,6 +8,7 @@ import { startRpcServer, type RpcServer } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { createApiaryTransport } from "../rpc/transport.js";
 import { EngineScraper } from "./engine/engine-scraper.js";
+import { ENGINE_WORKER_SERIES } from "./engine/engine-series.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
@@ -59,7 +60,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     logger: logger.child({ component: "workers" }),
   });
   await supervisor.init();
-  const metrics = new HiveMetrics({ hiveId: resolved.hiveId });
+  const metrics = new HiveMetrics({ hiveId: resolved.hiveId, extraWorkerSeries: ENGINE_WORKER_SERIES });
   const gpuProbe = new GpuProbe({
     observer: metrics.gpuProbeObserver,
     nvidiaSmiPath: resolved.nvidiaSmiPath,

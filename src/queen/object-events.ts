@@ -41,7 +41,7 @@ function exitText(w: WorkerTelemetry): string {
 }
 
 function isOomKill(w: WorkerTelemetry): boolean {
-  return w.errors.some((e) => e.message.startsWith("OOM")) || (w.lastExit?.reason.startsWith("OOM") ?? false);
+  return w.reason === "OOMKilled" || w.errors.some((e) => e.message.startsWith("OOM"));
 }
 
 /**

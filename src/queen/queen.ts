@@ -1,7 +1,8 @@
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
-import { createHttpRoutes } from "../rpc/http-routes.js";
+import { dashboardRoutes } from "../dashboard/dashboard-routes.js";
+import { allowEveryone, combineHttpRoutes, createHttpRoutes } from "../rpc/http-routes.js";
 import { createLogger } from "../rpc/logger.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
 import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
@@ -93,7 +94,10 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     shutdownGraceMs,
     ...security,
     interceptors: [...metrics.interceptors, unexpectedErrorInterceptor(logger)],
-    httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
+    httpRoutes: combineHttpRoutes(
+      createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
+      createHttpRoutes({ routes: dashboardRoutes(), authorize: allowEveryone, onError: (err, path) => logger.error({ err, path }, "dashboard route failed") }),
+    ),
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });
   sweeper.start();

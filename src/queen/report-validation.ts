@@ -1,6 +1,6 @@
 import type { HiveHello } from "../../gen/apiary/v1/queen_pb.js";
 import type { GpuDevice, HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
-import { GpuProbeState, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
+import { GpuProbeState, RestartPolicy, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import { ConnectError } from "@connectrpc/connect";
 import {
   checkBigint,
@@ -67,7 +67,7 @@ export function validateWorker(field: string, w: WorkerTelemetry): void {
   checkNumber(`${field}.pid`, w.pid, 0, 2 ** 31 - 1);
   checkModel(`${field}.model`, w.model);
   checkGpuIds(`${field}.gpu_uuids`, w.gpuUuids);
-  checkEnum(`${field}.state`, w.state, WorkerState.STARTING, WorkerState.FAILED);
+  checkEnum(`${field}.state`, w.state, WorkerState.STARTING, WorkerState.BACKOFF);
   checkTimestamp(`${field}.started_at`, w.startedAt);
   checkNumber(`${field}.cpu_pct`, w.cpuPct, 0, REPORT_LIMITS.maxCpuPct);
   checkBigint(`${field}.memory_rss_bytes`, w.memoryRssBytes, REPORT_LIMITS.maxBytes);
@@ -90,6 +90,14 @@ export function validateWorker(field: string, w: WorkerTelemetry): void {
   checkTimestamp(`${field}.uptime`, w.uptime);
   checkText(`${field}.reason`, w.reason, 64);
   checkTimestamp(`${field}.ended_at`, w.endedAt);
+  checkEnum(`${field}.restart_policy`, w.restartPolicy, RestartPolicy.UNSPECIFIED, RestartPolicy.ALWAYS);
+  checkTimestamp(`${field}.next_restart_at`, w.nextRestartAt);
+  if (w.lastExit) {
+    checkEnum(`${field}.last_exit.state`, w.lastExit.state, WorkerState.UNSPECIFIED, WorkerState.FAILED);
+    checkText(`${field}.last_exit.exit_signal`, w.lastExit.exitSignal, 32);
+    checkText(`${field}.last_exit.reason`, w.lastExit.reason, 4096);
+    checkTimestamp(`${field}.last_exit.ended_at`, w.lastExit.endedAt);
+  }
   validateEngineLoad(`${field}.engine_load`, w.engineLoad);
 }
 

@@ -84,3 +84,11 @@ async function answer(req: HttpRequest, res: HttpResponse, auth: Authenticator |
 export function textReply(status: number, text: string): HttpReply {
   return { status, headers: { "content-type": "text/plain; charset=utf-8" }, body: text.endsWith("\n") ? text : `${text}\n` };
 }
+
+/** For routes that carry no data (static pages and scripts): everyone may read them. */
+export const allowEveryone: HttpAuthorizer = () => ({ identity: undefined });
+
+/** Several route sets (each with its own authorizer) on one listener: the first that answers wins. */
+export function combineHttpRoutes(...hooks: HttpRouteHook[]): HttpRouteHook {
+  return (req, res, auth) => hooks.some((hook) => hook(req, res, auth));
+}

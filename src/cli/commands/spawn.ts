@@ -3,7 +3,8 @@ import { HiveService, SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hi
 import { ResourceLimitsSchema, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { UsageError, type Command } from "../command.js";
 import { jsonFlag, DEFAULT_HIVE, connectionFlags } from "../common-flags.js";
-import { parseKeyValues, sizeFlag, coresFlag, intFlag } from "../parse-values.js";
+import { parseKeyValues, sizeFlag, coresFlag, intFlag, choiceFlag } from "../parse-values.js";
+import { RESTART_POLICIES } from "../describe/describe-format.js";
 import { connect, rpcFailure } from "../rpc-client.js";
 
 export const spawnCommand: Command = {
@@ -23,6 +24,7 @@ export const spawnCommand: Command = {
     { name: "env", type: "string", value: "K=V", multiple: true, help: "extra environment variable" },
     { name: "label", type: "string", value: "K=V", multiple: true, help: "label reported with the worker" },
     { name: "cwd", type: "string", value: "DIR", help: "working directory on the hive's machine" },
+    { name: "restart", type: "string", value: "POLICY", default: "never", help: "never | on-failure | always: start the worker again when it ends (with back-off)" },
   ],
   async run({ flags, rest, positionals }) {
     const argv = rest.length > 0 ? rest : positionals;
@@ -39,6 +41,7 @@ export const spawnCommand: Command = {
       cwd: (flags.cwd as string | undefined) ?? "",
       gpuUuids: ((flags.gpus as string | undefined) ?? "").split(",").map((s) => s.trim()).filter(Boolean),
       limits: create(ResourceLimitsSchema, { memoryMaxBytes: memoryMax, cpuMaxMillicores: cpuMax, pidsMax }),
+      restartPolicy: choiceFlag("restart", flags.restart as string, RESTART_POLICIES),
     });
     const { client, url, timeoutMs } = connect(HiveService, flags, flags.hive as string);
     const res = await client.spawnWorker(request, { timeoutMs }).catch((err) => {

@@ -50,6 +50,13 @@ function device(d: GpuDevice): string[] {
   return [String(d.index), d.uuid, d.name, `${bytes(d.memoryUsedBytes)} / ${bytes(d.memoryTotalBytes)}`, pct(d.utilizationPct), d.temperatureC === undefined ? DASH : `${d.temperatureC}°C`];
 }
 
+/** The names `apiary spawn --restart` takes. */
+export const RESTART_POLICIES: Record<string, RestartPolicy> = {
+  never: RestartPolicy.NEVER,
+  "on-failure": RestartPolicy.ON_FAILURE,
+  always: RestartPolicy.ALWAYS,
+};
+
 export function restartPolicy(p: RestartPolicy): string {
   return p === RestartPolicy.UNSPECIFIED ? "never" : (RestartPolicy[p]?.toLowerCase().replace("_", "-") ?? String(p));
 }

@@ -45,7 +45,9 @@ export interface Exposition {
 
 const TYPES = new Set<MetricType>(["counter", "gauge", "histogram", "summary", "untyped", "info", "stateset", "gaugehistogram", "unknown"]);
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
+const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+const DIRECTIVE = /^#\s*(HELP|TYPE|EOF)(?:\s+(\S+)(?:\s+(.*))?)?$/;
+const FLOAT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 /** Suffixes a sample of a typed family may carry, by family type. */
 const SUFFIXES: Record<string, readonly string[]> = {
   counter: ["_total", "_created"],
@@ -54,6 +56,7 @@ const SUFFIXES: Record<string, readonly string[]> = {
   summary: ["_sum", "_count", "_created"],
   info: ["_info"],
 };
+const SUFFIX_LIST: readonly [string, string][] = Object.entries(SUFFIXES).flatMap(([type, list]) => list.map((suffix): [string, string] => [type, suffix]));
 
 /** Parses one exposition; never throws. */
 export function parsePrometheusText(text: string): Exposition {
@@ -77,8 +80,8 @@ export function parsePrometheusText(text: string): Exposition {
       bad("content after # EOF");
       continue;
     }
-    if (line.startsWith("#")) {
-      const m = /^#\s*(HELP|TYPE|EOF)(?:\s+(\S+)(?:\s+(.*))?)?$/.exec(line);
+    if (line.charCodeAt(0) === 35 /* # */) {
+      const m = DIRECTIVE.exec(line);
       if (!m) continue; // an ordinary comment
       if (m[1] === "EOF") {
         eof = true;
@@ -115,12 +118,10 @@ export function parsePrometheusText(text: string): Exposition {
 function familyOf(sampleName: string, families: Map<string, MetricFamily>): string {
   const own = families.get(sampleName);
   if (own && (own.type !== "untyped" || own.help !== undefined || own.samples.length > 0)) return sampleName;
-  for (const [type, suffixes] of Object.entries(SUFFIXES)) {
-    for (const suffix of suffixes) {
-      if (!sampleName.endsWith(suffix)) continue;
-      const base = families.get(sampleName.slice(0, -suffix.length));
-      if (base && base.type === type) return base.name;
-    }
+  for (const [type, suffix] of SUFFIX_LIST) {
+    if (!sampleName.endsWith(suffix)) continue;
+    const base = families.get(sampleName.slice(0, -suffix.length));
+    if (base && base.type === type) return base.name;
   }
   return sampleName;
 }
@@ -138,10 +139,12 @@ function parseSampleLine(line: string): Sample | string {
     if (typeof read === "string") return read;
     pos = read;
   }
-  let rest = line.slice(pos).trim();
+  let rest = pos === 0 ? line : line.slice(pos);
   const exemplar = rest.indexOf(" # ");
-  if (exemplar >= 0) rest = rest.slice(0, exemplar).trim();
-  const parts = rest.split(/[ \t]+/).filter((p) => p !== "");
+  if (exemplar >= 0) rest = rest.slice(0, exemplar);
+  rest = rest.trim();
+  const parts = rest.includes(" ") || rest.includes("\t") ? rest.split(/[ \t]+/) : [rest];
+  if (parts.length === 1 && parts[0] === "") parts.pop();
   if (parts.length === 0) return `sample ${name} has no value`;
   if (parts.length > 2) return `sample ${name}: unexpected text after the value`;
   const value = parseValue(parts[0]);
@@ -165,7 +168,8 @@ function readLabels(line: string, pos: number, labels: Record<string, string>): 
   for (;;) {
     pos = skipSpaces(line, pos);
     if (line[pos] === "}") return pos + 1;
-    const m = LABEL_NAME.exec(line.slice(pos));
+    LABEL_NAME.lastIndex = pos;
+    const m = LABEL_NAME.exec(line);
     if (!m) return `bad label name at column ${pos + 1}`;
     const labelName = m[0];
     pos = skipSpaces(line, pos + labelName.length);
@@ -174,6 +178,13 @@ function readLabels(line: string, pos: number, labels: Record<string, string>): 
     if (line[pos] !== '"') return `label ${labelName}: expected a quoted value`;
     pos++;
     let value = "";
+    const close = line.indexOf('"', pos);
+    const slash = line.indexOf("\\", pos);
+    if (close >= 0 && (slash < 0 || slash > close)) {
+      // No escape in this value: one slice.
+      value = line.slice(pos, close);
+      pos = close;
+    }
     for (;;) {
       if (pos >= line.length) return `label ${labelName}: unterminated value`;
       const c = line[pos];
@@ -206,7 +217,7 @@ export function parseValue(text: string): number | undefined {
   if (lower === "nan" || lower === "-nan" || lower === "+nan") return NaN;
   if (lower === "+inf" || lower === "inf") return Infinity;
   if (lower === "-inf") return -Infinity;
-  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) && !/^[-+]?0[xX][0-9a-fA-F]+$/.test(text)) return undefined;
+  if (!FLOAT.test(text) && !/^[-+]?0[xX][0-9a-fA-F]+$/.test(text)) return undefined;
   const value = Number(text);
   return Number.isNaN(value) ? undefined : value;
 }

@@ -11,6 +11,7 @@ import { resolveProgram } from "./resolve-program.js";
 import type { ValidSpawn } from "./validate-spawn-request.js";
 import { newRecord, type WorkerRecord } from "./worker-record.js";
 import { writeWorkerState, type WorkerStateFile } from "./worker-state-file.js";
+import type { RestartState } from "./restart-policy.js";
 
 export interface SpawnContext {
   driver: CgroupDriver;
@@ -37,7 +38,7 @@ function logTail(path: string): string {
  * leaves nothing behind (no cgroup, no state file, no log file it created) and
  * throws a ConnectError naming the field.
  */
-export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: string): Promise<WorkerRecord> {
+export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: string, restart?: RestartState): Promise<WorkerRecord> {
   const cwd = req.cwd === "" ? process.cwd() : resolve(req.cwd);
   if (req.cwd !== "") {
     const info = await stat(cwd).catch(() => undefined);
@@ -95,6 +96,7 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
     limitErrors: cgroup.errors.map((e) => e.message),
     cgroup: { mode: cgroup.mode, workerId, paths: cgroup.paths, primaryPath: cgroup.primaryPath, procsFiles: cgroup.procsFiles },
     logPath,
+    ...(restart ? { restart } : {}),
     engineMetricsUrl: req.engineMetricsUrl,
   };
   try {

@@ -4,6 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import {
   CollectionErrorSchema,
   ResourceLimitsSchema,
+  RestartPolicy,
   WorkerTelemetrySchema,
   WorkerState,
   type CollectionError,
@@ -31,6 +32,12 @@ export interface WorkerRecord {
   final?: WorkerTelemetry;
   /** Killing leftovers, removing the cgroup and the state file. */
   cleanup?: Promise<void>;
+  /** Set while the worker waits to be started again by its restart policy: when it will be. */
+  backoffUntilMs?: number;
+  /** Ends the back-off wait early (StopWorker, hive shutdown). */
+  backoffAbort?: AbortController;
+  /** The back-off wait and the new start; resolves once the worker runs again or is not going to. */
+  restarting?: Promise<void>;
 }
 
 export function newRecord(state: WorkerStateFile, child?: ChildProcess, exit?: Promise<ChildExit>): WorkerRecord {
@@ -74,5 +81,14 @@ export function baseTelemetry(record: WorkerRecord, state: WorkerState): WorkerT
     cgroupPath: s.cgroup.primaryPath,
     processCount: 1,
     errors: limitErrors(s),
+    restartCount: s.restart?.count ?? 0,
+    restartPolicy: s.restart?.policy ?? RestartPolicy.NEVER,
+    lastExit: s.restart?.lastExit && {
+      state: s.restart.lastExit.state,
+      exitCode: s.restart.lastExit.exitCode,
+      exitSignal: s.restart.lastExit.exitSignal,
+      reason: s.restart.lastExit.reason,
+      endedAt: timestampFromMs(s.restart.lastExit.endedAtMs),
+    },
   });
 }

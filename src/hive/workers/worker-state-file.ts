@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import type { CgroupHandle } from "../cgroup/cgroup-driver.js";
+import type { RestartState } from "./restart-policy.js";
 
 /** What a hive keeps on disk about a worker it spawned, to re-adopt it after a restart. */
 export interface WorkerStateFile {
@@ -19,6 +20,8 @@ export interface WorkerStateFile {
   limitErrors: string[];
   cgroup: CgroupHandle;
   logPath: string;
+  /** Restart policy and what a restart needs; absent = never restarted (and in files of older hives). */
+  restart?: RestartState;
   /** Where the worker's engine serves Prometheus metrics; "" = not scraped. Absent in files of older hives. */
   engineMetricsUrl?: string;
 }
@@ -36,7 +39,7 @@ export async function writeWorkerState(stateDir: string, state: WorkerStateFile)
   await mkdir(stateDirOfWorkers(stateDir), { recursive: true });
   const path = stateFilePath(stateDir, state.workerId);
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(state, null, 2));
+  await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 }); // it may hold the worker's environment
   await rename(tmp, path);
 }
 

@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { SpawnWorkerRequest } from "../../../gen/apiary/v1/hive_pb.js";
@@ -21,7 +20,20 @@ import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
-import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
+import { deleteWorkerState, loadWorkerStates, writeWorkerState, type WorkerStateFile } from "./worker-state-file.js";
+import {
+  checkRestartPolicy,
+  DEFAULT_RESTART_SETTINGS,
+  lastExitOf,
+  RestartBackoff,
+  wantsRestart,
+  type RestartSettings,
+} from "./restart-policy.js";
+import { pause } from "../deadline.js";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { RestartPolicy } from "../../../gen/apiary/v1/telemetry_pb.js";
+import type { ExitOutcome } from "./exit-state.js";
+import type { ValidSpawn } from "./validate-spawn-request.js";
 import { generateWorkerId } from "./worker-id.js";
 import { compareIds } from "../../rpc/compare-ids.js";
 
@@ -47,6 +59,8 @@ export interface SupervisorOptions {
   defaultGraceMs?: number;
   /** Default /proc; tests may point it elsewhere. */
   procRoot?: string;
+  /** Back-off of workers restarted by their restart policy; default 1 s doubling to 5 min, reset after a 10 min run. */
+  restart?: Partial<RestartSettings>;
 }
 
 /** A worker re-adopted from the state file of an older hive: its endpoint as the command line and labels give it. */
@@ -80,12 +94,16 @@ export class WorkerSupervisor {
   private readonly logDir: string;
   private bootTimeMs = 0;
   private closed = false;
+  /** Back-off per worker id, across its runs (restart policies). */
+  private readonly backoffs = new Map<string, RestartBackoff>();
+  private readonly restartSettings: RestartSettings;
   /** Ids of the workers found alive at init (left running by an earlier hive process). */
   readonly readopted: string[] = [];
 
   constructor(private readonly opts: SupervisorOptions) {
     this.procRoot = opts.procRoot ?? "/proc";
     this.logDir = opts.logDir ?? `${opts.stateDir}/logs`;
+    this.restartSettings = { ...DEFAULT_RESTART_SETTINGS, ...opts.restart };
   }
 
   get cgroupMode(): CgroupMode {
@@ -128,6 +146,12 @@ export class WorkerSupervisor {
         this.live.set(state.workerId, record);
         this.readopted.push(state.workerId);
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "worker re-adopted");
+      } else if (state.restart && wantsRestart(state.restart.policy, WorkerState.FAILED)) {
+        // It ended while no hive watched it: its policy starts it again, after a back-off.
+        const record = newRecord(state);
+        this.live.set(state.workerId, record);
+        this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "worker ended while the hive was away; restarting it by its policy");
+        this.onMainExit(record, undefined);
       } else {
         await this.driver.remove(state.cgroup);
         await deleteWorkerState(this.opts.stateDir, state.workerId);
@@ -144,6 +168,7 @@ export class WorkerSupervisor {
   async spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry> {
     if (this.closed) throw new ConnectError("hive is shutting down", Code.Unavailable);
     const req = validateSpawnRequest(request);
+    const policy = checkRestartPolicy(request.restartPolicy);
     let workerId = req.workerId;
     if (workerId === "") {
       do workerId = generateWorkerId(req.model || modelFromArgv(req.argv));
@@ -157,7 +182,9 @@ export class WorkerSupervisor {
         { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs },
         req,
         workerId,
+        policy === RestartPolicy.NEVER ? undefined : { policy, count: 0, env: req.env, cwd: req.cwd },
       );
+      this.backoffs.delete(workerId);
       this.finals.delete(workerId);
       this.live.set(workerId, record);
       void record.exit?.then((exit) => this.onMainExit(record, exit));
@@ -192,6 +219,7 @@ export class WorkerSupervisor {
       await record.cleanup;
       return record.final;
     }
+    if (record.backoffUntilMs !== undefined) return this.stopInBackoff(record, graceMs);
     record.stopRequested = true;
     record.stopping ??= this.stopTree(record, graceMs ?? this.opts.defaultGraceMs ?? 10_000);
     return record.stopping;
@@ -228,6 +256,11 @@ export class WorkerSupervisor {
     const { workerId } = record.state;
     const stats = record.state.cgroup.mode === "none" ? undefined : this.driver.readStats(record.state.cgroup);
     const outcome = exitOutcome({ code: exit?.code, signal: exit?.signal, stopRequested: record.stopRequested, oomKilled: stats?.oomKilled === true });
+    const policy = record.state.restart?.policy ?? RestartPolicy.NEVER;
+    if (!this.closed && !record.stopRequested && record.backoffUntilMs === undefined && wantsRestart(policy, outcome.state)) {
+      this.enterBackoff(record, outcome);
+      return;
+    }
     const final = baseTelemetry(record, outcome.state);
     final.exitCode = outcome.exitCode;
     final.exitSignal = outcome.exitSignal;
@@ -254,6 +287,15 @@ export class WorkerSupervisor {
 
   /** Kills what is left of an ended worker (unless StopWorker is on it), removes its cgroup and state file. */
   private async cleanup(record: WorkerRecord): Promise<void> {
+    await this.endLeftovers(record);
+    await deleteWorkerState(this.opts.stateDir, record.state.workerId).catch((err) =>
+      this.opts.logger.warn({ err, workerId: record.state.workerId }, "cannot delete worker state file"),
+    );
+    this.pruneLogs();
+  }
+
+  /** Kills what is left of an ended run (unless StopWorker is on it) and removes its cgroup. */
+  private async endLeftovers(record: WorkerRecord): Promise<void> {
     const { workerId, cgroup } = record.state;
     const who = record.identity;
     if (cgroup.mode !== "none") who.cgroupPids = () => this.driver.readStats(cgroup).pids;
@@ -272,8 +314,95 @@ export class WorkerSupervisor {
       this.opts.logger.warn({ workerId, errors: removal.errors.map((e) => e.message) }, "worker cgroup not removed");
       record.final?.errors.push(...removal.errors);
     }
-    await deleteWorkerState(this.opts.stateDir, workerId).catch((err) => this.opts.logger.warn({ err, workerId }, "cannot delete worker state file"));
-    this.pruneLogs();
+  }
+
+  /** The run ended and its policy restarts it: BACKOFF now, a new start after the back-off. */
+  private enterBackoff(record: WorkerRecord, outcome: ExitOutcome): void {
+    const { workerId } = record.state;
+    const restart = record.state.restart!;
+    const now = Date.now();
+    restart.lastExit = lastExitOf(outcome, now);
+    let backoff = this.backoffs.get(workerId);
+    if (!backoff) this.backoffs.set(workerId, (backoff = new RestartBackoff(this.restartSettings)));
+    const delayMs = backoff.next(now - record.state.startedAtMs);
+    record.backoffUntilMs = now + delayMs;
+    record.backoffAbort = new AbortController();
+    record.latest = this.backoffTelemetry(record);
+    this.opts.logger.warn(
+      { workerId, pid: record.state.pid, exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, reason: outcome.reason, delayMs, restarts: restart.count, failuresInARow: backoff.failures },
+      "worker ended; restarting it after a back-off",
+    );
+    record.restarting = this.restartAfterBackoff(record, delayMs);
+  }
+
+  private backoffTelemetry(record: WorkerRecord): WorkerTelemetry {
+    const t = baseTelemetry(record, WorkerState.BACKOFF);
+    t.processCount = 0;
+    t.nextRestartAt = timestampFromMs(record.backoffUntilMs ?? Date.now());
+    const last = record.state.restart?.lastExit;
+    // Why the last run ended, as an ended worker says it; the details are in last_exit.
+    t.reason = last?.endReason ?? "Error";
+    if (last) t.endedAt = timestampFromMs(last.endedAtMs);
+    return t;
+  }
+
+  private async restartAfterBackoff(record: WorkerRecord, delayMs: number): Promise<void> {
+    const { workerId } = record.state;
+    await this.endLeftovers(record);
+    // The pid is gone; a hive restarted meanwhile finds the policy and starts the worker again.
+    await writeWorkerState(this.opts.stateDir, record.state).catch((err) => this.opts.logger.warn({ err, workerId }, "cannot write worker state file"));
+    for (;;) {
+      await pause(delayMs, record.backoffAbort!.signal);
+      if (record.stopRequested || this.closed) return;
+      const restart = record.state.restart!;
+      try {
+        const next = await spawnWorker(
+          { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs },
+          respawnRequest(record.state),
+          workerId,
+          { ...restart, count: restart.count + 1 },
+        );
+        this.live.set(workerId, next);
+        void next.exit?.then((exit) => this.onMainExit(next, exit));
+        this.opts.logger.info({ workerId, pid: next.state.pid, restarts: restart.count + 1 }, "worker restarted");
+        return;
+      } catch (err) {
+        const message = err instanceof ConnectError ? err.rawMessage : String(err);
+        restart.lastExit = { state: WorkerState.FAILED, exitSignal: "", reason: `could not start again: ${message}`, endReason: "Error", endedAtMs: Date.now() };
+        delayMs = this.backoffs.get(workerId)!.next(0);
+        record.backoffUntilMs = Date.now() + delayMs;
+        record.latest = this.backoffTelemetry(record);
+        this.opts.logger.warn({ workerId, err: message, delayMs }, "worker could not be restarted; trying again after a back-off");
+      }
+    }
+  }
+
+  /** StopWorker on a worker waiting to restart: no new start; its last run's end is its final state. */
+  private async stopInBackoff(record: WorkerRecord, graceMs?: number): Promise<WorkerTelemetry> {
+    const { workerId } = record.state;
+    record.stopRequested = true;
+    record.backoffAbort?.abort();
+    await record.restarting;
+    const current = this.live.get(workerId);
+    if (current && current !== record) return this.stop(workerId, graceMs); // it had just started again
+    if (!record.final) {
+      const last = record.state.restart?.lastExit;
+      const final = baseTelemetry(record, last?.state ?? WorkerState.EXITED);
+      final.exitCode = last?.exitCode;
+      final.exitSignal = last?.exitSignal ?? "";
+      final.reason = last?.endReason ?? "Stopped";
+      final.endedAt = timestampFromMs(last?.endedAtMs ?? Date.now());
+      final.processCount = 0;
+      record.final = final;
+      record.latest = final;
+      this.live.delete(workerId);
+      this.finals.set(workerId, record);
+      this.backoffs.delete(workerId);
+      record.cleanup = this.cleanup(record);
+      this.opts.logger.info({ workerId }, "worker stopped while waiting to restart");
+    }
+    await record.cleanup;
+    return record.final!;
   }
 
   async sample(): Promise<WorkerSample[]> {
@@ -286,6 +415,11 @@ export class WorkerSupervisor {
     }
     const samples: WorkerSample[] = [];
     for (const record of [...this.live.values()]) {
+      if (record.backoffUntilMs !== undefined) {
+        record.latest = this.backoffTelemetry(record);
+        samples.push({ telemetry: record.latest, pids: [] });
+        continue;
+      }
       if (!record.child && table && !table.isSameProcess(record.state.pid, record.state.startTimeTicks) && !record.stopping) {
         this.onMainExit(record, undefined); // re-adopted worker ended: found by polling /proc
         continue;
@@ -352,6 +486,7 @@ export class WorkerSupervisor {
       await Promise.all([...this.live.keys()].map((id) => this.stop(id, opts.graceMs).catch(() => undefined)));
     } else {
       for (const record of this.live.values()) {
+        record.backoffAbort?.abort(); // its state file stays: the next hive starts it again
         record.child?.unref();
         record.child?.removeAllListeners();
       }
@@ -360,4 +495,23 @@ export class WorkerSupervisor {
     await Promise.all([...this.finals.values()].map((r) => r.cleanup));
     this.opts.logger.info({ stopWorkers: opts.stopWorkers }, "worker supervisor closed");
   }
+}
+
+/** What a restart starts: the worker's spawn request, as its state file keeps it. */
+function respawnRequest(state: WorkerStateFile): ValidSpawn {
+  return {
+    argv: state.argv,
+    env: state.restart?.env ?? {},
+    cwd: state.restart?.cwd ?? "",
+    model: state.model,
+    gpuUuids: state.gpuUuids,
+    limits: {
+      memoryMaxBytes: state.limits.memoryMaxBytes === undefined ? undefined : BigInt(state.limits.memoryMaxBytes),
+      cpuMaxMillicores: state.limits.cpuMaxMillicores,
+      pidsMax: state.limits.pidsMax,
+    },
+    labels: state.labels,
+    workerId: state.workerId,
+    engineMetricsUrl: state.engineMetricsUrl ?? "",
+  };
 }

@@ -119,20 +119,31 @@ export class Authenticator {
     return result;
   }
 
-  private async *checkHello(messages: AsyncIterable<HeartbeatRequest>, identity: Identity, peer: Peer): AsyncGenerator<HeartbeatRequest> {
-    let first = true;
-    for await (const message of messages) {
-      if (first && message.kind.case === "hello") {
-        const said = message.kind.value.hive?.hiveId ?? "";
-        if (said !== identity.name) {
-          const text = `heartbeat: hello says hive_id ${JSON.stringify(said)} but the certificate names hive ${JSON.stringify(identity.name)}`;
-          this.denials.denied(peer.address, text, { code: "PermissionDenied" });
-          throw new ConnectError(text, Code.PermissionDenied);
-        }
-      }
-      first = false;
-      yield message;
-    }
+  /** The stream with its first message (the hello) checked against the certificate; later messages pass straight through. */
+  private checkHello(messages: AsyncIterable<HeartbeatRequest>, identity: Identity, peer: Peer): AsyncIterable<HeartbeatRequest> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        const it = messages[Symbol.asyncIterator]();
+        let first = true;
+        return {
+          next: async () => {
+            const result = await it.next();
+            if (first && !result.done) {
+              first = false;
+              const message = result.value;
+              const said = message.kind.case === "hello" ? (message.kind.value.hive?.hiveId ?? "") : identity.name;
+              if (said !== identity.name) {
+                const text = `heartbeat: hello says hive_id ${JSON.stringify(said)} but the certificate names hive ${JSON.stringify(identity.name)}`;
+                this.denials.denied(peer.address, text, { code: "PermissionDenied" });
+                throw new ConnectError(text, Code.PermissionDenied);
+              }
+            }
+            return result;
+          },
+          return: (value?: unknown) => (it.return ? it.return(value) : Promise.resolve({ done: true as const, value: undefined })) as Promise<IteratorResult<HeartbeatRequest>>,
+        };
+      },
+    };
   }
 }
 

@@ -37,13 +37,14 @@ export class Cluster {
     this.queenClient = createClient(QueenService, createApiaryTransport(this.queenUrl));
   }
 
-  async startHive(): Promise<void> {
+  /** `extraArgs` come last, so they override the defaults (e.g. a longer --gpu-deadline on a loaded machine). */
+  async startHive(extraArgs: string[] = []): Promise<void> {
     writeFileSync(this.gpuModeFile, "ok");
     this.hive = ApiaryProcess.start(
       [
         "hive", "--queen", this.queenUrl, "--port", "0", "--id", this.hiveId, "--label", "suite=e2e",
         "--state-dir", path.join(this.dir, "state"), "--nvidia-smi", FAKE_NVIDIA_SMI, "--gpu-deadline", "1s",
-        "--tick-interval", "250ms", "--ack-deadline", "2s", "--stop-workers",
+        "--tick-interval", "250ms", "--ack-deadline", "2s", "--stop-workers", ...extraArgs,
       ],
       { FAKE_NVIDIA_SMI_GPUS: "2", FAKE_NVIDIA_SMI_MODE_FILE: this.gpuModeFile, FAKE_NVIDIA_SMI_SEED: this.hiveId },
     );

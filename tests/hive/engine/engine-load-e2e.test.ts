@@ -33,12 +33,13 @@ async function setLoad(port: number, load: string): Promise<void> {
   expect(res.status).toBe(204);
 }
 
-async function startPair(stateDir = `${tempDir("apiary-engine-")}/state`): Promise<{ queen: Queen; hive: Hive }> {
-  const queen = await startQueen({ port: 0, logger: quiet, reportIntervalMs: 200, shutdownGraceMs: 200 });
+/** Ticks of the default second; a scrape deadline above the default 300 ms, so that a loaded CI machine does not make the counted ticks miss. */
+async function startPair(stateDir = `${tempDir("apiary-engine-")}/state`, tickIntervalMs = 1000): Promise<{ queen: Queen; hive: Hive }> {
+  const queen = await startQueen({ port: 0, logger: quiet, reportIntervalMs: tickIntervalMs, shutdownGraceMs: 200 });
   cleanups.push(() => queen.close());
   const hive = await startHive({
     queenUrl: queen.url, port: 0, hiveId: "engine-hive", gpuEnabled: false, cgroupMode: "none", stateDir,
-    tickIntervalMs: 200, reportIntervalMs: 200, logger: quiet,
+    tickIntervalMs, reportIntervalMs: tickIntervalMs, engineScrapeDeadlineMs: Math.min(700, tickIntervalMs * 0.7), logger: quiet,
   });
   cleanups.push(() => hive.close({ stopWorkers: true }));
   return { queen, hive };
@@ -105,7 +106,7 @@ describe("engine load end to end", () => {
 
   it("rejects an endpoint that is not loopback or the hive's own, and keeps the endpoint of a re-adopted worker", async () => {
     const stateDir = `${tempDir("apiary-engine-")}/state`;
-    const first = await startPair(stateDir);
+    const first = await startPair(stateDir, 200);
     const hiveClient = createClient(HiveService, createApiaryTransport(first.hive.url));
     const bad = await hiveClient
       .spawnWorker({ argv: [process.execPath, demoWorker], engineMetrics: { case: "engineMetricsUrl", value: "http://192.0.2.7:8000/metrics" } })
