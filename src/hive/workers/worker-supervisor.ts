@@ -29,7 +29,7 @@ import {
   wantsRestart,
   type RestartSettings,
 } from "./restart-policy.js";
-import { pause } from "../deadline.js";
+import { pause } from "../../rpc/wait.js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RestartPolicy } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { ExitOutcome } from "./exit-state.js";
