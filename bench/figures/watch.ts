@@ -52,7 +52,7 @@ async function watchRun(ctx: FigureContext, target: "apiary" | "etcd", start: ()
   const windows = f.num("runs", 3);
   const windowMs = f.num("watch-window-ms", 8_000);
   const stallMs = f.num("stall-ms", 60_000);
-  const cfg: WatcherConfig = { target, address: "", watchers: f.num("watchers", 1_000), hivesPerWatcher: f.num("hives-per-watcher", 5), generators, watchersPerConnection: f.num("watchers-per-connection", 100), sharedHives: f.bool("watch-shared") };
+  const cfg: WatcherConfig = { target, address: "", watchers: f.num("watchers", 1_000), hivesPerWatcher: f.num("hives-per-watcher", 5), generators, watchersPerConnection: f.num("watchers-per-connection", 100), sharedHives: f.bool("watch-shared"), maxBatch: f.num("watch-batch", 256) };
   const server = await start();
   cfg.address = server.address;
   let fleet: GeneratorFleet | undefined;

@@ -4,7 +4,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { createClient, type Client } from "@connectrpc/connect";
 import { QueenService, WatchKind } from "../../gen/apiary/v1/queen_pb.js";
-import { HiveReportSchema } from "../../gen/apiary/v1/telemetry_pb.js";
+import { HiveReportSchema, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { ETCD_METHODS, decodeWatchResponse, encodeWatchCreate, passthrough } from "../etcd/etcd-wire.js";
 import { ETCD_HIVE_PREFIX } from "../etcd/etcd-hive.js";
@@ -21,6 +21,8 @@ export interface WatcherConfig {
   watchersPerConnection: number;
   /** Every watcher of a generator follows the same hives (dashboards, schedulers), not its own. */
   sharedHives?: boolean;
+  /** WatchRequest.max_batch of the apiary watchers; 0 = one event per message. Default 256. */
+  maxBatch?: number;
 }
 
 /** The hives of watcher `w`: a run of consecutive ids of one generator, so one etcd key range. */
@@ -73,17 +75,23 @@ export class WatcherFleet {
     const { first, count } = hivesOfWatcher(w, this.cfg);
     const hiveIds = Array.from({ length: count }, (_, i) => hiveId(first + i));
     try {
-      for await (const res of client.watch({ hiveIds, kinds: [WatchKind.WORKER] }, { signal: this.stop.signal })) {
+      const maxBatch = this.cfg.maxBatch ?? 256;
+      for await (const res of client.watch({ hiveIds, kinds: [WatchKind.WORKER], maxBatch }, { signal: this.stop.signal })) {
         if (res.kind.case === "snapshotEnd") this.ready++;
-        if (res.snapshot || res.kind.case !== "worker" || !res.kind.value.worker) continue;
-        const sent = sentAtFromWorker(res.kind.value.worker);
-        if (sent === undefined) continue;
-        this.events++;
-        this.latency.add(preciseWallMs() - sent);
+        if (res.snapshot) continue;
+        if (res.kind.case === "worker") this.workerEvent(res.kind.value.worker);
+        else if (res.kind.case === "batch") for (const e of res.kind.value.events) if (e.kind.case === "worker") this.workerEvent(e.kind.value.worker);
       }
     } catch {
       if (!this.stop.signal.aborted) this.errors++;
     }
+  }
+
+  private workerEvent(worker: WorkerTelemetry | undefined): void {
+    const sent = worker && sentAtFromWorker(worker);
+    if (sent === undefined) return;
+    this.events++;
+    this.latency.add(preciseWallMs() - sent);
   }
 
   private etcdWatcher(client: grpc.Client, w: number): void {

@@ -12,6 +12,8 @@ import { checkCount, checkEnum, checkId, checkLabels, checkNumber, checkText, ch
 import type { WatchParams } from "./watch-hub.js";
 
 const MAX_HIVE_IDS = 10_000;
+/** Largest max_batch honoured; larger requests are lowered to it. */
+const MAX_WATCH_BATCH = 1_000;
 /** Longest bookmark or update interval a watcher may ask for; longer requests are lowered to it. */
 const MAX_WATCH_INTERVAL_MS = 3_600_000;
 
@@ -86,5 +88,6 @@ export function watchParams(req: WatchRequest, defaults: { bookmarkIntervalMs: n
     workers: kinds.size === 0 || kinds.has(WatchKind.WORKER),
     bookmarkIntervalMs,
     minUpdateIntervalMs,
+    maxBatch: Math.min(MAX_WATCH_BATCH, req.maxBatch),
   };
 }

@@ -1,11 +1,23 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { HiveEventSchema, WatchResponseSchema, WorkerEventSchema, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { HiveEventSchema, WatchResponseSchema, WorkerEventSchema, type WatchEvent, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
 import type { ChangeType, RegistryEvent } from "./registry.js";
+
+/** An event as one watcher sees it (its filter may make the type differ from the event's own). */
+export interface TypedEvent {
+  readonly event: RegistryEvent;
+  readonly type: ChangeType;
+}
 
 /** WatchResponse field numbers of the oneof cases carried pre-encoded. */
 const HIVE_FIELD = 3;
 const WORKER_FIELD = 4;
+const BATCH_FIELD = 10;
+/** Tags (field number << 3 | wire type) inside a batch: WatchBatch.events, WatchEvent.revision, .hive, .worker. */
+const TAG_BATCH_EVENT = (1 << 3) | WireType.LengthDelimited;
+const TAG_EVENT_REVISION = (1 << 3) | WireType.Varint;
+const TAG_EVENT_HIVE = (2 << 3) | WireType.LengthDelimited;
+const TAG_EVENT_WORKER = (3 << 3) | WireType.LengthDelimited;
 
 interface UnknownField {
   no: number;
@@ -54,6 +66,76 @@ export function eventResponse(event: RegistryEvent, type: ChangeType, epoch: str
         ? { case: "hive", value: { type: type as number, hive: event.hive } }
         : { case: "worker", value: { type: type as number, hiveId: event.hiveId, worker: event.worker } },
   });
+}
+
+/**
+ * A WatchResponse carrying several events in its `batch` case, stamped with `revision` (the
+ * stream's resume point after them). Binary codecs: each event's bytes are encoded once and shared
+ * with every watcher (a batch is copied together from them); JSON: an ordinary message.
+ */
+export function batchResponse(changes: readonly TypedEvent[], epoch: string, snapshot: boolean, revision: number, binary: boolean): WatchResponse {
+  if (!binary) {
+    const events = changes.map(({ event, type }): Omit<WatchEvent, "$typeName"> => ({
+      revision: BigInt(event.revision),
+      kind:
+        event.kind === "hive"
+          ? { case: "hive", value: create(HiveEventSchema, { type: type as number, hive: event.hive }) }
+          : { case: "worker", value: create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }) },
+    }));
+    return create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot, kind: { case: "batch", value: { events } } });
+  }
+  const fields: UnknownField[] = [];
+  const sizes: number[] = [];
+  let total = 0;
+  for (const { event, type } of changes) {
+    const field = sharedField(event, type);
+    const size = 1 + varintSize(event.revision) + 1 + field.data.length;
+    fields.push(field);
+    sizes.push(size);
+    total += 1 + varintSize(size) + size;
+  }
+  const data = new Uint8Array(varintSize(total) + total);
+  let pos = writeVarint(data, 0, total);
+  for (let i = 0; i < changes.length; i++) {
+    data[pos++] = TAG_BATCH_EVENT;
+    pos = writeVarint(data, pos, sizes[i]);
+    data[pos++] = TAG_EVENT_REVISION;
+    pos = writeVarint(data, pos, changes[i].event.revision);
+    data[pos++] = fields[i].no === HIVE_FIELD ? TAG_EVENT_HIVE : TAG_EVENT_WORKER;
+    data.set(fields[i].data, pos); // already length-prefixed
+    pos += fields[i].data.length;
+  }
+  const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
+  (response as { $unknown?: UnknownField[] }).$unknown = [{ no: BATCH_FIELD, wireType: WireType.LengthDelimited, data }];
+  return response;
+}
+
+/** The event's encoded `hive`/`worker` field for `type`, encoded on first use and kept with the event. */
+function sharedField(event: RegistryEvent, type: ChangeType): UnknownField {
+  let byType = encoded.get(event);
+  if (!byType) encoded.set(event, (byType = new Map()));
+  let field = byType.get(type);
+  if (!field) byType.set(type, (field = encodeEventField(event, type)));
+  return field;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Writes a non-negative integer below 2^53 as a varint; returns the position after it. */
+function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 128) {
+    buf[pos++] = (n % 128) | 128;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
 }
 
 function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField {

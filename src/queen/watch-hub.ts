@@ -1,6 +1,10 @@
 import type { Registry, RegistryEvent } from "./registry.js";
 import { ChangeType } from "./registry.js";
 import { WatcherQueue } from "./watcher-queue.js";
+import { TurnBudget } from "./watch-turn-budget.js";
+
+/** Watch events all streams together produce per event-loop turn (see TurnBudget). */
+export const DEFAULT_WATCH_EVENTS_PER_TURN = 500;
 
 /** What a watcher asked for, validated. */
 export interface WatchParams {
@@ -12,6 +16,8 @@ export interface WatchParams {
   workers: boolean;
   bookmarkIntervalMs: number;
   minUpdateIntervalMs: number;
+  /** Events per WatchResponse (the batch case); 0 = one event per message. */
+  maxBatch: number;
 }
 
 /**
@@ -58,10 +64,15 @@ export class WatchHub {
   private closedCoalesced = 0;
   private overflows = 0;
 
+  /** Shared by every stream: bounds fan-out work per event-loop turn. */
+  readonly budget: TurnBudget;
+
   constructor(
     readonly registry: Registry,
     private readonly maxPending: number,
+    eventsPerTurn = DEFAULT_WATCH_EVENTS_PER_TURN,
   ) {
+    this.budget = new TurnBudget(eventsPerTurn);
     this.unsubscribe = registry.subscribe((event) => {
       for (const session of this.anyHive) offerTo(session.queue, session.params, event);
       const ofHive = this.byHive.get(event.hiveId);

@@ -3,14 +3,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
 import { StreamAbort } from "../rpc/wait.js";
 import type { Clock } from "./clock.js";
-import { eventResponse, preEncodedEventResponse } from "./shared-event-encoding.js";
+import { batchResponse, eventResponse, preEncodedEventResponse } from "./shared-event-encoding.js";
 import type { WatchHub, WatchParams } from "./watch-hub.js";
+import type { PendingChange } from "./watcher-queue.js";
 
 /**
  * The Watch stream: snapshot (or history replay), snapshot_end, then live changes and bookmarks.
  * The generator is only resumed when the client can take more; meanwhile changes coalesce in the
  * watcher's queue. Ends with UNAVAILABLE on server shutdown, RESOURCE_EXHAUSTED if the watcher
- * fell so far behind that its queue overflowed (it resumes from its last revision).
+ * fell so far behind that its queue overflowed (it resumes from its last revision). All streams
+ * share the hub's turn budget, so fan-out yields to heartbeat I/O between slices.
  */
 export async function* watchStream(
   hub: WatchHub,
@@ -27,11 +29,28 @@ export async function* watchStream(
   // One wake-up per stream: a Promise.race against a long-lived promise would keep every race's reaction (~300 B per wait) until the stream ends.
   const stopped = new StreamAbort([clientSignal, shutdownSignal]);
   const shuttingDown = () => shutdownSignal.aborted || session.queue.isClosed();
+  const budget = hub.budget;
+  const batch = params.maxBatch;
   try {
     if (session.snapshot) {
-      for (const event of session.snapshot) {
+      const events = session.snapshot;
+      for (let i = 0; i < events.length; ) {
         if (shuttingDown()) break;
-        yield respond(event, event.type, epoch, true, session.startRevision);
+        const turn = budget.exhausted();
+        if (turn) {
+          await stopped.race(turn);
+          continue;
+        }
+        if (batch > 0) {
+          const chunk = events.slice(i, i + batch).map((event) => ({ event, type: event.type }));
+          budget.spend(chunk.length);
+          i += chunk.length;
+          yield batchResponse(chunk, epoch, true, session.startRevision, binary);
+        } else {
+          budget.spend(1);
+          const event = events[i++];
+          yield respond(event, event.type, epoch, true, session.startRevision);
+        }
       }
       yield create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, snapshot: true, kind: { case: "snapshotEnd", value: {} } });
     }
@@ -42,14 +61,31 @@ export async function* watchStream(
       if (session.queue.isOverflowed()) {
         throw new ConnectError("watcher fell too far behind; resume with since_revision", Code.ResourceExhausted);
       }
+      const turn = budget.exhausted();
+      if (turn) {
+        await stopped.race(turn);
+        continue;
+      }
       const now = clock.monotonicMs();
       session.queue.releaseDue(now);
-      const change = session.queue.take(now);
-      if (change) {
-        // Stamped with the stream's resume point, not the event's own revision: see WatchResponse.revision.
-        yield respond(change.event, change.type, epoch, false, session.queue.resumePoint(hub.registry.revision()));
-        lastSentMs = clock.monotonicMs();
-        continue;
+      // Stamped with the stream's resume point, not an event's own revision: see WatchResponse.revision.
+      if (batch > 0) {
+        const changes: PendingChange[] = [];
+        for (let c = session.queue.take(now); c; c = changes.length < batch ? session.queue.take(now) : undefined) changes.push(c);
+        if (changes.length > 0) {
+          budget.spend(changes.length);
+          yield batchResponse(changes, epoch, false, session.queue.resumePoint(hub.registry.revision()), binary);
+          lastSentMs = clock.monotonicMs();
+          continue;
+        }
+      } else {
+        const change = session.queue.take(now);
+        if (change) {
+          budget.spend(1);
+          yield respond(change.event, change.type, epoch, false, session.queue.resumePoint(hub.registry.revision()));
+          lastSentMs = clock.monotonicMs();
+          continue;
+        }
       }
       const bookmarkDueMs = lastSentMs + params.bookmarkIntervalMs;
       if (now >= bookmarkDueMs) {

@@ -51,8 +51,10 @@ describe("the hive's /metrics", () => {
 
     const first = await waitFor(async () => {
       const s = await scrape(hive.url);
-      return find(s.samples, "apiary_worker_cpu_seconds_total", worker)[0]?.value > 0 ? s : undefined;
-    }, "the worker's CPU counter to move");
+      const moving = find(s.samples, "apiary_worker_cpu_seconds_total", worker)[0]?.value > 0;
+      // The GPU probe sees a new process a probe round later than /proc does.
+      return moving && find(s.samples, "apiary_worker_vram_used_bytes", worker)[0]?.value > 0 ? s : undefined;
+    }, "the worker's CPU counter to move and its VRAM to show", 30_000);
     const { samples } = first;
     const gpu0 = { hive: "metrics-hive", gpu: "0", uuid, model_name: "NVIDIA H100 80GB HBM3" };
     expect(valueOf(samples, "apiary_gpu_memory_total_bytes", gpu0)).toBe(81559 * 1024 * 1024);

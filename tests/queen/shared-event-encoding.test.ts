@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HiveHealth, HiveStatusSchema, QueenService, WatchResponseSchema } from "../../gen/apiary/v1/queen_pb.js";
 import type { Queen } from "../../src/queen/queen.js";
 import { ChangeType, type RegistryEvent } from "../../src/queen/registry.js";
-import { eventResponse, preEncodedEventResponse } from "../../src/queen/shared-event-encoding.js";
+import { batchResponse, eventResponse, preEncodedEventResponse } from "../../src/queen/shared-event-encoding.js";
 import { makeHiveInfo, makeWorker } from "./helpers/telemetry-builders.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { TestHive } from "./helpers/test-hive.js";
@@ -68,5 +68,22 @@ describe("Watch over JSON", () => {
     abort.abort();
     hive.abort();
     expect(seen).toEqual(["hive h1", "worker h1/w0"]);
+  });
+});
+
+describe("batched watch events", () => {
+  it("decode to the ordinary batch, each event with its own revision, the message with the given one", () => {
+    const changes = [
+      { event: workerEvent, type: ChangeType.Updated },
+      { event: hiveEvent, type: ChangeType.Added },
+      { event: { ...workerEvent, revision: 300 }, type: ChangeType.Removed }, // a revision over one varint byte
+    ];
+    for (const snapshot of [false, true]) {
+      const shared = fromBinary(WatchResponseSchema, toBinary(WatchResponseSchema, batchResponse(changes, "e", snapshot, 299, true)));
+      const ordinary = batchResponse(changes, "e", snapshot, 299, false);
+      expect(equals(WatchResponseSchema, shared, ordinary)).toBe(true);
+      expect(shared.revision).toBe(299n);
+      expect(shared.kind.case === "batch" && shared.kind.value.events.map((e) => e.revision)).toEqual([41n, 42n, 300n]);
+    }
   });
 });

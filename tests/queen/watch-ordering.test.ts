@@ -25,7 +25,7 @@ function cluster() {
 }
 
 function params(p: Partial<WatchParams> = {}): WatchParams {
-  return { sinceRevision: 0, epoch: "", hiveIds: undefined, model: "", hives: true, workers: true, bookmarkIntervalMs: 5, minUpdateIntervalMs: 0, ...p };
+  return { sinceRevision: 0, epoch: "", hiveIds: undefined, model: "", hives: true, workers: true, bookmarkIntervalMs: 5, minUpdateIntervalMs: 0, maxBatch: 0, ...p };
 }
 
 /** Opens a stream; next() returns the next message as a client decodes it off the wire. */

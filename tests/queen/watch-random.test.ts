@@ -29,7 +29,7 @@ const ms = (n: number) => ({ nanos: n * 1_000_000 });
 /** About 1 KiB per worker event, so a client that pauses fills its HTTP/2 window sooner and changes pile up on the queen. */
 const ARGV = Array.from({ length: 10 }, (_, i) => `--option-${i}=${"x".repeat(90)}`);
 
-/** Every filter, with and without min_update_interval. */
+/** Every filter, with and without min_update_interval and batches. */
 const WATCHERS: WatchInit[] = [
   {},
   { kinds: [WatchKind.HIVE] },
@@ -40,6 +40,11 @@ const WATCHERS: WatchInit[] = [
   { minUpdateInterval: ms(300) },
   { minUpdateInterval: ms(200), model: "m2" },
   { minUpdateInterval: ms(250), hiveIds: ["h3", "h4", "h5"], kinds: [WatchKind.HIVE, WatchKind.WORKER] },
+  // Batched: they must end with the same state as the unbatched ones above.
+  { maxBatch: 1 },
+  { maxBatch: 7, model: "m1" },
+  { maxBatch: 1000, minUpdateInterval: ms(300) },
+  { maxBatch: 3, hiveIds: ["h0", "h1"], kinds: [WatchKind.WORKER] },
 ];
 
 /** One simulated hive: its workers as it will next report them. */

@@ -24,6 +24,13 @@ export function eventsOf(m: WatchResponse): WatchedEvent[] {
       return [{ type: m.kind.value.type, hive: m.kind.value.hive, hiveId: m.kind.value.hive!.info!.hiveId }];
     case "worker":
       return [{ type: m.kind.value.type, hiveId: m.kind.value.hiveId, worker: m.kind.value.worker }];
+    case "batch":
+      if (m.kind.value.events.length === 0) throw new Error("empty batch");
+      return m.kind.value.events.map((e) => {
+        if (e.kind.case === "hive") return { type: e.kind.value.type, hive: e.kind.value.hive, hiveId: e.kind.value.hive!.info!.hiveId };
+        if (e.kind.case === "worker") return { type: e.kind.value.type, hiveId: e.kind.value.hiveId, worker: e.kind.value.worker };
+        throw new Error("batch event without a kind");
+      });
     default:
       return [];
   }
