@@ -12,18 +12,20 @@ import { summarize } from "../lib/stats.js";
 
 /**
  * The hive's tick in a fresh process: `workers` real processes (sleep) under a WorkerSupervisor
- * (no cgroups), a Monitor, and the GPU probe answered from a snapshot taken with the fake
+ * (no cgroups, or the machine's cgroups), a Monitor, and the GPU probe answered from a snapshot taken with the fake
  * nvidia-smi, so the tick's own CPU time is measured without nvidia-smi. Then the real probe
  * runs a few ticks at `workers` and at 8 workers to count nvidia-smi invocations per tick.
  * Prints one JSON line.
  */
-const [workers, ticks] = process.argv.slice(2).map(Number);
+const [workers, ticks] = process.argv.slice(2, 4).map(Number);
+// "none" (default), or "auto": real cgroups where the machine has them (a parent of this process's own).
+const cgroupMode = (process.argv[4] ?? "none") as "none" | "auto";
 const fakeSmi = fileURLToPath(new URL("../../examples/fake-nvidia-smi/fake-nvidia-smi", import.meta.url));
 const logger = pino({ level: "silent" });
 const stateDir = mkdtempSync(join(tmpdir(), "apiary-bench-hive-"));
 process.env.FAKE_NVIDIA_SMI_GPUS = "8";
 process.env.FAKE_NVIDIA_SMI_SEED = "bench";
-const supervisor = new WorkerSupervisor({ stateDir, cgroupMode: "none", cgroupParent: "apiary-bench", logger, defaultGraceMs: 1_000 });
+const supervisor = new WorkerSupervisor({ stateDir, cgroupMode, cgroupParent: `apiary-bench-${process.pid}`, logger, defaultGraceMs: 1_000 });
 const probe = new GpuProbe({ nvidiaSmiPath: fakeSmi, deadlineMs: 10_000, logger });
 
 async function invocationsPerTick(monitor: Monitor, n: number): Promise<number> {
@@ -66,7 +68,7 @@ try {
   const perTickAt8 = await invocationsPerTick(real, 5);
   const cpu = summarize(cpuMs);
   const wall = summarize(wallMs);
-  console.log(JSON.stringify({ workers, reported, cpuP50: cpu.p50, cpuP99: cpu.p99, wallP50: wall.p50, wallP99: wall.p99, perTickAtN, perTickAt8, gpus: uuids.length }));
+  console.log(JSON.stringify({ workers, reported, cgroupMode: supervisor.cgroupMode, cpuP50: cpu.p50, cpuP99: cpu.p99, wallP50: wall.p50, wallP99: wall.p99, perTickAtN, perTickAt8, gpus: uuids.length }));
 } finally {
   await supervisor.close({ stopWorkers: true, graceMs: 500 }).catch(() => {});
   await probe.close();

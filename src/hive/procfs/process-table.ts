@@ -62,8 +62,16 @@ function push(map: Map<number, number[]>, key: number, value: number): void {
  */
 export async function scanProcessTable(procRoot = "/proc"): Promise<ProcessTable> {
   const names = readdirSync(procRoot);
-  const pids = names.filter((name) => /^\d+$/.test(name)).map(Number);
-  const stats = await Promise.all(pids.map((pid) => readProcStat(pid, procRoot)));
+  return readProcessTable(names.filter((name) => /^\d+$/.test(name)).map(Number), procRoot);
+}
+
+/**
+ * A table of only the given processes (those that are alive): enough when every worker lives in
+ * a cgroup whose member list names its processes, without reading every process of the machine.
+ */
+export async function readProcessTable(pids: Iterable<number>, procRoot = "/proc"): Promise<ProcessTable> {
+  pids = [...new Set(pids)];
+  const stats = await Promise.all((pids as number[]).map((pid) => readProcStat(pid, procRoot)));
   const processes = new Map<number, ProcStat>();
   for (const stat of stats) if (stat && !isDeadState(stat.state)) processes.set(stat.pid, stat);
   return new ProcessTable(processes);

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { CollectionErrorSchema, type CollectionError } from "../../../gen/apiary/v1/telemetry_pb.js";
-import type { CgroupDriver, CgroupHandle } from "../cgroup/cgroup-driver.js";
+import type { CgroupDriver, CgroupHandle, CgroupStats } from "../cgroup/cgroup-driver.js";
 import { readProcIo } from "../procfs/proc-io.js";
 import type { ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
@@ -35,8 +35,10 @@ export async function measureWorker(
   driver: CgroupDriver,
   handle: CgroupHandle,
   procRoot: string,
+  /** The cgroup's counters when the caller has read them already this tick. */
+  cgroupStats?: CgroupStats,
 ): Promise<Measurement> {
-  const stats = handle.mode === "none" ? { errors: [] as CollectionError[] } : driver.readStats(handle);
+  const stats = handle.mode === "none" ? { errors: [] as CollectionError[] } : (cgroupStats ?? driver.readStats(handle));
   const errors = [...stats.errors];
   const cgroupPids = "pids" in stats ? stats.pids : undefined;
   const pids = workerPids(table, { ...who, cgroupPids: () => cgroupPids });

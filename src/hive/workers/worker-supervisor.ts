@@ -3,11 +3,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { SpawnWorkerRequest } from "../../../gen/apiary/v1/hive_pb.js";
 import { CollectionErrorSchema, WorkerState, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
-import type { CgroupDriver, CgroupMode } from "../cgroup/cgroup-driver.js";
+import type { CgroupDriver, CgroupMode, CgroupStats } from "../cgroup/cgroup-driver.js";
 import { createCgroupDriver } from "../cgroup/create-cgroup-driver.js";
 import { detectCgroupMode } from "../cgroup/detect-cgroup-mode.js";
 import { readBootTimeMs } from "../procfs/meminfo.js";
-import { scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
+import { readProcessTable, scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
 import type { EngineTarget } from "../engine/engine-scraper.js";
 import { resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
@@ -406,15 +406,24 @@ export class WorkerSupervisor {
   }
 
   async sample(): Promise<WorkerSample[]> {
+    const records = [...this.live.values()];
+    const running = records.filter((r) => r.backoffUntilMs === undefined);
+    // With every worker in a cgroup, the cgroups' member lists name the processes to read: the
+    // counters come from the cgroups, so the rest of /proc is never read.
+    const cgroupStats = running.every((r) => r.state.cgroup.mode !== "none")
+      ? records.map((r) => (r.backoffUntilMs === undefined ? this.driver.readStats(r.state.cgroup) : { errors: [], pids: [] }))
+      : undefined;
     let table: ProcessTable | undefined;
     let tableError = "";
     try {
-      table = await scanProcessTable(this.procRoot);
+      table = cgroupStats && cgroupStats.every((s) => s.pids !== undefined)
+        ? await readProcessTable(records.flatMap((r, i) => [r.state.pid, ...r.identity.knownPids.keys(), ...(cgroupStats[i].pids ?? [])]), this.procRoot)
+        : await scanProcessTable(this.procRoot);
     } catch (err) {
       tableError = `${this.procRoot}: ${String(err)}`;
     }
     const samples: WorkerSample[] = [];
-    for (const record of [...this.live.values()]) {
+    for (const [i, record] of records.entries()) {
       if (record.backoffUntilMs !== undefined) {
         record.latest = this.backoffTelemetry(record);
         samples.push({ telemetry: record.latest, pids: [] });
@@ -424,7 +433,7 @@ export class WorkerSupervisor {
         this.onMainExit(record, undefined); // re-adopted worker ended: found by polling /proc
         continue;
       }
-      samples.push(await this.measure(record, table, tableError));
+      samples.push(await this.measure(record, table, tableError, cgroupStats?.[i]));
     }
     const reported = [...this.finals.values()].filter((r) => !this.live.has(r.state.workerId));
     await Promise.race([Promise.all(reported.map((r) => r.cleanup)), new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())]);
@@ -435,12 +444,12 @@ export class WorkerSupervisor {
     return samples.sort((a, b) => compareIds(a.telemetry.workerId, b.telemetry.workerId));
   }
 
-  private async measure(record: WorkerRecord, table: ProcessTable | undefined, tableError: string): Promise<WorkerSample> {
+  private async measure(record: WorkerRecord, table: ProcessTable | undefined, tableError: string, cgroupStats?: CgroupStats): Promise<WorkerSample> {
     const telemetry = baseTelemetry(record, WorkerState.RUNNING);
     try {
       if (!table) throw new Error(tableError);
       const atNs = process.hrtime.bigint();
-      const m = await measureWorker(table, record.identity, this.driver, record.state.cgroup, this.procRoot);
+      const m = await measureWorker(table, record.identity, this.driver, record.state.cgroup, this.procRoot, cgroupStats);
       const rates = record.rates.update({ atNs, cpuNs: m.cpuNs, ioReadBytes: m.ioReadBytes, ioWriteBytes: m.ioWriteBytes });
       telemetry.cpuPct = rates.cpuPct;
       telemetry.ioReadBytesPerSec = rates.ioReadBytesPerSec;
