@@ -79,14 +79,14 @@ describe("the hive's /metrics", () => {
 
     // A counter never goes back while the worker lives.
     const cpu = valueOf(samples, "apiary_worker_cpu_seconds_total", worker);
-    await waitFor(async () => valueOf((await scrape(hive.url)).samples, "apiary_worker_cpu_seconds_total", worker) > cpu, "CPU seconds to grow");
+    await waitFor(async () => valueOf((await scrape(hive.url)).samples, "apiary_worker_cpu_seconds_total", worker) > cpu, "CPU seconds to grow", 30_000);
 
     // An ended worker has no series left.
     await client.stopWorker({ workerId });
     await waitFor(async () => {
       const s = await scrape(hive.url);
       return s.samples.filter((x) => x.labels.worker_id === workerId).length === 0;
-    }, "the stopped worker's series gone");
+    }, "the stopped worker's series gone", 30_000);
   });
 
   it("drops the series of vanished GPUs and counts probe outcomes by state", async () => {
@@ -95,7 +95,7 @@ describe("the hive's /metrics", () => {
     const { samples } = await waitFor(async () => {
       const s = await scrape(hive.url);
       return find(s.samples, "apiary_gpu_memory_total_bytes").length === 0 ? s : undefined;
-    }, "the GPU series gone");
+    }, "the GPU series gone", 30_000);
     expect(valueOf(samples, "apiary_gpu_probe_outcomes_total", { hive: "metrics-hive", state: "not_found" })).toBeGreaterThan(0);
   });
 

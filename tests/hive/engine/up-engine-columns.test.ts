@@ -15,7 +15,7 @@ describe("apiary up with engine-mode demo workers", () => {
   it("shows each demo worker's engine load in `apiary workers` (RUN, WAIT, KV, TOK/S) and orders by it", async () => {
     const up = ApiaryProcess.start([
       "up", "--port", "0", "--hive-port", "0", "--fake-gpus", "1", "--demo-workers", "2", "--state-dir", stateDir,
-      "--report-interval", "250ms", "--tick-interval", "250ms",
+      "--report-interval", "250ms", "--tick-interval", "250ms", "--cgroup-parent", `apiary-test/engine-up-${process.pid}`,
     ]);
     try {
       const queenUrl = await up.listeningUrl("queen");
