@@ -16,6 +16,8 @@ interface HiveMemo {
 
 interface WorkerMemo {
   state: WorkerState;
+  /** next_restart_at while in BACKOFF: each back-off has its own, even when no RUNNING report came between. */
+  backoff: string;
   pid: number;
   restartCount: number;
   errors: string;
@@ -133,7 +135,8 @@ export class ObjectEvents {
       this.log.delete(key);
       return;
     }
-    const now: WorkerMemo = { state: w.state, pid: w.pid, restartCount: w.restartCount, errors: errorsKey(w.errors) };
+    const backoff = w.state === WorkerState.BACKOFF && w.nextRestartAt ? `${w.nextRestartAt.seconds}.${w.nextRestartAt.nanos}` : "";
+    const now: WorkerMemo = { state: w.state, backoff, pid: w.pid, restartCount: w.restartCount, errors: errorsKey(w.errors) };
     const before = this.workers.get(key);
     this.workers.set(key, now);
     const id = w.workerId;
@@ -142,7 +145,7 @@ export class ObjectEvents {
     } else if (now.restartCount > before.restartCount) {
       this.add(hiveId, id, revision, { ...normal("Restarted", `restart ${now.restartCount}, pid ${w.pid}`), key: "" });
     }
-    const changedState = !before || before.state !== now.state;
+    const changedState = !before || before.state !== now.state || before.backoff !== now.backoff;
     if (changedState) this.onWorkerState(hiveId, w, revision);
     if ((!before || before.errors !== now.errors) && now.errors !== "" && now.state === WorkerState.RUNNING) {
       this.add(hiveId, id, revision, { ...warning("CollectionError", now.errors.replaceAll("\n", "; ")), key: sourcesKey(w.errors) });

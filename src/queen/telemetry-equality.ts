@@ -5,6 +5,7 @@ import type {
   GpuProbeStatus,
   HiveInfo,
   ResourceLimits,
+  WorkerExit,
   WorkerTelemetry,
 } from "../../gen/apiary/v1/telemetry_pb.js";
 import { engineLoadsEqual } from "./engine-load-checks.js";
@@ -78,8 +79,17 @@ export function workersEqual(a: WorkerTelemetry, b: WorkerTelemetry): boolean {
     labelsEqual(a.labels, b.labels) &&
     errorsEqual(a.errors, b.errors) &&
     stringArraysEqual(a.argv, b.argv) &&
-    engineLoadsEqual(a.engineLoad, b.engineLoad)
+    engineLoadsEqual(a.engineLoad, b.engineLoad) &&
+    a.restartCount === b.restartCount &&
+    a.restartPolicy === b.restartPolicy &&
+    timestampsEqual(a.nextRestartAt, b.nextRestartAt) &&
+    lastExitsEqual(a.lastExit, b.lastExit)
   );
+}
+
+function lastExitsEqual(a: WorkerExit | undefined, b: WorkerExit | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.state === b.state && a.exitCode === b.exitCode && a.exitSignal === b.exitSignal && a.reason === b.reason && timestampsEqual(a.endedAt, b.endedAt);
 }
 
 export function devicesEqual(a: GpuDevice, b: GpuDevice): boolean {

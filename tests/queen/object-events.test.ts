@@ -71,6 +71,17 @@ describe("ObjectEvents (per-object event log from the registry's changes)", () =
     expect(events.list("h1")).toHaveLength(5);
   });
 
+  it("counts every back-off, also when no report saw the worker running in between", () => {
+    const { registry, events } = setup();
+    registry.hello(makeHiveInfo("h1"), "i");
+    const lastExit = { state: WorkerState.FAILED, exitCode: 1, reason: "exited with code 1" };
+    for (let n = 0; n < 3; n++) {
+      const w = makeWorker("w1", { state: WorkerState.BACKOFF, restartCount: n, nextRestartAt: timestampFromMs(1000 * (n + 1)), lastExit });
+      registry.applyReport("h1", "i", makeReport(n + 1, [], [w]));
+    }
+    expect(events.list("h1", "w1").map((e) => [e.reason, e.count])).toEqual([["Started", 1], ["BackOff", 3], ["Restarted", 2]]);
+  });
+
   it("counts repeats of a recent event instead of adding them (a flapping probe, the same error with other numbers)", () => {
     const { registry, events, clock } = setup();
     registry.hello(makeHiveInfo("h1"), "i");

@@ -11,8 +11,10 @@ function block(fields: Field[], indent = ""): string {
   return fields.map(([k, v]) => `${indent}${`${k}:`.padEnd(width)}${v}`.trimEnd()).join("\n") + "\n";
 }
 
-function when(ts: Timestamp | undefined): string {
-  return ts ? `${timestampDate(ts).toISOString()} (${ago(ts)})` : DASH;
+function when(ts: Timestamp | undefined, nowMs = Date.now()): string {
+  if (!ts) return DASH;
+  const ms = timestampMs(ts);
+  return `${timestampDate(ts).toISOString()} (${ms > nowMs ? `in ${shortAge(ms - nowMs)}` : ago(ts, nowMs)})`;
 }
 
 function indented(text: string, by = "  "): string {
