@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { WatchResponseSchema, type QueenService, type WatchRequest, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { pause } from "../rpc/wait.js";
 
 /** Events per message the CLI asks for: one report's changes come as one message, not one per worker. */
 export const CLI_WATCH_BATCH = 256;
@@ -50,7 +51,7 @@ export async function* resumingWatch(
     failures++;
     opts.onRetry?.(failure, failures);
     const backoff = Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 8)) * (0.5 + Math.random() / 2);
-    await abortableDelay(backoff, opts.signal);
+    await pause(backoff, opts.signal);
   }
 }
 
@@ -67,16 +68,4 @@ export function* unbatch(batch: WatchResponse, before: bigint): Generator<WatchR
     const revision = batch.snapshot || i === events.length - 1 ? batch.revision : before;
     yield create(WatchResponseSchema, { revision, epoch: batch.epoch, snapshot: batch.snapshot, kind });
   }
-}
-
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

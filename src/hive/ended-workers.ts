@@ -1,4 +1,5 @@
 import { WorkerState, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { compareIds } from "../rpc/compare-ids.js";
 
 export interface EndedWorkersOptions {
   /** The longest an ended worker is carried while no report reaches the queen; default 10 min. */
@@ -55,7 +56,7 @@ export class EndedWorkers {
     const named = new Set(workers.map((w) => w.workerId));
     const carried = [...this.held.values()].filter((h) => !named.has(h.telemetry.workerId)).map((h) => h.telemetry);
     if (carried.length === 0) return workers;
-    return [...workers, ...carried].sort((a, b) => a.workerId.localeCompare(b.workerId));
+    return [...workers, ...carried].sort((a, b) => compareIds(a.workerId, b.workerId));
   }
 
   /** A report reached its receiver: the ended workers it carried need not be carried again. */

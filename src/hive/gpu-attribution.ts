@@ -1,18 +1,6 @@
 import type { WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
-
-/** One process seen on a GPU by the hive-wide probe. */
-export interface GpuProcessUsage {
-  pid: number;
-  gpuUuid: string;
-  vramUsedBytes?: bigint;
-  smPct?: number;
-}
-
-/** A worker as sampled, with every pid of its process tree. */
-export interface WorkerSample {
-  telemetry: WorkerTelemetry;
-  pids: number[];
-}
+import type { GpuProcessUsage } from "./gpu/merge-gpu-processes.js";
+import type { WorkerSample } from "./workers/worker-supervisor.js";
 
 /**
  * Gives each worker the GPU use of its own processes: VRAM and SM % summed over

@@ -12,7 +12,7 @@ import {
 } from "../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo, HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
 import { Backoff } from "./backoff.js";
-import { awaitWithin, pause } from "./deadline.js";
+import { awaitWithin, pause, pauseUnlessWoken } from "../rpc/wait.js";
 import { ThrottledWarning } from "./throttled-warning.js";
 
 export interface HeartbeatClientOptions {
@@ -213,7 +213,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     for (;;) {
       const waitMs = connection.flushRequested ? 0 : connection.welcomed ? nextAt - performance.now() : this.ackDeadlineMs;
       connection.flushRequested = false;
-      await sleepUnlessWoken(waitMs, wake, connection);
+      await pauseUnlessWoken(waitMs, wake, (w) => (connection.wakeup = w));
       if (connection.abort.signal.aborted) return;
       if (this.stopController.signal.aborted) {
         yield create(HeartbeatRequestSchema, { kind: { case: "goodbye", value: { reason: this.reason, workersLeftRunning: this.workersLeftRunning } } });
@@ -270,22 +270,6 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   private backoffStableMs(): number {
     return Math.max(this.options.backoffCapMs ?? 5000, this.reportIntervalMs * 2);
   }
-}
-
-/** Waits `ms`, or less when a signal aborts or the connection is woken. */
-function sleepUnlessWoken(ms: number, signals: AbortSignal[], connection: Connection): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      for (const signal of signals) signal.removeEventListener("abort", done);
-      connection.wakeup = undefined;
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    connection.wakeup = done;
-    if (signals.some((signal) => signal.aborted)) return done();
-    for (const signal of signals) signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function toError(error: unknown): Error {

@@ -16,6 +16,7 @@ import { LatestMailbox } from "./latest-mailbox.js";
 import { firstProbedReport } from "./first-probed-report.js";
 import { resolveGpus } from "./workers/resolve-gpus.js";
 import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
+import { compareIds } from "../rpc/compare-ids.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
@@ -117,7 +118,7 @@ function currentWorkers(deps: HiveServiceDeps): WorkerTelemetry[] {
     const measured = byId.get(worker.workerId);
     if (!measured || (isFinal(worker.state) && !isFinal(measured.state))) byId.set(worker.workerId, worker);
   }
-  return [...byId.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
+  return [...byId.values()].sort((a, b) => compareIds(a.workerId, b.workerId));
 }
 
 function invalid(message: string): ConnectError {

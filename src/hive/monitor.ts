@@ -11,9 +11,11 @@ import {
   type GpuProbeStatus,
   type HiveReport,
 } from "../../gen/apiary/v1/telemetry_pb.js";
-import { awaitWithin, pause } from "./deadline.js";
+import { awaitWithin, pause } from "../rpc/wait.js";
 import { EndedWorkers, isFinal } from "./ended-workers.js";
-import { attributeGpuUse, type GpuProcessUsage, type WorkerSample } from "./gpu-attribution.js";
+import { attributeGpuUse } from "./gpu-attribution.js";
+import type { GpuProcessUsage } from "./gpu/merge-gpu-processes.js";
+import type { WorkerSample } from "./workers/worker-supervisor.js";
 import { withEngineLoad, type EngineOutcome } from "./engine/engine-scraper.js";
 import { readMemInfo } from "./procfs/meminfo.js";
 

@@ -11,6 +11,7 @@ import type { GpuDevice } from "../../gen/apiary/v1/telemetry_pb.js";
 import { MAX_MATCHES } from "./find-workers.js";
 import { candidateHives } from "./hive-filter.js";
 import type { HiveView, Registry } from "./registry.js";
+import { deviceFreeVram } from "./scheduling-index.js";
 import { compareKnownFirst, compareStrings, selectTop } from "./top-k.js";
 
 interface Candidate {
@@ -19,11 +20,6 @@ interface Candidate {
   free: bigint | undefined;
 }
 
-/** memory_total − memory_used as measured; undefined when either is unknown. */
-export function deviceFreeVram(device: GpuDevice): bigint | undefined {
-  if (device.memoryTotalBytes === undefined || device.memoryUsedBytes === undefined) return undefined;
-  return device.memoryTotalBytes > device.memoryUsedBytes ? device.memoryTotalBytes - device.memoryUsedBytes : 0n;
-}
 
 function comparator(order: DeviceOrder): (a: Candidate, b: Candidate) => number {
   const byId = (a: Candidate, b: Candidate) => compareStrings(a.hive.hiveId, b.hive.hiveId) || a.device.index - b.device.index;

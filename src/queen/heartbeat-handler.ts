@@ -4,7 +4,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../gen/apiary/v1/queen_pb.js";
 import type { HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
-import { StreamAbort } from "./abort-watch.js";
+import { StreamAbort } from "../rpc/wait.js";
 import { invalid } from "./field-checks.js";
 import type { HiveSessions } from "./hive-sessions.js";
 import { HiveNotCurrentError, type Registry, type WorkerRejection } from "./registry.js";

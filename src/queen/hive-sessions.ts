@@ -18,8 +18,4 @@ export class HiveSessions {
     this.current.delete(hiveId);
     return true;
   }
-
-  count(): number {
-    return this.current.size;
-  }
 }

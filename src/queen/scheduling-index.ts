@@ -1,4 +1,4 @@
-import type { WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { GpuDevice, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { HiveView } from "./registry.js";
 
 /**
@@ -37,11 +37,17 @@ export function workerFreeVramBytes(hive: HiveView, worker: WorkerTelemetry): bi
   let min: bigint | undefined;
   for (const uuid of worker.gpuUuids) {
     const d = hive.devicesByUuid.get(uuid);
-    if (d?.memoryTotalBytes === undefined || d.memoryUsedBytes === undefined) return undefined;
-    const free = d.memoryTotalBytes > d.memoryUsedBytes ? d.memoryTotalBytes - d.memoryUsedBytes : 0n;
+    const free = d && deviceFreeVram(d);
+    if (free === undefined) return undefined;
     if (min === undefined || free < min) min = free;
   }
   return min;
+}
+
+/** Free VRAM of one GPU: memory_total − memory_used as measured (0 when over); undefined when either is unknown. */
+export function deviceFreeVram(device: GpuDevice): bigint | undefined {
+  if (device.memoryTotalBytes === undefined || device.memoryUsedBytes === undefined) return undefined;
+  return device.memoryTotalBytes > device.memoryUsedBytes ? device.memoryTotalBytes - device.memoryUsedBytes : 0n;
 }
 
 /**

@@ -72,6 +72,4 @@ export function compareKnownFirst<N extends number | bigint>(a: N | undefined, b
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { compareIds as compareStrings } from "../rpc/compare-ids.js";

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
-import { StreamAbort } from "./abort-watch.js";
+import { StreamAbort } from "../rpc/wait.js";
 import type { Clock } from "./clock.js";
 import { batchResponse, eventResponse, preEncodedEventResponse } from "./shared-event-encoding.js";
 import type { WatchHub, WatchParams } from "./watch-hub.js";

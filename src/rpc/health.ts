@@ -8,6 +8,7 @@ import {
   type HealthCheckRequest,
   type HealthCheckResponse,
 } from "../../gen/grpc/health/v1/health_pb.js";
+import { untilAborted } from "./wait.js";
 
 export { ServingStatus };
 
@@ -80,13 +81,6 @@ export class HealthStatus {
 
 function response(status: ServingStatus): HealthCheckResponse {
   return create(HealthCheckResponseSchema, { status });
-}
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener("abort", () => resolve(), { once: true });
-  });
 }
 
 async function* watch(

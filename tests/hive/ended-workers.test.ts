@@ -47,4 +47,23 @@ describe("EndedWorkers", () => {
     ended.carry([worker("c", WorkerState.EXITED), worker("d", WorkerState.EXITED)]);
     expect(ids(ended.carry([]))).toEqual(["c:EXITED", "d:EXITED"]);
   });
+
+  it("orders workers by code units, as the queen does, whatever the locale", () => {
+    const ended = new EndedWorkers({ now: () => 0 });
+    ended.carry([create(WorkerTelemetrySchema, { workerId: "b", pid: 1, state: WorkerState.EXITED })]);
+    const ids = ended.carry(["a", "B", "w-10", "W-2"].map((workerId) => create(WorkerTelemetrySchema, { workerId, pid: 2, state: WorkerState.RUNNING }))).map((w) => w.workerId);
+    expect(ids).toEqual(["B", "W-2", "a", "b", "w-10"]);
+  });
+
+  it("lets a caller wait until an ended worker's report is delivered, bounded", async () => {
+    const ended = new EndedWorkers({ now: () => 0 });
+    const final = create(WorkerTelemetrySchema, { workerId: "x", pid: 7, state: WorkerState.FAILED });
+    const carried = ended.carry([final]);
+    const waiting = ended.whenDelivered("x", 10_000);
+    ended.delivered(create(HiveReportSchema, { workers: carried }));
+    expect(await waiting).toBe(true);
+    expect(await ended.whenDelivered("x", 10_000)).toBe(true); // not held any more
+    ended.carry([create(WorkerTelemetrySchema, { workerId: "y", pid: 8, state: WorkerState.EXITED })]);
+    expect(await ended.whenDelivered("y", 10)).toBe(false);
+  });
 });

@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { WorkerTelemetrySchema } from "../../gen/apiary/v1/telemetry_pb.js";
-import { attributeGpuUse, type WorkerSample } from "../../src/hive/gpu-attribution.js";
+import { attributeGpuUse } from "../../src/hive/gpu-attribution.js";
+import type { WorkerSample } from "../../src/hive/workers/worker-supervisor.js";
 
 function sample(workerId: string, pids: number[], gpuUuids: string[] = []): WorkerSample {
   return { telemetry: create(WorkerTelemetrySchema, { workerId, pid: pids[0], gpuUuids }), pids };

@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { GpuProbeState, WorkerState, WorkerTelemetrySchema } from "../../gen/apiary/v1/telemetry_pb.js";
 import { GpuProbe } from "../../src/hive/gpu/gpu-probe.js";
-import type { WorkerSample } from "../../src/hive/gpu-attribution.js";
+import type { WorkerSample } from "../../src/hive/workers/worker-supervisor.js";
 import { Monitor, type WorkerSampler } from "../../src/hive/monitor.js";
 import { fakeNvidiaSmi, gpuModeFile, tempDir } from "./hive-test-helpers.js";
 

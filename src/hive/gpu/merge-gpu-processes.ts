@@ -1,6 +1,7 @@
 import type { GpuDevice } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { ComputeAppEntry } from "./parse-compute-apps.js";
 import type { PmonEntry } from "./parse-pmon.js";
+import { compareIds } from "../../rpc/compare-ids.js";
 
 /** One process on one GPU: VRAM from --query-compute-apps, SM % from pmon. */
 export interface GpuProcessUsage {
@@ -43,5 +44,5 @@ export function mergeGpuProcesses(
     const usage = entry(row.pid, uuid);
     if (row.smPct !== undefined) usage.smPct = row.smPct;
   }
-  return [...byKey.values()].sort((a, b) => a.pid - b.pid || a.gpuUuid.localeCompare(b.gpuUuid));
+  return [...byKey.values()].sort((a, b) => a.pid - b.pid || compareIds(a.gpuUuid, b.gpuUuid));
 }

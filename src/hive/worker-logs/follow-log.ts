@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
-import { pause } from "../deadline.js";
+import { pause } from "../../rpc/wait.js";
 
 export interface LogChunk {
   data: Uint8Array;

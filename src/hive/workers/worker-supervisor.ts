@@ -29,12 +29,13 @@ import {
   wantsRestart,
   type RestartSettings,
 } from "./restart-policy.js";
-import { pause } from "../deadline.js";
+import { pause } from "../../rpc/wait.js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RestartPolicy } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { ExitOutcome } from "./exit-state.js";
 import type { ValidSpawn } from "./validate-spawn-request.js";
 import { generateWorkerId } from "./worker-id.js";
+import { compareIds } from "../../rpc/compare-ids.js";
 
 export interface WorkerSample {
   telemetry: WorkerTelemetry;
@@ -440,7 +441,7 @@ export class WorkerSupervisor {
       samples.push({ telemetry: record.final!, pids: [] });
       this.finals.delete(record.state.workerId);
     }
-    return samples.sort((a, b) => a.telemetry.workerId.localeCompare(b.telemetry.workerId));
+    return samples.sort((a, b) => compareIds(a.telemetry.workerId, b.telemetry.workerId));
   }
 
   private async measure(record: WorkerRecord, table: ProcessTable | undefined, tableError: string, cgroupStats?: CgroupStats): Promise<WorkerSample> {
@@ -479,7 +480,7 @@ export class WorkerSupervisor {
     const all = new Map<string, WorkerTelemetry>();
     for (const [id, record] of this.finals) all.set(id, record.latest);
     for (const [id, record] of this.live) all.set(id, record.latest);
-    return [...all.values()].sort((a, b) => a.workerId.localeCompare(b.workerId));
+    return [...all.values()].sort((a, b) => compareIds(a.workerId, b.workerId));
   }
 
   onExit(listener: (t: WorkerTelemetry) => void): () => void {
