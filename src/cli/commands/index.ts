@@ -13,9 +13,10 @@ import { certsCommand } from "./certs.js";
 import { configCommand } from "./config.js";
 import { logsCommand } from "./logs.js";
 import { describeCommand } from "./describe.js";
+import { completionCommand } from "./completion.js";
 
 /** Every `apiary` command, in the order `apiary --help` lists them. */
 export const commands: Command[] = [
   upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
-  logsCommand, describeCommand, certsCommand, configCommand,
+  logsCommand, describeCommand, certsCommand, configCommand, completionCommand,
 ];
