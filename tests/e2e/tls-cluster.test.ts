@@ -60,6 +60,8 @@ describe("a TLS cluster end to end", () => {
     expect(asBob.stderr).toContain("PermissionDenied: client/reader/bob may not do this");
     const asAlice = await runApiary(["spawn", "--hive-addr", endpoint, "--id", "tls-e2e-w", "--", "sleep", "5"], env);
     expect(asAlice.code, asAlice.stderr).toBe(0);
+    // stop finds the worker's hive through the queen, which hears of it with the hive's next report.
+    await waitFor(async () => /tls-e2e-w/.test((await runApiary(["workers"], env)).stdout), "the worker listed by the queen", 30_000, 200);
     const stopped = await runApiary(["stop", "tls-e2e-w", "--grace", "1s"], env);
     expect(stopped.code, stopped.stderr).toBe(0);
   });

@@ -203,7 +203,7 @@ describe("hive and queen", () => {
     await waitUntil(async () => (await queenClient.getHive({ hiveId: "hive-a" })).hive?.health === HiveHealth.HEALTHY, "hive-a back");
     expect((await queenClient.getHive({ hiveId: "hive-a" })).hive?.departure).toBeUndefined();
     const out = await runApiary(["stop", "left-running", "--queen", queen.url, "--grace", "5s"]);
-    expect(out.stdout.trim()).toBe("stopped left-running: exited (exit status unknown: re-adopted after a hive restart)");
+    expect(out.stdout.trim()).toBe("stopped left-running on hive-a: exited (exit status unknown: re-adopted after a hive restart)");
     const ended = await queenClient.findWorkers({ state: WorkerState.EXITED });
     const w = ended.matches.find((m) => m.worker?.workerId === "left-running")?.worker;
     expect(w?.reason).toBe("Stopped");
