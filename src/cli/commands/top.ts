@@ -5,7 +5,8 @@ import { queenFlags } from "../common-flags.js";
 import { connect } from "../rpc-client.js";
 import { resumingWatch } from "../resuming-watch.js";
 import { ClusterState } from "../cluster-state.js";
-import { renderTop } from "../top-view.js";
+import { renderTop, type TopViewOptions } from "../top-view.js";
+import { applyKeys, TOP_KEY_HELP, type TopInput } from "../top-keys.js";
 import { durationFlag } from "../parse-values.js";
 
 const CLEAR = "\x1b[H\x1b[2J";
@@ -14,7 +15,9 @@ export const topCommand: Command = {
   name: "top",
   summary: "live view of hives, GPUs and workers, fed by Watch",
   usage: "apiary top [--queen ADDR] [--refresh 1s] [--once]",
-  description: "Redraws in place; resumes by revision when the queen restarts. Ctrl-C quits.",
+  description:
+    "Redraws in place; resumes by revision when the queen restarts. On a terminal: c/m/g/v sort workers by " +
+    "CPU/MEM/GPU/VRAM (i by id), / filters by model (Enter applies, Esc clears), q quits. Elsewhere plain frames.",
   flags: [
     ...queenFlags,
     { name: "refresh", type: "string", value: "DUR", default: "1s", help: "redraw at most this often" },
@@ -28,27 +31,54 @@ export const topCommand: Command = {
     const quit = () => abort.abort();
     process.once("SIGINT", quit);
     process.once("SIGTERM", quit);
+    const interactive = !flags.once && process.stdout.isTTY === true && process.stdin.isTTY === true;
+    const input: TopInput = { sort: "id", filter: "", quit: false };
+    let unreachableSinceMs: number | undefined;
     let status = `connecting to ${url}`;
     let dirty = true;
+    const view = (): TopViewOptions => {
+      if (!interactive) return {};
+      const hint = input.typing !== undefined ? `filter by model: ${input.typing}_` :
+        `${TOP_KEY_HELP}   sort: ${input.sort}${input.filter ? `  model filter: ${input.filter}` : ""}`;
+      return { sort: input.sort, modelFilter: input.filter, width: process.stdout.columns, color: true, unreachableSinceMs, hint };
+    };
     const draw = () => {
       if (!dirty) return;
       dirty = false;
-      process.stdout.write(CLEAR + renderTop(state, status));
+      process.stdout.write(CLEAR + renderTop(state, status, Date.now(), view()));
     };
+    const redraw = () => { dirty = true; draw(); };
+    const onKeys = (chunk: string) => {
+      applyKeys(input, chunk);
+      if (input.quit) abort.abort();
+      else redraw();
+    };
+    if (interactive) {
+      process.stdin.setRawMode(true);
+      process.stdin.setEncoding("utf8").on("data", onKeys);
+      process.stdout.on("resize", redraw);
+    }
     // Redraw on a timer too, so "last seen" ages while nothing changes.
-    const timer = flags.once ? undefined : setInterval(() => { dirty = true; draw(); }, refreshMs);
+    const timer = flags.once ? undefined : setInterval(redraw, refreshMs);
     try {
       const stream = resumingWatch(client, create(WatchRequestSchema, {}), {
         signal: abort.signal,
         onRetry: (err) => {
           status = `lost the queen at ${url} (${err?.rawMessage ?? "stream ended"}); reconnecting`;
+          unreachableSinceMs ??= Date.now();
           dirty = true;
           if (!flags.once) draw();
         },
       });
       for await (const res of stream) {
         const changed = state.apply(res);
-        if (state.synced) status = `live from ${url}`;
+        if (state.synced) {
+          status = `live from ${url}`;
+          if (unreachableSinceMs !== undefined) {
+            unreachableSinceMs = undefined;
+            dirty = true;
+          }
+        }
         if (flags.once && res.kind.case === "snapshotEnd") {
           process.stdout.write(renderTop(state, status));
           return 0;
@@ -57,6 +87,13 @@ export const topCommand: Command = {
       }
     } finally {
       if (timer) clearInterval(timer);
+      if (interactive) {
+        process.stdin.off("data", onKeys);
+        process.stdin.setRawMode(false);
+        process.stdin.pause();
+        process.stdout.off("resize", redraw);
+        process.stdout.write("\n");
+      }
       // Ends the Watch call: leaving the loop alone keeps its HTTP/2 stream, and the process, alive.
       abort.abort();
     }
