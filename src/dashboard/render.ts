@@ -2,6 +2,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { HiveHealth, type HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState, type GpuDevice } from "../../gen/apiary/v1/telemetry_pb.js";
 import { workerKey, type DashboardState, type WorkerRow } from "./dashboard-state.js";
+import { compareIds } from "../rpc/compare-ids.js";
 import { sparkline } from "./sparkline.js";
 import { labelMatches, type ViewOptions } from "./view-options.js";
 
@@ -67,7 +68,7 @@ export function sortedWorkers(rows: WorkerRow[], v: ViewOptions): WorkerRow[] {
     const x = key(a);
     const y = key(b);
     const c = x < y ? -1 : x > y ? 1 : 0;
-    return c !== 0 ? sign * c : a.worker.workerId.localeCompare(b.worker.workerId);
+    return c !== 0 ? sign * c : compareIds(a.worker.workerId, b.worker.workerId);
   });
 }
 

@@ -24,10 +24,6 @@ export class EventHistory {
     this.lastRevision = event.revision;
   }
 
-  size(): number {
-    return this.count;
-  }
-
   /** Oldest retained revision, or undefined when empty. */
   oldestRevision(): number | undefined {
     return this.count === 0 ? undefined : this.lastRevision - this.count + 1;
