@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { WatchResponseSchema, type QueenService, type WatchRequest, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { Backoff } from "../rpc/backoff.js";
 import { pause } from "../rpc/wait.js";
 
 /** Events per message the CLI asks for: one report's changes come as one message, not one per worker. */
@@ -29,13 +30,14 @@ export async function* resumingWatch(
   let since = request.sinceRevision;
   let epoch = request.epoch;
   let failures = 0;
-  const maxBackoffMs = opts.maxBackoffMs ?? 5000;
+  const backoff = new Backoff({ baseMs: 250, capMs: Math.max(250, opts.maxBackoffMs ?? 5000) });
   while (!opts.signal.aborted) {
     let failure: ConnectError | undefined;
     try {
       const maxBatch = request.maxBatch || CLI_WATCH_BATCH;
       for await (const res of client.watch({ ...request, sinceRevision: since, epoch, maxBatch }, { signal: opts.signal })) {
         failures = 0;
+        backoff.reset();
         const resumable = !res.snapshot || res.kind.case === "snapshotEnd";
         if (res.kind.case === "batch") yield* unbatch(res, epoch === res.epoch ? since : 0n);
         else yield res;
@@ -50,8 +52,7 @@ export async function* resumingWatch(
     }
     failures++;
     opts.onRetry?.(failure, failures);
-    const backoff = Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 8)) * (0.5 + Math.random() / 2);
-    await pause(backoff, opts.signal);
+    await pause(backoff.next(), opts.signal);
   }
 }
 

@@ -11,7 +11,7 @@ import {
   type HeartbeatWelcome,
 } from "../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo, HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
-import { Backoff } from "./backoff.js";
+import { Backoff } from "../rpc/backoff.js";
 import { awaitWithin, pause, pauseUnlessWoken } from "../rpc/wait.js";
 import { ThrottledWarning } from "./throttled-warning.js";
 

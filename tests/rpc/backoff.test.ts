@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Backoff } from "../../src/hive/backoff.js";
+import { Backoff } from "../../src/rpc/backoff.js";
 
 describe("Backoff", () => {
   it("doubles the jitter window up to the cap, with full jitter", () => {
