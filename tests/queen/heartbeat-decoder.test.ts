@@ -5,19 +5,11 @@ import { describe, expect, it } from "vitest";
 import { HeartbeatRequestSchema, type HeartbeatRequest } from "../../gen/apiary/v1/queen_pb.js";
 import { HiveReportSchema, WorkerTelemetrySchema, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { HeartbeatDecoder, HeartbeatFrameSchema } from "../../src/queen/ingest/heartbeat-decoder.js";
+import { seededRandom as rng } from "../helpers/seeded-random.js";
 
 // Property test: a stream of reports decoded by HeartbeatDecoder (which reuses the unchanged parts
 // of the previous report) gives exactly what protobuf-es fromBinary gives, report after report.
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];

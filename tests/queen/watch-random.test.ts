@@ -10,17 +10,8 @@ import { startTestQueen } from "./helpers/queen-fixture.js";
 import { makeReport, makeWorker } from "./helpers/telemetry-builders.js";
 import { TestHive } from "./helpers/test-hive.js";
 import { expectedState, stateDifferences, WatchedState } from "./helpers/watched-state.js";
+import { seededRandom as random } from "../helpers/seeded-random.js";
 
-/** A small seeded generator, so a failing run can be replayed from its seed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 const HIVES = ["h0", "h1", "h2", "h3", "h4", "h5"];
 const MODELS = ["m0", "m1", "m2"];
