@@ -39,8 +39,9 @@ export const hiveCommand: Command = {
     }).catch((err: Error) => {
       throw new CliError(`hive cannot start: ${err.message}`);
     });
-    process.stderr.write(hiveStartupLine(hive));
+    // Handlers first: a signal sent as soon as the line is read must find them installed.
     onShutdownSignals(() => hive.close({ stopWorkers: flags["stop-workers"] === true }), { logger, timeoutMs: 30_000 });
+    process.stderr.write(hiveStartupLine(hive));
     return new Promise<number>(() => {});
   },
 };
