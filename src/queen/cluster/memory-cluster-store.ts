@@ -1,4 +1,5 @@
 import {
+  SessionLeaseGoneError,
   StoreCompactedError,
   StoreUnavailableError,
   type ClusterChange,
@@ -57,13 +58,7 @@ type Op = { put: Entry } | { del: string };
 const PREFIX: Record<Kind, string> = { queen: "queens/", owner: "owners/", hive: "hives/" };
 const keyOf = (kind: Kind, id: string): string => PREFIX[kind] + id;
 
-/** A queen's write through a session whose lease is gone. */
-export class SessionLeaseGoneError extends Error {
-  constructor(queenId: string) {
-    super(`queen ${queenId}: its lease is gone (expired or revoked)`);
-    this.name = "SessionLeaseGoneError";
-  }
-}
+export { SessionLeaseGoneError };
 
 export class MemoryClusterStore implements ClusterStore {
   private readonly now: () => number;
