@@ -35,8 +35,10 @@ const TOKEN_TROUBLE = ["etcdserver: invalid auth token", "etcdserver: auth token
 export function isRetryable(err: unknown): boolean {
   if (err instanceof EtcdClosedError) return false;
   const ce = ConnectError.from(err);
-  if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded || ce.code === Code.Aborted) return true;
-  if (ce.code === Code.Unknown && /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|GOAWAY|stream closed|session/i.test(ce.rawMessage)) return true;
+  // Canceled here is the member's doing (RST_STREAM CANCEL as it dies): the client's own aborts are checked first.
+  if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded || ce.code === Code.Aborted || ce.code === Code.Canceled) return true;
+  // The connection broke under the call (reset, GOAWAY, an HTTP/2 session error).
+  if ((ce.code === Code.Unknown || ce.code === Code.Internal) && /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|GOAWAY|(stream|session) closed with error code/i.test(ce.rawMessage)) return true;
   return LEADER_TROUBLE.some((m) => ce.rawMessage.includes(m));
 }
 

@@ -45,6 +45,8 @@ export class QueenTargets implements QueenRound {
   constructor(private readonly options: QueenTargetsOptions) {
     if (options.urls.length === 0) throw new RangeError("queen targets: need at least one URL");
     this.lookup = options.lookup ?? defaultLookup;
+    // Made now, so that a bad URL or TLS setting fails the start rather than a reconnect round.
+    for (const url of options.urls) this.transportFor(url, undefined);
   }
 
   async round(): Promise<QueenEndpoint[]> {

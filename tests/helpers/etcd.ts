@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
@@ -29,6 +29,8 @@ export interface EtcdTls {
 export interface StartEtcdOptions {
   members?: 1 | 3;
   tls?: EtcdTls;
+  /** More etcd flags, e.g. "--auth-token-ttl=1". */
+  extraArgs?: string[];
 }
 
 export class EtcdMember {
@@ -86,7 +88,8 @@ export class EtcdMember {
   async healthy(): Promise<boolean> {
     const url = new URL("/health", this.clientUrl);
     const get = url.protocol === "https:" ? https.get : http.get;
-    const tls = this.tlsFiles.ca ? { ca: this.tlsFiles.ca, cert: this.tlsFiles.cert, key: this.tlsFiles.key } : {};
+    const f = this.tlsFiles;
+    const tls = f.ca && f.cert && f.key ? { ca: readFileSync(f.ca), cert: readFileSync(f.cert), key: readFileSync(f.key) } : {};
     return new Promise<boolean>((resolve) => {
       const req = get(url, { ...tls, timeout: 1_000 }, (res) => {
         let body = "";
@@ -141,7 +144,7 @@ export class EtcdCluster {
     const c = new EtcdClient({
       endpoints: this.endpoints,
       callTimeoutMs: 2_000,
-      ...(this.clientTls.ca ? { tls: this.clientTls } : {}),
+      ...(this.clientTls.ca ? { tls: { caFile: this.clientTls.ca, certFile: this.clientTls.cert, keyFile: this.clientTls.key } } : {}),
       ...options,
     });
     this.clients.push(c);
@@ -222,9 +225,12 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdClu
       `--initial-cluster-token=${root}`,
       "--heartbeat-interval=50",
       "--election-timeout=500",
+      // Tests ping every few hundred ms to notice a cut connection fast; etcd's default refuses pings under 5 s apart.
+      "--grpc-keepalive-min-time=100ms",
       "--log-level=error",
       "--logger=zap",
       ...serverArgs,
+      ...(options.extraArgs ?? []),
     ];
     return new EtcdMember(name, clientUrl, peerUrls[i]!, dataDir, args, files);
   });

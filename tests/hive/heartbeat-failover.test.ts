@@ -160,8 +160,12 @@ describe("QueenTargets", () => {
     expect(await names()).toEqual(["http://queens.test:7833 10.0.0.2", "http://queens.test:7833 fd00::3", "http://10.0.0.9:7833 -"]);
     answer = [{ address: "10.0.0.1", family: 4 }];
     expect(await names()).toEqual(["http://queens.test:7833 -", "http://10.0.0.9:7833 -"]);
-    // One transport per address, kept across rounds.
-    expect(made).toEqual(["http://queens.test:7833 10.0.0.1", "http://queens.test:7833 10.0.0.2", "http://10.0.0.9:7833 -", "http://queens.test:7833 fd00::3", "http://queens.test:7833 -"]);
+    // One transport per address, kept across rounds; the URLs' own made at the start.
+    expect(made).toEqual(["http://queens.test:7833 -", "http://10.0.0.9:7833 -", "http://queens.test:7833 10.0.0.1", "http://queens.test:7833 10.0.0.2", "http://queens.test:7833 fd00::3"]);
+  });
+
+  it("fails at once for a URL no transport can be made for", () => {
+    expect(() => new QueenTargets({ urls: ["http://q:1"], transport: () => { throw new Error("TLS settings given for a plaintext http:// address"); } })).toThrow(/plaintext/);
   });
 
   it("keeps a name whose lookup fails as one endpoint, resolved by the connection", async () => {
