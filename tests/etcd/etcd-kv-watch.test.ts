@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Compare_CompareResult, Compare_CompareTarget } from "../../gen/etcd/etcdserver/etcdserverpb/rpc_pb.js";
 import { Event_EventType, type Event } from "../../gen/etcd/mvcc/mvccpb/kv_pb.js";
 import type { EtcdClient } from "../../src/etcd/etcd-client.js";
-import { EtcdCompactedError } from "../../src/etcd/etcd-errors.js";
+import { EtcdClosedError, EtcdCompactedError, EtcdUnavailableError } from "../../src/etcd/etcd-errors.js";
 import { LeaseKeeper } from "../../src/etcd/etcd-lease-keeper.js";
 import { EtcdWatch } from "../../src/etcd/etcd-watch.js";
 import { bytes, text } from "../../src/etcd/key-range.js";
@@ -177,6 +177,39 @@ describe("etcd client: watch", () => {
     expect((err as EtcdCompactedError).compactRevision).toBe(Number(last.header!.revision));
     expect(rec.revs).toHaveLength(1);
     w.close();
+    await proxy.close();
+  });
+
+  it("gives up with EtcdUnavailableError once no member served it for its retry budget", async () => {
+    const proxy = await TcpProxy.start(etcd.endpoints[0]!);
+    const watching = etcd.client({ endpoints: [proxy.url()], pingIntervalMs: 300, pingTimeoutMs: 300 });
+    const rec = recorder();
+    const start = Number((await client.range("/w4/")).header!.revision) + 1;
+    const w = new EtcdWatch(watching, { prefix: "/w4/", startRevision: start, retryBudgetMs: 500 }, rec.handlers);
+    await client.put("/w4/a", "1");
+    await waitFor(() => rec.revs.length >= 1, "the stream to deliver");
+    proxy.cut("reset");
+    const err = await waitFor(() => rec.errors[0], "the watch to give up");
+    expect(err).toBeInstanceOf(EtcdUnavailableError);
+    expect(rec.errors).toHaveLength(1);
+    await proxy.close();
+  });
+});
+
+describe("etcd client: close", () => {
+  it("ends pending calls and watches at once", async () => {
+    const proxy = await TcpProxy.start(etcd.endpoints[0]!);
+    const c = etcd.client({ endpoints: [proxy.url()] });
+    const put = await c.put("/close/a", "1");
+    const rec = recorder();
+    new EtcdWatch(c, { prefix: "/close/", startRevision: Number(put.header!.revision) }, rec.handlers);
+    await waitFor(() => rec.revs.length >= 1, "the watch to run");
+    proxy.cut("blackhole");
+    const pending = c.range("/close/a");
+    await c.close();
+    await expect(pending).rejects.toBeInstanceOf(EtcdClosedError);
+    await expect(c.range("/close/a")).rejects.toBeInstanceOf(EtcdClosedError);
+    expect(rec.errors).toEqual([]);
     await proxy.close();
   });
 });
