@@ -11,6 +11,10 @@ import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import type { ClusterStore } from "./cluster/cluster-store.js";
 import { ClusterNode } from "./cluster/cluster-node.js";
+import { PeerPublisher } from "./cluster/peer-publisher.js";
+import { createQueenPeerService, DEFAULT_PEER_FLUSH_INTERVAL_MS } from "./cluster/peer-service.js";
+import { QueenPeerService } from "../../gen/apiary/v1/queen_peer_pb.js";
+import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.js";
 import type { HiveClaims } from "./heartbeat-handler.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { heartbeatBinaryRoute } from "./ingest/heartbeat-route.js";
@@ -52,6 +56,10 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   advertiseUrl?: string;
   /** TTL of the queen's cluster lease; default 10 s. */
   leaseTtlMs?: number;
+  /** Flush interval this queen asks of the queens it follows (FollowHeldHives); default 250 ms. */
+  peerFlushIntervalMs?: number;
+  /** CA, client certificate and key (or token) for calls to the other queens, when they serve TLS. */
+  peerCredentials?: ClientCredentials;
 }
 
 export interface Queen {
@@ -86,6 +94,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     queenId,
     advertiseUrl,
     leaseTtlMs,
+    peerFlushIntervalMs,
+    peerCredentials,
     ...rest
   } = options;
   const config = resolveQueenConfig(rest);
@@ -105,6 +115,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
   const sessions = new HiveSessions();
+  const peerPublisher = new PeerPublisher(registry);
   // The queen id needs the port, known once listening: until then no hive can have said hello.
   const claims: HiveClaims | undefined = clusterStore && {
     get queenId() {
@@ -129,7 +140,23 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     host,
     port,
     logger,
-    services: [{ service: QueenService, impl: service }],
+    services: [
+      { service: QueenService, impl: service },
+      ...(clusterStore
+        ? [
+            {
+              service: QueenPeerService,
+              impl: createQueenPeerService({
+                registry,
+                queenId: () => cluster?.queenId,
+                holds: (hiveId) => cluster?.ownership.holds(hiveId) ?? false,
+                shutdownSignal: stopping.signal,
+                logger,
+              }, peerPublisher),
+            },
+          ]
+        : []),
+    ],
     binaryRoutes: [heartbeatBinaryRoute(service.heartbeat)],
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
@@ -154,6 +181,9 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         degradedMs: config.degradedMs,
         evictAfterMs: config.evictAfterMs,
         sweepIntervalMs: config.sweepIntervalMs,
+        peerTransport: (url) => createApiaryTransport(url, { credentials: peerCredentials }),
+        peerFlushIntervalMs: peerFlushIntervalMs ?? DEFAULT_PEER_FLUSH_INTERVAL_MS,
+        peerPublisher,
       },
       { advertiseUrl: advertiseUrl ?? server.url, epoch: registry.epoch, startedAtWallMs: clock.wallMs() },
     );

@@ -167,6 +167,17 @@ export class EtcdCluster {
     throw new Error("no etcd member says it is the leader");
   }
 
+  /** kill -9 every member (etcd entirely gone). */
+  async killAll(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.kill()));
+  }
+
+  /** Starts every member again on its data directory and waits until each is healthy. */
+  async restartAll(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.start()));
+    await Promise.all(this.members.map((m) => m.waitHealthy()));
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.close()));
     await Promise.all(this.members.map((m) => m.stop()));

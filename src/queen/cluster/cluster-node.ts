@@ -1,4 +1,6 @@
+import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { ServingStatus, type HealthStatus } from "../../rpc/health.js";
 import type { Clock } from "../clock.js";
@@ -9,6 +11,8 @@ import type { ClusterStore, QueenMember, QueenSession } from "./cluster-store.js
 import { HiveOwnership } from "./hive-ownership.js";
 import { statusOfMembership } from "./membership.js";
 import { OrphanJudge } from "./orphan-judge.js";
+import type { PeerPublisher } from "./peer-publisher.js";
+import { PeerSet } from "./peer-set.js";
 import { QueenLease } from "./queen-lease.js";
 import { StoreMirror } from "./store-mirror.js";
 import { StoreState } from "./store-state.js";
@@ -30,10 +34,12 @@ export interface ClusterNodeOptions {
   evictAfterMs: number;
   /** How often orphans are judged (QueenConfig.sweepIntervalMs). */
   sweepIntervalMs: number;
-  /** Told about other queens joining and leaving (queen-to-queen telemetry). */
-  onQueens?(queens: ReadonlyMap<string, QueenMember>): void;
-  /** The owner of a hive changed (the cache shows the telemetry of its current owner). */
-  onOwner?(hiveId: string, ownerQueenId: string | undefined): void;
+  /** Client transport to another queen (its advertise URL), with this queen's client credentials. */
+  peerTransport(url: string): Transport;
+  /** The flush interval this queen asks of the queens it follows. */
+  peerFlushIntervalMs: number;
+  /** Serves FollowHeldHives to the other queens (their pending hives). */
+  peerPublisher: PeerPublisher;
 }
 
 /**
@@ -46,6 +52,8 @@ export class ClusterNode implements HiveClaims {
   readonly state = new StoreState();
   readonly ownership: HiveOwnership;
   readonly orphans: OrphanJudge;
+  readonly peers: PeerSet;
+  readonly peerPublisher: PeerPublisher;
   private readonly lease: QueenLease;
   private readonly mirror: StoreMirror;
   private health: HealthStatus | undefined;
@@ -54,6 +62,7 @@ export class ClusterNode implements HiveClaims {
 
   constructor(private readonly opts: ClusterNodeOptions, member: Omit<QueenMember, "queenId">) {
     this.queenId = opts.queenId;
+    this.peerPublisher = opts.peerPublisher;
     const { store, registry, logger } = opts;
     this.ownership = new HiveOwnership({
       queenId: opts.queenId,
@@ -76,6 +85,15 @@ export class ClusterNode implements HiveClaims {
         this.refreshUp();
       },
     });
+    this.peers = new PeerSet({
+      selfId: opts.queenId,
+      transport: opts.peerTransport,
+      flushIntervalMs: opts.peerFlushIntervalMs,
+      logger,
+      onHive: (peerId, hiveId, status) => {
+        if (status && this.state.owners.get(hiveId)?.value === peerId) this.applyTelemetry(hiveId, peerId, status);
+      },
+    });
     this.orphans = new OrphanJudge({
       store,
       state: this.state,
@@ -92,7 +110,7 @@ export class ClusterNode implements HiveClaims {
       logger,
       onTouched: (hiveIds, queenIds) => {
         for (const hiveId of hiveIds) this.sync(hiveId);
-        if ([...queenIds].length > 0) this.opts.onQueens?.(new Map([...this.state.queens].map(([id, q]) => [id, q.value])));
+        if ([...queenIds].length > 0) this.peers.update(new Map([...this.state.queens].map(([id, q]) => [id, q.value])));
       },
       onWatching: () => this.refreshUp(),
     });
@@ -137,9 +155,19 @@ export class ClusterNode implements HiveClaims {
       registry.forgetRemote(hiveId, "its record left the cluster store");
       return;
     }
-    const before = registry.hive(hiveId)?.ownerQueenId;
+    const before = registry.hive(hiveId);
     registry.applyRemote(statusOfMembership(record), owner, "membership");
-    if (before !== owner) this.opts.onOwner?.(hiveId, owner);
+    // A new owner: show what it says of the hive (its stream may have come before the owner key).
+    if (owner && (before?.ownerQueenId !== owner || before.remote === false)) {
+      const telemetry = this.peers.statusFrom(owner, hiveId);
+      if (telemetry) this.applyTelemetry(hiveId, owner, telemetry);
+    }
+  }
+
+  /** A remote hive's telemetry from the mirror of its current owner. */
+  private applyTelemetry(hiveId: string, ownerQueenId: string, status: HiveStatus): void {
+    if (ownerQueenId === this.queenId || this.ownership.holds(hiveId) || this.ownership.isClaiming(hiveId)) return;
+    this.opts.registry.applyRemote(status, ownerQueenId, "full");
   }
 
   private refreshUp(): void {
@@ -156,6 +184,7 @@ export class ClusterNode implements HiveClaims {
     if (this.closed) return;
     this.closed = true;
     this.orphans.stop();
+    await this.peers.close();
     await this.ownership.stop();
     await this.mirror.close();
     await this.lease.close();
