@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real tools the test suite runs, from Debian's packages, when any is missing:
-# etcd (etcd-server), Prometheus and promtool (prometheus), headless Chromium (chromium), tmux.
+# etcd (etcd-server), Prometheus and promtool (prometheus), headless Chromium (chromium), tmux, and
+# util-linux's script (bsdutils) for the pseudo-terminal tests.
 # Idempotent and quiet when everything is present. Needs root or sudo for the install.
 # Usage: scripts/install-test-deps.sh
 set -euo pipefail
@@ -11,6 +12,7 @@ declare -A package_of=(
   [promtool]=prometheus
   [chromium]=chromium
   [tmux]=tmux
+  [script]=bsdutils
 )
 
 missing=()

@@ -6,6 +6,7 @@ import { commands } from "./cli/commands/index.js";
 import { WrongServerError } from "./cli/rpc-client.js";
 import { wrongServerMessage } from "./cli/server-identity.js";
 import { exitQuietlyOnClosedOutput } from "./cli/closed-output.js";
+import { LogFormatError } from "./rpc/logger.js";
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`apiary ${command.name}: ${err.message}`);
     }
     if (err instanceof WrongServerError) throw new CliError(await wrongServerMessage(err.wanted, err.url));
+    if (err instanceof LogFormatError) throw new UsageError(`apiary ${command.name}: ${err.message}`);
     throw err;
   }
 }

@@ -10,7 +10,7 @@ import { CliError } from "./command.js";
  *   current-context: lab
  *   contexts:
  *     lab:
- *       queen: https://10.0.0.1:7833
+ *       queen: https://10.0.0.1:7833       # several queens: a list, or "a,b,c"
  *       ca: ~/apiary-pki/ca.crt          # relative paths are relative to this file
  *       cert: ~/apiary-pki/client-alice.crt
  *       key: ~/apiary-pki/client-alice.key
@@ -67,6 +67,11 @@ function validateConfig(doc: unknown, file: string): ClientConfig {
     const settings: ContextSettings = {};
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
       if (!(SETTING_KEYS as string[]).includes(key)) throw new CliError(`${file}: contexts.${name}.${key}: unknown setting (one of ${SETTING_KEYS.join(", ")})`);
+      if (key === "queen" && Array.isArray(v)) {
+        if (v.length === 0 || v.some((q) => typeof q !== "string")) throw new CliError(`${file}: contexts.${name}.queen: expected an address or a list of addresses`);
+        settings.queen = (v as string[]).join(",");
+        continue;
+      }
       if (typeof v !== "string" && typeof v !== "number") throw new CliError(`${file}: contexts.${name}.${key}: expected a string`);
       settings[key as keyof ContextSettings] = String(v);
     }

@@ -4,12 +4,18 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createApiaryTransport, normalizeAddress, type ClientCredentials } from "../rpc/transport.js";
 import { wantsTls } from "../rpc/tls/client-credentials.js";
 import { selectedContext } from "./client-config.js";
+import { createFailoverTransport } from "./failover-transport.js";
+import { parseQueenList } from "../rpc/queen-addresses.js";
 import { CliError, UsageError, type ParsedArgs } from "./command.js";
 import { durationFlag } from "./parse-values.js";
 
 export interface Connected<S extends DescService> {
+  /** The server's URL; several queens' URLs joined by commas (for messages). */
   url: string;
+  /** Unary calls fail over between the queens (failover-transport.ts). */
   client: Client<S>;
+  /** One client per queen, in the configured order, for streams that pick their queen (resuming-watch.ts). */
+  clients: { url: string; client: Client<S> }[];
   /** The deadline for each unary call: --request-timeout, else the context's, else CALL_TIMEOUT_MS. */
   timeoutMs: number;
 }
@@ -19,7 +25,10 @@ export const CALL_TIMEOUT_MS = 10_000;
 const DEFAULT_QUEEN_ADDRESS = "127.0.0.1:7833";
 
 export interface ConnectionSettings {
+  /** `urls` joined by commas. */
   url: string;
+  /** The queens (`--queen a,b,c`, a context's list) or the one hive address, normalized. */
+  urls: string[];
   credentials: ClientCredentials;
   timeoutMs: number;
   /** The config file's context the settings came from, if any. */
@@ -52,20 +61,20 @@ export function resolveConnection(flags: Flags, address?: string): ConnectionSet
   if (token) credentials.token = token;
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--cert and --key go together (flags, APIARY_CERT/APIARY_KEY or the context)");
   const target = address ?? str(flags, "queen") ?? s.queen ?? DEFAULT_QUEEN_ADDRESS;
-  let url: string;
+  let urls: string[];
   try {
-    url = normalizeAddress(target, wantsTls(credentials));
+    urls = address !== undefined ? [normalizeAddress(address, wantsTls(credentials))] : parseQueenList(target, wantsTls(credentials));
   } catch (err) {
     throw new UsageError(`apiary: ${(err as Error).message}`);
   }
-  if (url.startsWith("http:")) {
+  if (urls.every((u) => u.startsWith("http:"))) {
     delete credentials.caFile;
     delete credentials.certFile;
     delete credentials.keyFile;
   }
   const timeoutText = str(flags, "request-timeout") ?? s["request-timeout"];
   const timeoutMs = timeoutText === undefined ? CALL_TIMEOUT_MS : durationFlag("request-timeout", timeoutText)!;
-  return { url, credentials, timeoutMs, context: ctx?.name };
+  return { url: urls.join(","), urls, credentials, timeoutMs, context: ctx?.name };
 }
 
 function readToken(file: string): string {
@@ -76,16 +85,29 @@ function readToken(file: string): string {
   }
 }
 
-/** A client of `service`: the queen of the flags/context, or `address` (a hive) with the same credentials. */
+/**
+ * A client of `service`: the queens of the flags/context (unary calls fail over between them), or
+ * `address` (a hive) with the same credentials.
+ */
 export function connect<S extends DescService>(service: S, flags: Flags, address?: string): Connected<S> {
   const settings = resolveConnection(flags, address);
-  let transport;
+  let targets;
   try {
-    transport = createApiaryTransport(settings.url, { credentials: settings.credentials });
+    targets = settings.urls.map((url) => ({ url, transport: createApiaryTransport(url, { credentials: forUrl(url, settings.credentials) }) }));
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  return { url: settings.url, client: createClient(service, transport), timeoutMs: settings.timeoutMs };
+  return {
+    url: settings.url,
+    client: createClient(service, createFailoverTransport(targets)),
+    clients: targets.map(({ url, transport }) => ({ url, client: createClient(service, transport) })),
+    timeoutMs: settings.timeoutMs,
+  };
+}
+
+/** An http:// queen of a list that also has https:// ones gets the token only. */
+function forUrl(url: string, credentials: ClientCredentials): ClientCredentials {
+  return url.startsWith("http:") && credentials.token !== undefined ? { token: credentials.token } : url.startsWith("http:") ? {} : credentials;
 }
 
 /**

@@ -4,7 +4,7 @@ import { durationFlag, intFlag } from "./parse-values.js";
 
 export const logLevelFlag: FlagSpec = {
   name: "log-level", type: "string", value: "LEVEL", env: "APIARY_LOG_LEVEL", default: "info",
-  help: "fatal|error|warn|info|debug|trace|silent (logs are JSON lines on stdout)",
+  help: "fatal|error|warn|info|debug|trace|silent (logs go to stdout: pretty on a terminal, else JSON lines; APIARY_LOG_FORMAT=json|pretty chooses)",
 };
 
 /** The queen's tunables as flags; `apiary queen` and `apiary up` share them. */

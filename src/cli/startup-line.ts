@@ -6,3 +6,8 @@ export function hiveStartupLine(hive: Hive): string {
   const gpu = hive.config.gpuEnabled ? `GPU probe: ${hive.config.nvidiaSmiPath}` : "GPU probe: off";
   return `apiary hive listening on ${hive.url} (id ${hive.info.hiveId}; ${queen}; cgroups: ${hive.supervisor.cgroupMode}; ${gpu}; state ${hive.config.stateDir})\n`;
 }
+
+/** "re-adopted 2 running workers from an earlier run: demo-1, demo-2" */
+export function readoptedLine(ids: readonly string[]): string {
+  return `re-adopted ${ids.length} running worker${ids.length === 1 ? "" : "s"} from an earlier run: ${ids.join(", ")}\n`;
+}

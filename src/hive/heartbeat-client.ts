@@ -14,12 +14,19 @@ import type { HiveInfo, HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
 import { Backoff } from "../rpc/backoff.js";
 import { awaitWithin, pause, pauseUnlessWoken } from "../rpc/wait.js";
 import { ThrottledWarning } from "./throttled-warning.js";
+import { endpointName, singleQueen, type QueenEndpoint, type QueenRound } from "./queen-targets.js";
 
 export interface HeartbeatClientOptions {
-  /** A transport to the queen (gRPC over HTTP/2 with transport pings). */
-  transport: Transport;
-  /** The queen's URL, for logs. */
-  queenUrl: string;
+  /**
+   * The queens to report to (several: `--queen a,b,c` or a name with several addresses). A broken
+   * stream or a refused hello moves the hive to the next one at once; the backoff applies only
+   * between rounds in which every queen failed. Unset: the one queen of transport + queenUrl.
+   */
+  queens?: QueenRound;
+  /** A transport to the one queen (gRPC over HTTP/2 with transport pings), when queens is unset. */
+  transport?: Transport;
+  /** That queen's URL, for logs. */
+  queenUrl?: string;
   /** What the hive says in its Hello. */
   info: HiveInfo;
   /** Fresh per hive process start. */
@@ -78,7 +85,8 @@ interface Connection {
  * and reconnects with exponential backoff and full jitter, until stop().
  */
 export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
-  private readonly client: Client<typeof QueenService>;
+  private readonly queens: QueenRound;
+  private readonly clients = new WeakMap<Transport, Client<typeof QueenService>>();
   private readonly ackDeadlineMs: number;
   private readonly backoff: Backoff;
   private readonly failures: ThrottledWarning;
@@ -92,11 +100,16 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   private connectedNow = false;
   private revision: bigint | undefined;
   private reason = "hive shutting down";
+  /** The queen of the open stream, and the last one that acked a report. */
+  private currentName: string | undefined;
+  private lastAckedName: string | undefined;
   private workersLeftRunning = 0;
 
   constructor(private readonly options: HeartbeatClientOptions) {
     super();
-    this.client = createClient(QueenService, options.transport);
+    if (options.queens) this.queens = options.queens;
+    else if (options.transport && options.queenUrl) this.queens = singleQueen(options.queenUrl, options.transport);
+    else throw new RangeError("heartbeat client: give queens, or transport and queenUrl");
     this.reportIntervalMs = options.reportIntervalMs ?? 1000;
     this.ackDeadlineMs = options.ackDeadlineMs ?? 5000;
     this.backoff = new Backoff({ baseMs: options.backoffBaseMs ?? 250, capMs: options.backoffCapMs ?? 5000 });
@@ -106,6 +119,11 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
   /** True while a stream is open and welcomed by the queen. */
   get connected(): boolean {
     return this.connectedNow;
+  }
+
+  /** The queen of the open stream (URL, and the pinned address of a name with several), if any. */
+  get currentQueen(): string | undefined {
+    return this.current ? this.currentName : undefined;
   }
 
   /** Registry revision from the queen's last ack (or welcome). */
@@ -149,25 +167,54 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     if (!this.loop) return;
     const outcome = await awaitWithin(this.loop, options.deadlineMs ?? 2000);
     if (!outcome.settled) {
-      this.options.logger.warn({ queen: this.options.queenUrl }, "goodbye to queen not confirmed before its deadline");
+      this.options.logger.warn({ queen: this.currentName }, "goodbye to queen not confirmed before its deadline");
       this.current?.abort.abort(new Error("hive stopping"));
       await this.loop;
     }
   }
 
+  /**
+   * Tries the queens in turn. A round starts after a stream that was acked ended (counting its
+   * queen as tried) or after the backoff; names are resolved again at the start of each round.
+   */
   private async run(): Promise<void> {
     const stop = this.stopController.signal;
+    let endpoints: QueenEndpoint[] = [];
+    let index = 0;
+    let triedInRound = 0;
     while (!stop.aborted) {
-      const error = await this.connectOnce();
+      if (triedInRound === 0) {
+        endpoints = await this.queens.round();
+        if (stop.aborted) return;
+        index %= endpoints.length;
+      }
+      const endpoint = endpoints[index];
+      const { error, acked } = await this.connectOnce(endpoint);
       if (stop.aborted) return;
-      this.failures.fail({ queen: this.options.queenUrl, err: error.message, attempt: this.backoff.failures + 1 }, "heartbeat to queen failed; reconnecting");
-      await pause(this.backoff.next(), stop);
+      const more = endpoints.length > 1 ? "; trying the next queen" : "; reconnecting";
+      this.failures.fail({ queen: endpointName(endpoint), err: error.message, attempt: this.backoff.failures + 1 }, `heartbeat to queen failed${more}`);
+      index = (index + 1) % endpoints.length;
+      triedInRound = acked ? 1 : triedInRound + 1;
+      if (triedInRound >= endpoints.length) {
+        triedInRound = 0;
+        await pause(this.backoff.next(), stop);
+      }
     }
   }
 
-  /** Runs one stream until it fails or the client stops; returns why it ended. */
-  private async connectOnce(): Promise<Error> {
+  private clientFor(transport: Transport): Client<typeof QueenService> {
+    let client = this.clients.get(transport);
+    if (!client) {
+      client = createClient(QueenService, transport);
+      this.clients.set(transport, client);
+    }
+    return client;
+  }
+
+  /** Runs one stream until it fails or the client stops; returns why it ended and whether a report was acked. */
+  private async connectOnce(endpoint: QueenEndpoint): Promise<{ error: Error; acked: boolean }> {
     this.attemptCount += 1;
+    this.currentName = endpointName(endpoint);
     const connection: Connection = {
       abort: new AbortController(),
       welcomed: false,
@@ -182,7 +229,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     watchdog.unref();
     let ended: Error = new Error("queen closed the heartbeat stream");
     try {
-      const responses = this.client.heartbeat(this.outbound(connection), { signal: connection.abort.signal });
+      const responses = this.clientFor(endpoint.transport).heartbeat(this.outbound(connection), { signal: connection.abort.signal });
       for await (const response of responses) {
         if (response.kind.case === "welcome") this.onWelcome(connection, response.kind.value);
         else if (response.kind.case === "ack") this.onAck(connection, response.kind.value);
@@ -198,10 +245,10 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     if (connection.acked && performance.now() - connection.openedAt >= this.backoffStableMs()) this.backoff.reset();
     if (this.connectedNow) {
       this.connectedNow = false;
-      this.options.logger.debug({ queen: this.options.queenUrl, err: ended.message }, "heartbeat stream ended");
+      this.options.logger.debug({ queen: this.currentName, err: ended.message }, "heartbeat stream ended");
       this.emit("disconnected", ended);
     }
-    return ended;
+    return { error: ended, acked: connection.acked };
   }
 
   private async *outbound(connection: Connection): AsyncGenerator<HeartbeatRequest> {
@@ -240,7 +287,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     connection.unanswered = connection.unanswered.filter((m) => m.seq !== 0n);
     this.revision = welcome.revision;
     this.connectedNow = true;
-    this.options.logger.debug({ queen: this.options.queenUrl, reportIntervalMs: this.reportIntervalMs, epoch: welcome.epoch }, "queen welcomed the hive");
+    this.options.logger.debug({ queen: this.currentName, reportIntervalMs: this.reportIntervalMs, epoch: welcome.epoch }, "queen welcomed the hive");
     connection.wakeup?.();
     this.emit("connected", welcome);
   }
@@ -253,9 +300,14 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     this.revision = ack.revision;
     if (!connection.acked) {
       connection.acked = true;
-      if (this.failures.isFailing) this.failures.recover({ queen: this.options.queenUrl }, "heartbeat to queen restored");
-      else if (!this.everConnected) this.options.logger.info({ queen: this.options.queenUrl, hiveId: this.options.info.hiveId }, "heartbeat to queen established");
+      const queen = this.currentName;
+      const from = this.lastAckedName;
+      const moved = this.everConnected && queen !== from;
+      if (this.failures.isFailing) this.failures.recover({ queen, ...(moved ? { from } : {}) }, moved ? `moved to queen ${queen}` : "heartbeat to queen restored");
+      else if (!this.everConnected) this.options.logger.info({ queen, hiveId: this.options.info.hiveId }, "heartbeat to queen established");
+      else if (moved) this.options.logger.info({ queen, from }, `moved to queen ${queen}`);
       this.everConnected = true;
+      this.lastAckedName = queen;
     }
     this.emit("ack", ack);
   }

@@ -2,7 +2,8 @@ import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
 import type { ServerSecurity } from "../rpc/server.js";
-import { normalizeAddress, type ClientCredentials } from "../rpc/transport.js";
+import type { ClientCredentials } from "../rpc/transport.js";
+import { parseQueenList } from "../rpc/queen-addresses.js";
 import { wantsTls } from "../rpc/tls/client-credentials.js";
 import { DEFAULT_SCRAPE_DEADLINE_MS, DEFAULT_SCRAPE_MAX_BYTES } from "./engine/fetch-metrics.js";
 import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";
@@ -11,7 +12,10 @@ export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
 
 /** How to run a hive. Every field is optional; see resolveHiveConfig for the defaults. */
 export interface HiveConfig {
-  /** The queen's URL or host:port, e.g. "http://10.0.0.1:7833"; unset = standalone (no heartbeat). */
+  /**
+   * The queen's URL or host:port, e.g. "http://10.0.0.1:7833", or several separated by commas
+   * (the hive fails over between them); unset = standalone (no heartbeat).
+   */
   queenUrl?: string;
   /** Listen address of the HiveService; default 127.0.0.1. */
   host?: string;
@@ -71,7 +75,10 @@ export interface HiveConfig {
 export type ResolvedHiveConfig = Required<Omit<HiveConfig, "queenUrl" | "advertiseUrl" | "hiveId" | "logger" | "cgroupRoot" | "security" | "queenCredentials">> & {
   security: ServerSecurity;
   queenCredentials: ClientCredentials | undefined;
+  /** The queens' normalized URLs joined by commas (for logs and the startup line); undefined = standalone. */
   queenUrl: string | undefined;
+  /** The same, one URL each, in the configured order; empty = standalone. */
+  queenUrls: string[];
   advertiseUrl: string | undefined;
   hiveId: string;
   cgroupRoot: string | undefined;
@@ -83,8 +90,10 @@ export const DEFAULT_HIVE_PORT = 7835;
 
 /** Fills every default; values from `env` (APIARY_NVIDIA_SMI, APIARY_CGROUP_ROOT) apply only to unset fields. */
 export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = process.env): ResolvedHiveConfig {
+  const queenUrls = config.queenUrl?.trim() ? parseQueenList(config.queenUrl, wantsTls(config.queenCredentials)) : [];
   const resolved: ResolvedHiveConfig = {
-    queenUrl: config.queenUrl?.trim() ? normalizeAddress(config.queenUrl, wantsTls(config.queenCredentials)) : undefined,
+    queenUrl: queenUrls.length > 0 ? queenUrls.join(",") : undefined,
+    queenUrls,
     host: config.host ?? DEFAULT_HIVE_HOST,
     port: config.port ?? DEFAULT_HIVE_PORT,
     advertiseUrl: nonEmpty(config.advertiseUrl),

@@ -11,6 +11,7 @@ import { EngineScraper } from "./engine/engine-scraper.js";
 import { ENGINE_WORKER_SERIES } from "./engine/engine-series.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
+import { QueenTargets } from "./queen-targets.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
 import { buildHiveInfo, newIncarnation } from "./hive-info.js";
 import { createHiveService } from "./hive-service.js";
@@ -133,14 +134,17 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     heartbeat.flush();
     await monitor.whenEndedDelivered(worker.workerId, resolved.ackDeadlineMs);
   };
-  if (resolved.queenUrl) {
+  if (resolved.queenUrls.length > 0) {
     heartbeat = new HeartbeatClient({
-      transport: createApiaryTransport(resolved.queenUrl, {
-        pingIntervalMs: resolved.pingIntervalMs,
-        pingTimeoutMs: resolved.pingTimeoutMs,
-        credentials: resolved.queenCredentials,
+      queens: new QueenTargets({
+        urls: resolved.queenUrls,
+        transport: (queenUrl, pinnedAddress) => createApiaryTransport(queenUrl, {
+          pingIntervalMs: resolved.pingIntervalMs,
+          pingTimeoutMs: resolved.pingTimeoutMs,
+          credentials: resolved.queenCredentials,
+          ...(pinnedAddress ? { pinnedAddress } : {}),
+        }),
       }),
-      queenUrl: resolved.queenUrl,
       info: hiveInfo,
       incarnation,
       latestReport: () => monitor.latest(),

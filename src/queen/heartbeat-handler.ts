@@ -3,16 +3,26 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../gen/apiary/v1/queen_pb.js";
-import type { HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
+import type { HiveInfo, HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
+import { ClusterUnavailableError } from "./cluster/cluster-errors.js";
 import { StreamAbort } from "../rpc/wait.js";
 import { invalid } from "./field-checks.js";
 import type { HiveSessions } from "./hive-sessions.js";
 import { HiveNotCurrentError, type Registry, type WorkerRejection } from "./registry.js";
 import { validateHello, validateReport, withoutRejected } from "./report-validation.js";
 
+/** Several queens: a hive must be claimed in the cluster store before it is welcomed. */
+export interface HiveClaims {
+  readonly queenId: string;
+  /** Takes the hive for this queen; throws ClusterUnavailableError when it cannot now. */
+  claim(info: HiveInfo, incarnation: string): Promise<void>;
+}
+
 export interface HeartbeatDeps {
   registry: Registry;
   sessions: HiveSessions;
+  /** Absent for a single queen. */
+  claims?: HiveClaims;
   reportIntervalMs: number;
   shutdownSignal: AbortSignal;
   logger: Logger;
@@ -31,8 +41,25 @@ async function nextRequest(it: AsyncIterator<HeartbeatRequest>, aborted: StreamA
   next.catch(() => {});
   void it.return?.()?.catch(() => {});
   if (deps.shutdownSignal.aborted) throw new ConnectError("queen is shutting down", Code.Unavailable);
-  if (session.aborted) throw new ConnectError(`heartbeat: ${String((session.reason as Error)?.message ?? "superseded")}`, Code.Aborted);
+  if (session.aborted) throw streamEnded(session);
   return { done: true };
+}
+
+/** Why the queen ended this stream: a newer stream (ABORTED), or the reason given (the cluster's). */
+function streamEnded(session: AbortSignal): ConnectError {
+  if (session.reason instanceof ConnectError) return session.reason;
+  return new ConnectError(`heartbeat: ${String((session.reason as Error)?.message ?? "superseded")}`, Code.Aborted);
+}
+
+/** Claims the hive in the cluster store, if there is one; a refusal sends the hive to another queen. */
+async function claimHive(deps: HeartbeatDeps, info: HiveInfo, incarnation: string): Promise<void> {
+  if (!deps.claims) return;
+  try {
+    await deps.claims.claim(info, incarnation);
+  } catch (err) {
+    if (err instanceof ClusterUnavailableError) throw new ConnectError(`heartbeat: ${err.message}`, Code.Unavailable);
+    throw err;
+  }
 }
 
 /** Applies a report; a hive evicted or replaced meanwhile gets a status that tells it to say hello again. */
@@ -76,8 +103,9 @@ async function* stream(
   const hiveId = hello.hive.hiveId;
   const incarnation = hello.incarnation;
 
+  await claimHive(deps, hello.hive, incarnation);
   const { supersededIncarnation } = deps.sessions.claim(hiveId, incarnation, session);
-  const joined = registry.hello(hello.hive, incarnation);
+  const joined = registry.hello(hello.hive, incarnation, deps.claims?.queenId);
   logger.info(
     { hiveId, incarnation, endpoint: hello.hive.endpoint, added: joined.added, newIncarnation: joined.newIncarnation, supersededIncarnation },
     "hive connected",
@@ -101,7 +129,7 @@ async function* stream(
       switch (kind.case) {
         case "report": {
           const rejected = validateReport(kind.value);
-          if (session.signal.aborted) throw new ConnectError("heartbeat: superseded by a newer stream", Code.Aborted);
+          if (session.signal.aborted) throw streamEnded(session.signal);
           const revision = applyReport(registry, hiveId, incarnation, withoutRejected(kind.value, rejected), rejected);
           yield create(HeartbeatResponseSchema, { kind: { case: "ack", value: { seq: kind.value.seq, revision: BigInt(revision) } } });
           break;

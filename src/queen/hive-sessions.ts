@@ -11,6 +11,19 @@ export class HiveSessions {
     return { supersededIncarnation: previous.incarnation };
   }
 
+  /** Ends the hive's current stream (if any) with `reason` (a ConnectError is what the hive gets). */
+  abort(hiveId: string, reason: Error): boolean {
+    const entry = this.current.get(hiveId);
+    if (!entry) return false;
+    entry.controller.abort(reason);
+    return true;
+  }
+
+  /** Ends every open stream with `reason`. */
+  abortAll(reason: Error): void {
+    for (const entry of this.current.values()) entry.controller.abort(reason);
+  }
+
   /** Forgets the stream; true when it was still the hive's current one. */
   release(hiveId: string, controller: AbortController): boolean {
     const entry = this.current.get(hiveId);

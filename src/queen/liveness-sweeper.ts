@@ -99,6 +99,8 @@ export class LivenessSweeper {
     const evictions: string[] = [];
     const changes: [string, HiveHealth][] = [];
     for (const hive of this.registry.hivesInShard(shard)) {
+      // Its owner judges a remote hive; the cluster store tells this queen the outcome.
+      if (hive.remote) continue;
       const age = now - hive.lastSeenMs;
       if (age >= this.opts.degradedMs + this.opts.evictAfterMs) {
         evictions.push(hive.hiveId);

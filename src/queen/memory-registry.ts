@@ -3,14 +3,16 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { HiveHealth, HiveStatusSchema, type HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
-import { CollectionErrorSchema, WorkerState, type CollectionError, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { CollectionErrorSchema, type CollectionError, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { LivenessClock } from "./clock.js";
 import { EventHistory } from "./event-history.js";
 import { DEFAULT_QUEEN_CONFIG } from "./queen-config.js";
-import { ChangeType, HiveNotCurrentError, type HelloResult, type HiveView, type Registry, type RegistryEvent, type WorkerRejection } from "./registry.js";
+import { ChangeType, HiveNotCurrentError, type HelloResult, type HiveView, type Registry, type RegistryEvent, type RemoteScope, type WorkerRejection } from "./registry.js";
+import { applyRemoteHiveFields } from "./remote-hive-state.js";
 import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
 import type { SchedulingEntry } from "./scheduling-index.js";
-import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual, workersEqual } from "./telemetry-equality.js";
+import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual } from "./telemetry-equality.js";
+import { forgetEnded, replaceWorkers, type EndedWorkerRetention } from "./worker-replacement.js";
 
 export interface MemoryRegistryOptions {
   shards: number;
@@ -24,7 +26,7 @@ export interface MemoryRegistryOptions {
   epoch?: string;
 }
 
-/** The in-memory, sharded registry: the queen's state for a single queen process. */
+/** The in-memory, sharded registry cache (see {@link Registry}). */
 export class MemoryRegistry implements Registry {
   readonly epoch: string;
   readonly shardCount: number;
@@ -34,11 +36,11 @@ export class MemoryRegistry implements Registry {
   private rev = 0;
 
   private readonly retentionMs: number;
-  private readonly maxEndedPerHive: number;
+  private readonly retention: EndedWorkerRetention;
 
   constructor(private readonly opts: MemoryRegistryOptions) {
     this.retentionMs = opts.endedWorkerRetentionMs ?? DEFAULT_QUEEN_CONFIG.endedWorkerRetentionMs;
-    this.maxEndedPerHive = opts.maxEndedWorkersPerHive ?? 1000;
+    this.retention = { retentionMs: this.retentionMs, maxEndedPerHive: opts.maxEndedWorkersPerHive ?? 1000 };
     this.epoch = opts.epoch ?? randomUUID();
     this.shardCount = opts.shards;
     this.shards = Array.from({ length: opts.shards }, () => new RegistryShard());
@@ -49,7 +51,7 @@ export class MemoryRegistry implements Registry {
     return this.rev;
   }
 
-  hello(info: HiveInfo, incarnation: string): HelloResult {
+  hello(info: HiveInfo, incarnation: string, ownerQueenId?: string): HelloResult {
     const id = info.hiveId;
     const shard = this.shardFor(id);
     const now = this.opts.clock.nowMs();
@@ -57,13 +59,21 @@ export class MemoryRegistry implements Registry {
     const existing = shard.hives.get(id);
     if (!existing) {
       const record = new HiveRecord(info, incarnation, now, wall, wall);
+      record.ownerQueenId = ownerQueenId;
       shard.hives.set(id, record);
       this.emitHive(ChangeType.Added, record);
       return { revision: this.rev, added: true, newIncarnation: false };
     }
     const newIncarnation = existing.incarnation !== incarnation;
     let changed =
-      newIncarnation || !existing.connected || existing.health !== HiveHealth.HEALTHY || !hiveInfosEqual(existing.info, info);
+      newIncarnation ||
+      !existing.connected ||
+      existing.health !== HiveHealth.HEALTHY ||
+      !hiveInfosEqual(existing.info, info) ||
+      existing.remote ||
+      existing.ownerQueenId !== ownerQueenId;
+    existing.remote = false;
+    existing.ownerQueenId = ownerQueenId;
     if (existing.health !== HiveHealth.HEALTHY) this.logHealth(existing, HiveHealth.HEALTHY, "hello");
     existing.info = info;
     if (newIncarnation) {
@@ -119,55 +129,14 @@ export class MemoryRegistry implements Registry {
     }
     if (hiveChanged) this.emitHive(ChangeType.Updated, record);
 
-    const previous = record.workers;
-    const next = new Map<string, WorkerTelemetry>();
-    const changes: [ChangeType, WorkerTelemetry, string?][] = [];
-    const now = record.lastSeenMs;
-    for (const worker of report.workers) {
-      next.set(worker.workerId, worker);
-      if (worker.state === WorkerState.EXITED || worker.state === WorkerState.FAILED) {
-        if (!record.endedSinceMs.has(worker.workerId)) record.endedSinceMs.set(worker.workerId, now);
-      } else if (record.endedSinceMs.size > 0) {
-        record.endedSinceMs.delete(worker.workerId);
-      }
-      const old = previous.get(worker.workerId);
-      // Every entry is refreshed: it must point at the latest telemetry, and the devices may have changed.
-      const entry = record.schedulingEntries.get(worker.workerId);
-      if (entry) shard.updateWorker(entry, worker);
-      else shard.addWorker(record, worker);
-      if (!old) changes.push([ChangeType.Added, worker]);
-      else if (!workersEqual(old, worker)) changes.push([ChangeType.Updated, worker, old.model !== worker.model ? old.model : undefined]);
-    }
-    if (record.carried.size > 0) record.carried = new Set();
-    for (const [workerId, old] of previous) {
-      if (next.has(workerId)) continue;
-      if (this.retentionMs > 0 && record.endedSinceMs.has(workerId)) {
-        // The hive dropped an ended worker once the queen had it: the queen keeps it for its retention.
-        next.set(workerId, old);
-        record.carried.add(workerId);
-        shard.updateWorker(record.schedulingEntries.get(workerId)!, old);
-        continue;
-      }
-      shard.removeWorker(record, workerId);
-      record.endedSinceMs.delete(workerId);
-      changes.push([ChangeType.Removed, old]);
-    }
-    if (record.carried.size > this.maxEndedPerHive) {
-      const oldest = [...record.carried].sort((a, b) => record.endedSinceMs.get(a)! - record.endedSinceMs.get(b)!);
-      for (const workerId of oldest.slice(0, record.carried.size - this.maxEndedPerHive)) {
-        changes.push([ChangeType.Removed, next.get(workerId)!]);
-        this.forgetEnded(shard, record, workerId);
-        next.delete(workerId);
-      }
-    }
-    record.workers = next;
+    const changes = replaceWorkers(shard, record, report.workers, record.lastSeenMs, this.retention);
     for (const [type, worker, previousModel] of changes) this.emitWorker(type, hiveId, worker, previousModel);
     return this.rev;
   }
 
   markDisconnected(hiveId: string, incarnation: string): void {
     const record = this.shardFor(hiveId).hives.get(hiveId);
-    if (!record || record.incarnation !== incarnation || !record.connected) return;
+    if (!record || record.remote || record.incarnation !== incarnation || !record.connected) return;
     record.connected = false;
     if (record.health === HiveHealth.HEALTHY) {
       this.logHealth(record, HiveHealth.DEGRADED, "stream broken");
@@ -178,7 +147,7 @@ export class MemoryRegistry implements Registry {
 
   depart(hiveId: string, incarnation: string, reason: string, workersLeftRunning: number): void {
     const record = this.shardFor(hiveId).hives.get(hiveId);
-    if (!record || record.incarnation !== incarnation) return;
+    if (!record || record.remote || record.incarnation !== incarnation) return;
     record.connected = false;
     record.departure = { reason, workersLeftRunning, leftAtWallMs: this.opts.clock.clock.wallMs() };
     this.logHealth(record, HiveHealth.DOWN, `left with ${workersLeftRunning} worker(s) running`);
@@ -198,17 +167,11 @@ export class MemoryRegistry implements Registry {
       for (const workerId of expired) {
         removed.push(workers.get(workerId)!);
         workers.delete(workerId);
-        this.forgetEnded(shard, record, workerId);
+        forgetEnded(shard, record, workerId);
       }
       record.workers = workers;
       for (const worker of removed) this.emitWorker(ChangeType.Removed, record.hiveId, worker);
     }
-  }
-
-  private forgetEnded(shard: RegistryShard, record: HiveRecord, workerId: string): void {
-    shard.removeWorker(record, workerId);
-    record.carried.delete(workerId);
-    record.endedSinceMs.delete(workerId);
   }
 
   setHealth(hiveId: string, health: HiveHealth): void {
@@ -232,6 +195,40 @@ export class MemoryRegistry implements Registry {
     this.emitHive(ChangeType.Removed, record);
     this.opts.logger?.info({ hiveId, incarnation: record.incarnation, reason, workers: workers.size }, "hive evicted");
     return true;
+  }
+
+  applyRemote(status: HiveStatus, ownerQueenId: string | undefined, scope: RemoteScope): number {
+    const info = status.info;
+    if (!info) throw new Error("applyRemote: the status has no info");
+    const shard = this.shardFor(info.hiveId);
+    let record = shard.hives.get(info.hiveId);
+    const added = !record;
+    if (!record) {
+      const wall = this.opts.clock.clock.wallMs();
+      record = new HiveRecord(info, status.incarnation, this.opts.clock.nowMs(), wall, wall);
+      shard.hives.set(info.hiveId, record);
+    }
+    const hiveChanged = applyRemoteHiveFields(record, status, ownerQueenId, scope);
+    if (added) this.emitHive(ChangeType.Added, record);
+    else if (hiveChanged) this.emitHive(ChangeType.Updated, record);
+    if (scope === "full") {
+      const changes = replaceWorkers(shard, record, status.workers, this.opts.clock.nowMs(), undefined);
+      for (const [type, worker, previousModel] of changes) this.emitWorker(type, record.hiveId, worker, previousModel);
+    }
+    return this.rev;
+  }
+
+  makeRemote(hiveId: string, ownerQueenId: string | undefined): void {
+    const record = this.shardFor(hiveId).hives.get(hiveId);
+    if (!record || (record.remote && record.ownerQueenId === ownerQueenId)) return;
+    record.remote = true;
+    record.ownerQueenId = ownerQueenId;
+    this.emitHive(ChangeType.Updated, record);
+  }
+
+  forgetRemote(hiveId: string, reason: string): boolean {
+    if (!this.shardFor(hiveId).hives.get(hiveId)?.remote) return false;
+    return this.evict(hiveId, reason);
   }
 
   hive(hiveId: string): HiveView | undefined {
@@ -322,6 +319,7 @@ export class MemoryRegistry implements Registry {
         workersLeftRunning: hive.departure.workersLeftRunning,
         leftAt: timestampFromMs(hive.departure.leftAtWallMs),
       },
+      ownerQueenId: hive.ownerQueenId ?? "",
     });
   }
 

@@ -5,7 +5,7 @@ import { GetHiveResponseSchema, ListEventsResponseSchema, ListHivesResponseSchem
 import type { Clock } from "./clock.js";
 import { findDevices } from "./find-devices.js";
 import { findWorkers } from "./find-workers.js";
-import { heartbeat } from "./heartbeat-handler.js";
+import { heartbeat, type HiveClaims } from "./heartbeat-handler.js";
 import { labelsMatch } from "./hive-filter.js";
 import type { HiveSessions } from "./hive-sessions.js";
 import type { ObjectEvents } from "./object-events.js";
@@ -18,6 +18,8 @@ export interface QueenServiceDeps {
   registry: Registry;
   hub: WatchHub;
   sessions: HiveSessions;
+  /** Several queens: claims a hive in the cluster store before its welcome. */
+  claims?: HiveClaims;
   clock: Clock;
   logger: Logger;
   shutdownSignal: AbortSignal;

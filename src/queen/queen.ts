@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { dashboardRoutes } from "../dashboard/dashboard-routes.js";
@@ -8,6 +9,13 @@ import { metricsRoute } from "../rpc/metrics/metrics-route.js";
 import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
+import type { ClusterStore } from "./cluster/cluster-store.js";
+import { ClusterNode } from "./cluster/cluster-node.js";
+import { PeerPublisher } from "./cluster/peer-publisher.js";
+import { createQueenPeerService, DEFAULT_PEER_FLUSH_INTERVAL_MS } from "./cluster/peer-service.js";
+import { QueenPeerService } from "../../gen/apiary/v1/queen_peer_pb.js";
+import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.js";
+import type { HiveClaims } from "./heartbeat-handler.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { heartbeatBinaryRoute } from "./ingest/heartbeat-route.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
@@ -21,6 +29,7 @@ import { WatchHub } from "./watch-hub.js";
 
 export const DEFAULT_QUEEN_HOST = "127.0.0.1";
 export const DEFAULT_QUEEN_PORT = 7833;
+export const DEFAULT_LEASE_TTL_MS = 10_000;
 
 export interface StartQueenOptions extends Partial<QueenConfig> {
   /** Default 127.0.0.1. */
@@ -36,6 +45,21 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   perDeviceMetrics?: boolean;
   /** TLS, client CA, token file, --insecure. */
   security?: ServerSecurity;
+  /**
+   * Several queens: the cluster store they share (etcd, or a MemoryClusterStore in tests). Absent:
+   * a single queen, exactly as before.
+   */
+  clusterStore?: ClusterStore;
+  /** This queen's id in the cluster; default hostname-port. */
+  queenId?: string;
+  /** Where the other queens reach this one; default the listen URL. */
+  advertiseUrl?: string;
+  /** TTL of the queen's cluster lease; default 10 s. */
+  leaseTtlMs?: number;
+  /** Flush interval this queen asks of the queens it follows (FollowHeldHives); default 250 ms. */
+  peerFlushIntervalMs?: number;
+  /** CA, client certificate and key (or token) for calls to the other queens, when they serve TLS. */
+  peerCredentials?: ClientCredentials;
 }
 
 export interface Queen {
@@ -50,13 +74,30 @@ export interface Queen {
   readonly url: string;
   /** This process's revision space (WatchResponse.epoch). */
   readonly epoch: string;
+  /** Its part in a cluster of queens; absent for a single queen. */
+  readonly cluster?: ClusterNode;
   /** Stops the sweeper, ends every watch and heartbeat with UNAVAILABLE, closes the server. Idempotent. */
   close(): Promise<void>;
 }
 
 /** Starts a queen: registry, liveness sweeper, watch hub and the QueenService on one port. */
 export async function startQueen(options: StartQueenOptions = {}): Promise<Queen> {
-  const { host = DEFAULT_QUEEN_HOST, port = DEFAULT_QUEEN_PORT, logger = createLogger("queen"), clock = systemClock, shutdownGraceMs, perDeviceMetrics, security, ...rest } = options;
+  const {
+    host = DEFAULT_QUEEN_HOST,
+    port = DEFAULT_QUEEN_PORT,
+    logger = createLogger("queen"),
+    clock = systemClock,
+    shutdownGraceMs,
+    perDeviceMetrics,
+    security,
+    clusterStore,
+    queenId,
+    advertiseUrl,
+    leaseTtlMs,
+    peerFlushIntervalMs,
+    peerCredentials,
+    ...rest
+  } = options;
   const config = resolveQueenConfig(rest);
   const liveness = new LivenessClock(clock);
   const registry = new MemoryRegistry({
@@ -67,15 +108,26 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     logger,
   });
   const hub = new WatchHub(registry, config.watcherMaxPending);
-  const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics });
+  let cluster: ClusterNode | undefined;
+  const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics, clusterStoreUp: clusterStore && (() => cluster?.isUp ?? false) });
   const sweeper = new LivenessSweeper(registry, liveness, { ...config, onSweep: (ms) => metrics.observeSweep(ms) }, logger);
   const events = new ObjectEvents(registry, clock);
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal); // one listener per open heartbeat and watch stream
+  const sessions = new HiveSessions();
+  const peerPublisher = new PeerPublisher(registry);
+  // The queen id needs the port, known once listening: until then no hive can have said hello.
+  const claims: HiveClaims | undefined = clusterStore && {
+    get queenId() {
+      return cluster!.queenId;
+    },
+    claim: (info, incarnation) => cluster!.claim(info, incarnation),
+  };
   const service = createQueenService({
     registry,
     hub,
-    sessions: new HiveSessions(),
+    sessions,
+    claims,
     clock,
     logger,
     shutdownSignal: stopping.signal,
@@ -88,7 +140,23 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     host,
     port,
     logger,
-    services: [{ service: QueenService, impl: service }],
+    services: [
+      { service: QueenService, impl: service },
+      ...(clusterStore
+        ? [
+            {
+              service: QueenPeerService,
+              impl: createQueenPeerService({
+                registry,
+                queenId: () => cluster?.queenId,
+                holds: (hiveId) => cluster?.ownership.holds(hiveId) ?? false,
+                shutdownSignal: stopping.signal,
+                logger,
+              }, peerPublisher),
+            },
+          ]
+        : []),
+    ],
     binaryRoutes: [heartbeatBinaryRoute(service.heartbeat)],
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
@@ -100,8 +168,29 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     ),
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });
+  if (clusterStore) {
+    cluster = new ClusterNode(
+      {
+        store: clusterStore,
+        queenId: queenId ?? `${hostname()}-${server.port}`,
+        registry,
+        sessions,
+        clock,
+        logger,
+        leaseTtlMs: leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+        degradedMs: config.degradedMs,
+        evictAfterMs: config.evictAfterMs,
+        sweepIntervalMs: config.sweepIntervalMs,
+        peerTransport: (url) => createApiaryTransport(url, { credentials: peerCredentials }),
+        peerFlushIntervalMs: peerFlushIntervalMs ?? DEFAULT_PEER_FLUSH_INTERVAL_MS,
+        peerPublisher,
+      },
+      { advertiseUrl: advertiseUrl ?? server.url, epoch: registry.epoch, startedAtWallMs: clock.wallMs() },
+    );
+    await cluster.start(server.health);
+  }
   sweeper.start();
-  logger.info({ url: server.url, epoch: registry.epoch, shards: config.shards }, "queen listening");
+  logger.info({ url: server.url, epoch: registry.epoch, shards: config.shards, queenId: cluster?.queenId }, "queen listening");
 
   let closing: Promise<void> | undefined;
   return {
@@ -113,8 +202,11 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     metrics,
     url: server.url,
     epoch: registry.epoch,
+    cluster,
     close() {
       closing ??= (async () => {
+        // First the cluster: no membership writes for the streams about to end; the lease is revoked.
+        await cluster?.close();
         stopping.abort();
         await sweeper.stop();
         hub.closeAll();

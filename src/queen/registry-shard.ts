@@ -24,6 +24,8 @@ export class HiveRecord implements HiveView {
   carried = new Set<string>();
   /** Set by a goodbye that left workers running; cleared by the next hello. */
   departure: HiveDepartureView | undefined = undefined;
+  remote = false;
+  ownerQueenId: string | undefined = undefined;
 
   constructor(
     public info: HiveInfo,

@@ -50,6 +50,13 @@ export interface HiveView {
   readonly departure: HiveDepartureView | undefined;
   /** Ended workers kept by the queen for its retention although the hive no longer reports them. */
   readonly carried: ReadonlySet<string>;
+  /**
+   * Held by another queen of the cluster (or by none, while orphaned): its state comes from that
+   * queen and the cluster store, and this queen's liveness sweeper never judges it.
+   */
+  readonly remote: boolean;
+  /** The queen holding the hive's stream, when queens share a cluster store (HiveStatus.owner_queen_id). */
+  readonly ownerQueenId: string | undefined;
 }
 
 export interface HiveDepartureView {
@@ -88,10 +95,21 @@ export interface HelloResult {
   newIncarnation: boolean;
 }
 
+/** What applyRemote takes from a remote hive's status. */
+export type RemoteScope =
+  /** Identity, incarnation, health, connected, departure: what the cluster store holds. */
+  | "membership"
+  /** Everything, workers included: the owner's telemetry as it sees the hive. */
+  | "full";
+
 /**
- * The queen's state of the cluster. The in-memory sharded backend implements it today; an etcd
- * backend (leases for liveness, etcd revisions as watch revisions) can implement it later.
- * Every observable change gets the next revision and is delivered to listeners synchronously.
+ * The queen's registry cache: what it knows of the cluster, read synchronously (FindWorkers,
+ * GetHive, ListHives, Watch). The hives whose Heartbeat streams this queen holds are fed by their
+ * reports ("local" hives, judged by this queen's liveness sweeper). With several queens on a
+ * cluster store, hives held by other queens are "remote": fed from the store's watch (membership)
+ * and from their owner's telemetry stream (applyRemote), never judged here. The revision counter
+ * is this queen process's own (its epoch): every observable change gets the next revision and is
+ * delivered to listeners synchronously, whether it came from a report or from another queen.
  */
 export interface Registry {
   /** Identifies this registry's revision space (a fresh random value per queen process). */
@@ -100,8 +118,11 @@ export interface Registry {
   /** Revision of the latest change (0 before any). */
   revision(): number;
 
-  /** A hive said hello: adds it, or refreshes it; a new incarnation resets its report sequence. */
-  hello(info: HiveInfo, incarnation: string): HelloResult;
+  /**
+   * A hive said hello: adds it, or refreshes it; a new incarnation resets its report sequence.
+   * The hive is local from now on, held by ownerQueenId (undefined for a single queen).
+   */
+  hello(info: HiveInfo, incarnation: string, ownerQueenId?: string): HelloResult;
   /**
    * Applies a validated full report of the hive's current incarnation; returns the revision after
    * it. `rejected` are the worker entries left out of it, shown in the hive's errors. Throws
@@ -121,6 +142,18 @@ export interface Registry {
   setHealth(hiveId: string, health: HiveHealth): void;
   /** Forgets a hive: REMOVED for each worker, then for the hive. Returns false when unknown. */
   evict(hiveId: string, reason: string): boolean;
+
+  /**
+   * Applies a remote hive's state as its owner (or the cluster store) sees it, with the same
+   * ADDED / UPDATED / REMOVED events a report would give; "full" replaces its devices, probe,
+   * errors and workers (ended workers exactly as the owner keeps them). The hive becomes remote.
+   * Returns the revision after it.
+   */
+  applyRemote(status: HiveStatus, ownerQueenId: string | undefined, scope: RemoteScope): number;
+  /** The hive is now held by another queen (or none): it becomes remote, UPDATED when the owner changed. */
+  makeRemote(hiveId: string, ownerQueenId: string | undefined): void;
+  /** Forgets a remote hive (its record left the cluster store); false when unknown or local. */
+  forgetRemote(hiveId: string, reason: string): boolean;
 
   hive(hiveId: string): HiveView | undefined;
   /** Every hive, shard by shard (unordered). */

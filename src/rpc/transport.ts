@@ -22,6 +22,11 @@ export interface ApiaryTransportOptions {
   credentials?: ClientCredentials;
   /** Deadline of every call that sets none itself. */
   defaultTimeoutMs?: number;
+  /**
+   * Connect to this address instead of resolving the URL's host (one of a DNS name's several
+   * records); TLS still verifies the certificate against the URL's host name.
+   */
+  pinnedAddress?: { address: string; family: number };
 }
 
 const DEFAULT_PING_INTERVAL_MS = 10_000;
@@ -37,9 +42,14 @@ export function createApiaryTransport(baseUrl: string, opts: ApiaryTransportOpti
   }
   const interceptors: Interceptor[] = [];
   if (creds?.token) interceptors.push(bearerToken(creds.token));
+  const pinned = opts.pinnedAddress;
+  const nodeOptions = {
+    ...(secure && creds ? clientTlsOptions(creds) : {}),
+    ...(pinned ? { lookup: pinnedLookup(pinned.address, pinned.family) } : {}),
+  };
   const options = {
     baseUrl,
-    ...(secure && creds ? { nodeOptions: clientTlsOptions(creds) } : {}),
+    ...(Object.keys(nodeOptions).length > 0 ? { nodeOptions } : {}),
     ...(interceptors.length > 0 ? { interceptors } : {}),
     ...(opts.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: opts.defaultTimeoutMs } : {}),
     httpVersion: "2" as const,
@@ -50,6 +60,16 @@ export function createApiaryTransport(baseUrl: string, opts: ApiaryTransportOpti
     ...(opts.acceptGzip ? {} : { acceptCompression: [] }),
   };
   return opts.protocol === "connect" ? createConnectTransport(options) : createGrpcTransport(options);
+}
+
+type LookupCallback = (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void;
+
+/** A dns.lookup replacement that always answers `address` (net.connect asks with all: true when it races families). */
+function pinnedLookup(address: string, family: number) {
+  return (_host: string, options: { all?: boolean } | undefined, callback: LookupCallback): void => {
+    if (options?.all) callback(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
 }
 
 function bearerToken(token: string): Interceptor {

@@ -65,11 +65,20 @@ describe("connection settings: flags > environment > config file > defaults", ()
 
   it("falls back to plaintext 127.0.0.1:7833 and 10 s without a config file", () => {
     process.env.APIARY_CONFIG = path.join(dir, "absent.yaml");
-    expect(resolve([])).toEqual({ url: "http://127.0.0.1:7833", credentials: {}, timeoutMs: 10_000, context: undefined });
+    expect(resolve([])).toEqual({ url: "http://127.0.0.1:7833", urls: ["http://127.0.0.1:7833"], credentials: {}, timeoutMs: 10_000, context: undefined });
   });
 
   it("gives an explicit http:// address no TLS settings", () => {
     expect(resolve(["--queen", "http://127.0.0.1:7833"]).credentials).toEqual({});
+  });
+
+  it("takes several queens from --queen a,b or a context's list", () => {
+    expect(resolve(["--queen", "q1:1, q2:2"]).urls).toEqual(["https://q1:1", "https://q2:2"]);
+    writeFileSync(process.env.APIARY_CONFIG!, "current-context: ha\ncontexts:\n  ha:\n    queen: [http://q1:1, http://q2:2]\n");
+    const s = resolve([]);
+    expect(s.urls).toEqual(["http://q1:1", "http://q2:2"]);
+    expect(s.url).toBe("http://q1:1,http://q2:2");
+    expect(() => resolve(["--queen", "q1:1,,q2:2"])).toThrow(/empty entry/);
   });
 
   it("reports a malformed file with its path", () => {

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { Cluster } from "./helpers/cluster.js";
 import { ApiaryProcess, runApiary } from "./helpers/apiary-process.js";
 import { waitFor } from "../helpers/wait.js";
@@ -52,12 +53,14 @@ describe("apiary logs and apiary describe (real queen, hive and workers)", () =>
     await cluster.spawnDemo(wid, "demo-7b", ["--exit-after-ms", "60000"]);
     await waitFor(async () => (await cluster.queenClient.listHives({})).hives.some((h) => h.workers.some((w) => w.workerId === wid && w.cpuPct !== undefined)), "a measured worker", 60_000);
 
-    const [hive, worker, json, missing, usage] = await Promise.all([
+    const [hive, worker, json, missing, usage, hiveYaml, conflict] = await Promise.all([
       runApiary(["describe", "hive", cluster.hiveId, "--events", "100", "--queen", cluster.queenUrl]),
       runApiary(["describe", "worker", wid, "--queen", cluster.queenUrl]),
       runApiary(["describe", "worker", wid, "--json", "--queen", cluster.queenUrl]),
       runApiary(["describe", "hive", "no-such-hive", "--queen", cluster.queenUrl]),
       runApiary(["describe", "pod", "x"]),
+      runApiary(["describe", "hive", cluster.hiveId, "-o", "yaml", "--queen", cluster.queenUrl]),
+      runApiary(["describe", "worker", wid, "-o", "wide", "--queen", cluster.queenUrl]),
     ]);
     expect(hive.code).toBe(0);
     expect(hive.stdout).toMatch(new RegExp(`^Hive: +${cluster.hiveId}$`, "m"));
@@ -77,6 +80,18 @@ describe("apiary logs and apiary describe (real queen, hive and workers)", () =>
     const parsed = JSON.parse(json.stdout) as { hiveId: string; worker: { workerId: string }; events: { reason: string }[] };
     expect(parsed).toMatchObject({ hiveId: cluster.hiveId, worker: { workerId: wid } });
     expect(parsed.events.map((e) => e.reason)).toContain("Started");
+    // Everything known: zero values are printed too, so scripts can rely on every field.
+    expect(parsed).toMatchObject({ kind: "worker", worker: { restartCount: 0, state: "WORKER_STATE_RUNNING", model: "demo-7b" } });
+
+    expect(hiveYaml.code).toBe(0);
+    const doc = parseYaml(hiveYaml.stdout) as { kind: string; hive: { info: { hiveId: string }; health: string; workers: { workerId: string }[] }; events: { reason: string }[] };
+    expect(doc.kind).toBe("hive");
+    expect(doc.hive.info.hiveId).toBe(cluster.hiveId);
+    expect(doc.hive.health).toBe("HIVE_HEALTH_HEALTHY");
+    expect(doc.hive.workers.map((w) => w.workerId)).toContain(wid);
+    expect(doc.events.map((e) => e.reason)).toContain("Joined");
+    expect(conflict.code).toBe(2);
+    expect(conflict.stderr).toMatch(/-o wide: expected one of table, json, yaml/);
 
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/NotFound: hive_id: hive "no-such-hive" not found/);

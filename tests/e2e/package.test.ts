@@ -20,6 +20,7 @@ describe("apiary as a package", () => {
     const files = info.files.map((f) => f.path);
     expect(files).toContain("dist/apiary.mjs");
     expect(files).toContain("examples/demo-worker/demo-worker.mjs");
+    expect(files).toContain("deploy/systemd/apiary-hive-exec");
     expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
 
     const prefix = path.join(dir, "prefix");

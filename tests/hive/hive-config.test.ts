@@ -27,6 +27,14 @@ describe("resolveHiveConfig", () => {
   it("normalizes the queen address", () => {
     expect(resolveHiveConfig({ queenUrl: "10.0.0.1:7833" }, {}).queenUrl).toBe("http://10.0.0.1:7833");
     expect(resolveHiveConfig({ queenUrl: "" }, {}).queenUrl).toBeUndefined();
+    expect(resolveHiveConfig({ queenUrl: "" }, {}).queenUrls).toEqual([]);
+  });
+
+  it("takes several queens separated by commas", () => {
+    const config = resolveHiveConfig({ queenUrl: "10.0.0.1:7833, 10.0.0.2:7833" }, {});
+    expect(config.queenUrls).toEqual(["http://10.0.0.1:7833", "http://10.0.0.2:7833"]);
+    expect(config.queenUrl).toBe("http://10.0.0.1:7833,http://10.0.0.2:7833");
+    expect(() => resolveHiveConfig({ queenUrl: "a:1,,b:2" }, {})).toThrow(/empty entry/);
   });
 
   it("rejects bad values naming the field", () => {

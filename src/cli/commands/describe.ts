@@ -1,21 +1,22 @@
-import { toJsonString } from "@bufbuild/protobuf";
-import { HiveStatusSchema, ListEventsResponseSchema, QueenService } from "../../../gen/apiary/v1/queen_pb.js";
-import { WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
 import { CliError, UsageError, type Command } from "../command.js";
-import { jsonFlag, queenFlags } from "../common-flags.js";
+import { queenFlags } from "../common-flags.js";
 import { formatHive, formatWorker } from "../describe/describe-format.js";
+import { hiveDocument, renderDocument, workerDocument } from "../describe/describe-output.js";
+import { outputFlag, jsonFlag, outputFormat } from "../output/output-format.js";
 import { intFlag } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
 
 export const describeCommand: Command = {
   name: "describe",
   summary: "everything the queen knows of a hive or a worker, with its recent events",
-  usage: "apiary describe hive HIVE_ID | worker WORKER_ID [--hive-id H] [--events N] [--json]",
+  usage: "apiary describe hive HIVE_ID | worker WORKER_ID [--hive-id H] [--events N] [-o json|yaml]",
   description: "Events (health changes, restarts, exits, OOM kills, collection errors) are kept by the queen, a few per object, while it knows the object.",
   flags: [
     ...queenFlags,
     { name: "hive-id", type: "string", value: "H", help: "the worker's hive, when several hives run a worker of that id" },
     { name: "events", type: "string", value: "N", default: "20", help: "show at most the N newest events" },
+    { ...outputFlag, help: "json|yaml: everything known (every field, zero values included) and the events, for scripts" },
     jsonFlag,
   ],
   async run({ flags, positionals }) {
@@ -24,18 +25,18 @@ export const describeCommand: Command = {
       throw new UsageError("apiary describe: give hive HIVE_ID or worker WORKER_ID");
     }
     const limit = intFlag("events", flags.events as string, 0, 1000)!;
+    const format = outputFormat(flags, ["table", "json", "yaml"]) as "table" | "json" | "yaml";
     const { client, url, timeoutMs } = connect(QueenService, flags);
     const fail = (err: unknown): never => {
       throw rpcFailure(err, "queen", url);
     };
-    const json = flags.json === true;
     if (kind === "hive") {
       const [hive, events] = await Promise.all([
         client.getHive({ hiveId: id }, { timeoutMs }).catch(fail),
         client.listEvents({ hiveId: id, limit }, { timeoutMs }).catch(fail),
       ]);
-      if (json) {
-        process.stdout.write(pretty({ hive: JSON.parse(toJsonString(HiveStatusSchema, hive.hive!)), events: eventsJson(events) }));
+      if (format !== "table") {
+        process.stdout.write(renderDocument(hiveDocument(hive.hive!, events), format));
       } else {
         process.stdout.write(formatHive(hive.hive!, events.events));
       }
@@ -50,19 +51,11 @@ export const describeCommand: Command = {
     if (hits.length > 1) throw new CliError(`worker ${id} exists on several hives (${hits.map((h) => h.hiveId).join(", ")}): pass --hive-id`);
     const { hiveId, worker } = hits[0];
     const events = await client.listEvents({ hiveId, workerId: id, limit }, { timeoutMs }).catch(fail);
-    if (json) {
-      process.stdout.write(pretty({ hiveId, worker: JSON.parse(toJsonString(WorkerTelemetrySchema, worker)), events: eventsJson(events) }));
+    if (format !== "table") {
+      process.stdout.write(renderDocument(workerDocument(hiveId, worker, events), format));
     } else {
       process.stdout.write(formatWorker(hiveId, worker, events.events));
     }
     return 0;
   },
 };
-
-function eventsJson(res: Parameters<typeof toJsonString<typeof ListEventsResponseSchema>>[1]): unknown[] {
-  return (JSON.parse(toJsonString(ListEventsResponseSchema, res)) as { events?: unknown[] }).events ?? [];
-}
-
-function pretty(value: unknown): string {
-  return JSON.stringify(value, null, 2) + "\n";
-}

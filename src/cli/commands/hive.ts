@@ -11,13 +11,15 @@ import { startHive } from "../../hive/hive.js";
 export const hiveCommand: Command = {
   name: "hive",
   summary: "run a hive: start, stop and measure workers on this machine, report to the queen",
-  usage: "apiary hive --queen http://HOST:PORT [--port N] [--id NAME] [--label k=v]… [flags]",
+  usage: "apiary hive --queen http://HOST:PORT[,…] [--port N] [--id NAME] [--label k=v]… [flags]",
   description: [
     "Workers keep running when the hive stops (a restarted hive re-adopts them);",
     "--stop-workers stops them with the hive.",
+    "With several queens (--queen a,b,c, or a name with several DNS records) the hive reports to one",
+    "and moves to the next at once when its stream breaks or its hello is refused.",
   ].join("\n"),
   flags: [
-    { name: "queen", type: "string", value: "ADDR", env: "APIARY_QUEEN", default: DEFAULT_QUEEN, help: "queen to report to" },
+    { name: "queen", type: "string", value: "ADDR", env: "APIARY_QUEEN", default: DEFAULT_QUEEN, help: "queen to report to; several: a,b,c (the hive fails over between them)" },
     { name: "standalone", type: "boolean", help: "run without a queen (HiveService only)" },
     ...hiveIdentityFlags,
     ...serverSecurityFlags,
@@ -37,8 +39,9 @@ export const hiveCommand: Command = {
     }).catch((err: Error) => {
       throw new CliError(`hive cannot start: ${err.message}`);
     });
-    process.stderr.write(hiveStartupLine(hive));
+    // Handlers first: a signal sent as soon as the line is read must find them installed.
     onShutdownSignals(() => hive.close({ stopWorkers: flags["stop-workers"] === true }), { logger, timeoutMs: 30_000 });
+    process.stderr.write(hiveStartupLine(hive));
     return new Promise<number>(() => {});
   },
 };

@@ -37,10 +37,11 @@ export const queenCommand: Command = {
     }).catch((err: Error) => {
       throw new CliError(`queen cannot start: ${err.message}`);
     });
+    // Handlers first: a signal sent as soon as the line is read must find them installed.
+    onShutdownSignals(() => queen.close(), { logger, timeoutMs: 15_000 });
     process.stderr.write(
       `apiary queen listening on ${queen.url} (registry: in-memory, ${queen.config.shards} shards; epoch ${queen.epoch})\n`,
     );
-    onShutdownSignals(() => queen.close(), { logger, timeoutMs: 15_000 });
     return new Promise<number>(() => {});
   },
 };

@@ -25,7 +25,8 @@ export const topCommand: Command = {
   ],
   async run({ flags }) {
     const refreshMs = durationFlag("refresh", flags.refresh as string)!;
-    const { client, url } = connect(QueenService, flags);
+    const { clients } = connect(QueenService, flags);
+    let url = clients[0].url;
     const state = new ClusterState();
     const abort = new AbortController();
     const quit = () => abort.abort();
@@ -61,10 +62,12 @@ export const topCommand: Command = {
     // Redraw on a timer too, so "last seen" ages while nothing changes.
     const timer = flags.once ? undefined : setInterval(redraw, refreshMs);
     try {
-      const stream = resumingWatch(client, create(WatchRequestSchema, {}), {
+      const stream = resumingWatch(clients.map((c) => c.client), create(WatchRequestSchema, {}), {
         signal: abort.signal,
-        onRetry: (err) => {
-          status = `lost the queen at ${url} (${err?.rawMessage ?? "stream ended"}); reconnecting`;
+        onRetry: (err, _failures, next) => {
+          const nextUrl = clients[next].url;
+          status = `lost the queen at ${url} (${err?.rawMessage ?? "stream ended"}); ${nextUrl === url ? "reconnecting" : `trying ${nextUrl}`}`;
+          url = nextUrl;
           unreachableSinceMs ??= Date.now();
           dirty = true;
           if (!flags.once) draw();

@@ -6,7 +6,7 @@ import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
 import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
 import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
-import { hiveStartupLine } from "../startup-line.js";
+import { hiveStartupLine, readoptedLine } from "../startup-line.js";
 import { startDemoWorkers } from "../demo-workers.js";
 import { packagePath } from "../../package-root.js";
 import { createLogger } from "../../rpc/logger.js";
@@ -24,7 +24,8 @@ export const upCommand: Command = {
   description: [
     "Without --fake-gpus, the real nvidia-smi is used when it is on PATH, else a bundled fake",
     "emulating 2 GPUs (said so at startup). Ctrl-C stops workers, hive and queen and removes",
-    "the workers' cgroups.",
+    "the workers' cgroups. The queen's and hive's logs go to a file (named at startup), so",
+    "the terminal shows only apiary up's own lines.",
   ].join("\n"),
   flags: [
     { name: "host", type: "string", value: "H", env: "APIARY_HOST", default: "127.0.0.1", help: "address queen and hive listen on" },
@@ -37,7 +38,8 @@ export const upCommand: Command = {
     ...queenTuningFlags,
     perDeviceMetricsFlag,
     ...hiveRuntimeFlags.map((f) => (f.name === "state-dir" ? { ...f, help: "worker metadata and logs [default: ~/.local/state/apiary/up]" } : f)),
-    { ...logLevelFlag, default: "warn" },
+    { name: "log-file", type: "string", value: "FILE", env: "APIARY_LOG_FILE", help: "where the queen and hive log (appended) [default: <state-dir>/apiary-up.log]" },
+    { ...logLevelFlag, help: "fatal|error|warn|info|debug|trace|silent, for the log file (JSON lines; APIARY_LOG_FORMAT=pretty for text)" },
   ],
   async run({ flags, positionals }) {
     if (positionals.length > 0) throw new UsageError(`apiary up: unexpected argument ${positionals[0]}`);
@@ -47,11 +49,14 @@ export const upCommand: Command = {
     const runtime = hiveRuntime(flags);
     const gpuNote = chooseGpuProbe(runtime, fakeGpus, flags["no-gpu"] === true);
     runtime.stateDir ??= path.join(os.homedir(), ".local", "state", "apiary", "up");
+    // The daemons log to a file, never to the terminal: these lines are for a person.
+    const logFile = path.resolve((flags["log-file"] as string | undefined) ?? path.join(runtime.stateDir, "apiary-up.log"));
+    const daemonLogger = (name: string) => createLogger(name, { level, destination: logFile });
 
     const queen = await startQueen({
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),
-      logger: createLogger("queen", { level }),
+      logger: daemonLogger("queen"),
       security: { insecure: flags.insecure === true },
       ...queenTuning(flags),
       perDeviceMetrics: flags["metrics-per-device"] === true,
@@ -66,15 +71,12 @@ export const upCommand: Command = {
       port: intFlag("hive-port", flags["hive-port"] as string, 0, 65535),
       labels: { demo: "true" },
       security: { insecure: flags.insecure === true },
-      logger: createLogger("hive", { level }),
+      logger: daemonLogger("hive"),
     }).catch(async (err: Error) => {
       await queen.close();
       throw new CliError(`hive cannot start: ${err.message}`);
     });
-    process.stderr.write(hiveStartupLine(hive));
-    process.stderr.write(`GPUs: ${gpuNote}\n`);
-
-    const logger = createLogger("up", { level });
+    const logger = daemonLogger("up");
     onShutdownSignals(
       async () => {
         process.stderr.write("apiary up: stopping workers, hive and queen…\n");
@@ -83,6 +85,10 @@ export const upCommand: Command = {
       },
       { logger, timeoutMs: 30_000 },
     );
+    process.stderr.write(hiveStartupLine(hive));
+    process.stderr.write(`GPUs: ${gpuNote}\n`);
+    process.stderr.write(`logs: ${logFile} (queen and hive, level ${level})\n`);
+    if (hive.readopted.length > 0) process.stderr.write(readoptedLine(hive.readopted));
 
     if (demoCount > 0) {
       const report = await firstProbedReport(hive.monitor, 15_000);

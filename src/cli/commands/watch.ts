@@ -21,7 +21,10 @@ export const watchCommand: Command = {
   name: "watch",
   summary: "stream every change of the cluster (Watch), resuming across queen restarts",
   usage: "apiary watch [--since REV --epoch E] [--model M] [--hive ID]… [--kind hive|worker] [-o wide|json|yaml|name]",
-  description: "-o json prints one WatchResponse per line (every field); -o yaml one document per response.",
+  description:
+    "-o json prints one WatchResponse per line (every field); -o yaml one document per response.\n" +
+    "With several queens (--queen a,b,c) it resumes on the next when its queen dies; objects removed\n" +
+    "meanwhile are printed as REMOVED once that queen's snapshot shows them gone.",
   flags: [
     ...queenFlags, outputFlag, jsonFlag,
     { name: "since", type: "string", value: "REV", help: "resume after this revision (needs --epoch); 0 = snapshot first" },
@@ -44,18 +47,22 @@ export const watchCommand: Command = {
       kinds: kind === undefined ? [] : [kind],
       minUpdateInterval: minUpdate === undefined ? undefined : durationFromMs(minUpdate),
     });
-    const { client, url } = connect(QueenService, flags);
+    const { clients } = connect(QueenService, flags);
     const abort = new AbortController();
     process.once("SIGINT", () => abort.abort());
     process.once("SIGTERM", () => abort.abort());
-    const stream = resumingWatch(client, request, {
+    let url = clients[0].url;
+    const stream = resumingWatch(clients.map((c) => c.client), request, {
       signal: abort.signal,
-      onRetry: (err, failures) => {
+      onRetry: (err, failures, next) => {
         // Not a queen (a hive's port, say): retrying cannot help.
         if (err?.code === Code.Unimplemented) throw rpcFailure(err, "queen", url);
+        const nextUrl = clients[next].url;
         if (failures === 1 || failures % 10 === 0) {
-          process.stderr.write(`apiary watch: lost the queen at ${url} (${err?.rawMessage ?? "stream ended"}); reconnecting\n`);
+          const then = nextUrl === url ? "reconnecting" : `resuming on ${nextUrl}`;
+          process.stderr.write(`apiary watch: lost the queen at ${url} (${err?.rawMessage ?? "stream ended"}); ${then}\n`);
         }
+        url = nextUrl;
       },
     });
     for await (const res of stream) {

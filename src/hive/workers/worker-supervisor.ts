@@ -20,20 +20,11 @@ import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
-import { deleteWorkerState, loadWorkerStates, writeWorkerState, type WorkerStateFile } from "./worker-state-file.js";
-import {
-  checkRestartPolicy,
-  DEFAULT_RESTART_SETTINGS,
-  lastExitOf,
-  RestartBackoff,
-  wantsRestart,
-  type RestartSettings,
-} from "./restart-policy.js";
-import { pause } from "../../rpc/wait.js";
+import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
+import { checkRestartPolicy, DEFAULT_RESTART_SETTINGS, wantsRestart, type RestartSettings } from "./restart-policy.js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RestartPolicy } from "../../../gen/apiary/v1/telemetry_pb.js";
-import type { ExitOutcome } from "./exit-state.js";
-import type { ValidSpawn } from "./validate-spawn-request.js";
+import { WorkerRestarts } from "./worker-restarts.js";
 import { generateWorkerId } from "./worker-id.js";
 import { compareIds } from "../../rpc/compare-ids.js";
 
@@ -78,7 +69,7 @@ const KILL_WAIT_MS = 5000;
 const CLEANUP_WAIT_MS = 1000;
 
 /**
- * Starts, stops, measures and re-adopts the hive's worker processes. Each
+ * Starts, stops, measures and re-adopts the hive's worker processes (restarts by policy: WorkerRestarts). Each
  * worker runs in its own process group and cgroup; its metadata is kept in
  * `<stateDir>/workers/<id>.json` so that a restarted hive finds it again.
  */
@@ -94,16 +85,25 @@ export class WorkerSupervisor {
   private readonly logDir: string;
   private bootTimeMs = 0;
   private closed = false;
-  /** Back-off per worker id, across its runs (restart policies). */
-  private readonly backoffs = new Map<string, RestartBackoff>();
-  private readonly restartSettings: RestartSettings;
+  private readonly restarts: WorkerRestarts;
   /** Ids of the workers found alive at init (left running by an earlier hive process). */
   readonly readopted: string[] = [];
 
   constructor(private readonly opts: SupervisorOptions) {
     this.procRoot = opts.procRoot ?? "/proc";
     this.logDir = opts.logDir ?? `${opts.stateDir}/logs`;
-    this.restartSettings = { ...DEFAULT_RESTART_SETTINGS, ...opts.restart };
+    this.restarts = new WorkerRestarts({ ...DEFAULT_RESTART_SETTINGS, ...opts.restart }, {
+      stateDir: opts.stateDir,
+      logger: opts.logger,
+      isClosed: () => this.closed,
+      endLeftovers: (record) => this.endLeftovers(record),
+      startRun: async (request, workerId, restart) => {
+        const next = await spawnWorker(this.spawnContext(), request, workerId, restart);
+        this.live.set(workerId, next);
+        void next.exit?.then((exit) => this.onMainExit(next, exit));
+        return next;
+      },
+    });
   }
 
   get cgroupMode(): CgroupMode {
@@ -179,12 +179,12 @@ export class WorkerSupervisor {
     this.reserved.add(workerId);
     try {
       const record = await spawnWorker(
-        { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs },
+        this.spawnContext(),
         req,
         workerId,
         policy === RestartPolicy.NEVER ? undefined : { policy, count: 0, env: req.env, cwd: req.cwd },
       );
-      this.backoffs.delete(workerId);
+      this.restarts.forget(workerId);
       this.finals.delete(workerId);
       this.live.set(workerId, record);
       void record.exit?.then((exit) => this.onMainExit(record, exit));
@@ -196,6 +196,10 @@ export class WorkerSupervisor {
     } finally {
       this.reserved.delete(workerId);
     }
+  }
+
+  private spawnContext() {
+    return { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs };
   }
 
   /** Where the worker's log is (or would be): `<logDir>/<worker_id>.log`. */
@@ -258,7 +262,7 @@ export class WorkerSupervisor {
     const outcome = exitOutcome({ code: exit?.code, signal: exit?.signal, stopRequested: record.stopRequested, oomKilled: stats?.oomKilled === true });
     const policy = record.state.restart?.policy ?? RestartPolicy.NEVER;
     if (!this.closed && !record.stopRequested && record.backoffUntilMs === undefined && wantsRestart(policy, outcome.state)) {
-      this.enterBackoff(record, outcome);
+      this.restarts.enterBackoff(record, outcome);
       return;
     }
     const final = baseTelemetry(record, outcome.state);
@@ -316,67 +320,6 @@ export class WorkerSupervisor {
     }
   }
 
-  /** The run ended and its policy restarts it: BACKOFF now, a new start after the back-off. */
-  private enterBackoff(record: WorkerRecord, outcome: ExitOutcome): void {
-    const { workerId } = record.state;
-    const restart = record.state.restart!;
-    const now = Date.now();
-    restart.lastExit = lastExitOf(outcome, now);
-    let backoff = this.backoffs.get(workerId);
-    if (!backoff) this.backoffs.set(workerId, (backoff = new RestartBackoff(this.restartSettings)));
-    const delayMs = backoff.next(now - record.state.startedAtMs);
-    record.backoffUntilMs = now + delayMs;
-    record.backoffAbort = new AbortController();
-    record.latest = this.backoffTelemetry(record);
-    this.opts.logger.warn(
-      { workerId, pid: record.state.pid, exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, reason: outcome.reason, delayMs, restarts: restart.count, failuresInARow: backoff.failures },
-      "worker ended; restarting it after a back-off",
-    );
-    record.restarting = this.restartAfterBackoff(record, delayMs);
-  }
-
-  private backoffTelemetry(record: WorkerRecord): WorkerTelemetry {
-    const t = baseTelemetry(record, WorkerState.BACKOFF);
-    t.processCount = 0;
-    t.nextRestartAt = timestampFromMs(record.backoffUntilMs ?? Date.now());
-    const last = record.state.restart?.lastExit;
-    // Why the last run ended, as an ended worker says it; the details are in last_exit.
-    t.reason = last?.endReason ?? "Error";
-    if (last) t.endedAt = timestampFromMs(last.endedAtMs);
-    return t;
-  }
-
-  private async restartAfterBackoff(record: WorkerRecord, delayMs: number): Promise<void> {
-    const { workerId } = record.state;
-    await this.endLeftovers(record);
-    // The pid is gone; a hive restarted meanwhile finds the policy and starts the worker again.
-    await writeWorkerState(this.opts.stateDir, record.state).catch((err) => this.opts.logger.warn({ err, workerId }, "cannot write worker state file"));
-    for (;;) {
-      await pause(delayMs, record.backoffAbort!.signal);
-      if (record.stopRequested || this.closed) return;
-      const restart = record.state.restart!;
-      try {
-        const next = await spawnWorker(
-          { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs },
-          respawnRequest(record.state),
-          workerId,
-          { ...restart, count: restart.count + 1 },
-        );
-        this.live.set(workerId, next);
-        void next.exit?.then((exit) => this.onMainExit(next, exit));
-        this.opts.logger.info({ workerId, pid: next.state.pid, restarts: restart.count + 1 }, "worker restarted");
-        return;
-      } catch (err) {
-        const message = err instanceof ConnectError ? err.rawMessage : String(err);
-        restart.lastExit = { state: WorkerState.FAILED, exitSignal: "", reason: `could not start again: ${message}`, endReason: "Error", endedAtMs: Date.now() };
-        delayMs = this.backoffs.get(workerId)!.next(0);
-        record.backoffUntilMs = Date.now() + delayMs;
-        record.latest = this.backoffTelemetry(record);
-        this.opts.logger.warn({ workerId, err: message, delayMs }, "worker could not be restarted; trying again after a back-off");
-      }
-    }
-  }
-
   /** StopWorker on a worker waiting to restart: no new start; its last run's end is its final state. */
   private async stopInBackoff(record: WorkerRecord, graceMs?: number): Promise<WorkerTelemetry> {
     const { workerId } = record.state;
@@ -386,18 +329,11 @@ export class WorkerSupervisor {
     const current = this.live.get(workerId);
     if (current && current !== record) return this.stop(workerId, graceMs); // it had just started again
     if (!record.final) {
-      const last = record.state.restart?.lastExit;
-      const final = baseTelemetry(record, last?.state ?? WorkerState.EXITED);
-      final.exitCode = last?.exitCode;
-      final.exitSignal = last?.exitSignal ?? "";
-      final.reason = last?.endReason ?? "Stopped";
-      final.endedAt = timestampFromMs(last?.endedAtMs ?? Date.now());
-      final.processCount = 0;
+      const final = this.restarts.finalOfWaiting(record);
       record.final = final;
       record.latest = final;
       this.live.delete(workerId);
       this.finals.set(workerId, record);
-      this.backoffs.delete(workerId);
       record.cleanup = this.cleanup(record);
       this.opts.logger.info({ workerId }, "worker stopped while waiting to restart");
     }
@@ -425,7 +361,7 @@ export class WorkerSupervisor {
     const samples: WorkerSample[] = [];
     for (const [i, record] of records.entries()) {
       if (record.backoffUntilMs !== undefined) {
-        record.latest = this.backoffTelemetry(record);
+        record.latest = this.restarts.backoffTelemetry(record);
         samples.push({ telemetry: record.latest, pids: [] });
         continue;
       }
@@ -504,23 +440,4 @@ export class WorkerSupervisor {
     await Promise.all([...this.finals.values()].map((r) => r.cleanup));
     this.opts.logger.info({ stopWorkers: opts.stopWorkers }, "worker supervisor closed");
   }
-}
-
-/** What a restart starts: the worker's spawn request, as its state file keeps it. */
-function respawnRequest(state: WorkerStateFile): ValidSpawn {
-  return {
-    argv: state.argv,
-    env: state.restart?.env ?? {},
-    cwd: state.restart?.cwd ?? "",
-    model: state.model,
-    gpuUuids: state.gpuUuids,
-    limits: {
-      memoryMaxBytes: state.limits.memoryMaxBytes === undefined ? undefined : BigInt(state.limits.memoryMaxBytes),
-      cpuMaxMillicores: state.limits.cpuMaxMillicores,
-      pidsMax: state.limits.pidsMax,
-    },
-    labels: state.labels,
-    workerId: state.workerId,
-    engineMetricsUrl: state.engineMetricsUrl ?? "",
-  };
 }

@@ -140,3 +140,11 @@ export class StoreUnavailableError extends Error {
     this.name = "StoreUnavailableError";
   }
 }
+
+/** A write through a session whose lease is gone (expired, revoked, or given up as lost). */
+export class SessionLeaseGoneError extends Error {
+  constructor(queenId: string) {
+    super(`queen ${queenId}: its cluster store lease is gone`);
+    this.name = "SessionLeaseGoneError";
+  }
+}

@@ -22,6 +22,8 @@ const METHODS: Record<string, Permission> = {
 const SERVICES: Record<string, Permission> = {
   "grpc.health.v1.Health": "public",
   "apiary.v1.QueenService": "authenticated",
+  // Internal to a cluster of queens: another queen, or an admin debugging it.
+  "apiary.v1.QueenPeerService": "write",
   "grpc.reflection.v1.ServerReflection": "authenticated",
   "grpc.reflection.v1alpha.ServerReflection": "authenticated",
 };
