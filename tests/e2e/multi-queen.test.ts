@@ -64,6 +64,15 @@ describe("several queens on a 3-member etcd, as real processes", () => {
     expect(owners.size).toBeGreaterThan(1);
   });
 
+  it("every queen answers FindWorkers for the workers of every hive, and they agree", async () => {
+    const workerView = async (q: QueenProcess) => {
+      const { matches } = await q.client.findWorkers({ model: MODEL, limit: 1000 }, { timeoutMs: 2000 });
+      return matches.map((m) => `${m.hiveId}/${m.worker?.workerId} ${m.worker?.state} pid=${m.worker?.pid}`).sort();
+    };
+    const view = await sameEverywhere(cluster.queens, workerView, (v) => v.length === hives.length, "the same 4 workers at every queen");
+    expect(view).toHaveLength(hives.length);
+  });
+
   it("kill -9 of a queen: its hives are claimed by the others within 5 s, never DOWN or REMOVED meanwhile", async () => {
     const [victim, ...survivors] = cluster.queens;
     const { hives: before } = await survivors[0].client.listHives({ hiveLabels: { suite: "multi-queen" } });

@@ -16,6 +16,7 @@ const queen = await startQueen({
   degradedMs: 3000,
   evictAfterMs: 3000,
   sweepIntervalMs: 100,
+  peerFlushIntervalMs: 100,
 });
 process.stderr.write(`apiary queen listening on ${queen.url}\n`);
 process.on("SIGTERM", () => void queen.close().then(() => process.exit(0)));
