@@ -71,13 +71,23 @@ describe("etcd client on a 3-member cluster", () => {
     const leader = await etcd.leader();
     const client = etcd.client({ endpoints: startingAt(leader), pingIntervalMs: 300, pingTimeoutMs: 300 });
     const store = new EtcdClusterStore(client, { prefix: "/f2/" });
+    // A watcher on a follower: its member loses the leader for a moment ("no leader" cancels a
+    // watch that requires one); it must go on from where it was.
+    const follower = etcd.members.find((m) => m !== leader)!;
+    const observer = new EtcdClusterStore(etcd.client({ endpoints: startingAt(follower), pingIntervalMs: 300, pingTimeoutMs: 300 }), { prefix: "/f2/" });
+    const seen: number[] = [];
+    const w = observer.watch((await observer.list()).revision, { onChanges: (rev) => seen.push(rev), onError: () => seen.push(-1) });
     try {
       const a = await store.openSession(member("qa"), 3_000);
-      expect((await a.claimHive(hive("h1"), 0)).ok).toBe(true);
+      const claim = await a.claimHive(hive("h1"), 0);
+      expect(claim.ok).toBe(true);
       await leader.kill();
       // Writes and reads go on once the other two elect a leader.
       const update = await a.updateHive(hive("h1", 2));
       expect(update.ok).toBe(true);
+      const queenRev = claim.ok ? claim.revision - 1 : 0; // openSession's put came just before
+      await waitFor(() => seen.includes(update.ok ? update.revision : 0), "the observer to see the update");
+      expect(seen).toEqual([queenRev, claim.ok && claim.revision, update.ok && update.revision]);
       expect((await store.list()).hives.get("h1")?.value.health).toBe(2);
       const newLeader = await etcd.leader();
       expect(newLeader).not.toBe(leader);
@@ -85,6 +95,8 @@ describe("etcd client on a 3-member cluster", () => {
       expect(a.lost.aborted).toBe(false);
       await a.close();
     } finally {
+      w.close();
+      await observer.close();
       await store.close();
       await healthyAgain(leader);
     }

@@ -14,7 +14,7 @@ import { waitUntil } from "./wait.js";
  * Each member runs under a small sh keeper that reads its stdin: when this process ends in any way
  * (even SIGKILL) the pipe closes and the keeper kills etcd and removes its data directory.
  */
-const ETCD = process.env.ETCD_BIN ?? "/usr/bin/etcd";
+const ETCD = process.env.ETCD_BIN ?? "etcd";
 const READY_MS = 30_000;
 const KEEPER = '"$APIARY_ETCD_BIN" "$@" </dev/null & p=$!; echo "$p"; read _ignored; kill -9 "$p" 2>/dev/null; rm -rf "$APIARY_ETCD_DATA"';
 
