@@ -16,6 +16,7 @@ import { hiveTickFigure } from "./figures/hive-tick.js";
 import { hiveTickEngineFigure } from "./figures/hive-tick-engine.js";
 import { startupFigure } from "./figures/startup.js";
 import { tlsFigure } from "./figures/tls.js";
+import { multiQueenFigure } from "./figures/multi-queen.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -28,6 +29,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   ingest: ingestFigure,
   watch: watchFigure,
   tls: tlsFigure,
+  "multi-queen": multiQueenFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
 const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "watch"];
