@@ -17,6 +17,7 @@ import { hiveTickEngineFigure } from "./figures/hive-tick-engine.js";
 import { startupFigure } from "./figures/startup.js";
 import { tlsFigure } from "./figures/tls.js";
 import { transportCostFigure } from "./figures/transport-cost.js";
+import { multiQueenFigure } from "./figures/multi-queen.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -30,6 +31,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   "transport-cost": transportCostFigure,
   watch: watchFigure,
   tls: tlsFigure,
+  "multi-queen": multiQueenFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
 const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch"];
