@@ -17,6 +17,7 @@ import { hiveTickFigure } from "./figures/hive-tick.js";
 import { hiveTickEngineFigure } from "./figures/hive-tick-engine.js";
 import { startupFigure } from "./figures/startup.js";
 import { tlsFigure } from "./figures/tls.js";
+import { transportCostFigure } from "./figures/transport-cost.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -27,12 +28,13 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   "hive-tick-engine": hiveTickEngineFigure,
   startup: startupFigure,
   ingest: ingestFigure,
+  "transport-cost": transportCostFigure,
   watch: watchFigure,
   "multi-queen": multiQueenFigure,
   tls: tlsFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
-const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "watch", "multi-queen"];
+const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch", "multi-queen"];
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));

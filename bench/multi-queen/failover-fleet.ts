@@ -13,8 +13,9 @@ export interface FailoverFleetConfig extends ClusterShape {
   hivesPerConnection: number;
   /** A hive with this many unanswered reports skips its next one. */
   maxOutstanding: number;
-  /** First delay before a lost connection tries the next queen; doubles per failed try, with jitter. */
+  /** Backoff after a round in which every queen refused: doubles per round from retryMs up to retryCapMs, full jitter. */
   retryMs: number;
+  retryCapMs: number;
   /** Tries per loss before the connection's hives give up (every queen refused them). */
   maxTries: number;
 }
@@ -27,7 +28,8 @@ export const DEFAULT_FAILOVER_FLEET: Omit<FailoverFleetConfig, "addresses"> = {
   intervalMs: 1_000,
   hivesPerConnection: 25,
   maxOutstanding: 10,
-  retryMs: 100,
+  retryMs: 250,
+  retryCapMs: 5_000,
   maxTries: 12,
 };
 
@@ -52,7 +54,8 @@ interface Group {
  * Simulated hives (raw gRPC Heartbeat, as the load generator's) that know every queen: each
  * connection's hives start on one queen, spread round robin, and when that connection closes
  * (the queen died) they say hello to the next queen with the same incarnation, as `apiary hive
- * --queen a,b,c` does. Retries are bounded (maxTries per loss, backoff doubling from retryMs).
+ * --queen a,b,c` does (the next queen at once, a backoff only after a round of refusals). Tries
+ * are bounded: maxTries per loss, then the connection's hives give up (counted in gaveUp).
  */
 export class FailoverFleet {
   readonly counters = new LoadCounters();
@@ -129,19 +132,19 @@ export class FailoverFleet {
     return true;
   }
 
+  /** As the hive's heartbeat client: the next queen at once; a backoff (full jitter) only after a round in which every queen refused. */
   private async failover(group: Group, from: string): Promise<void> {
     const lostAt = performance.now();
     group.hives = [];
     group.connection = undefined;
     const n = this.config.addresses.length;
     for (let tries = 1; tries <= this.config.maxTries && !this.stopping; tries++) {
-      const backoff = this.config.retryMs * 2 ** Math.min(tries - 1, 4);
-      await sleep(backoff * (0.5 + Math.random()));
       group.addressIndex = (group.addressIndex + 1) % n;
       if (await this.connectGroup(group)) {
         this.reconnects.push({ hives: group.sims.length, from, to: this.config.addresses[group.addressIndex], ms: performance.now() - lostAt, tries });
         return;
       }
+      if (tries % n === 0) await sleep(Math.random() * Math.min(this.config.retryCapMs, this.config.retryMs * 2 ** (tries / n - 1)));
     }
     if (!this.stopping) this.gaveUp++;
   }

@@ -4,7 +4,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { pino } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -66,7 +66,22 @@ export interface RpcServerOptions extends ServerSecurity {
 /** A binary-only registration; its own interceptors run first (outermost), before the server's. */
 export interface BinaryRoute extends ServiceRegistration {
   interceptors?: Interceptor[];
+  /** Serves some HTTP/2 streams of these methods itself, before connect-node sees them. */
+  http2Streams?: (setup: Http2StreamSetup) => Http2StreamHandler;
 }
+
+/** What a raw HTTP/2 stream handler shares with connect-node's handlers on this server. */
+export interface Http2StreamSetup {
+  /** The server's interceptors (authorisation first, when enabled), as connect-node runs them. */
+  interceptors: Interceptor[];
+  /** The call's context values (its peer), as connect-node's adapter makes them. */
+  contextValues: (stream: http2.ServerHttp2Stream) => ContextValues;
+  readMaxBytes: number;
+  shutdownSignal: AbortSignal;
+}
+
+/** Takes the stream (true) or leaves it to connect-node (false); called for every HTTP/2 stream. */
+export type Http2StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 export interface ReloadResult {
   ok: boolean;
@@ -194,6 +209,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     if (shutdown.signal.aborted) session.close();
   });
   h2.on("sessionError", (err) => logger.debug({ err }, "http2 session error"));
+  const streamSetup: Http2StreamSetup = {
+    interceptors: adapterOptions.interceptors ?? [],
+    contextValues: (stream) => auth.contextValues({ socket: stream.session?.socket } as http2.Http2ServerRequest),
+    readMaxBytes: adapterOptions.readMaxBytes,
+    shutdownSignal: shutdown.signal,
+  };
+  takeHttp2Streams(h2, (opts.binaryRoutes ?? []).flatMap((r) => (r.http2Streams ? [r.http2Streams(streamSetup)] : [])));
   // http.Server tracks idle connections only when it listens itself; this one does not.
   const h1Busy = new Map<net.Socket, number>();
   const endIfIdle = (socket: net.Socket): void => {
@@ -326,6 +348,17 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   };
 
   return { host: opts.host, port, url, tls: loaded !== undefined, health, auth, reloadCredentials, shutdownSignal: shutdown.signal, close };
+}
+
+/** Puts the handlers in front of the server's own "stream" listener (node's compatibility layer, which feeds connect-node). */
+function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[]): void {
+  if (handlers.length === 0) return;
+  const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
+  h2.removeAllListeners("stream");
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    for (const handler of handlers) if (handler(stream, headers)) return;
+    for (const listener of compat) listener.call(h2, stream, headers, ...rest);
+  });
 }
 
 /**

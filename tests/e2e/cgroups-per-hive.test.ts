@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -81,5 +81,10 @@ describe("hives never share cgroups", () => {
       clearTimeout(kill);
     }
     await waitUntil(() => !isAlive(demo.pid), "apiary up to stop its demo worker");
+    // With its last worker gone, the hive's own parent group went too (the shared level above stays).
+    if (demo.cgroupPath !== "") {
+      expect(existsSync(path.dirname(demo.cgroupPath))).toBe(false);
+      expect(existsSync(path.dirname(path.dirname(demo.cgroupPath)))).toBe(true);
+    }
   });
 });

@@ -859,6 +859,19 @@ export const ListHivesResponseSchema: GenMessage<ListHivesResponse> = /*@__PURE_
  * watcher thus costs one entry per object (plus one per object removed since
  * it last read); a REMOVED is never dropped.
  *
+ * Revisions and epochs with several queens (`apiary queen --etcd`). Every
+ * queen answers Watch for the whole cluster from its registry cache, and each
+ * queen process numbers the changes of its cache in a revision space of its
+ * own, named by its epoch (random per process; it is not etcd's revision).
+ * The same change thus has different revisions at different queens, and a
+ * revision means nothing at a queen of another epoch. A watcher whose queen
+ * died resumes on another queen with the old epoch and revision: that queen
+ * cannot honour the position, so it starts with a snapshot (snapshot = true on
+ * every event, then snapshot_end), which is the cluster as that queen knows it.
+ * The client replaces its whole state with the snapshot: an object it had that
+ * the snapshot lacks was removed meanwhile (that is how it learns every REMOVED
+ * it missed). From then on it resumes with the new queen's epoch.
+ *
  * @generated from message apiary.v1.WatchRequest
  */
 export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
@@ -1116,6 +1129,7 @@ export type WatchResponse = Message<"apiary.v1.WatchResponse"> & {
 
   /**
    * This queen process's revision space; pass it back with since_revision.
+   * Every queen of a cluster has its own (see WatchRequest).
    *
    * @generated from field: string epoch = 2;
    */

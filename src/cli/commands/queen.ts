@@ -5,6 +5,7 @@ import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags, serv
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
+import { queenClusterFlags, queenClusterOptions } from "./queen-cluster-flags.js";
 
 export const queenCommand: Command = {
   name: "queen",
@@ -14,12 +15,15 @@ export const queenCommand: Command = {
     "Serves gRPC (h2c, or h2 with TLS), gRPC-Web and Connect, plus grpc.health.v1 and server reflection, on one port.",
     "Beyond loopback it needs TLS and client authentication (--tls-cert, --tls-key, --client-ca or --token-file),",
     "or --insecure. Hives must present certificates naming their hive id (apiary certs issue --hive ID).",
+    "With --etcd it is one of several queens sharing an etcd cluster: each answers for every hive, and takes",
+    "over the hives of a queen that dies (see docs/several-queens.md).",
   ].join("\n"),
   flags: [
     { name: "host", type: "string", value: "H", env: "APIARY_QUEEN_HOST", default: "127.0.0.1", help: "address to listen on (0.0.0.0 for every interface)" },
     { name: "port", type: "string", value: "N", env: "APIARY_QUEEN_PORT", default: "7833", help: "port to listen on (0 = any free port)" },
     ...serverSecurityFlags,
     ...queenTuningFlags,
+    ...queenClusterFlags,
     perDeviceMetricsFlag,
     logLevelFlag,
   ],
@@ -27,6 +31,7 @@ export const queenCommand: Command = {
     if (positionals.length > 0) throw new UsageError(`apiary queen: unexpected argument ${positionals[0]}`);
     const security = serverSecurity(flags);
     const logger = createLogger("queen", { level: flags["log-level"] as string });
+    const cluster = queenClusterOptions(flags);
     const queen = await startQueen({
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),
@@ -34,14 +39,23 @@ export const queenCommand: Command = {
       ...queenTuning(flags),
       security,
       perDeviceMetrics: flags["metrics-per-device"] === true,
-    }).catch((err: Error) => {
+      ...cluster,
+    }).catch(async (err: Error) => {
+      await cluster.clusterStore?.close().catch(() => {});
       throw new CliError(`queen cannot start: ${err.message}`);
     });
     // Handlers first: a signal sent as soon as the line is read must find them installed.
-    onShutdownSignals(() => queen.close(), { logger, timeoutMs: 15_000 });
-    process.stderr.write(
-      `apiary queen listening on ${queen.url} (registry: in-memory, ${queen.config.shards} shards; epoch ${queen.epoch})\n`,
+    onShutdownSignals(
+      async () => {
+        await queen.close();
+        await cluster.clusterStore?.close();
+      },
+      { logger, timeoutMs: 15_000 },
     );
+    const registry = queen.cluster
+      ? `cluster cache on etcd, queen ${queen.cluster.queenId}`
+      : "in-memory";
+    process.stderr.write(`apiary queen listening on ${queen.url} (registry: ${registry}, ${queen.config.shards} shards; epoch ${queen.epoch})\n`);
     return new Promise<number>(() => {});
   },
 };

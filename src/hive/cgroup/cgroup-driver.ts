@@ -57,6 +57,11 @@ export interface CgroupDriver {
   readStats(handle: CgroupHandle): CgroupStats;
   /** Removes the worker's cgroup directories. Never throws; true when they are gone. */
   remove(handle: CgroupHandle, options?: RemoveOptions): Promise<{ removed: boolean; errors: CollectionError[] }>;
+  /**
+   * Removes the hive's own parent group (only its last level: "apiary/<hive_id>", never "apiary")
+   * when it is empty. Never throws; false while it still holds a group (a worker left running).
+   */
+  removeParent(): Promise<boolean>;
 }
 
 /** A worker's cgroup directory exists and holds processes of another worker. */

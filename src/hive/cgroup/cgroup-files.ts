@@ -75,3 +75,16 @@ export async function removeCgroupDirs(handle: CgroupHandle, options: RemoveOpti
     await sleep(50);
   }
 }
+
+/** rmdir of each empty directory; true when none is left (ENOENT counts as gone), false when one still holds groups. */
+export async function removeEmptyDirs(dirs: readonly string[]): Promise<boolean> {
+  let gone = true;
+  for (const dir of dirs) {
+    try {
+      await rmdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") gone = false;
+    }
+  }
+  return gone;
+}

@@ -13,7 +13,7 @@ import {
   type CgroupStats,
   type RemoveOptions,
 } from "./cgroup-driver.js";
-import { assertCgroupUnused, keyedValue, parsePids, readControl, removeCgroupDirs, writeControl } from "./cgroup-files.js";
+import { assertCgroupUnused, keyedValue, parsePids, readControl, removeCgroupDirs, removeEmptyDirs, writeControl } from "./cgroup-files.js";
 import type { CgroupTreeOptions } from "./cgroup-v2-driver.js";
 
 /** Hierarchies a worker joins. blkio only for membership: see readStats. */
@@ -125,5 +125,9 @@ export class CgroupV1Driver implements CgroupDriver {
 
   remove(handle: CgroupHandle, options?: RemoveOptions): Promise<{ removed: boolean; errors: CollectionError[] }> {
     return removeCgroupDirs(handle, options);
+  }
+
+  removeParent(): Promise<boolean> {
+    return this.options.parent === "" ? Promise.resolve(true) : removeEmptyDirs(V1_CONTROLLERS.map((c) => `${this.options.root}/${c}/${this.options.parent}`));
   }
 }

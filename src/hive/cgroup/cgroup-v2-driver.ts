@@ -13,7 +13,7 @@ import {
   type CgroupStats,
   type RemoveOptions,
 } from "./cgroup-driver.js";
-import { assertCgroupUnused, keyedValue, parsePids, readControl, removeCgroupDirs, writeControl } from "./cgroup-files.js";
+import { assertCgroupUnused, keyedValue, parsePids, readControl, removeCgroupDirs, removeEmptyDirs, writeControl } from "./cgroup-files.js";
 
 /** Controllers a worker's cgroup needs, in the order they are enabled. */
 export const V2_CONTROLLERS = ["memory", "cpu", "pids", "io"] as const;
@@ -123,6 +123,10 @@ export class CgroupV2Driver implements CgroupDriver {
 
   remove(handle: CgroupHandle, options?: RemoveOptions): Promise<{ removed: boolean; errors: CollectionError[] }> {
     return removeCgroupDirs(handle, options);
+  }
+
+  removeParent(): Promise<boolean> {
+    return this.options.parent === "" ? Promise.resolve(true) : removeEmptyDirs([`${this.options.root}/${this.options.parent}`]);
   }
 }
 

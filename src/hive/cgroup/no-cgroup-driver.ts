@@ -19,4 +19,8 @@ export class NoCgroupDriver implements CgroupDriver {
   async remove(): Promise<{ removed: boolean; errors: CollectionError[] }> {
     return { removed: true, errors: [] };
   }
+
+  async removeParent(): Promise<boolean> {
+    return true;
+  }
 }

@@ -427,6 +427,7 @@ export class WorkerSupervisor {
   /** stopWorkers=false leaves the workers running, with their state files, for the next hive to re-adopt. */
   async close(opts: { stopWorkers: boolean; graceMs?: number }): Promise<void> {
     this.closed = true;
+    const leftRunning = opts.stopWorkers ? 0 : this.live.size;
     if (opts.stopWorkers) {
       await Promise.all([...this.live.keys()].map((id) => this.stop(id, opts.graceMs).catch(() => undefined)));
     } else {
@@ -438,6 +439,8 @@ export class WorkerSupervisor {
       this.live.clear();
     }
     await Promise.all([...this.finals.values()].map((r) => r.cleanup));
+    // The hive's own parent group goes with the last worker; one left running keeps it.
+    if (opts.stopWorkers || leftRunning === 0) await this.driver.removeParent();
     this.opts.logger.info({ stopWorkers: opts.stopWorkers }, "worker supervisor closed");
   }
 }

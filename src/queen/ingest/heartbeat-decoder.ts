@@ -74,6 +74,38 @@ export class HeartbeatDecoder {
     }
     return decodeOrdinary(fields);
   }
+
+  /** The same for a request's bytes as they came off the wire (the raw gRPC path). */
+  decodeBytes(bytes: Uint8Array): HeartbeatRequest {
+    // A report alone: tag 0x12 (field 2, length-delimited), its length, the report to the end.
+    if (bytes.length > 1 && bytes[0] === (HEARTBEAT_REPORT_FIELD << 3) + WireType.LengthDelimited) {
+      let pos = 1;
+      let len = 0;
+      let terminated = false;
+      for (let shift = 0; pos < bytes.length && shift <= 28; shift += 7) {
+        const b = bytes[pos++];
+        len |= (b & 0x7f) << shift;
+        if (b < 0x80) {
+          terminated = true;
+          break;
+        }
+      }
+      if (terminated && len >= 0 && pos + len === bytes.length) {
+        let report: HiveReport;
+        try {
+          report = reportDecoder.decode(bytes, pos, bytes.length, this.slot);
+        } catch (err) {
+          throw undecodable(err);
+        }
+        return { $typeName: HeartbeatRequestSchema.typeName, kind: { case: "report", value: report } };
+      }
+    }
+    try {
+      return fromBinary(HeartbeatRequestSchema, bytes);
+    } catch (err) {
+      throw undecodable(err);
+    }
+  }
 }
 
 /** Re-encodes the frame's fields and decodes them with protobuf-es (hello, goodbye, anything unusual). */

@@ -1,8 +1,12 @@
 import type { DescMethodBiDiStreaming, DescService } from "@bufbuild/protobuf";
 import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
-import { QueenService, type HeartbeatRequest } from "../../../gen/apiary/v1/queen_pb.js";
+import { QueenService, type HeartbeatRequest, type HeartbeatRequestSchema, type HeartbeatResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
 import type { BinaryRoute } from "../../rpc/server.js";
 import { HeartbeatDecoder, HeartbeatFrameSchema, type HeartbeatFrame } from "./heartbeat-decoder.js";
+import { rawGrpcBidiHandler, type RawBidiMethod } from "./raw-grpc-bidi.js";
+
+/** APIARY_RAW_HEARTBEAT=0 sends gRPC Heartbeats through connect-node too (for A/B measurements). */
+export const RAW_HEARTBEAT_ENV = "APIARY_RAW_HEARTBEAT";
 
 /**
  * QueenService.Heartbeat for binary-encoded requests: connect-node hands over each request's
@@ -10,6 +14,8 @@ import { HeartbeatDecoder, HeartbeatFrameSchema, type HeartbeatFrame } from "./h
  * them with one HeartbeatDecoder per stream, reusing what did not change since the hive's
  * previous report. The server's interceptors (authorisation included) and the handler then see
  * ordinary HeartbeatRequests; limits, compression and protocols are connect-node's as for every RPC.
+ * Plain gRPC (proto, uncompressed) skips connect-node's stream pipeline altogether: raw-grpc-bidi.ts
+ * serves those HTTP/2 streams with the same decoder, interceptors and handler.
  */
 export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>["heartbeat"]): BinaryRoute {
   const real = QueenService.method.heartbeat;
@@ -17,7 +23,26 @@ export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>
   const service = { ...QueenService, methods: [method], method: { heartbeat: method } } as unknown as DescService;
   const decodeFrames: Interceptor = (next) => async (req) =>
     req.stream ? next({ ...req, message: decodeEach(req.message as AsyncIterable<HeartbeatFrame>) } as typeof req) : next(req);
-  return { service, impl: { heartbeat }, interceptors: [decodeFrames] };
+  const raw = process.env[RAW_HEARTBEAT_ENV] !== "0";
+  return {
+    service,
+    impl: { heartbeat },
+    interceptors: [decodeFrames],
+    http2Streams: raw
+      ? (setup) =>
+          rawGrpcBidiHandler(
+            {
+              method: real,
+              impl: heartbeat as RawBidiMethod<typeof HeartbeatRequestSchema, typeof HeartbeatResponseSchema>["impl"],
+              newDecoder: () => {
+                const decoder = new HeartbeatDecoder();
+                return (payload) => decoder.decodeBytes(payload);
+              },
+            },
+            setup,
+          )
+      : undefined,
+  };
 }
 
 /** Maps each frame to its request on the caller's pull, with no extra async generator per message. */

@@ -92,4 +92,19 @@ describe("cgroup v1 driver on the real tree", () => {
       writeFileSync(`${parentCpu}/cpu.cfs_quota_us`, "-1");
     }
   });
+
+  it("removes the hive's own parent group once it is empty, never while a worker's group is in it", async () => {
+    const hiveParent = `${PARENT}/hive-a`;
+    const hiveDriver = new CgroupV1Driver({ root: ROOT, parent: hiveParent });
+    const created = await hiveDriver.create("left", {});
+    expect(await hiveDriver.removeParent()).toBe(false);
+    for (const controller of V1_CONTROLLERS) expect(existsSync(`${ROOT}/${controller}/${hiveParent}`)).toBe(true);
+    expect((await hiveDriver.remove(created)).removed).toBe(true);
+    expect(await hiveDriver.removeParent()).toBe(true);
+    for (const controller of V1_CONTROLLERS) {
+      expect(existsSync(`${ROOT}/${controller}/${hiveParent}`)).toBe(false);
+      expect(existsSync(`${ROOT}/${controller}/${PARENT}`)).toBe(true); // the level above is shared by other hives
+    }
+    expect(await hiveDriver.removeParent()).toBe(true);
+  });
 });

@@ -1,0 +1,59 @@
+import { createClient } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
+import { UsageError } from "../../../src/cli/command.js";
+import { queenClusterOptions } from "../../../src/cli/commands/queen-cluster-flags.js";
+import { EtcdClusterStore } from "../../../src/queen/cluster/etcd-cluster-store.js";
+import type { Queen } from "../../../src/queen/queen.js";
+import { createApiaryTransport } from "../../../src/rpc/transport.js";
+import { startEtcd, type EtcdCluster } from "../../helpers/etcd.js";
+import { waitUntil } from "../../helpers/wait.js";
+import { startTestQueen } from "../helpers/queen-fixture.js";
+import { TestHive } from "../helpers/test-hive.js";
+
+let etcd: EtcdCluster;
+const queens: Queen[] = [];
+const stores: EtcdClusterStore[] = [];
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+afterAll(async () => {
+  await Promise.all(queens.map((q) => q.close()));
+  await Promise.all(stores.map((s) => s.close()));
+  await etcd?.stop();
+});
+
+async function startEtcdQueen(queenId: string): Promise<Queen> {
+  const options = queenClusterOptions({ etcd: etcd.endpoints.join(","), "etcd-prefix": "/apiary-queens-test/", "queen-id": queenId, "lease-ttl": "2s", "peer-flush-interval": "50ms" });
+  stores.push(options.clusterStore as EtcdClusterStore);
+  const { queen } = await startTestQueen(options);
+  queens.push(queen);
+  return queen;
+}
+
+describe("apiary queen --etcd", () => {
+  it("two queens on etcd: a hive held by one is answered by both; steady reports write nothing to etcd", async () => {
+    const a = await startEtcdQueen("a");
+    const b = await startEtcdQueen("b");
+    const hive = await TestHive.connect(a.url, "h1");
+    await hive.reportSynthetic({ workers: 3, gpus: 1 });
+    await waitUntil(() => b.registry.hive("h1")?.workers.size === 3, "b to show h1's workers");
+    const find = async (q: Queen) => (await createClient(QueenService, createApiaryTransport(q.url)).findWorkers({})).matches.map((m) => `${m.hiveId}/${m.worker?.workerId}`);
+    expect(await find(b)).toEqual(await find(a));
+    expect(b.registry.hiveStatus(b.registry.hive("h1")!, false).ownerQueenId).toBe("a");
+
+    const writesBefore = stores[0]!.counters.kvWrites;
+    for (let i = 0; i < 20; i++) await hive.reportSynthetic({ workers: 3, gpus: 1 });
+    expect(stores[0]!.counters.kvWrites).toBe(writesBefore);
+    hive.abort();
+  });
+
+  it("refuses cluster flags without --etcd and half-given credentials", () => {
+    expect(queenClusterOptions({})).toEqual({});
+    expect(() => queenClusterOptions({ "queen-id": "a" })).toThrow(UsageError);
+    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-user": "root" })).toThrow(/--etcd-user and --etcd-password-file go together/);
+    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-prefix": "/x" })).toThrow(/must end with/);
+    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "lease-ttl": "100ms" })).toThrow(/at least 1s/);
+  });
+});
