@@ -73,6 +73,7 @@ export class ClusterNode implements HiveClaims {
       logger,
       session: () => this.lease.session,
       noSessionReason: () => this.lease.reason,
+      resync: (hiveId) => this.sync(hiveId),
     });
     this.lease = new QueenLease({
       store,
