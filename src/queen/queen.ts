@@ -189,7 +189,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         peerFlushIntervalMs: peerFlushIntervalMs ?? DEFAULT_PEER_FLUSH_INTERVAL_MS,
         peerPublisher,
       },
-      { advertiseUrl: advertiseUrl ?? server.url, epoch: registry.epoch, startedAtWallMs: clock.wallMs() },
+      { advertiseUrl: advertiseUrl ?? defaultAdvertiseUrl(server), epoch: registry.epoch, startedAtWallMs: clock.wallMs() },
     );
     await cluster.start(server.health);
   }
@@ -221,4 +221,10 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
       return closing;
     },
   };
+}
+
+/** The listen URL, with the host name instead of a wildcard address (0.0.0.0, ::) no peer can dial. */
+function defaultAdvertiseUrl(server: RpcServer): string {
+  if (server.host !== "0.0.0.0" && server.host !== "::" && server.host !== "") return server.url;
+  return `${server.tls ? "https" : "http"}://${hostname()}:${server.port}`;
 }
