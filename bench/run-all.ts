@@ -11,13 +11,13 @@ import { ceilingFigure, ingestFigure } from "./figures/ingest.js";
 import type { IngestPoint } from "./figures/ingest-sweep.js";
 import { findWorkersFigure } from "./figures/find-workers.js";
 import { watchFigure } from "./figures/watch.js";
+import { multiQueenFigure } from "./figures/multi-queen.js";
 import { memoryFigure } from "./figures/memory.js";
 import { hiveTickFigure } from "./figures/hive-tick.js";
 import { hiveTickEngineFigure } from "./figures/hive-tick-engine.js";
 import { startupFigure } from "./figures/startup.js";
 import { tlsFigure } from "./figures/tls.js";
 import { transportCostFigure } from "./figures/transport-cost.js";
-import { multiQueenFigure } from "./figures/multi-queen.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -30,11 +30,11 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   ingest: ingestFigure,
   "transport-cost": transportCostFigure,
   watch: watchFigure,
-  tls: tlsFigure,
   "multi-queen": multiQueenFigure,
+  tls: tlsFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
-const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch"];
+const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch", "multi-queen"];
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));

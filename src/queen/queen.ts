@@ -10,6 +10,7 @@ import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/serv
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "./clock.js";
 import type { ClusterStore } from "./cluster/cluster-store.js";
+import { ClusterUnavailableError } from "./cluster/cluster-errors.js";
 import { ClusterNode } from "./cluster/cluster-node.js";
 import { PeerPublisher } from "./cluster/peer-publisher.js";
 import { createQueenPeerService, DEFAULT_PEER_FLUSH_INTERVAL_MS } from "./cluster/peer-service.js";
@@ -119,9 +120,12 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
   // The queen id needs the port, known once listening: until then no hive can have said hello.
   const claims: HiveClaims | undefined = clusterStore && {
     get queenId() {
-      return cluster!.queenId;
+      return cluster?.queenId ?? "";
     },
-    claim: (info, incarnation) => cluster!.claim(info, incarnation),
+    claim: async (info, incarnation) => {
+      if (!cluster) throw new ClusterUnavailableError("this queen is still joining its cluster");
+      return cluster.claim(info, incarnation);
+    },
   };
   const service = createQueenService({
     registry,
@@ -185,7 +189,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         peerFlushIntervalMs: peerFlushIntervalMs ?? DEFAULT_PEER_FLUSH_INTERVAL_MS,
         peerPublisher,
       },
-      { advertiseUrl: advertiseUrl ?? server.url, epoch: registry.epoch, startedAtWallMs: clock.wallMs() },
+      { advertiseUrl: advertiseUrl ?? defaultAdvertiseUrl(server), epoch: registry.epoch, startedAtWallMs: clock.wallMs() },
     );
     await cluster.start(server.health);
   }
@@ -217,4 +221,10 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
       return closing;
     },
   };
+}
+
+/** The listen URL, with the host name instead of a wildcard address (0.0.0.0, ::) no peer can dial. */
+function defaultAdvertiseUrl(server: RpcServer): string {
+  if (server.host !== "0.0.0.0" && server.host !== "::" && server.host !== "") return server.url;
+  return `${server.tls ? "https" : "http"}://${hostname()}:${server.port}`;
 }

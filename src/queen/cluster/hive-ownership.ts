@@ -23,6 +23,8 @@ export interface HiveOwnershipDeps {
   /** The open session, or undefined (with why) while there is none. */
   session(): QueenSession | undefined;
   noSessionReason(): string;
+  /** Brings the cache's view of a hive that moved in line with the store (and its new owner's telemetry). */
+  resync(hiveId: string): void;
 }
 
 /**
@@ -163,6 +165,8 @@ export class HiveOwnership {
     this.deps.state.noteCurrent(hiveId, outcome.currentOwner, outcome.currentHive);
     this.deps.logger.info({ hiveId, owner: outcome.currentOwner?.value }, "hive write refused by the fence: the hive moved");
     if (value) this.lose(hiveId, outcome.currentOwner?.value);
+    // A removal refused: this queen dropped the hive, but it lives on at its new owner.
+    this.deps.resync(hiveId);
   }
 
   private async write(fn: () => Promise<WriteOutcome>): Promise<WriteOutcome> {

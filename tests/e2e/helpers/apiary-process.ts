@@ -24,12 +24,6 @@ export class ApiaryProcess {
     return new ApiaryProcess(child, args);
   }
 
-  /** Any node program (argv after node's), captured the same way. */
-  static spawn(nodeArgs: string[], env: NodeJS.ProcessEnv = {}): ApiaryProcess {
-    const child = spawn(process.execPath, nodeArgs, { env: { ...process.env, APIARY_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    return new ApiaryProcess(child, nodeArgs);
-  }
-
   get pid(): number {
     return this.child.pid!;
   }

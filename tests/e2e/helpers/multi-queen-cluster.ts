@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@connectrpc/connect";
 import { HiveService } from "../../../gen/apiary/v1/hive_pb.js";
 import { QueenService, type HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
@@ -11,9 +10,13 @@ import { waitFor } from "../../helpers/wait.js";
 import { ApiaryProcess } from "./apiary-process.js";
 import { DEMO_WORKER, FAKE_NVIDIA_SMI } from "./cluster.js";
 
-const ETCD_QUEEN_CHILD = fileURLToPath(new URL("./etcd-queen-child.ts", import.meta.url));
 /** The queens' lease TTL: short, so takeovers and lease loss happen within seconds. */
 export const LEASE_TTL_MS = 3000;
+/** Liveness as in the other e2e suites, queens following each other every 100 ms. */
+const QUEEN_ARGS = [
+  "--lease-ttl", `${LEASE_TTL_MS}ms`, "--peer-flush-interval", "100ms", "--report-interval", "250ms",
+  "--degraded-after", "1500ms", "--down-after", "3s", "--evict-after", "3s", "--sweep-interval", "100ms",
+];
 
 export interface QueenProcess {
   id: string;
@@ -48,7 +51,7 @@ export class MultiQueenCluster {
 
   /** `etcdEndpoints` defaults to every member (a queen cut off through a proxy gets the proxy's URL). */
   async startQueen(id: string, etcdEndpoints = this.etcd.endpoints): Promise<QueenProcess> {
-    const process = ApiaryProcess.spawn(["--import", "tsx", ETCD_QUEEN_CHILD, etcdEndpoints.join(","), id, String(LEASE_TTL_MS)]);
+    const process = ApiaryProcess.start(["queen", "--port", "0", "--etcd", etcdEndpoints.join(","), "--queen-id", id, ...QUEEN_ARGS]);
     const url = await process.listeningUrl("queen");
     const queen = { id, process, url, client: createClient(QueenService, createApiaryTransport(url)) };
     this.queens.push(queen);
