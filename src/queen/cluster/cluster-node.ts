@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { ServingStatus, type HealthStatus } from "../../rpc/health.js";
+import { awaitWithin } from "../../rpc/wait.js";
 import type { Clock } from "../clock.js";
 import type { HiveClaims } from "../heartbeat-handler.js";
 import type { HiveSessions } from "../hive-sessions.js";
@@ -19,6 +20,7 @@ import { StoreState } from "./store-state.js";
 
 /** The grpc.health.v1 service name that tells whether this queen can take hives. */
 export const CLUSTER_HEALTH_SERVICE = "apiary.v1.ClusterStore";
+const CLOSE_STEP_MS = 3_000;
 
 export interface ClusterNodeOptions {
   store: ClusterStore;
@@ -180,15 +182,22 @@ export class ClusterNode implements HiveClaims {
     else this.opts.logger.warn({ queenId: this.queenId, reason: this.lease.reason }, "cluster store down");
   }
 
-  /** Stops every loop and revokes the lease (this queen's owner keys go at once). */
+  /**
+   * Stops every loop and revokes the lease (this queen's owner keys go at once). Writes in flight
+   * and the revoke get CLOSE_STEP_MS each: with the store unreachable the lease expires by itself.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.orphans.stop();
     await this.peers.close();
-    await this.ownership.stop();
-    await this.mirror.close();
-    await this.lease.close();
+    const bounded = async (what: string, step: Promise<void>): Promise<void> => {
+      const outcome = await awaitWithin(step.catch((err: unknown) => this.opts.logger.warn({ err }, `cluster ${what} failed`)), CLOSE_STEP_MS);
+      if (!outcome.settled) this.opts.logger.warn({ ms: CLOSE_STEP_MS }, `cluster ${what} did not finish in time; going on`);
+    };
+    await bounded("writes on close", this.ownership.stop());
+    await bounded("store watch close", this.mirror.close());
+    await bounded("lease revoke", this.lease.close());
     this.refreshUp();
   }
 }
