@@ -110,7 +110,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
   });
   const hub = new WatchHub(registry, config.watcherMaxPending);
   let cluster: ClusterNode | undefined;
-  const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics, clusterStoreUp: clusterStore && (() => cluster?.isUp ?? false) });
+  const metrics = new QueenMetrics({ registry, hub, liveness, perDeviceSeries: perDeviceMetrics, cluster: clusterStore && (() => cluster) });
   const sweeper = new LivenessSweeper(registry, liveness, { ...config, onSweep: (ms) => metrics.observeSweep(ms) }, logger);
   const events = new ObjectEvents(registry, clock);
   const stopping = new AbortController();

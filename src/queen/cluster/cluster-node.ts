@@ -7,6 +7,7 @@ import { awaitWithin } from "../../rpc/wait.js";
 import type { Clock } from "../clock.js";
 import type { HiveClaims } from "../heartbeat-handler.js";
 import type { HiveSessions } from "../hive-sessions.js";
+import type { ClusterMetricsSource } from "../metrics/cluster-metrics.js";
 import type { Registry } from "../registry.js";
 import type { ClusterStore, QueenMember, QueenSession } from "./cluster-store.js";
 import { HiveOwnership } from "./hive-ownership.js";
@@ -49,7 +50,7 @@ export interface ClusterNodeOptions {
  * (claims on hello, transitions written through, fenced), the remote hives in its registry cache
  * (from the store's list and watch), and orphan judging. Attached only when a store is configured.
  */
-export class ClusterNode implements HiveClaims {
+export class ClusterNode implements HiveClaims, ClusterMetricsSource {
   readonly queenId: string;
   readonly state = new StoreState();
   readonly ownership: HiveOwnership;
@@ -127,6 +128,22 @@ export class ClusterNode implements HiveClaims {
   /** True while this queen has a lease and watches the store: it can take hives. */
   get isUp(): boolean {
     return this.up;
+  }
+
+  heldCount(): number {
+    return this.ownership.heldCount();
+  }
+
+  orphanCount(): number {
+    return this.orphans.count();
+  }
+
+  livePeerCount(): number {
+    return this.peers.livePeers().length;
+  }
+
+  writeCounts(): Readonly<Record<string, number>> {
+    return { ...this.ownership.writes, orphan: this.orphans.writes };
   }
 
   /** Opens the session and lists the store (first tries); later tries go on in the background. */
