@@ -39,7 +39,9 @@ export class GrpcFrameReader {
         length = this.check(chunk[pos], readUint32(chunk, pos + 1));
         pos += HEADER_BYTES;
         if (n - pos >= length) {
-          out.push(chunk.subarray(pos, pos + length));
+          // A plain Uint8Array view, not a Buffer: the decoder's own subarray() calls on a Buffer
+          // build Buffers (FastBuffer), several times slower.
+          out.push(new Uint8Array(chunk.buffer, chunk.byteOffset + pos, length));
           pos += length;
           continue;
         }
