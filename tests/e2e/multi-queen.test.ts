@@ -107,6 +107,13 @@ describe("several queens on a 3-member etcd, as real processes", () => {
     console.log(`multi-queen: failover of ${moving.length} hives after kill -9: ${failoverMs.toFixed(0)} ms; ${reads} reads, ${readFailures} failed`);
     expect(failoverMs).toBeLessThan(5_000);
     expect(readFailures).toBe(0);
+    // Past the dead queen's lease too: once etcd drops its keys no queen judges its former hives.
+    const etcd = cluster.etcd.client();
+    await waitUntil(async () => (await etcd.range(`/apiary/queens/${victim.id}`)).kvs.length === 0, "the killed queen's lease expired in etcd", 15_000, 100);
+    for (const w of watches) {
+      const after = w.messages.length;
+      await w.waitFor((m) => w.messages.indexOf(m) >= after && m.kind.case === "hive", "a hive update after the lease expired");
+    }
     for (const w of watches) {
       expect(w.messages.filter(downOrRemoved(moving))).toEqual([]);
       w.close();

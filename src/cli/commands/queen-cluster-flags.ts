@@ -16,7 +16,7 @@ export const queenClusterFlags: FlagSpec[] = [
   { name: "etcd-user", type: "string", value: "NAME", env: "APIARY_ETCD_USER", help: "etcd user (its password from --etcd-password-file)" },
   { name: "etcd-password-file", type: "string", value: "FILE", env: "APIARY_ETCD_PASSWORD_FILE", help: "file holding the password of --etcd-user" },
   { name: "queen-id", type: "string", value: "ID", env: "APIARY_QUEEN_ID", help: "this queen's id in the cluster [default: hostname-port]" },
-  { name: "advertise-url", type: "string", value: "URL", env: "APIARY_ADVERTISE_URL", help: "where the other queens reach this one [default: the listen URL]" },
+  { name: "advertise-url", type: "string", value: "URL", env: "APIARY_ADVERTISE_URL", help: "where the other queens reach this one [default: the listen URL, with the host name for 0.0.0.0]" },
   { name: "lease-ttl", type: "string", value: "DUR", env: "APIARY_LEASE_TTL", default: "10s", help: "TTL of the queen's etcd lease (its hives are taken over after it)" },
   { name: "peer-flush-interval", type: "string", value: "DUR", env: "APIARY_PEER_FLUSH_INTERVAL", default: "250ms", help: "most time between a hive's change at another queen and its arrival here" },
   { name: "peer-ca", type: "string", value: "FILE", env: "APIARY_PEER_CA", help: "CA to verify the other queens with [default: --client-ca]; --tls-cert/--tls-key are this queen's client certificate" },

@@ -3,9 +3,11 @@ import type { Logger } from "pino";
 import type { HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { ServingStatus, type HealthStatus } from "../../rpc/health.js";
+import { awaitWithin } from "../../rpc/wait.js";
 import type { Clock } from "../clock.js";
 import type { HiveClaims } from "../heartbeat-handler.js";
 import type { HiveSessions } from "../hive-sessions.js";
+import type { ClusterMetricsSource } from "../metrics/cluster-metrics.js";
 import type { Registry } from "../registry.js";
 import type { ClusterStore, QueenMember, QueenSession } from "./cluster-store.js";
 import { HiveOwnership } from "./hive-ownership.js";
@@ -19,6 +21,7 @@ import { StoreState } from "./store-state.js";
 
 /** The grpc.health.v1 service name that tells whether this queen can take hives. */
 export const CLUSTER_HEALTH_SERVICE = "apiary.v1.ClusterStore";
+const CLOSE_STEP_MS = 3_000;
 
 export interface ClusterNodeOptions {
   store: ClusterStore;
@@ -47,7 +50,7 @@ export interface ClusterNodeOptions {
  * (claims on hello, transitions written through, fenced), the remote hives in its registry cache
  * (from the store's list and watch), and orphan judging. Attached only when a store is configured.
  */
-export class ClusterNode implements HiveClaims {
+export class ClusterNode implements HiveClaims, ClusterMetricsSource {
   readonly queenId: string;
   readonly state = new StoreState();
   readonly ownership: HiveOwnership;
@@ -127,6 +130,22 @@ export class ClusterNode implements HiveClaims {
     return this.up;
   }
 
+  heldCount(): number {
+    return this.ownership.heldCount();
+  }
+
+  orphanCount(): number {
+    return this.orphans.count();
+  }
+
+  livePeerCount(): number {
+    return this.peers.livePeers().length;
+  }
+
+  writeCounts(): Readonly<Record<string, number>> {
+    return { ...this.ownership.writes, orphan: this.orphans.writes };
+  }
+
   /** Opens the session and lists the store (first tries); later tries go on in the background. */
   async start(health: HealthStatus): Promise<void> {
     this.health = health;
@@ -180,15 +199,22 @@ export class ClusterNode implements HiveClaims {
     else this.opts.logger.warn({ queenId: this.queenId, reason: this.lease.reason }, "cluster store down");
   }
 
-  /** Stops every loop and revokes the lease (this queen's owner keys go at once). */
+  /**
+   * Stops every loop and revokes the lease (this queen's owner keys go at once). Writes in flight
+   * and the revoke get CLOSE_STEP_MS each: with the store unreachable the lease expires by itself.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.orphans.stop();
     await this.peers.close();
-    await this.ownership.stop();
-    await this.mirror.close();
-    await this.lease.close();
+    const bounded = async (what: string, step: Promise<void>): Promise<void> => {
+      const outcome = await awaitWithin(step.catch((err: unknown) => this.opts.logger.warn({ err }, `cluster ${what} failed`)), CLOSE_STEP_MS);
+      if (!outcome.settled) this.opts.logger.warn({ ms: CLOSE_STEP_MS }, `cluster ${what} did not finish in time; going on`);
+    };
+    await bounded("writes on close", this.ownership.stop());
+    await bounded("store watch close", this.mirror.close());
+    await bounded("lease revoke", this.lease.close());
     this.refreshUp();
   }
 }

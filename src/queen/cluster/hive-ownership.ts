@@ -42,6 +42,8 @@ export class HiveOwnership {
   private readonly chains = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /** Writes made, by kind (metrics). */
+  readonly writes = { claim: 0, update: 0, remove: 0 };
 
   constructor(private readonly deps: HiveOwnershipDeps) {}
 
@@ -75,6 +77,7 @@ export class HiveOwnership {
           if (!session) throw new ClusterUnavailableError(`queen ${this.deps.queenId} ${this.deps.noSessionReason()}`);
           const value: HiveMembership = { hiveId, info, incarnation, health: HiveHealth.HEALTHY, connected: true, changedAtWallMs: this.deps.clock.wallMs() };
           const previousOwner = state.owners.get(hiveId);
+          this.writes.claim++;
           const outcome = await this.write(() => session.claimHive(value, previousOwner?.modRevision ?? 0));
           if (outcome.ok) {
             state.noteOwner(hiveId, this.deps.queenId, outcome.revision);
@@ -150,6 +153,7 @@ export class HiveOwnership {
     const session = this.deps.session();
     if (!session || this.stopped) return; // no lease: no owner writes
     let outcome: WriteOutcome;
+    this.writes[value ? "update" : "remove"]++;
     try {
       outcome = await this.write(() => (value ? session.updateHive(value) : session.removeHive(hiveId)));
     } catch (err) {

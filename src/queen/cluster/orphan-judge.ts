@@ -30,6 +30,8 @@ export class OrphanJudge {
   private readonly since = new Map<string, number>();
   private readonly writing = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /** writeOrphan calls made (metrics). */
+  writes = 0;
 
   constructor(private readonly opts: OrphanJudgeOptions) {}
 
@@ -77,6 +79,7 @@ export class OrphanJudge {
     const record = state.hives.get(hiveId)!.value;
     const value = what === "evict" ? undefined : { ...record, health: HiveHealth.DOWN, connected: false, changedAtWallMs: clock.wallMs() };
     this.writing.add(hiveId);
+    this.writes++;
     store
       .writeOrphan(hiveId, expectedModRevision, value)
       .then((outcome) => {

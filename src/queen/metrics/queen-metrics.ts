@@ -10,6 +10,7 @@ import { isEnded, registerTelemetrySeries } from "../../rpc/metrics/telemetry-se
 import type { LivenessClock } from "../clock.js";
 import type { Registry as HiveRegistry } from "../registry.js";
 import type { WatchHub } from "../watch-hub.js";
+import { registerClusterMetrics, type ClusterMetricsSource } from "./cluster-metrics.js";
 import { ingestMetricsInterceptor } from "./ingest-metrics.js";
 
 export interface QueenMetricsOptions {
@@ -18,8 +19,8 @@ export interface QueenMetricsOptions {
   liveness: LivenessClock;
   /** Also export every hive's per-GPU and per-worker gauges (off by default: 1,000 hives × 8 GPUs is tens of thousands of series). */
   perDeviceSeries?: boolean;
-  /** Several queens: whether this queen has its cluster lease and watches the store. */
-  clusterStoreUp?: () => boolean;
+  /** Several queens: this queen's part in the cluster (undefined until it has joined). */
+  cluster?: () => ClusterMetricsSource | undefined;
 }
 
 /**
@@ -37,17 +38,7 @@ export class QueenMetrics {
     const { registry: hives, hub, liveness } = opts;
     const r = this.registry;
     this.interceptors = [rpcMetricsInterceptor(r), ingestMetricsInterceptor(r)];
-    const clusterStoreUp = opts.clusterStoreUp;
-    if (clusterStoreUp) {
-      new Gauge({
-        name: "apiary_queen_cluster_store_up",
-        help: "1 while the queen holds its cluster-store lease and watches the store (it can take hives), else 0.",
-        registers: [r],
-        collect() {
-          this.set(clusterStoreUp() ? 1 : 0);
-        },
-      });
-    }
+    if (opts.cluster) registerClusterMetrics(r, opts.cluster);
 
     new Gauge({
       name: "apiary_queen_hives",

@@ -140,6 +140,10 @@ describe("several queens: ownership", () => {
     const afterHello = cluster.store.revision;
     for (let i = 0; i < 20; i++) await hive.reportSynthetic({ workers: 2, gpus: 1 });
     expect(cluster.store.revision).toBe(afterHello);
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/^apiary_queen_cluster_store_writes_total\{kind="claim"\} 1$/m);
+    expect(metrics).toMatch(/^apiary_queen_cluster_store_writes_total\{kind="update"\} 0$/m);
+    expect(metrics).toMatch(/^apiary_queen_cluster_held_hives 1$/m);
     await hive.halfClose();
     await waitUntil(async () => (await cluster.store.list()).hives.get("h1")?.value.connected === false, "the broken stream written");
     expect((await cluster.store.list()).hives.get("h1")!.value.health).toBe(HiveHealth.DEGRADED);

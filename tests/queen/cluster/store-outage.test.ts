@@ -48,6 +48,25 @@ afterEach(async () => {
 });
 
 describe("several queens: the store unreachable", () => {
+  it("a queen closes although its lease revoke never answers (the lease then expires by itself)", async () => {
+    cluster = new TestCluster();
+    const inner = cluster.store;
+    const hanging: ClusterStore = {
+      openSession: async (m, ttl) => {
+        const session = await inner.openSession(m, ttl);
+        return Object.assign(Object.create(session) as typeof session, { close: () => new Promise<void>(() => {}) });
+      },
+      list: () => inner.list(),
+      watch: (after, handlers) => inner.watch(after, handlers),
+      writeOrphan: (h, r, v) => inner.writeOrphan(h, r, v),
+      close: async () => {},
+    };
+    const q = await cluster.start("q", { clusterStore: hanging });
+    cluster.queens.delete("q");
+    await q.close();
+    expect(q.cluster!.isUp).toBe(false);
+  });
+
   it("keeps the cache frozen and serving, says so in health, and reconciles when the store is back", async () => {
     cluster = new TestCluster();
     const flaky = new FlakyStore(cluster.store);

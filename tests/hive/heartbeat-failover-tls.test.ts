@@ -1,0 +1,71 @@
+import { create } from "@bufbuild/protobuf";
+import { pino } from "pino";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { HiveInfoSchema, HiveReportSchema } from "../../gen/apiary/v1/telemetry_pb.js";
+import { HeartbeatClient } from "../../src/hive/heartbeat-client.js";
+import { QueenTargets, type LookupAll } from "../../src/hive/queen-targets.js";
+import { startQueen, type Queen } from "../../src/queen/queen.js";
+import { createApiaryTransport, type ClientCredentials } from "../../src/rpc/transport.js";
+import { TestPki, type IssuedFiles } from "../rpc/support/test-pki.js";
+import { waitUntil } from "../helpers/wait.js";
+
+const quiet = pino({ level: "silent" });
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+let pki: TestPki;
+let queenCert: IssuedFiles;
+let hiveCredentials: ClientCredentials;
+
+beforeAll(async () => {
+  pki = await TestPki.create();
+  queenCert = await pki.issue("queen", { kind: "queen", name: "main" });
+  const hive = await pki.issue("hive-t", { kind: "hive", name: "hive-t" });
+  hiveCredentials = { caFile: pki.caFile, certFile: hive.cert, keyFile: hive.key };
+});
+
+async function tlsQueen(host: string, port = 0): Promise<Queen> {
+  const queen = await startQueen({
+    host, port, logger: quiet, reportIntervalMs: 100, shutdownGraceMs: 100,
+    security: { tls: { certFile: queenCert.cert, keyFile: queenCert.key, clientCaFile: pki.caFile } },
+  });
+  cleanups.push(() => queen.close());
+  return queen;
+}
+
+/** The queen lists the hive, as connected. */
+function holds(queen: Queen): boolean {
+  return queen.registry.hive("hive-t")?.connected === true;
+}
+
+describe("heartbeat with several TLS queens", () => {
+  it("uses one set of client credentials for every queen, verifying each against the name when a name's addresses are pinned", async () => {
+    const a = await tlsQueen("127.0.0.1");
+    const b = await tlsQueen("127.0.0.2", a.server.port);
+    const url = `https://localhost:${a.server.port}`;
+    const lookup: LookupAll = () => Promise.resolve([{ address: "127.0.0.2", family: 4 }, { address: "127.0.0.1", family: 4 }]);
+    const client = new HeartbeatClient({
+      queens: new QueenTargets({
+        urls: [url],
+        transport: (target, pinnedAddress) => createApiaryTransport(target, { credentials: hiveCredentials, ...(pinnedAddress ? { pinnedAddress } : {}) }),
+        lookup,
+      }),
+      info: create(HiveInfoSchema, { hiveId: "hive-t", hostname: "test" }),
+      incarnation: "incarnation-1",
+      latestReport: () => create(HiveReportSchema, {}),
+      logger: quiet,
+      reportIntervalMs: 100,
+      ackDeadlineMs: 1000,
+      backoffBaseMs: 20,
+      backoffCapMs: 200,
+    });
+    cleanups.push(() => client.stop({ deadlineMs: 500 }));
+    client.start();
+    await waitUntil(() => client.currentQueen === `${url} (127.0.0.2)` && holds(b), "the hive on the queen at 127.0.0.2");
+    await b.close();
+    await waitUntil(() => client.currentQueen === `${url} (127.0.0.1)` && holds(a), "the hive on the queen at 127.0.0.1");
+    expect(client.connected).toBe(true);
+  });
+});
