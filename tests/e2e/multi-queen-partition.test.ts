@@ -5,6 +5,7 @@ import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 import { waitUntil } from "../helpers/wait.js";
 import { TestHive } from "../queen/helpers/test-hive.js";
+import { ApiaryProcess } from "./helpers/apiary-process.js";
 import { LEASE_TTL_MS, MultiQueenCluster, type HiveProcess, type QueenProcess } from "./helpers/multi-queen-cluster.js";
 
 async function storeHealth(queen: QueenProcess): Promise<ServingStatus | undefined> {
@@ -20,7 +21,7 @@ async function owners(queen: QueenProcess, hives: HiveProcess[]): Promise<string
   });
 }
 
-describe("a queen partitioned from etcd", () => {
+describe("two queens on one etcd: one partitioned from it, later frozen and killed", () => {
   const cluster = new MultiQueenCluster();
   let proxy: TcpProxy;
   let direct: QueenProcess;
@@ -61,5 +62,22 @@ describe("a queen partitioned from etcd", () => {
     await waitUntil(async () => (await storeHealth(cutOff)) === ServingStatus.SERVING, "qp SERVING again", 20_000, 100);
     await waitUntil(async () => (await owners(cutOff, hives)).every((o) => o === "qd"), "qp lists the hives held by qd", 10_000, 100);
     expect(await owners(direct, hives)).toEqual(["qd", "qd"]);
+  });
+
+  it("`apiary watch` on a queen that dies resumes on the next and prints the REMOVED of a hive evicted meanwhile", async () => {
+    const watch = ApiaryProcess.start(["watch", "--queen", `${cutOff.url},${direct.url}`, "--kind", "hive", "-o", "name"]);
+    try {
+      for (const h of hives) await watch.waitFor(new RegExp(`ADDED hive/${h.id}\n`));
+      // qp freezes (its watchers hear nothing), p1 leaves (qd evicts it), then qp dies.
+      cutOff.process.signal("SIGSTOP");
+      await hives[0].process.stop(15_000);
+      await waitUntil(async () => (await owners(direct, [hives[0]]))[0] === "-", "p1 gone at qd", 10_000, 100);
+      cutOff.process.signal("SIGKILL");
+      await watch.waitFor(new RegExp(`REMOVED hive/${hives[0].id}\n`));
+      expect(watch.stderr).toContain(`resuming on ${direct.url}`);
+      expect(watch.stdout).not.toMatch(new RegExp(`REMOVED hive/${hives[1].id}`));
+    } finally {
+      await watch.stop(5_000);
+    }
   });
 });

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 async function startEtcdQueen(queenId: string): Promise<Queen> {
-  const options = queenClusterOptions({ etcd: etcd.endpoints.join(","), "etcd-prefix": "/apiary-queens-test/", "queen-id": queenId, "lease-ttl": "2s", "peer-flush-interval": "50ms" });
+  const options = queenClusterOptions({ etcd: etcd.endpoints.join(","), "etcd-prefix": "/apiary-queens-test/", "queen-id": queenId, "lease-ttl": "5s", "peer-flush-interval": "50ms" });
   stores.push(options.clusterStore as EtcdClusterStore);
   const { queen } = await startTestQueen(options);
   queens.push(queen);

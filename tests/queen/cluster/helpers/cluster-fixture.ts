@@ -16,7 +16,7 @@ export class TestCluster {
   ) {}
 
   async start(queenId: string, options: StartQueenOptions = {}): Promise<Queen> {
-    const { queen } = await startTestQueen({ clusterStore: this.store, queenId, leaseTtlMs: 2_000, ...this.defaults, ...options });
+    const { queen } = await startTestQueen({ clusterStore: this.store, queenId, leaseTtlMs: 10_000, ...this.defaults, ...options });
     const events: RegistryEvent[] = [];
     queen.registry.subscribe((e) => events.push(e));
     this.queens.set(queenId, queen);
