@@ -215,7 +215,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal: shutdown.signal,
   };
-  takeHttp2Streams(h2, (opts.binaryRoutes ?? []).flatMap((r) => (r.http2Streams ? [r.http2Streams(streamSetup)] : [])));
+  takeHttp2Streams(h2, (opts.binaryRoutes ?? []).flatMap((r) => (r.http2Streams ? [r.http2Streams(streamSetup)] : [])), logger);
   // http.Server tracks idle connections only when it listens itself; this one does not.
   const h1Busy = new Map<net.Socket, number>();
   const endIfIdle = (socket: net.Socket): void => {
@@ -351,12 +351,19 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
 }
 
 /** Puts the handlers in front of the server's own "stream" listener (node's compatibility layer, which feeds connect-node). */
-function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[]): void {
+function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[], logger: pino.Logger): void {
   if (handlers.length === 0) return;
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
-    for (const handler of handlers) if (handler(stream, headers)) return;
+    try {
+      for (const handler of handlers) if (handler(stream, headers)) return;
+    } catch (err) {
+      // A defect in a handler costs its stream, never the process.
+      logger.error({ err, path: headers[":path"] }, "http2 stream handler failed");
+      stream.destroy();
+      return;
+    }
     for (const listener of compat) listener.call(h2, stream, headers, ...rest);
   });
 }

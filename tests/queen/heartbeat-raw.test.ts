@@ -215,6 +215,25 @@ describe("raw gRPC Heartbeat", () => {
     }
   });
 
+  it("a queen shutting down ends open raw streams with UNAVAILABLE", async () => {
+    const { queen: closing } = await startTestQueen({});
+    const client = new grpc.Client(closing.url.replace("http://", ""), grpc.credentials.createInsecure());
+    try {
+      const { call, status, received } = grpcJsHeartbeat(client);
+      call.write(hello("g-shutdown"));
+      call.write(report("g-shutdown", 1));
+      await received(2);
+      const closed = closing.close();
+      const end = await status;
+      expect(end.code).toBe(grpc.status.UNAVAILABLE);
+      expect(end.details).toBe("queen is shutting down");
+      await closed;
+    } finally {
+      client.close();
+      await closing.close();
+    }
+  });
+
   it("the RPC and ingest metrics count raw Heartbeat calls", async () => {
     const text = async (): Promise<string> => queen.metrics.registry.metrics();
     const value = (body: string, line: RegExp): number => Number(line.exec(body)?.[1] ?? 0);

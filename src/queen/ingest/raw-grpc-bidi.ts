@@ -175,7 +175,7 @@ class RawBidiCall<I extends DescMessage, O extends DescMessage> {
     let error: ConnectError | undefined;
     try {
       for await (const message of responses) {
-        if (this.closed) break;
+        if (this.closed || this.stream.destroyed) break;
         const frame = encodeGrpcFrame(toBinary(this.output, message));
         if (!this.headersSent) this.sendHeaders();
         if (!this.stream.write(frame)) await this.drained();
@@ -186,7 +186,11 @@ class RawBidiCall<I extends DescMessage, O extends DescMessage> {
     const reason: unknown = this.context.signal.reason;
     if (error === undefined && reason instanceof ConnectError && reason.code === Code.DeadlineExceeded) error = reason;
     this.context.abort(error);
-    this.finish(error);
+    try {
+      this.finish(error);
+    } catch {
+      this.stream.destroy(); // the stream went meanwhile: nothing left to tell the client
+    }
   }
 
   private sendHeaders(): void {
