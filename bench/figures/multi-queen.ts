@@ -35,7 +35,8 @@ export async function multiQueenFigure(ctx: FigureContext): Promise<FigureResult
   const fwRounds = f.num("mq-fw-rounds", 1_000);
   const sampleSize = f.num("mq-sample-hives", 20);
   const failoverDeadlineMs = f.num("mq-failover-deadline-ms", 30_000);
-  const observeMs = f.num("mq-observe-ms", 15_000);
+  // Past the dead queen's lease (10 s) and the DOWN delay after it: an untaken hive would show DOWN.
+  const observeMs = f.num("mq-observe-ms", 25_000);
   const leaseTtlMs = f.num("mq-lease-ttl-ms", 0);
   if (queenCount < 3) throw new Error("--mq-queens: at least 3 (an owner, another queen, and one to kill)");
   const fleetConfig: FailoverFleetConfig & { hives: number } = {

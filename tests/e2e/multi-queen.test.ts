@@ -5,6 +5,7 @@ import { EventType, HiveHealth, type WatchResponse } from "../../gen/apiary/v1/q
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { waitFor, waitUntil } from "../helpers/wait.js";
 import { MultiQueenCluster, type HiveProcess, type QueenProcess } from "./helpers/multi-queen-cluster.js";
+import { runApiary } from "./helpers/apiary-process.js";
 import { WatchLog } from "./helpers/watch-log.js";
 
 const MODEL = "multi-queen-model";
@@ -62,6 +63,13 @@ describe("several queens on a 3-member etcd, as real processes", () => {
     const view = await sameEverywhere(cluster.queens, hiveView, (v) => v.length === hives.length && v.every((l) => !l.includes("owner=-") && l.endsWith("connected=true")), "the same 4 held hives at every queen");
     const owners = new Set(view.map((l) => /owner=(\S+)/.exec(l)?.[1]));
     expect(owners.size).toBeGreaterThan(1);
+    // The CLI shows the same holder at any queen: `apiary hives -o wide`'s QUEEN column.
+    const wide = (await runApiary(["hives", "-o", "wide", "-l", "suite=multi-queen", "--queen", cluster.queens[2].url])).stdout;
+    expect(wide).toMatch(/^HIVE .* QUEEN\s+HOSTNAME/m);
+    for (const line of view) {
+      const [hiveId, owner] = [line.split(" ")[0], /owner=(\S+)/.exec(line)![1]];
+      expect(wide).toMatch(new RegExp(`^${hiveId}\\s.*\\s${owner}\\s`, "m"));
+    }
   });
 
   it("every queen answers FindWorkers for the workers of every hive, and they agree", async () => {

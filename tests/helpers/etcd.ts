@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import * as net from "node:net";
 import { join } from "node:path";
 import type { PemPair } from "../../src/rpc/tls/pki.js";
 import { EtcdClient, type EtcdClientOptions } from "../../src/etcd/etcd-client.js";
 import { isAlive } from "./processes.js";
 import { waitUntil } from "./wait.js";
+import { freePort } from "../../bench/servers/free-port.js";
 
 /**
  * Real etcd members for tests: child processes on free loopback ports with their data on tmpfs.
@@ -185,16 +185,6 @@ export class EtcdCluster {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts 1 or 3 etcd members and resolves once each answers /health. */
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdCluster> {

@@ -20,9 +20,19 @@ export const queenClusterFlags: FlagSpec[] = [
   { name: "lease-ttl", type: "string", value: "DUR", env: "APIARY_LEASE_TTL", default: "10s", help: "TTL of the queen's etcd lease (its hives are taken over after it)" },
   { name: "peer-flush-interval", type: "string", value: "DUR", env: "APIARY_PEER_FLUSH_INTERVAL", default: "250ms", help: "most time between a hive's change at another queen and its arrival here" },
   { name: "peer-ca", type: "string", value: "FILE", env: "APIARY_PEER_CA", help: "CA to verify the other queens with [default: --client-ca]; --tls-cert/--tls-key are this queen's client certificate" },
+  { name: "peer-token-file", type: "string", value: "FILE", env: "APIARY_PEER_TOKEN_FILE", help: "admin token for calls to the other queens, where they take tokens rather than client certificates" },
 ];
 
-const ETCD_ONLY = ["etcd-ca", "etcd-cert", "etcd-key", "etcd-user", "etcd-password-file", "queen-id", "advertise-url", "peer-ca"];
+const ETCD_ONLY = ["etcd-ca", "etcd-cert", "etcd-key", "etcd-user", "etcd-password-file", "queen-id", "advertise-url", "peer-ca", "peer-token-file"];
+
+/** A secret from a file (one line; the trailing newline dropped). */
+function readSecret(flag: string, file: string): string {
+  try {
+    return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+  } catch (err) {
+    throw new UsageError(`--${flag} ${file}: ${(err as Error).message}`);
+  }
+}
 
 /** Reads queenClusterFlags into startQueen options (a store built from them); {} without --etcd. */
 export function queenClusterOptions(flags: ParsedArgs["flags"]): Pick<
@@ -43,14 +53,9 @@ export function queenClusterOptions(flags: ParsedArgs["flags"]): Pick<
   const user = str("etcd-user");
   const passwordFile = str("etcd-password-file");
   if ((user === undefined) !== (passwordFile === undefined)) throw new UsageError("--etcd-user and --etcd-password-file go together");
-  let password = "";
-  if (passwordFile !== undefined) {
-    try {
-      password = readFileSync(passwordFile, "utf8").replace(/\r?\n$/, "");
-    } catch (err) {
-      throw new UsageError(`--etcd-password-file ${passwordFile}: ${(err as Error).message}`);
-    }
-  }
+  const password = passwordFile !== undefined ? readSecret("etcd-password-file", passwordFile) : "";
+  const peerTokenFile = str("peer-token-file");
+  const peerToken = peerTokenFile !== undefined ? readSecret("peer-token-file", peerTokenFile) : undefined;
   let endpoints: string[];
   try {
     endpoints = parseEndpoints(etcd, ca !== undefined || cert !== undefined);
@@ -82,6 +87,14 @@ export function queenClusterOptions(flags: ParsedArgs["flags"]): Pick<
     ...(advertiseUrl !== undefined ? { advertiseUrl } : {}),
     leaseTtlMs,
     peerFlushIntervalMs,
-    ...(peerCa || tlsCert ? { peerCredentials: { ...(peerCa ? { caFile: peerCa } : {}), ...(tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey } : {}) } } : {}),
+    ...(peerCa || tlsCert || peerToken
+      ? {
+          peerCredentials: {
+            ...(peerCa ? { caFile: peerCa } : {}),
+            ...(tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey } : {}),
+            ...(peerToken ? { token: peerToken } : {}),
+          },
+        }
+      : {}),
   };
 }

@@ -69,6 +69,7 @@ export function formatHive(h: HiveStatus, events: ObjectEvent[]): string {
     ["Hive", info?.hiveId ?? DASH],
     ["Hostname", info?.hostname || DASH],
     ["Endpoint", info?.endpoint || DASH],
+    ["Queen", h.ownerQueenId || DASH],
     ["Version", info?.version || DASH],
     ["Labels", labels(info?.labels ?? {})],
     ["Health", `${health(h.health)}${h.connected ? "" : " (stream not connected)"}`],

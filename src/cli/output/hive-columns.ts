@@ -17,6 +17,7 @@ export const hiveColumns: Column<HiveStatus>[] = [
   { header: "CGROUPS", listOnly: true, value: (h) => h.info?.cgroupMode || DASH },
   { header: "VERSION", listOnly: true, value: (h) => h.info?.version || DASH },
   { header: "LABELS", value: (h) => labels(h.info?.labels ?? {}) },
+  { header: "QUEEN", wide: true, value: (h) => h.ownerQueenId || DASH },
   { header: "HOSTNAME", wide: true, value: (h) => h.info?.hostname || DASH },
   { header: "GPU UUIDS", wide: true, value: (h) => h.devices.map((d) => d.uuid).join(",") || DASH },
 ];

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
@@ -55,5 +58,24 @@ describe("apiary queen --etcd", () => {
     expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-user": "root" })).toThrow(/--etcd-user and --etcd-password-file go together/);
     expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-prefix": "/x" })).toThrow(/must end with/);
     expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "lease-ttl": "100ms" })).toThrow(/at least 1s/);
+    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "peer-token-file": "/nonexistent/token" })).toThrow(/--peer-token-file/);
+  });
+
+  it("reads the etcd password and the peer token from files, never from the command line", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "apiary-queen-flags-"));
+    writeFileSync(path.join(dir, "password"), "s3cret\n");
+    writeFileSync(path.join(dir, "token"), "apiary_tok\n");
+    const options = queenClusterOptions({
+      etcd: "127.0.0.1:2379",
+      "etcd-user": "root",
+      "etcd-password-file": path.join(dir, "password"),
+      "peer-token-file": path.join(dir, "token"),
+      "advertise-url": "http://q1:7833",
+    });
+    expect(options.peerCredentials).toEqual({ token: "apiary_tok" });
+    expect(options.advertiseUrl).toBe("http://q1:7833");
+    expect(options.leaseTtlMs).toBe(10_000);
+    expect(options.peerFlushIntervalMs).toBe(250);
+    await options.clusterStore!.close();
   });
 });
