@@ -54,7 +54,8 @@ describe("the queen's /metrics", () => {
     expect(valueOf(samples, "apiary_rpc_server_handled_total", { service: "apiary.v1.QueenService", method: "ListHives", code: "ok" })).toBe(1);
     expect(valueOf(samples, "apiary_rpc_server_handling_seconds_count", { method: "ListHives", code: "ok" })).toBe(1);
     expect(valueOf(samples, "apiary_rpc_server_started_total", { method: "Heartbeat" })).toBe(2);
-    expect(valueOf(samples, "apiary_queen_sweep_duration_seconds_count")).toBeGreaterThan(0);
+    // The first sweep is due one sweep interval after start: await it rather than assume it ran.
+    await waitFor(async () => valueOf((await scrape(queen.url)).samples, "apiary_queen_sweep_duration_seconds_count") > 0, "a liveness sweep counted");
     expect(valueOf(samples, "apiary_queen_event_loop_delay_max_seconds")).toBeGreaterThanOrEqual(valueOf(samples, "apiary_queen_event_loop_delay_p50_seconds"));
     expect(find(samples, "process_cpu_seconds_total")).toHaveLength(1);
     // Per-GPU and per-worker series stay on the hives unless asked for.
