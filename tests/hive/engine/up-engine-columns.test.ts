@@ -40,8 +40,11 @@ describe("apiary up with engine-mode demo workers", () => {
       expect(header).toMatch(/\bRUN\s+WAIT\s+KV\s+TOK\/S\b/);
       for (const id of ["demo-1", "demo-2"]) expect(rows.find((r) => r.includes(id))).toMatch(/\s\d+\s+\d+\s+\d+%\s+\d+(\.\d)?\s/);
     } finally {
+      // Ctrl-C alone: a second signal would make up exit at once, leaving its demo workers running.
       up.signal("SIGINT");
-      await up.stop(5000);
+      const kill = setTimeout(() => up.signal("SIGKILL"), 20_000);
+      await up.exited;
+      clearTimeout(kill);
     }
   });
 });

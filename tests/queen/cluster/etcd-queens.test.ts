@@ -6,11 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
 import { UsageError } from "../../../src/cli/command.js";
 import { queenClusterOptions } from "../../../src/cli/commands/queen-cluster-flags.js";
+import { text } from "../../../src/etcd/key-range.js";
 import { EtcdClusterStore } from "../../../src/queen/cluster/etcd-cluster-store.js";
 import type { Queen } from "../../../src/queen/queen.js";
+import { createCa, issueCertificate } from "../../../src/rpc/tls/pki.js";
 import { createApiaryTransport } from "../../../src/rpc/transport.js";
 import { startEtcd, type EtcdCluster } from "../../helpers/etcd.js";
-import { waitUntil } from "../../helpers/wait.js";
+import { waitFor, waitUntil } from "../../helpers/wait.js";
 import { startTestQueen } from "../helpers/queen-fixture.js";
 import { TestHive } from "../helpers/test-hive.js";
 
@@ -50,6 +52,39 @@ describe("apiary queen --etcd", () => {
     for (let i = 0; i < 20; i++) await hive.reportSynthetic({ workers: 3, gpus: 1 });
     expect(stores[0]!.counters.kvWrites).toBe(writesBefore);
     hive.abort();
+  });
+
+  it("holds hives over etcd with TLS client certificates from --etcd-ca, --etcd-cert and --etcd-key", async () => {
+    const ca = await createCa("etcd test CA");
+    const server = await issueCertificate(ca, { identity: { kind: "queen", name: "etcd" }, dns: ["localhost"], ips: ["127.0.0.1"] });
+    const client = await issueCertificate(ca, { identity: { kind: "queen", name: "tls-q" } });
+    const tlsEtcd = await startEtcd({ tls: { ca, server, clientCertAuth: true } });
+    const dir = mkdtempSync(path.join(tmpdir(), "apiary-queen-etcd-tls-"));
+    const file = (name: string, text: string) => (writeFileSync(path.join(dir, name), text), path.join(dir, name));
+    try {
+      const options = queenClusterOptions({
+        etcd: tlsEtcd.endpoints.join(","),
+        "etcd-ca": file("ca.crt", ca.certPem),
+        "etcd-cert": file("queen.crt", client.certPem),
+        "etcd-key": file("queen.key", client.keyPem),
+        "etcd-prefix": "/apiary-tls-test/",
+        "queen-id": "tls-q",
+        "lease-ttl": "5s",
+      });
+      stores.push(options.clusterStore as EtcdClusterStore);
+      const { queen } = await startTestQueen(options);
+      queens.push(queen);
+      const hive = await TestHive.connect(queen.url, "h-tls");
+      await hive.reportSynthetic({ workers: 1, gpus: 1 });
+      const reader = tlsEtcd.client({ tls: { ca: ca.certPem, cert: client.certPem, key: client.keyPem } });
+      const owner = await waitFor(async () => (await reader.range("/apiary-tls-test/owners/h-tls")).kvs[0], "the hive's owner key in etcd");
+      expect(text(owner.value)).toBe("tls-q");
+      hive.abort();
+      await queen.close();
+      await reader.close();
+    } finally {
+      await tlsEtcd.stop();
+    }
   });
 
   it("refuses cluster flags without --etcd and half-given credentials", () => {
