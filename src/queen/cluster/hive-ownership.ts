@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { Backoff } from "../../rpc/backoff.js";
 import type { Clock } from "../clock.js";
 import type { HiveSessions } from "../hive-sessions.js";
 import { ChangeType, type Registry, type RegistryEvent } from "../registry.js";
@@ -12,6 +13,8 @@ import type { StoreState } from "./store-state.js";
 
 /** Tries of a claim whose compare failed (another queen claimed meanwhile) before the hello is refused. */
 const CLAIM_TRIES = 3;
+/** Retry delays of a membership write the store could not take (the lease still held). */
+const RETRY = { baseMs: 200, capMs: 5_000 };
 
 export interface HiveOwnershipDeps {
   queenId: string;
@@ -40,6 +43,8 @@ export class HiveOwnership {
   /** The latest state to write per hive (undefined = remove), while a write of that hive is queued. */
   private readonly pending = new Map<string, HiveMembership | undefined>();
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per hive: the retry of a write the store could not take, and its backoff. */
+  private readonly retries = new Map<string, { timer: NodeJS.Timeout; backoff: Backoff }>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
   /** Writes made, by kind (metrics). */
@@ -70,6 +75,7 @@ export class HiveOwnership {
     if (this.stopped) throw new ClusterUnavailableError(`queen ${this.deps.queenId} is shutting down`);
     this.claiming.add(hiveId);
     this.pending.delete(hiveId);
+    this.cancelRetry(hiveId);
     try {
       await this.serially(hiveId, async () => {
         for (let attempt = 1; ; attempt++) {
@@ -111,6 +117,7 @@ export class HiveOwnership {
     const hiveIds = [...this.held];
     this.held.clear();
     this.pending.clear();
+    this.cancelRetries();
     for (const hiveId of hiveIds) this.deps.registry.makeRemote(hiveId, undefined);
     this.deps.sessions.abortAll(new ConnectError(`heartbeat: queen ${this.deps.queenId} ${reason}`, Code.Unavailable));
   }
@@ -120,6 +127,7 @@ export class HiveOwnership {
     this.stopped = true;
     this.unsubscribe?.();
     this.pending.clear();
+    this.cancelRetries();
     await Promise.all([...this.chains.values()]);
   }
 
@@ -157,9 +165,10 @@ export class HiveOwnership {
     try {
       outcome = await this.write(() => (value ? session.updateHive(value) : session.removeHive(hiveId)));
     } catch (err) {
-      this.deps.logger.warn({ err, hiveId }, "hive membership write failed");
+      this.retryLater(hiveId, value, err);
       return;
     }
+    this.cancelRetry(hiveId);
     if (outcome.ok) {
       this.deps.state.noteHive(hiveId, value, outcome.revision);
       if (!value) this.deps.state.noteOwner(hiveId, undefined, outcome.revision);
@@ -171,6 +180,35 @@ export class HiveOwnership {
     if (value) this.lose(hiveId, outcome.currentOwner?.value);
     // A removal refused: this queen dropped the hive, but it lives on at its new owner.
     this.deps.resync(hiveId);
+  }
+
+  /**
+   * The store could not take the write: it is tried again with backoff while this queen still holds
+   * the hive and its lease (a lease loss or shutdown cancels it); a newer state queued meanwhile
+   * replaces it, so the store ends with the latest.
+   */
+  private retryLater(hiveId: string, value: HiveMembership | undefined, err: unknown): void {
+    if (this.stopped || !this.deps.session()) return;
+    if (value && !this.held.has(hiveId)) return;
+    if (!this.pending.has(hiveId)) this.pending.set(hiveId, value);
+    const retry = this.retries.get(hiveId) ?? { timer: undefined as unknown as NodeJS.Timeout, backoff: new Backoff(RETRY) };
+    const delayMs = retry.backoff.next();
+    this.deps.logger.warn({ err, hiveId, retryInMs: delayMs }, "hive membership write failed; will retry");
+    clearTimeout(retry.timer);
+    retry.timer = setTimeout(() => void this.serially(hiveId, () => this.flush(hiveId)).catch(() => {}), delayMs);
+    retry.timer.unref();
+    this.retries.set(hiveId, retry);
+  }
+
+  private cancelRetry(hiveId: string): void {
+    const retry = this.retries.get(hiveId);
+    if (!retry) return;
+    clearTimeout(retry.timer);
+    this.retries.delete(hiveId);
+  }
+
+  private cancelRetries(): void {
+    for (const hiveId of [...this.retries.keys()]) this.cancelRetry(hiveId);
   }
 
   private async write(fn: () => Promise<WriteOutcome>): Promise<WriteOutcome> {
