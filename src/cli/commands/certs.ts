@@ -6,7 +6,6 @@ import { intFlag } from "../parse-values.js";
 import { isRole, type Identity } from "../../rpc/auth/identity.js";
 import { spiffeId } from "../../rpc/auth/identity.js";
 import { newToken, tokenFileLine } from "../../rpc/auth/token-store.js";
-import { createCa, issueCertificate } from "../../rpc/tls/pki.js";
 
 const USAGE = [
   "apiary certs init DIR [--days 3650]",
@@ -52,6 +51,9 @@ function writeOnce(file: string, content: string, mode: number, force: boolean):
   writeFileSync(file, content, { mode });
 }
 
+/** X.509 generation (@peculiar/x509 and its ASN.1 schemas) loads only for `apiary certs`: it costs every other command's start. */
+const loadPki = () => import("../../rpc/tls/pki.js");
+
 function days(flags: ParsedArgs["flags"]): number | undefined {
   return intFlag("days", flags.days as string | undefined, 1, 36_500);
 }
@@ -60,7 +62,7 @@ async function init(rest: string[], flags: ParsedArgs["flags"]): Promise<number>
   const dir = rest[0];
   if (!dir || rest.length > 1) throw new UsageError("apiary certs init: give exactly one DIR");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ca = await createCa("apiary CA", { days: days(flags) });
+  const ca = await (await loadPki()).createCa("apiary CA", { days: days(flags) });
   const force = flags.force === true;
   writeOnce(path.join(dir, "ca.key"), ca.keyPem, 0o600, force);
   writeOnce(path.join(dir, "ca.crt"), ca.certPem, 0o644, force);
@@ -98,7 +100,7 @@ async function issue(rest: string[], flags: ParsedArgs["flags"]): Promise<number
   const server = identity.kind !== "client";
   const dns = [...new Set([...(server ? ["localhost", os.hostname()] : []), ...((flags.dns as string[]) ?? [])])];
   const ips = [...new Set([...(server ? ["127.0.0.1", "::1"] : []), ...((flags.ip as string[]) ?? [])])];
-  const pair = await issueCertificate(ca, { identity, dns, ips, days: days(flags) });
+  const pair = await (await loadPki()).issueCertificate(ca, { identity, dns, ips, days: days(flags) });
   const base = path.join(dir, identity.kind === "client" ? `client-${identity.name}` : `${identity.kind}-${identity.name}`);
   const force = flags.force === true;
   writeOnce(`${base}.key`, pair.keyPem, 0o600, force);
