@@ -2,8 +2,6 @@ import { readFileSync } from "node:fs";
 import type { FlagSpec, ParsedArgs } from "../command.js";
 import { UsageError } from "../command.js";
 import { durationFlag } from "../parse-values.js";
-import { parseEndpoints } from "../../etcd/etcd-client.js";
-import { EtcdClusterStore } from "../../queen/cluster/etcd-cluster-store.js";
 import type { StartQueenOptions } from "../../queen/queen.js";
 
 /** `apiary queen` flags for several queens on etcd; without --etcd none of them applies. */
@@ -34,10 +32,12 @@ function readSecret(flag: string, file: string): string {
   }
 }
 
-/** Reads queenClusterFlags into startQueen options (a store built from them); {} without --etcd. */
-export function queenClusterOptions(flags: ParsedArgs["flags"]): Pick<
-  StartQueenOptions,
-  "clusterStore" | "queenId" | "advertiseUrl" | "leaseTtlMs" | "peerFlushIntervalMs" | "peerCredentials"
+/**
+ * Reads queenClusterFlags into startQueen options (a store built from them); {} without --etcd.
+ * The etcd client (and etcd's generated descriptors) load only with --etcd: every other command starts without them.
+ */
+export async function queenClusterOptions(flags: ParsedArgs["flags"]): Promise<
+  Pick<StartQueenOptions, "clusterStore" | "queenId" | "advertiseUrl" | "leaseTtlMs" | "peerFlushIntervalMs" | "peerCredentials">
 > {
   const str = (name: string) => flags[name] as string | undefined;
   const etcd = str("etcd");
@@ -56,6 +56,7 @@ export function queenClusterOptions(flags: ParsedArgs["flags"]): Pick<
   const password = passwordFile !== undefined ? readSecret("etcd-password-file", passwordFile) : "";
   const peerTokenFile = str("peer-token-file");
   const peerToken = peerTokenFile !== undefined ? readSecret("peer-token-file", peerTokenFile) : undefined;
+  const [{ parseEndpoints }, { EtcdClusterStore }] = await Promise.all([import("../../etcd/etcd-client.js"), import("../../queen/cluster/etcd-cluster-store.js")]);
   let endpoints: string[];
   try {
     endpoints = parseEndpoints(etcd, ca !== undefined || cert !== undefined);

@@ -31,7 +31,7 @@ export const queenCommand: Command = {
     if (positionals.length > 0) throw new UsageError(`apiary queen: unexpected argument ${positionals[0]}`);
     const security = serverSecurity(flags);
     const logger = createLogger("queen", { level: flags["log-level"] as string });
-    const cluster = queenClusterOptions(flags);
+    const cluster = await queenClusterOptions(flags);
     const queen = await startQueen({
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),

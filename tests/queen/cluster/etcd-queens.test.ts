@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 async function startEtcdQueen(queenId: string): Promise<Queen> {
-  const options = queenClusterOptions({ etcd: etcd.endpoints.join(","), "etcd-prefix": "/apiary-queens-test/", "queen-id": queenId, "lease-ttl": "5s", "peer-flush-interval": "50ms" });
+  const options = await queenClusterOptions({ etcd: etcd.endpoints.join(","), "etcd-prefix": "/apiary-queens-test/", "queen-id": queenId, "lease-ttl": "5s", "peer-flush-interval": "50ms" });
   stores.push(options.clusterStore as EtcdClusterStore);
   const { queen } = await startTestQueen(options);
   queens.push(queen);
@@ -62,7 +62,7 @@ describe("apiary queen --etcd", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "apiary-queen-etcd-tls-"));
     const file = (name: string, text: string) => (writeFileSync(path.join(dir, name), text), path.join(dir, name));
     try {
-      const options = queenClusterOptions({
+      const options = await queenClusterOptions({
         etcd: tlsEtcd.endpoints.join(","),
         "etcd-ca": file("ca.crt", ca.certPem),
         "etcd-cert": file("queen.crt", client.certPem),
@@ -87,20 +87,20 @@ describe("apiary queen --etcd", () => {
     }
   });
 
-  it("refuses cluster flags without --etcd and half-given credentials", () => {
-    expect(queenClusterOptions({})).toEqual({});
-    expect(() => queenClusterOptions({ "queen-id": "a" })).toThrow(UsageError);
-    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-user": "root" })).toThrow(/--etcd-user and --etcd-password-file go together/);
-    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-prefix": "/x" })).toThrow(/must end with/);
-    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "lease-ttl": "100ms" })).toThrow(/at least 1s/);
-    expect(() => queenClusterOptions({ etcd: "127.0.0.1:2379", "peer-token-file": "/nonexistent/token" })).toThrow(/--peer-token-file/);
+  it("refuses cluster flags without --etcd and half-given credentials", async () => {
+    expect(await queenClusterOptions({})).toEqual({});
+    await expect(queenClusterOptions({ "queen-id": "a" })).rejects.toThrow(UsageError);
+    await expect(queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-user": "root" })).rejects.toThrow(/--etcd-user and --etcd-password-file go together/);
+    await expect(queenClusterOptions({ etcd: "127.0.0.1:2379", "etcd-prefix": "/x" })).rejects.toThrow(/must end with/);
+    await expect(queenClusterOptions({ etcd: "127.0.0.1:2379", "lease-ttl": "100ms" })).rejects.toThrow(/at least 1s/);
+    await expect(queenClusterOptions({ etcd: "127.0.0.1:2379", "peer-token-file": "/nonexistent/token" })).rejects.toThrow(/--peer-token-file/);
   });
 
   it("reads the etcd password and the peer token from files, never from the command line", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "apiary-queen-flags-"));
     writeFileSync(path.join(dir, "password"), "s3cret\n");
     writeFileSync(path.join(dir, "token"), "apiary_tok\n");
-    const options = queenClusterOptions({
+    const options = await queenClusterOptions({
       etcd: "127.0.0.1:2379",
       "etcd-user": "root",
       "etcd-password-file": path.join(dir, "password"),
