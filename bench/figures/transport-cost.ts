@@ -1,12 +1,13 @@
 import * as http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
 import { RAW_HEARTBEAT_ENV } from "../../src/queen/ingest/heartbeat-route.js";
 import { sleep } from "../lib/args.js";
 import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import { startGrpcAckServer, startQueenServer, type BenchServer } from "../lib/servers.js";
 import { median } from "../lib/stats.js";
+import { encodeGrpcFrame } from "../../src/queen/ingest/grpc-frame-reader.js";
+import { reportFrame } from "../load/raw-grpc-hive.js";
 import { encodeReport } from "../load/report-encoder.js";
 import { SimulatedHive } from "../load/telemetry-model.js";
 import type { FigureContext } from "./context.js";
@@ -133,9 +134,7 @@ class ClosedLoop {
       let welcomed = false;
       const send = (): void => {
         if (!this.running) return;
-        const w = new BinaryWriter();
-        w.tag(2, WireType.LengthDelimited).bytes(encodeReport(sim.next(Date.now())));
-        stream.write(frame(w.finish()));
+        stream.write(reportFrame(encodeReport(sim.next(Date.now()))));
       };
       stream.on("data", (chunk: Buffer) => {
         pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
@@ -152,15 +151,7 @@ class ClosedLoop {
         }
       });
       const hello = create(HeartbeatRequestSchema, { kind: { case: "hello", value: { hive: sim.info, incarnation: `tc-${process.pid}-${sim.index}` } } });
-      stream.write(frame(toBinary(HeartbeatRequestSchema, hello)));
+      stream.write(encodeGrpcFrame(toBinary(HeartbeatRequestSchema, hello)));
     });
   }
-}
-
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
 }

@@ -4,6 +4,7 @@ import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { BenchHive } from "./apiary-hive.js";
 import type { LoadCounters } from "./load-stats.js";
+import { encodeGrpcFrame } from "../../src/queen/ingest/grpc-frame-reader.js";
 import { PendingAcks } from "./pending-acks.js";
 import { encodeReport } from "./report-encoder.js";
 import type { SimulatedHive } from "./telemetry-model.js";
@@ -36,20 +37,11 @@ export class RawGrpcConnection {
   }
 }
 
-/** A gRPC message frame: 0 (not compressed), 4-byte big-endian length, the message. */
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
-}
-
 /** HeartbeatRequest{report=2} around already-encoded report bytes, framed. */
-function reportFrame(report: Uint8Array): Buffer {
+export function reportFrame(report: Uint8Array): Buffer {
   const w = new BinaryWriter();
   w.tag(2, WireType.LengthDelimited).bytes(report);
-  return frame(w.finish());
+  return encodeGrpcFrame(w.finish());
 }
 
 /** A simulated hive on a raw gRPC Heartbeat stream: hello, then framed reports; every response after the welcome is an ack. */
@@ -108,7 +100,7 @@ export class RawGrpcHive implements BenchHive {
         if (!settled) reject(new Error(`hive ${this.sim.info.hiveId}: stream closed before welcome`));
       });
       const hello = create(HeartbeatRequestSchema, { kind: { case: "hello", value: { hive: this.sim.info, incarnation: `bench-${process.pid}-${this.sim.index}` } } });
-      stream.write(frame(toBinary(HeartbeatRequestSchema, hello)));
+      stream.write(encodeGrpcFrame(toBinary(HeartbeatRequestSchema, hello)));
     });
   }
 
@@ -126,7 +118,7 @@ export class RawGrpcHive implements BenchHive {
     if (!stream || stream.closed) return;
     if (goodbye && this.connected) {
       const bye = create(HeartbeatRequestSchema, { kind: { case: "goodbye", value: { reason: "bench done" } } });
-      stream.end(frame(toBinary(HeartbeatRequestSchema, bye)));
+      stream.end(encodeGrpcFrame(toBinary(HeartbeatRequestSchema, bye)));
     } else {
       stream.close(http2.constants.NGHTTP2_CANCEL);
     }
