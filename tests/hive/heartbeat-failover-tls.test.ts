@@ -1,11 +1,9 @@
-import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { HiveInfoSchema, HiveReportSchema } from "../../gen/apiary/v1/telemetry_pb.js";
-import { HeartbeatClient } from "../../src/hive/heartbeat-client.js";
-import { QueenTargets, type LookupAll } from "../../src/hive/queen-targets.js";
+import type { LookupAll } from "../../src/hive/queen-targets.js";
 import { startQueen, type Queen } from "../../src/queen/queen.js";
-import { createApiaryTransport, type ClientCredentials } from "../../src/rpc/transport.js";
+import type { ClientCredentials } from "../../src/rpc/transport.js";
+import { startFailoverClient } from "./failover-client.js";
 import { TestPki, type IssuedFiles } from "../rpc/support/test-pki.js";
 import { waitUntil } from "../helpers/wait.js";
 
@@ -46,23 +44,7 @@ describe("heartbeat with several TLS queens", () => {
     const b = await tlsQueen("127.0.0.2", a.server.port);
     const url = `https://localhost:${a.server.port}`;
     const lookup: LookupAll = () => Promise.resolve([{ address: "127.0.0.2", family: 4 }, { address: "127.0.0.1", family: 4 }]);
-    const client = new HeartbeatClient({
-      queens: new QueenTargets({
-        urls: [url],
-        transport: (target, pinnedAddress) => createApiaryTransport(target, { credentials: hiveCredentials, ...(pinnedAddress ? { pinnedAddress } : {}) }),
-        lookup,
-      }),
-      info: create(HiveInfoSchema, { hiveId: "hive-t", hostname: "test" }),
-      incarnation: "incarnation-1",
-      latestReport: () => create(HiveReportSchema, {}),
-      logger: quiet,
-      reportIntervalMs: 100,
-      ackDeadlineMs: 1000,
-      backoffBaseMs: 20,
-      backoffCapMs: 200,
-    });
-    cleanups.push(() => client.stop({ deadlineMs: 500 }));
-    client.start();
+    const client = startFailoverClient({ urls: [url], hiveId: "hive-t", transport: { credentials: hiveCredentials }, lookup }, cleanups);
     await waitUntil(() => client.currentQueen === `${url} (127.0.0.2)` && holds(b), "the hive on the queen at 127.0.0.2");
     await b.close();
     await waitUntil(() => client.currentQueen === `${url} (127.0.0.1)` && holds(a), "the hive on the queen at 127.0.0.1");

@@ -1,15 +1,14 @@
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
-import { HiveInfoSchema, HiveReportSchema } from "../../gen/apiary/v1/telemetry_pb.js";
 import { HeartbeatClient, type HeartbeatClientOptions } from "../../src/hive/heartbeat-client.js";
 import { QueenTargets, type LookupAll } from "../../src/hive/queen-targets.js";
 import { parseQueenList } from "../../src/rpc/queen-addresses.js";
 import { startQueen, type Queen } from "../../src/queen/queen.js";
 import { startRpcServer, type RpcServer } from "../../src/rpc/server.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
+import { startFailoverClient } from "./failover-client.js";
 import { captureLogs, type CapturedLogs } from "./hive-test-helpers.js";
 import { waitUntil } from "../helpers/wait.js";
 
@@ -46,25 +45,7 @@ async function refusingQueen(code = Code.Unavailable): Promise<RpcServer & { hel
 
 function startClient(urls: string[], overrides: Partial<HeartbeatClientOptions> & { lookup?: LookupAll } = {}): HeartbeatClient {
   const { lookup, ...rest } = overrides;
-  const client = new HeartbeatClient({
-    queens: new QueenTargets({
-      urls,
-      transport: (url, pinnedAddress) => createApiaryTransport(url, { pingIntervalMs: 1000, pingTimeoutMs: 1000, ...(pinnedAddress ? { pinnedAddress } : {}) }),
-      ...(lookup ? { lookup } : {}),
-    }),
-    info: create(HiveInfoSchema, { hiveId: "hive-f", hostname: "test" }),
-    incarnation: "incarnation-1",
-    latestReport: () => create(HiveReportSchema, {}),
-    logger: quiet,
-    reportIntervalMs: 100,
-    ackDeadlineMs: 1000,
-    backoffBaseMs: 20,
-    backoffCapMs: 200,
-    ...rest,
-  });
-  cleanups.push(() => client.stop({ deadlineMs: 500 }));
-  client.start();
-  return client;
+  return startFailoverClient({ urls, hiveId: "hive-f", transport: { pingIntervalMs: 1000, pingTimeoutMs: 1000 }, ...(lookup ? { lookup } : {}), overrides: rest }, cleanups);
 }
 
 async function connectedHives(queen: Queen): Promise<string[]> {
