@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { ChildRpc, forkBench, stopChild } from "./children.js";
@@ -61,7 +62,10 @@ export async function startQueenServer(config: Record<string, unknown> = {}, opt
   const child = forkBench("servers/queen-child.ts", [JSON.stringify(config)], { pipeStdout: true, nodeFlags: [...profileFlags(opts, "queen"), ...(opts.nodeFlags ?? [])] });
   const events: QueenLogEvent[] = [];
   const listeners: ((e: QueenLogEvent) => void)[] = [];
+  // APIARY_BENCH_QUEEN_STDOUT=FILE keeps the queen's whole stdout (e.g. with --queen-node-flags=--trace-gc).
+  const keep = process.env.APIARY_BENCH_QUEEN_STDOUT;
   createInterface({ input: child.stdout! }).on("line", (line) => {
+    if (keep) appendFileSync(keep, `${line}\n`);
     if (!line.includes("hive health changed") && !line.includes('"level":40') && !line.includes('"level":50')) return;
     try {
       const event = JSON.parse(line) as QueenLogEvent;

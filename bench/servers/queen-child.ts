@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino } from "pino";
 import { startQueen, type StartQueenOptions } from "../../src/queen/queen.js";
 import { exitWithParent, serveChildRpc } from "../lib/children.js";
@@ -22,6 +23,23 @@ async function shutdown(): Promise<void> {
 exitWithParent();
 process.once("SIGTERM", () => void shutdown());
 process.once("SIGINT", () => void shutdown());
+
+// APIARY_BENCH_LOOP_DELAY=1: logs the event loop's delay (p50/p99/max, ms) every 5 s, to tell loop stalls from CPU starvation.
+if (process.env.APIARY_BENCH_LOOP_DELAY === "1") {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  setInterval(() => {
+    const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+    logger.info({ loopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) } }, "event loop delay");
+    delay.reset();
+  }, 5_000).unref();
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (now - last > 100) logger.info({ atMs: Math.round(last), gapMs: Math.round(now - last) }, "event loop gap");
+    last = now;
+  }, 10).unref();
+}
 
 serveChildRpc({
   stats: () => {

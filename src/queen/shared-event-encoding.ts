@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { HiveEventSchema, WatchResponseSchema, WorkerEventSchema, type WatchEvent, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { wireBytesOf } from "./ingest/wire-bytes.js";
 import type { ChangeType, RegistryEvent } from "./registry.js";
 
 /** An event as one watcher sees it (its filter may make the type differ from the event's own). */
@@ -18,6 +19,10 @@ const TAG_BATCH_EVENT = (1 << 3) | WireType.LengthDelimited;
 const TAG_EVENT_REVISION = (1 << 3) | WireType.Varint;
 const TAG_EVENT_HIVE = (2 << 3) | WireType.LengthDelimited;
 const TAG_EVENT_WORKER = (3 << 3) | WireType.LengthDelimited;
+/** WorkerEvent's tags: type, hive_id, worker. */
+const TAG_WORKER_EVENT_TYPE = (1 << 3) | WireType.Varint;
+const TAG_WORKER_EVENT_HIVE_ID = (2 << 3) | WireType.LengthDelimited;
+const TAG_WORKER_EVENT_WORKER = (3 << 3) | WireType.LengthDelimited;
 
 interface UnknownField {
   no: number;
@@ -41,12 +46,13 @@ export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, 
   let byType = encoded.get(event);
   if (!byType) encoded.set(event, (byType = new Map()));
   let field = byType.get(type);
-  if (field === undefined) {
-    // Most events reach one watcher only (each watching its own hives): encoding them apart would cost more.
+  if (field === undefined && !(event.kind === "worker" && wireBytesOf(event.worker))) {
+    // Most events reach one watcher only (each watching its own hives): encoding them apart would
+    // cost more, unless the worker's bytes are at hand.
     byType.set(type, null);
     return eventResponse(event, type, epoch, snapshot, revision);
   }
-  if (field === null) {
+  if (!field) {
     field = encodeEventField(event, type);
     byType.set(type, field);
   }
@@ -139,10 +145,36 @@ function writeVarint(buf: Uint8Array, pos: number, n: number): number {
 }
 
 function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField {
+  if (event.kind === "worker") {
+    const worker = wireBytesOf(event.worker);
+    if (worker !== undefined) return { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: workerEventField(type, event.hiveId, worker) };
+  }
   const body =
     event.kind === "hive"
       ? toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive }))
       : toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
   const data = new BinaryWriter().bytes(body).finish(); // length-prefixed, as a field's value on the wire
   return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data };
+}
+
+/** A WorkerEvent, length-prefixed, around a worker's bytes as they came from its hive (as toBinary writes it). */
+function workerEventField(type: ChangeType, hiveId: string, worker: Uint8Array): Uint8Array {
+  const hiveIdBytes = Buffer.from(hiveId, "utf8");
+  // type is never 0 (EVENT_TYPE_UNSPECIFIED), so always on the wire.
+  let body = 1 + varintSize(type) + 1 + varintSize(worker.length) + worker.length;
+  if (hiveIdBytes.length > 0) body += 1 + varintSize(hiveIdBytes.length) + hiveIdBytes.length;
+  const data = new Uint8Array(varintSize(body) + body);
+  let pos = writeVarint(data, 0, body);
+  data[pos++] = TAG_WORKER_EVENT_TYPE;
+  pos = writeVarint(data, pos, type);
+  if (hiveIdBytes.length > 0) {
+    data[pos++] = TAG_WORKER_EVENT_HIVE_ID;
+    pos = writeVarint(data, pos, hiveIdBytes.length);
+    data.set(hiveIdBytes, pos);
+    pos += hiveIdBytes.length;
+  }
+  data[pos++] = TAG_WORKER_EVENT_WORKER;
+  pos = writeVarint(data, pos, worker.length);
+  data.set(worker, pos);
+  return data;
 }

@@ -2,7 +2,10 @@ import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { HiveHealth, HiveStatusSchema, QueenService, WatchResponseSchema } from "../../gen/apiary/v1/queen_pb.js";
+import { HeartbeatRequestSchema, HiveHealth, HiveStatusSchema, QueenService, WatchResponseSchema } from "../../gen/apiary/v1/queen_pb.js";
+import { HiveReportSchema, WorkerTelemetrySchema } from "../../gen/apiary/v1/telemetry_pb.js";
+import { HeartbeatDecoder } from "../../src/queen/ingest/heartbeat-decoder.js";
+import { wireBytesOf } from "../../src/queen/ingest/wire-bytes.js";
 import type { Queen } from "../../src/queen/queen.js";
 import { ChangeType, type RegistryEvent } from "../../src/queen/registry.js";
 import { batchResponse, eventResponse, preEncodedEventResponse } from "../../src/queen/shared-event-encoding.js";
@@ -84,6 +87,36 @@ describe("batched watch events", () => {
       expect(equals(WatchResponseSchema, shared, ordinary)).toBe(true);
       expect(shared.revision).toBe(299n);
       expect(shared.kind.case === "batch" && shared.kind.value.events.map((e) => e.revision)).toEqual([41n, 42n, 300n]);
+    }
+  });
+});
+
+describe("workers sent on in the bytes they came in", () => {
+  const request = create(HeartbeatRequestSchema, {
+    kind: { case: "report", value: create(HiveReportSchema, { seq: 3n, workers: [makeWorker("w1", { model: "m", gpuUuids: ["GPU-1"] }), makeWorker("w2", { model: "ünïcødé" })] }) },
+  });
+
+  it("the heartbeat decoder keeps each worker's bytes, which decode to the worker", () => {
+    const decoded = new HeartbeatDecoder().decodeBytes(toBinary(HeartbeatRequestSchema, request));
+    const workers = decoded.kind.case === "report" ? decoded.kind.value.workers : [];
+    expect(workers).toHaveLength(2);
+    for (const w of workers) expect(equals(WorkerTelemetrySchema, fromBinary(WorkerTelemetrySchema, wireBytesOf(w)!), w)).toBe(true);
+  });
+
+  it("single and batched responses with kept bytes decode to the ordinary messages", () => {
+    const decoded = new HeartbeatDecoder().decodeBytes(toBinary(HeartbeatRequestSchema, request));
+    const workers = decoded.kind.case === "report" ? decoded.kind.value.workers : [];
+    const events: RegistryEvent[] = workers.map((worker, i) => ({ revision: 200 + i, kind: "worker", type: ChangeType.Updated, hiveId: "hive-ü", worker }));
+    for (const type of [ChangeType.Added, ChangeType.Updated, ChangeType.Removed]) {
+      for (const event of events) {
+        const single = preEncodedEventResponse(event, type, "e", false);
+        expect((single as { $unknown?: unknown[] }).$unknown).toHaveLength(1); // shared from the first watcher on
+        const bytes = toBinary(WatchResponseSchema, single);
+        expect(bytes).toEqual(toBinary(WatchResponseSchema, eventResponse(event, type, "e", false)));
+      }
+      const changes = events.map((event) => ({ event, type }));
+      const batch = fromBinary(WatchResponseSchema, toBinary(WatchResponseSchema, batchResponse(changes, "e", false, 201, true)));
+      expect(equals(WatchResponseSchema, batch, batchResponse(changes, "e", false, 201, false))).toBe(true);
     }
   });
 });

@@ -34,6 +34,8 @@ const workerDecoder = new ReuseDecoder(WorkerTelemetrySchema, {
   // cpu_pct, memory_rss_bytes, io_read/write_bytes_per_sec, gpu_utilization_pct, vram_used_bytes,
   // process_count, uptime
   dynamic: [7, 8, 9, 10, 11, 12, 20, 22],
+  // Watch sends each worker on in the bytes it came in.
+  keepWireBytes: true,
 });
 const reportDecoder = new ReuseDecoder<HiveReport>(HiveReportSchema, {
   // seq, collected_at, memory_available_bytes

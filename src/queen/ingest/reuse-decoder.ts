@@ -1,5 +1,6 @@
 import { fromBinary, ScalarType, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { rememberWireBytes } from "./wire-bytes.js";
 
 /**
  * Decodes a message that arrives again and again with mostly the same bytes (a hive's full report
@@ -19,12 +20,15 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 export class ReuseDecoder<T extends Message> {
   private readonly dynamic = new Map<number, DynamicField>();
   private readonly children = new Map<number, { localName: string; decoder: ReuseDecoder<Message> }>();
+  private readonly keepWireBytes: boolean;
 
+  /** `keepWireBytes`: remember a copy of each decoded message's bytes with it (see wire-bytes.ts). */
   constructor(
     readonly schema: DescMessage,
-    spec: { dynamic: number[]; children?: Record<number, ReuseDecoder<Message>> },
+    spec: { dynamic: number[]; children?: Record<number, ReuseDecoder<Message>>; keepWireBytes?: boolean },
   ) {
     this.copy = shallowCopier(schema);
+    this.keepWireBytes = spec.keepWireBytes ?? false;
     for (const no of spec.dynamic) {
       const field = fieldOf(schema, no);
       this.dynamic.set(no, dynamicField(field));
@@ -49,17 +53,21 @@ export class ReuseDecoder<T extends Message> {
 
   /** Decodes buf[start, end) using and updating the slot's memory of the previous message. */
   decode(buf: Uint8Array, start: number, end: number, slot: Slot, reader = new BinaryReader(buf)): T {
+    let message: T;
     try {
       reader.pos = start;
-      return this.decodeFast(buf, reader, end, slot);
+      message = this.decodeFast(buf, reader, end, slot);
     } catch {
       // Anything unexpected (a dynamic field with another wire type, malformed bytes): decode the
       // whole message the ordinary way, which throws if it must.
       slot.staticBytes = undefined;
       slot.base = undefined;
       slot.children.clear();
-      return fromBinary(this.schema, buf.subarray(start, end)) as T;
+      message = fromBinary(this.schema, buf.subarray(start, end)) as T;
     }
+    // A copy: the request's buffer belongs to the transport.
+    if (this.keepWireBytes) rememberWireBytes(message, buf.slice(start, end));
+    return message;
   }
 
   private decodeFast(buf: Uint8Array, reader: BinaryReader, end: number, slot: Slot): T {
