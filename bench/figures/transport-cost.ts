@@ -6,7 +6,7 @@ import { sleep } from "../lib/args.js";
 import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import { startGrpcAckServer, startQueenServer, type BenchServer } from "../lib/servers.js";
 import { median } from "../lib/stats.js";
-import { encodeGrpcFrame } from "../../src/queen/ingest/grpc-frame-reader.js";
+import { encodeGrpcFrame } from "../../src/rpc/grpc-frame-reader.js";
 import { reportFrame } from "../load/raw-grpc-hive.js";
 import { encodeReport } from "../load/report-encoder.js";
 import { SimulatedHive } from "../load/telemetry-model.js";

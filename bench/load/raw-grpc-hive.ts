@@ -4,7 +4,7 @@ import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { BenchHive } from "./apiary-hive.js";
 import type { LoadCounters } from "./load-stats.js";
-import { encodeGrpcFrame } from "../../src/queen/ingest/grpc-frame-reader.js";
+import { encodeGrpcFrame } from "../../src/rpc/grpc-frame-reader.js";
 import { PendingAcks } from "./pending-acks.js";
 import { encodeReport } from "./report-encoder.js";
 import type { SimulatedHive } from "./telemetry-model.js";

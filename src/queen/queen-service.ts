@@ -69,10 +69,10 @@ export function createQueenService(deps: QueenServiceDeps): ServiceImpl<typeof Q
       return create(ListEventsResponseSchema, { events: deps.events.list(req.hiveId, req.workerId, req.limit), revision: BigInt(registry.revision()) });
     },
 
-    async *watch(req, ctx) {
+    watch(req, ctx) {
       const params = watchParams(req, deps);
       const json = /json/i.test(ctx.requestHeader.get("content-type") ?? "");
-      yield* watchStream(deps.hub, params, ctx.signal, deps.shutdownSignal, deps.clock, !json);
+      return watchStream(deps.hub, params, ctx.signal, deps.shutdownSignal, deps.clock, !json);
     },
   };
 }

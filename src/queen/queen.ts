@@ -19,6 +19,7 @@ import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.
 import type { HiveClaims } from "./heartbeat-handler.js";
 import { HiveSessions } from "./hive-sessions.js";
 import { heartbeatBinaryRoute } from "./ingest/heartbeat-route.js";
+import { watchHttp2Streams } from "./watch-route.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
 import { QueenMetrics } from "./metrics/queen-metrics.js";
@@ -162,6 +163,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         : []),
     ],
     binaryRoutes: [heartbeatBinaryRoute(service.heartbeat)],
+    http2Streams: [watchHttp2Streams(service.watch)].filter((h) => h !== undefined),
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
     ...security,

@@ -10,6 +10,10 @@ export interface TypedEvent {
   readonly type: ChangeType;
 }
 
+/** WatchResponse's own fields, written by encodeWatchResponse. */
+const TAG_RESPONSE_REVISION = (1 << 3) | WireType.Varint;
+const TAG_RESPONSE_EPOCH = (2 << 3) | WireType.LengthDelimited;
+const TAG_RESPONSE_SNAPSHOT = (7 << 3) | WireType.Varint;
 /** WatchResponse field numbers of the oneof cases carried pre-encoded. */
 const HIVE_FIELD = 3;
 const WORKER_FIELD = 4;
@@ -114,6 +118,44 @@ export function batchResponse(changes: readonly TypedEvent[], epoch: string, sna
   const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
   (response as { $unknown?: UnknownField[] }).$unknown = [{ no: BATCH_FIELD, wireType: WireType.LengthDelimited, data }];
   return response;
+}
+
+/**
+ * A WatchResponse's bytes, exactly as toBinary writes them; one carrying a pre-encoded event or
+ * batch is written in one buffer of its final size (toBinary grows its buffer by doubling).
+ */
+export function encodeWatchResponse(response: WatchResponse): Uint8Array {
+  const unknown = (response as { $unknown?: UnknownField[] }).$unknown;
+  if (response.kind.case !== undefined || unknown?.length !== 1 || unknown[0].wireType !== WireType.LengthDelimited || response.revision > BigInt(Number.MAX_SAFE_INTEGER)) {
+    return toBinary(WatchResponseSchema, response);
+  }
+  const field = unknown[0];
+  const revision = Number(response.revision);
+  const epoch = response.epoch === "" ? undefined : Buffer.from(response.epoch, "utf8");
+  const fieldTag = (field.no << 3) | WireType.LengthDelimited;
+  let size = varintSize(fieldTag) + field.data.length; // data is already length-prefixed
+  if (revision !== 0) size += 1 + varintSize(revision);
+  if (epoch) size += 1 + varintSize(epoch.length) + epoch.length;
+  if (response.snapshot) size += 2;
+  const out = new Uint8Array(size);
+  let pos = 0;
+  if (revision !== 0) {
+    out[pos++] = TAG_RESPONSE_REVISION;
+    pos = writeVarint(out, pos, revision);
+  }
+  if (epoch) {
+    out[pos++] = TAG_RESPONSE_EPOCH;
+    pos = writeVarint(out, pos, epoch.length);
+    out.set(epoch, pos);
+    pos += epoch.length;
+  }
+  if (response.snapshot) {
+    out[pos++] = TAG_RESPONSE_SNAPSHOT;
+    out[pos++] = 1;
+  }
+  pos = writeVarint(out, pos, fieldTag);
+  out.set(field.data, pos);
+  return out;
 }
 
 /** The event's encoded `hive`/`worker` field for `type`, encoded on first use and kept with the event. */

@@ -61,6 +61,8 @@ export interface RpcServerOptions extends ServerSecurity {
    * one that leaves the request undecoded). JSON requests to those methods still reach `services`.
    */
   binaryRoutes?: BinaryRoute[];
+  /** Raw HTTP/2 stream handlers for methods `services` also serve (see raw-grpc-stream.ts); asked before connect-node. */
+  http2Streams?: ((setup: Http2StreamSetup) => Http2StreamHandler)[];
 }
 
 /** A binary-only registration; its own interceptors run first (outermost), before the server's. */
@@ -215,7 +217,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal: shutdown.signal,
   };
-  takeHttp2Streams(h2, (opts.binaryRoutes ?? []).flatMap((r) => (r.http2Streams ? [r.http2Streams(streamSetup)] : [])), logger);
+  const streamHandlers = [...(opts.binaryRoutes ?? []).flatMap((r) => (r.http2Streams ? [r.http2Streams] : [])), ...(opts.http2Streams ?? [])];
+  takeHttp2Streams(h2, streamHandlers.map((make) => make(streamSetup)), logger);
   // http.Server tracks idle connections only when it listens itself; this one does not.
   const h1Busy = new Map<net.Socket, number>();
   const endIfIdle = (socket: net.Socket): void => {

@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HeartbeatRequestSchema, HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../gen/apiary/v1/queen_pb.js";
-import { encodeGrpcFrame } from "../../src/queen/ingest/grpc-frame-reader.js";
+import { encodeGrpcFrame } from "../../src/rpc/grpc-frame-reader.js";
 import { RAW_HEARTBEAT_ENV } from "../../src/queen/ingest/heartbeat-route.js";
 import { startQueen, type Queen } from "../../src/queen/queen.js";
 import { newToken, tokenFileLine } from "../../src/rpc/auth/token-store.js";

@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
-import { encodeGrpcFrame, GrpcFrameReader } from "../../src/queen/ingest/grpc-frame-reader.js";
+import { encodeGrpcFrame, GrpcFrameReader } from "../../src/rpc/grpc-frame-reader.js";
 import { HeartbeatDecoder } from "../../src/queen/ingest/heartbeat-decoder.js";
 import { makeHiveInfo, syntheticReport } from "./helpers/telemetry-builders.js";
 

@@ -3,14 +3,14 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HeartbeatRequestSchema, HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../gen/apiary/v1/queen_pb.js";
-import { encodeGrpcFrame, GrpcFrameReader } from "../../src/queen/ingest/grpc-frame-reader.js";
+import { encodeGrpcFrame, GrpcFrameReader } from "../../src/rpc/grpc-frame-reader.js";
 import type { Queen } from "../../src/queen/queen.js";
 import { waitUntil } from "../helpers/wait.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { makeHiveInfo, syntheticReport } from "./helpers/telemetry-builders.js";
 import { TestHive } from "./helpers/test-hive.js";
 
-// QueenService/Heartbeat for gRPC clients is served on raw HTTP/2 streams (src/queen/ingest/raw-grpc-bidi.ts):
+// QueenService/Heartbeat for gRPC clients is served on raw HTTP/2 streams (src/rpc/raw-grpc-stream.ts):
 // real gRPC stacks, hand-cut frames, limits, deadlines and cancellation against a real queen.
 const PATH = "/apiary.v1.QueenService/Heartbeat";
 const MAX_MESSAGE_BYTES = 64 * 1024;

@@ -8,7 +8,7 @@ import { HeartbeatDecoder } from "../../src/queen/ingest/heartbeat-decoder.js";
 import { wireBytesOf } from "../../src/queen/ingest/wire-bytes.js";
 import type { Queen } from "../../src/queen/queen.js";
 import { ChangeType, type RegistryEvent } from "../../src/queen/registry.js";
-import { batchResponse, eventResponse, preEncodedEventResponse } from "../../src/queen/shared-event-encoding.js";
+import { batchResponse, encodeWatchResponse, eventResponse, preEncodedEventResponse } from "../../src/queen/shared-event-encoding.js";
 import { makeHiveInfo, makeWorker } from "./helpers/telemetry-builders.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { TestHive } from "./helpers/test-hive.js";
@@ -118,5 +118,27 @@ describe("workers sent on in the bytes they came in", () => {
       const batch = fromBinary(WatchResponseSchema, toBinary(WatchResponseSchema, batchResponse(changes, "e", false, 201, true)));
       expect(equals(WatchResponseSchema, batch, batchResponse(changes, "e", false, 201, false))).toBe(true);
     }
+  });
+});
+
+describe("encodeWatchResponse", () => {
+  it("writes exactly toBinary's bytes, pre-encoded or not", () => {
+    const changes = [
+      { event: workerEvent, type: ChangeType.Updated },
+      { event: hiveEvent, type: ChangeType.Added },
+    ];
+    const responses = [
+      ...[false, true].flatMap((snapshot) => [
+        batchResponse(changes, "epoch-ü", snapshot, 299, true),
+        batchResponse(changes, "", snapshot, 0, true),
+        batchResponse(changes, "e", snapshot, 2 ** 40, true),
+        preEncodedEventResponse(workerEvent, ChangeType.Updated, "e", snapshot),
+        preEncodedEventResponse(hiveEvent, ChangeType.Added, "e", snapshot, 0),
+        batchResponse(changes, "e", snapshot, 7, false),
+      ]),
+      create(WatchResponseSchema, { revision: 5n, epoch: "e", kind: { case: "bookmark", value: {} } }),
+      create(WatchResponseSchema, { revision: 2n ** 60n, epoch: "e", kind: { case: "snapshotEnd", value: {} } }),
+    ];
+    for (const response of responses) expect(encodeWatchResponse(response)).toEqual(toBinary(WatchResponseSchema, response));
   });
 });

@@ -1,9 +1,9 @@
-import type { DescMethodBiDiStreaming, DescService } from "@bufbuild/protobuf";
-import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
-import { QueenService, type HeartbeatRequest, type HeartbeatRequestSchema, type HeartbeatResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
+import type { DescMethodBiDiStreaming, DescService, MessageShape } from "@bufbuild/protobuf";
+import type { HandlerContext, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import { QueenService, type HeartbeatRequest, type HeartbeatResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
+import { rawGrpcStreamHandler } from "../../rpc/raw-grpc-stream.js";
 import type { BinaryRoute } from "../../rpc/server.js";
 import { HeartbeatDecoder, HeartbeatFrameSchema, type HeartbeatFrame } from "./heartbeat-decoder.js";
-import { rawGrpcBidiHandler, type RawBidiMethod } from "./raw-grpc-bidi.js";
 
 /** APIARY_RAW_HEARTBEAT=0 sends gRPC Heartbeats through connect-node too (for A/B measurements). */
 export const RAW_HEARTBEAT_ENV = "APIARY_RAW_HEARTBEAT";
@@ -14,7 +14,7 @@ export const RAW_HEARTBEAT_ENV = "APIARY_RAW_HEARTBEAT";
  * them with one HeartbeatDecoder per stream, reusing what did not change since the hive's
  * previous report. The server's interceptors (authorisation included) and the handler then see
  * ordinary HeartbeatRequests; limits, compression and protocols are connect-node's as for every RPC.
- * Plain gRPC (proto, uncompressed) skips connect-node's stream pipeline altogether: raw-grpc-bidi.ts
+ * Plain gRPC (proto, uncompressed) skips connect-node's stream pipeline altogether: raw-grpc-stream.ts
  * serves those HTTP/2 streams with the same decoder, interceptors and handler.
  */
 export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>["heartbeat"]): BinaryRoute {
@@ -30,10 +30,10 @@ export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>
     interceptors: [decodeFrames],
     http2Streams: raw
       ? (setup) =>
-          rawGrpcBidiHandler(
+          rawGrpcStreamHandler(
             {
               method: real,
-              impl: heartbeat as RawBidiMethod<typeof HeartbeatRequestSchema, typeof HeartbeatResponseSchema>["impl"],
+              impl: heartbeat as (requests: AsyncIterable<HeartbeatRequest>, ctx: HandlerContext) => AsyncIterable<MessageShape<typeof HeartbeatResponseSchema>>,
               newDecoder: () => {
                 const decoder = new HeartbeatDecoder();
                 return (payload) => decoder.decodeBytes(payload);

@@ -1,9 +1,9 @@
 import type * as http2 from "node:http2";
-import { toBinary, type DescMessage, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
+import { toBinary, type DescMessage, type DescMethodBiDiStreaming, type DescMethodServerStreaming, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext, createMethodImplSpec, type HandlerContext, type MethodImplSpec } from "@connectrpc/connect";
 import { transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { Http2StreamHandler, Http2StreamSetup } from "../../rpc/server.js";
+import type { Http2StreamHandler, Http2StreamSetup } from "./server.js";
 import { encodeGrpcFrame, GrpcFrameReader } from "./grpc-frame-reader.js";
 
 // gRPC with the proto codec only; JSON, gRPC-Web and Connect stay with connect-node.
@@ -13,35 +13,46 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 const HIGH_WATER_FRAMES = 16;
 const LOW_WATER_FRAMES = 4;
 
-export interface RawBidiMethod<I extends DescMessage, O extends DescMessage> {
-  method: DescMethodBiDiStreaming<I, O>;
-  impl: (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>;
-  /** A decoder for one stream's requests (it may keep state between them); throws a ConnectError on bad bytes. */
-  newDecoder: () => (payload: Uint8Array) => MessageShape<I>;
-}
+export type RawStreamMethod<I extends DescMessage, O extends DescMessage> =
+  | {
+      method: DescMethodBiDiStreaming<I, O>;
+      impl: (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>;
+      newDecoder: () => (payload: Uint8Array) => MessageShape<I>;
+      encode?: (message: MessageShape<O>) => Uint8Array;
+    }
+  | {
+      method: DescMethodServerStreaming<I, O>;
+      impl: (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>;
+      /** A decoder for one stream's requests (it may keep state between them); throws a ConnectError on bad bytes. */
+      newDecoder: () => (payload: Uint8Array) => MessageShape<I>;
+      /** Encodes a response (default: toBinary); must give bytes that decode to the message. */
+      encode?: (message: MessageShape<O>) => Uint8Array;
+    };
 
 /**
- * Serves one bidi-streaming method for gRPC clients (application/grpc, application/grpc+proto,
- * no compression) directly on node:http2 streams: framing, deadlines (grpc-timeout),
- * cancellation, flow control and status trailers by hand, and the call itself through the same
- * interceptors and handler context connect-node uses, so authorisation, metrics and error
- * mapping are the server's own. Other requests (compressed, another codec or protocol) are left
- * to connect-node.
+ * Serves one streaming method (bidi or server-streaming) for gRPC clients (application/grpc,
+ * application/grpc+proto, no compression) directly on node:http2 streams: framing, deadlines
+ * (grpc-timeout), cancellation, flow control and status trailers by hand, and the call itself
+ * through the same interceptors and handler context connect-node uses, so authorisation, metrics
+ * and error mapping are the server's own. Other requests (compressed, another codec or protocol)
+ * are left to connect-node.
  */
-export function rawGrpcBidiHandler<I extends DescMessage, O extends DescMessage>(m: RawBidiMethod<I, O>, setup: Http2StreamSetup): Http2StreamHandler {
+export function rawGrpcStreamHandler<I extends DescMessage, O extends DescMessage>(m: RawStreamMethod<I, O>, setup: Http2StreamSetup): Http2StreamHandler {
   const path = `/${m.method.parent.typeName}/${m.method.name}`;
-  const spec = createMethodImplSpec(m.method, m.impl) as MethodImplSpec<I, O>;
+  const spec = createMethodImplSpec(m.method as DescMethodBiDiStreaming<I, O>, m.impl as never) as MethodImplSpec<I, O>;
+  const output = m.method.output;
+  const encode = m.encode ?? ((message: MessageShape<O>) => toBinary(output, message));
   return (stream, headers) => {
     if (headers[":path"] !== path || headers[":method"] !== "POST") return false;
     if (!GRPC_PROTO.test(String(headers["content-type"] ?? ""))) return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    new RawBidiCall(stream, headers, spec, m.method.output, m.newDecoder(), setup).start();
+    new RawStreamCall(stream, headers, spec, encode, m.newDecoder(), setup).start();
     return true;
   };
 }
 
-class RawBidiCall<I extends DescMessage, O extends DescMessage> {
+class RawStreamCall<I extends DescMessage, O extends DescMessage> {
   private readonly frames: GrpcFrameReader;
   private readonly queue: Uint8Array[] = [];
   private readonly scratch: Uint8Array[] = [];
@@ -60,7 +71,7 @@ class RawBidiCall<I extends DescMessage, O extends DescMessage> {
     private readonly stream: http2.ServerHttp2Stream,
     private readonly headers: http2.IncomingHttpHeaders,
     private readonly spec: MethodImplSpec<I, O>,
-    private readonly output: O,
+    private readonly encode: (message: MessageShape<O>) => Uint8Array,
     private readonly decode: (payload: Uint8Array) => MessageShape<I>,
     private readonly setup: Http2StreamSetup,
   ) {
@@ -176,7 +187,7 @@ class RawBidiCall<I extends DescMessage, O extends DescMessage> {
     try {
       for await (const message of responses) {
         if (this.closed || this.stream.destroyed) break;
-        const frame = encodeGrpcFrame(toBinary(this.output, message));
+        const frame = encodeGrpcFrame(this.encode(message));
         if (!this.headersSent) this.sendHeaders();
         if (!this.stream.write(frame)) await this.drained();
       }
