@@ -11,6 +11,12 @@ export function objectKey(hiveId: string, workerId = ""): string {
   return workerId === "" ? hiveId : `${hiveId}\u0000${workerId}`;
 }
 
+/** The hive of a worker's key; undefined for a hive's own key. */
+function workerHiveOf(key: string): string | undefined {
+  const at = key.indexOf("\u0000");
+  return at < 0 ? undefined : key.slice(0, at);
+}
+
 interface Entry {
   event: ObjectEvent;
   /** Events with the same reason and key are the same thing happening again. */
@@ -26,6 +32,8 @@ const REPEAT_LOOKBACK = 6;
  */
 export class ObjectEventLog {
   private readonly logs = new Map<string, Entry[]>();
+  /** The keys of each hive's workers with a log, so a hive's removal does not scan every log. */
+  private readonly workerKeys = new Map<string, Set<string>>();
   private readonly perObject: number;
   private readonly maxObjects: number;
 
@@ -35,7 +43,16 @@ export class ObjectEventLog {
   }
 
   append(key: string, event: ObjectEvent, repeatKey = event.message): void {
-    const log = this.logs.get(key) ?? [];
+    let log = this.logs.get(key);
+    if (log === undefined) {
+      log = [];
+      const hiveId = workerHiveOf(key);
+      if (hiveId !== undefined) {
+        let keys = this.workerKeys.get(hiveId);
+        if (keys === undefined) this.workerKeys.set(hiveId, (keys = new Set()));
+        keys.add(key);
+      }
+    }
     this.logs.delete(key);
     this.logs.set(key, log); // most recently written last
     const k = `${event.reason}\u0000${repeatKey}`;
@@ -52,7 +69,7 @@ export class ObjectEventLog {
     if (log.length > this.perObject) log.splice(0, log.length - this.perObject);
     for (const oldest of this.logs.keys()) {
       if (this.logs.size <= this.maxObjects) break;
-      this.logs.delete(oldest);
+      this.delete(oldest);
     }
   }
 
@@ -63,14 +80,19 @@ export class ObjectEventLog {
   }
 
   delete(key: string): void {
-    this.logs.delete(key);
+    if (!this.logs.delete(key)) return;
+    const hiveId = workerHiveOf(key);
+    if (hiveId === undefined) return;
+    const keys = this.workerKeys.get(hiveId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.workerKeys.delete(hiveId);
   }
 
   /** Deletes a hive's log and the logs of all its workers. */
   deleteHive(hiveId: string): void {
     this.logs.delete(hiveId);
-    const prefix = `${hiveId}\u0000`;
-    for (const key of this.logs.keys()) if (key.startsWith(prefix)) this.logs.delete(key);
+    for (const key of this.workerKeys.get(hiveId) ?? []) this.logs.delete(key);
+    this.workerKeys.delete(hiveId);
   }
 
   get objects(): number {

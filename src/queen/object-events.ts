@@ -29,6 +29,7 @@ const normal = (reason: string, message: string): Event => ({ level: ObjectEvent
 const warning = (reason: string, message: string): Event => ({ level: ObjectEventLevel.WARNING, reason, message });
 
 function errorsKey(errors: readonly CollectionError[]): string {
+  if (errors.length === 0) return "";
   return errors.map((e) => `${e.source}: ${e.message}`).sort().join("\n");
 }
 
@@ -55,7 +56,8 @@ function isOomKill(w: WorkerTelemetry): boolean {
 export class ObjectEvents {
   readonly log: ObjectEventLog;
   private readonly hives = new Map<string, HiveMemo>();
-  private readonly workers = new Map<string, WorkerMemo>();
+  /** Per hive, per worker id. */
+  private readonly workers = new Map<string, Map<string, WorkerMemo>>();
   private readonly unsubscribe: () => void;
 
   constructor(registry: Registry, private readonly clock: Clock, options: ObjectEventLogOptions = {}) {
@@ -92,18 +94,16 @@ export class ObjectEvents {
     const hiveId = hive.info?.hiveId ?? "";
     if (type === ChangeType.Removed) {
       this.hives.delete(hiveId);
-      for (const key of this.workers.keys()) if (key.startsWith(`${hiveId}\u0000`)) this.workers.delete(key);
+      this.workers.delete(hiveId);
       this.log.deleteHive(hiveId);
       return;
     }
-    const now: HiveMemo = {
-      health: hive.health,
-      incarnation: hive.incarnation,
-      connected: hive.connected,
-      probe: hive.gpuProbe?.state ?? GpuProbeState.UNSPECIFIED,
-      errors: errorsKey(hive.errors),
-    };
+    const probe = hive.gpuProbe?.state ?? GpuProbeState.UNSPECIFIED;
+    const errors = errorsKey(hive.errors);
     const before = this.hives.get(hiveId);
+    // A report that changed only numbers (GPU utilisation, memory): nothing to log, nothing to keep.
+    if (before && before.health === hive.health && before.incarnation === hive.incarnation && before.connected === hive.connected && before.probe === probe && before.errors === errors) return;
+    const now: HiveMemo = { health: hive.health, incarnation: hive.incarnation, connected: hive.connected, probe, errors };
     this.hives.set(hiveId, now);
     if (!before) {
       this.add(hiveId, "", revision, normal("Joined", `hive said hello from ${hive.info?.hostname ?? "?"} (incarnation ${hive.incarnation}, endpoint ${hive.info?.endpoint ?? "?"})`));
@@ -129,16 +129,21 @@ export class ObjectEvents {
   }
 
   private onWorker(type: ChangeType, hiveId: string, w: WorkerTelemetry, revision: number): void {
-    const key = objectKey(hiveId, w.workerId);
+    let memos = this.workers.get(hiveId);
     if (type === ChangeType.Removed) {
-      this.workers.delete(key);
-      this.log.delete(key);
+      memos?.delete(w.workerId);
+      if (memos?.size === 0) this.workers.delete(hiveId);
+      this.log.delete(objectKey(hiveId, w.workerId));
       return;
     }
     const backoff = w.state === WorkerState.BACKOFF && w.nextRestartAt ? `${w.nextRestartAt.seconds}.${w.nextRestartAt.nanos}` : "";
-    const now: WorkerMemo = { state: w.state, backoff, pid: w.pid, restartCount: w.restartCount, errors: errorsKey(w.errors) };
-    const before = this.workers.get(key);
-    this.workers.set(key, now);
+    const errors = errorsKey(w.errors);
+    if (memos === undefined) this.workers.set(hiveId, (memos = new Map()));
+    const before = memos.get(w.workerId);
+    // Most reports change only numbers: the memo stays as it is (no object per worker per report).
+    if (before && before.state === w.state && before.backoff === backoff && before.pid === w.pid && before.restartCount === w.restartCount && before.errors === errors) return;
+    const now: WorkerMemo = { state: w.state, backoff, pid: w.pid, restartCount: w.restartCount, errors };
+    memos.set(w.workerId, now);
     const id = w.workerId;
     if (!before) {
       this.add(hiveId, id, revision, normal("Started", `pid ${w.pid}${w.model ? `, model ${w.model}` : ""}${w.restartCount > 0 ? `, ${w.restartCount} restarts so far` : ""}`));

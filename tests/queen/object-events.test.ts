@@ -108,10 +108,20 @@ describe("ObjectEvents (per-object event log from the registry's changes)", () =
     registry.hello(makeHiveInfo("h1"), "i");
     registry.applyReport("h1", "i", makeReport(1, [], [makeWorker("w1", { state: WorkerState.RUNNING })]));
     expect(events.log.objects).toBe(2);
+    registry.hello(makeHiveInfo("h10"), "i"); // a hive id the first one is a prefix of
+    registry.applyReport("h10", "i", makeReport(1, [], [makeWorker("w1", { state: WorkerState.RUNNING })]));
     registry.evict("h1", "test");
     expect(events.list("h1")).toEqual([]);
     expect(events.list("h1", "w1")).toEqual([]);
-    expect(events.log.objects).toBe(0);
+    expect(events.log.objects).toBe(2);
+    expect(reasons(events, "h10", "w1")).toEqual(["Started: pid 1000, model llama-3-8b"]);
+    // Back after the eviction: its worker is new again.
+    registry.hello(makeHiveInfo("h1"), "i2");
+    registry.applyReport("h1", "i2", makeReport(1, [], [makeWorker("w1", { state: WorkerState.RUNNING })]));
+    expect(reasons(events, "h1", "w1")).toEqual(["Started: pid 1000, model llama-3-8b"]);
+    registry.evict("h10", "test");
+    expect(events.list("h10", "w1")).toEqual([]);
+    expect(events.log.objects).toBe(2);
   });
 
   it("stays bounded per object and in number of objects", () => {
