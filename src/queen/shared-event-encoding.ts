@@ -34,8 +34,25 @@ interface UnknownField {
   data: Uint8Array;
 }
 
-/** Per event and type it was sent as: null once sent to one watcher, the encoded field from the second on. */
-const encoded = new WeakMap<RegistryEvent, Map<ChangeType, UnknownField | null>>();
+/** One type an event was sent as: `field` null once sent to one watcher, the encoded field from the second on. */
+interface EncodedAs {
+  readonly type: ChangeType;
+  field: UnknownField | null;
+  /** Another type (a watcher's filter can make an UPDATED an ADDED or REMOVED): rare, so a list. */
+  next: EncodedAs | undefined;
+}
+
+/** Per event, the types it was sent as (no Map per event: events are many and short-lived). */
+const encoded = new WeakMap<RegistryEvent, EncodedAs>();
+
+/** The event's entry for `type`, made on first use. */
+function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
+  const first = encoded.get(event);
+  for (let e = first; e !== undefined; e = e.next) if (e.type === type) return e;
+  const entry: EncodedAs = { type, field: null, next: first };
+  encoded.set(event, entry);
+  return entry;
+}
 
 /**
  * A WatchResponse for an event whose `hive`/`worker` part is encoded once and shared by every
@@ -47,19 +64,17 @@ const encoded = new WeakMap<RegistryEvent, Map<ChangeType, UnknownField | null>>
  * ordinary messages (see eventResponse).
  */
 export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
-  let byType = encoded.get(event);
-  if (!byType) encoded.set(event, (byType = new Map()));
-  let field = byType.get(type);
-  if (field === undefined && !(event.kind === "worker" && wireBytesOf(event.worker))) {
+  const existing = encoded.get(event);
+  let entry: EncodedAs | undefined;
+  for (let e = existing; e !== undefined && entry === undefined; e = e.next) if (e.type === type) entry = e;
+  if (entry === undefined && !(event.kind === "worker" && wireBytesOf(event.worker))) {
     // Most events reach one watcher only (each watching its own hives): encoding them apart would
     // cost more, unless the worker's bytes are at hand.
-    byType.set(type, null);
+    encoded.set(event, { type, field: null, next: existing });
     return eventResponse(event, type, epoch, snapshot, revision);
   }
-  if (!field) {
-    field = encodeEventField(event, type);
-    byType.set(type, field);
-  }
+  entry ??= encodedAs(event, type);
+  const field = (entry.field ??= encodeEventField(event, type));
   const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
   (response as { $unknown?: UnknownField[] }).$unknown = [field];
   return response;
@@ -160,11 +175,8 @@ export function encodeWatchResponse(response: WatchResponse): Uint8Array {
 
 /** The event's encoded `hive`/`worker` field for `type`, encoded on first use and kept with the event. */
 function sharedField(event: RegistryEvent, type: ChangeType): UnknownField {
-  let byType = encoded.get(event);
-  if (!byType) encoded.set(event, (byType = new Map()));
-  let field = byType.get(type);
-  if (!field) byType.set(type, (field = encodeEventField(event, type)));
-  return field;
+  const entry = encodedAs(event, type);
+  return (entry.field ??= encodeEventField(event, type));
 }
 
 function varintSize(n: number): number {
