@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { rmdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { plainFiles, type FileReader } from "../procfs/held-files.js";
 import { CgroupInUseError, cgroupError, errnoText, type CgroupHandle, type RemoveOptions } from "./cgroup-driver.js";
 import type { CollectionError } from "../../../gen/apiary/v1/telemetry_pb.js";
 
@@ -15,9 +16,9 @@ export function writeControl(path: string, value: string): string | undefined {
 }
 
 /** Reads one cgroup file, pushing an error (source "cgroup") when it cannot. */
-export function readControl(path: string, errors: CollectionError[]): string | undefined {
+export function readControl(path: string, errors: CollectionError[], files: FileReader = plainFiles): string | undefined {
   try {
-    return readFileSync(path, "utf8");
+    return files.read(path);
   } catch (err) {
     errors.push(cgroupError(`${path}: ${errnoText(err)}`));
     return undefined;

@@ -99,24 +99,26 @@ export class CgroupV1Driver implements CgroupDriver {
     const errors: CollectionError[] = [];
     const stats: CgroupStats = { errors };
     const memoryDir = handle.paths.memory;
+    const files = this.options.files;
     if (memoryDir) {
-      const usage = readControl(`${memoryDir}/memory.usage_in_bytes`, errors);
-      const memStat = readControl(`${memoryDir}/memory.stat`, errors);
+      const usage = readControl(`${memoryDir}/memory.usage_in_bytes`, errors, files);
+      const memStat = readControl(`${memoryDir}/memory.stat`, errors, files);
       if (usage !== undefined && /^\d+\s*$/.test(usage)) {
         const inactive = (memStat === undefined ? undefined : keyedValue(memStat, "total_inactive_file")) ?? 0n;
         const used = BigInt(usage.trim()) - inactive;
         stats.memoryBytes = used > 0n ? used : 0n;
       }
-      const oom = readControl(`${memoryDir}/memory.oom_control`, errors);
+      const oom = readControl(`${memoryDir}/memory.oom_control`, errors, files);
       if (oom !== undefined) stats.oomKilled = (keyedValue(oom, "oom_kill") ?? 0n) > 0n;
     }
     const cpuacctDir = handle.paths.cpuacct;
     if (cpuacctDir) {
-      const usage = readControl(`${cpuacctDir}/cpuacct.usage`, errors);
+      const usage = readControl(`${cpuacctDir}/cpuacct.usage`, errors, files);
       if (usage !== undefined && /^\d+\s*$/.test(usage)) stats.cpuUsageNs = BigInt(usage.trim());
     }
     const anyDir = memoryDir ?? Object.values(handle.paths)[0];
     if (anyDir) {
+      // Not through a kept descriptor: v1 keeps a pid list per open file for a while, so a re-read can be stale.
       const procs = readControl(`${anyDir}/cgroup.procs`, errors);
       if (procs !== undefined) stats.pids = parsePids(procs);
     }

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import type { CollectionError } from "../../../gen/apiary/v1/telemetry_pb.js";
+import type { FileReader } from "../procfs/held-files.js";
 import {
   cgroupError,
   cpuQuotaUs,
@@ -23,6 +24,8 @@ export interface CgroupTreeOptions {
   root: string;
   /** Path of the hive's parent group below the root, e.g. "apiary". */
   parent: string;
+  /** How readStats reads control files (default: readFileSync each time). */
+  files?: FileReader;
 }
 
 function readControllers(dir: string): string[] | undefined {
@@ -106,14 +109,16 @@ export class CgroupV2Driver implements CgroupDriver {
     const dir = handle.paths.unified;
     const errors: CollectionError[] = [];
     const stats: CgroupStats = { errors };
-    const memory = readControl(`${dir}/memory.current`, errors);
+    const files = this.options.files;
+    const memory = readControl(`${dir}/memory.current`, errors, files);
     if (memory !== undefined && /^\d+\s*$/.test(memory)) stats.memoryBytes = BigInt(memory.trim());
-    const cpu = readControl(`${dir}/cpu.stat`, errors);
+    const cpu = readControl(`${dir}/cpu.stat`, errors, files);
     const usageUsec = cpu === undefined ? undefined : keyedValue(cpu, "usage_usec");
     if (usageUsec !== undefined) stats.cpuUsageNs = usageUsec * 1000n;
     // io.stat is absent when the io controller is not enabled: the caller then counts /proc.
     const io = readOptional(`${dir}/io.stat`, errors);
     if (io !== undefined) Object.assign(stats, parseIoStat(io));
+    // Read afresh, not through a kept descriptor (cgroup v1 keeps a stale pid list per open file; here for symmetry).
     const procs = readControl(`${dir}/cgroup.procs`, errors);
     if (procs !== undefined) stats.pids = parsePids(procs);
     const events = readOptional(`${dir}/memory.events`, errors);

@@ -1,6 +1,6 @@
 // /proc files are generated in memory by the kernel: a synchronous read costs microseconds, while
 // fs/promises pays for open, read and close on the thread pool (10x the CPU per tick, measured).
-import { readFileSync } from "node:fs";
+import { plainFiles, type FileReader } from "./held-files.js";
 
 /** Storage I/O of a process (and its reaped children), from /proc/<pid>/io. */
 export interface ProcIo {
@@ -18,10 +18,10 @@ export function parseProcIo(text: string): ProcIo | undefined {
 }
 
 /** Reads /proc/<pid>/io. Never throws: EACCES, a vanished process or bad text become an error. */
-export async function readProcIo(pid: number, procRoot = "/proc"): Promise<ProcIoResult> {
+export async function readProcIo(pid: number, procRoot = "/proc", files: FileReader = plainFiles): Promise<ProcIoResult> {
   const path = `${procRoot}/${pid}/io`;
   try {
-    const io = parseProcIo(readFileSync(path, "utf8"));
+    const io = parseProcIo(files.read(path));
     return io ? { ok: true, io } : { ok: false, error: `${path}: no read_bytes/write_bytes` };
   } catch (err) {
     return { ok: false, error: `${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };

@@ -1,6 +1,6 @@
 // /proc files are generated in memory by the kernel: a synchronous read costs microseconds, while
 // fs/promises pays for open, read and close on the thread pool (10x the CPU per tick, measured).
-import { readFileSync } from "node:fs";
+import { plainFiles, type FileReader } from "./held-files.js";
 
 /** The fields of /proc/<pid>/stat the hive uses. Times are in clock ticks. */
 export interface ProcStat {
@@ -52,9 +52,9 @@ export function parseProcStat(text: string): ProcStat | undefined {
 }
 
 /** Reads /proc/<pid>/stat; undefined when the process is gone or the file is unreadable. */
-export async function readProcStat(pid: number, procRoot = "/proc"): Promise<ProcStat | undefined> {
+export async function readProcStat(pid: number, procRoot = "/proc", files: FileReader = plainFiles): Promise<ProcStat | undefined> {
   try {
-    return parseProcStat(readFileSync(`${procRoot}/${pid}/stat`, "utf8"));
+    return parseProcStat(files.read(`${procRoot}/${pid}/stat`));
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 // /proc is in memory: listing it synchronously is far cheaper than through the thread pool.
 import { readdirSync } from "node:fs";
+import { plainFiles, type FileReader } from "./held-files.js";
 import { isDeadState, readProcStat, type ProcStat } from "./proc-stat.js";
 
 /**
@@ -69,9 +70,9 @@ export async function scanProcessTable(procRoot = "/proc"): Promise<ProcessTable
  * A table of only the given processes (those that are alive): enough when every worker lives in
  * a cgroup whose member list names its processes, without reading every process of the machine.
  */
-export async function readProcessTable(pids: Iterable<number>, procRoot = "/proc"): Promise<ProcessTable> {
+export async function readProcessTable(pids: Iterable<number>, procRoot = "/proc", files: FileReader = plainFiles): Promise<ProcessTable> {
   pids = [...new Set(pids)];
-  const stats = await Promise.all((pids as number[]).map((pid) => readProcStat(pid, procRoot)));
+  const stats = await Promise.all((pids as number[]).map((pid) => readProcStat(pid, procRoot, files)));
   const processes = new Map<number, ProcStat>();
   for (const stat of stats) if (stat && !isDeadState(stat.state)) processes.set(stat.pid, stat);
   return new ProcessTable(processes);

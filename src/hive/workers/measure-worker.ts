@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CollectionErrorSchema, type CollectionError } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { CgroupDriver, CgroupHandle, CgroupStats } from "../cgroup/cgroup-driver.js";
+import { plainFiles, type FileReader } from "../procfs/held-files.js";
 import { readProcIo } from "../procfs/proc-io.js";
 import type { ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
@@ -37,6 +38,7 @@ export async function measureWorker(
   procRoot: string,
   /** The cgroup's counters when the caller has read them already this tick. */
   cgroupStats?: CgroupStats,
+  files: FileReader = plainFiles,
 ): Promise<Measurement> {
   const stats = handle.mode === "none" ? { errors: [] as CollectionError[] } : (cgroupStats ?? driver.readStats(handle));
   const errors = [...stats.errors];
@@ -63,7 +65,7 @@ export async function measureWorker(
     m.ioReadBytes = stats.ioReadBytes;
     m.ioWriteBytes = stats.ioWriteBytes;
   } else {
-    const ios = await Promise.all(pids.map((pid) => readProcIo(pid, procRoot)));
+    const ios = await Promise.all(pids.map((pid) => readProcIo(pid, procRoot, files)));
     let read = 0;
     let write = 0;
     let failed = false;

@@ -7,6 +7,7 @@ import type { CgroupDriver, CgroupMode, CgroupStats } from "../cgroup/cgroup-dri
 import { createCgroupDriver } from "../cgroup/create-cgroup-driver.js";
 import { detectCgroupMode } from "../cgroup/detect-cgroup-mode.js";
 import { readBootTimeMs } from "../procfs/meminfo.js";
+import { HeldFiles } from "../procfs/held-files.js";
 import { readProcessTable, scanProcessTable, type ProcessTable } from "../procfs/process-table.js";
 import { systemConstants } from "../procfs/system-constants.js";
 import type { EngineTarget } from "../engine/engine-scraper.js";
@@ -82,6 +83,8 @@ export class WorkerSupervisor {
   private readonly reserved = new Set<string>();
   private readonly exitListeners = new Set<(t: WorkerTelemetry) => void>();
   private readonly procRoot: string;
+  /** The files every tick reads again (cgroup counters, the workers' /proc entries), kept open between ticks. */
+  private readonly files = new HeldFiles();
   private readonly logDir: string;
   private bootTimeMs = 0;
   private closed = false;
@@ -114,7 +117,7 @@ export class WorkerSupervisor {
     const root = this.opts.cgroupRoot ?? "/sys/fs/cgroup";
     const wanted = this.opts.cgroupMode ?? "auto";
     this.mode = wanted === "auto" ? await detectCgroupMode(root) : wanted;
-    this.driver = createCgroupDriver(this.mode, { root, parent: this.opts.cgroupParent });
+    this.driver = createCgroupDriver(this.mode, { root, parent: this.opts.cgroupParent, files: this.files });
     systemConstants();
     this.bootTimeMs = await readBootTimeMs(this.procRoot);
     this.opts.logger.info({ cgroupMode: this.mode, cgroupRoot: root, cgroupParent: this.opts.cgroupParent }, "worker supervisor ready");
@@ -353,7 +356,7 @@ export class WorkerSupervisor {
     let tableError = "";
     try {
       table = cgroupStats && cgroupStats.every((s) => s.pids !== undefined)
-        ? await readProcessTable(records.flatMap((r, i) => [r.state.pid, ...r.identity.knownPids.keys(), ...(cgroupStats[i].pids ?? [])]), this.procRoot)
+        ? await readProcessTable(records.flatMap((r, i) => [r.state.pid, ...r.identity.knownPids.keys(), ...(cgroupStats[i].pids ?? [])]), this.procRoot, this.files)
         : await scanProcessTable(this.procRoot);
     } catch (err) {
       tableError = `${this.procRoot}: ${String(err)}`;
@@ -377,6 +380,7 @@ export class WorkerSupervisor {
       samples.push({ telemetry: record.final!, pids: [] });
       this.finals.delete(record.state.workerId);
     }
+    this.files.sweep(); // what this tick did not read (ended processes, removed cgroups) closes
     return samples.sort((a, b) => compareIds(a.telemetry.workerId, b.telemetry.workerId));
   }
 
@@ -385,7 +389,7 @@ export class WorkerSupervisor {
     try {
       if (!table) throw new Error(tableError);
       const atNs = process.hrtime.bigint();
-      const m = await measureWorker(table, record.identity, this.driver, record.state.cgroup, this.procRoot, cgroupStats);
+      const m = await measureWorker(table, record.identity, this.driver, record.state.cgroup, this.procRoot, cgroupStats, this.files);
       const rates = record.rates.update({ atNs, cpuNs: m.cpuNs, ioReadBytes: m.ioReadBytes, ioWriteBytes: m.ioWriteBytes });
       telemetry.cpuPct = rates.cpuPct;
       telemetry.ioReadBytesPerSec = rates.ioReadBytesPerSec;
@@ -441,6 +445,7 @@ export class WorkerSupervisor {
     await Promise.all([...this.finals.values()].map((r) => r.cleanup));
     // The hive's own parent group goes with the last worker; one left running keeps it.
     if (opts.stopWorkers || leftRunning === 0) await this.driver.removeParent();
+    this.files.close();
     this.opts.logger.info({ stopWorkers: opts.stopWorkers }, "worker supervisor closed");
   }
 }

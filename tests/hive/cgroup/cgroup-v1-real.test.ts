@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import { afterAll, describe, expect, it } from "vitest";
 import { CgroupV1Driver, V1_CONTROLLERS } from "../../../src/hive/cgroup/cgroup-v1-driver.js";
 import { detectCgroupMode } from "../../../src/hive/cgroup/detect-cgroup-mode.js";
+import { HeldFiles } from "../../../src/hive/procfs/held-files.js";
+import { waitUntil } from "../../helpers/wait.js";
 
 // This machine mounts the v1 controllers separately under /sys/fs/cgroup.
 const ROOT = "/sys/fs/cgroup";
@@ -106,5 +108,42 @@ describe("cgroup v1 driver on the real tree", () => {
       expect(existsSync(`${ROOT}/${controller}/${PARENT}`)).toBe(true); // the level above is shared by other hives
     }
     expect(await hiveDriver.removeParent()).toBe(true);
+  });
+
+  it("reads its counters through kept descriptors: a group removed and made again at its path reads as the new one", async () => {
+    const files = new HeldFiles();
+    const held = new CgroupV1Driver({ root: ROOT, parent: PARENT, files });
+    const inGroup = async (handle: Awaited<ReturnType<typeof held.create>>) => {
+      const child = spawn("/bin/sh", ["-c", 'for f in "$@"; do echo $$ > "$f"; done; exec sleep 30', "x", ...handle.procsFiles], { stdio: "ignore" });
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      // In the group once the plain driver (a fresh read of cgroup.procs) lists it.
+      await waitUntil(() => driver.readStats(handle).pids?.includes(child.pid!) === true, "the process in its group");
+      return { pid: child.pid!, end: async () => (child.kill("SIGKILL"), await exited) };
+    };
+    try {
+      const first = await held.create("again", {});
+      const one = await inGroup(first);
+      expect(held.readStats(first)).toMatchObject({ errors: [], pids: [one.pid] });
+      const kept = files.size;
+      expect(kept).toBeGreaterThan(0);
+      await one.end();
+      expect((await held.remove(first)).removed).toBe(true);
+      const second = await held.create("again", {});
+      const two = await inGroup(second);
+      try {
+        // The descriptors kept from the removed group fail (ENODEV): each is opened again, no error.
+        const stats = held.readStats(second);
+        expect(stats.errors).toEqual([]);
+        expect(stats.pids).toEqual([two.pid]);
+        expect(stats.memoryBytes).toBeDefined();
+        expect(stats.cpuUsageNs).toBeDefined();
+        expect(files.size).toBe(kept);
+      } finally {
+        await two.end();
+        expect((await held.remove(second)).removed).toBe(true);
+      }
+    } finally {
+      files.close();
+    }
   });
 });
