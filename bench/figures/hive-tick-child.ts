@@ -20,6 +20,7 @@ import { summarize } from "../lib/stats.js";
 const [workers, ticks] = process.argv.slice(2, 4).map(Number);
 // "none" (default), or "auto": real cgroups where the machine has them (a parent of this process's own).
 const cgroupMode = (process.argv[4] ?? "none") as "none" | "auto";
+const warmupTicks = Number(process.argv[5] ?? 50);
 const fakeSmi = fileURLToPath(new URL("../../examples/fake-nvidia-smi/fake-nvidia-smi", import.meta.url));
 const logger = pino({ level: "silent" });
 const stateDir = mkdtempSync(join(tmpdir(), "apiary-bench-hive-"));
@@ -48,7 +49,7 @@ try {
   const snapshot: GpuSnapshotView = await probe.probe();
   const fixed: GpuProber = { probe: async () => snapshot, last: () => snapshot };
   const monitor = new Monitor({ sampler: supervisor, gpu: fixed, logger, intervalMs: 10_000 });
-  for (let i = 0; i < 5; i++) await monitor.tick();
+  for (let i = 0; i < warmupTicks; i++) await monitor.tick();
   const cpuMs: number[] = [];
   const wallMs: number[] = [];
   let reported = 0;
