@@ -162,7 +162,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
           ]
         : []),
     ],
-    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat)],
+    // Workers keep their wire bytes for Watch only while someone watches.
+    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat, () => hub.watcherCount > 0)],
     http2Streams: [watchHttp2Streams(service.watch)].filter((h) => h !== undefined),
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,

@@ -132,6 +132,11 @@ export class WatchHub {
   }
 
   /** Open watchers and their undelivered entry counts. */
+  /** Open Watch streams. */
+  get watcherCount(): number {
+    return this.sessions.size;
+  }
+
   stats(): { id: number; pending: number }[] {
     return [...this.sessions].map((s) => ({ id: s.id, pending: s.queue.size() }));
   }

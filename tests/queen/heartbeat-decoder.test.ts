@@ -113,7 +113,7 @@ describe("HeartbeatDecoder", () => {
     let workers = 0;
     for (let seed = 1; seed <= 30; seed++) {
       const r = rng(seed * 7919);
-      const decoder = new HeartbeatDecoder();
+      const decoder = new HeartbeatDecoder(() => true);
       let report = randomMessage(r, HiveReportSchema) as HiveReport;
       for (let i = 0; i < 1 + Math.floor(r() * 6); i++) report.workers.push(randomMessage(r, WorkerTelemetrySchema, 1) as never);
       for (let step = 0; step < 25; step++) {
@@ -151,7 +151,7 @@ describe("HeartbeatDecoder", () => {
       const reportBytes = new BinaryWriter().tag(4, WireType.LengthDelimited).bytes(worker).finish();
       const twoReports = new Uint8Array([...reportBytes, ...toBinary(HiveReportSchema, randomMessage(r, HiveReportSchema) as HiveReport)]);
       const request = new BinaryWriter().tag(2, WireType.LengthDelimited).bytes(twoReports).finish();
-      expectSame(request, new HeartbeatDecoder());
+      expectSame(request, new HeartbeatDecoder(() => true));
     }
   });
 

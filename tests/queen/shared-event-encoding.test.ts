@@ -2,7 +2,7 @@ import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { HeartbeatRequestSchema, HiveHealth, HiveStatusSchema, QueenService, WatchResponseSchema } from "../../gen/apiary/v1/queen_pb.js";
+import { HeartbeatRequestSchema, HiveHealth, type HeartbeatRequest, HiveStatusSchema, QueenService, WatchResponseSchema } from "../../gen/apiary/v1/queen_pb.js";
 import { HiveReportSchema, WorkerTelemetrySchema } from "../../gen/apiary/v1/telemetry_pb.js";
 import { HeartbeatDecoder } from "../../src/queen/ingest/heartbeat-decoder.js";
 import { wireBytesOf } from "../../src/queen/ingest/wire-bytes.js";
@@ -97,14 +97,43 @@ describe("workers sent on in the bytes they came in", () => {
   });
 
   it("the heartbeat decoder keeps each worker's bytes, which decode to the worker", () => {
-    const decoded = new HeartbeatDecoder().decodeBytes(toBinary(HeartbeatRequestSchema, request));
+    const decoded = new HeartbeatDecoder(() => true).decodeBytes(toBinary(HeartbeatRequestSchema, request));
     const workers = decoded.kind.case === "report" ? decoded.kind.value.workers : [];
     expect(workers).toHaveLength(2);
     for (const w of workers) expect(equals(WorkerTelemetrySchema, fromBinary(WorkerTelemetrySchema, wireBytesOf(w)!), w)).toBe(true);
   });
 
+  it("only when asked: a decoder keeps them per report, as its flag says at each decode", () => {
+    let watched = false;
+    const decoder = new HeartbeatDecoder(() => watched);
+    const workersOf = (r: HeartbeatRequest) => (r.kind.case === "report" ? r.kind.value.workers : []);
+    const bytes = toBinary(HeartbeatRequestSchema, request);
+    expect(workersOf(decoder.decodeBytes(bytes)).map((w) => wireBytesOf(w))).toEqual([undefined, undefined]);
+    watched = true;
+    expect(workersOf(decoder.decodeBytes(bytes)).every((w) => wireBytesOf(w) !== undefined)).toBe(true);
+  });
+
+  it("a queen keeps them while someone watches, and not before", async () => {
+    const { queen, client } = await startTestQueen();
+    const hive = await TestHive.connect(queen.url, "h1");
+    const kept = () => [...queen.registry.hive("h1")!.workers.values()].map((w) => wireBytesOf(w) !== undefined);
+    try {
+      await hive.reportSynthetic({ workers: 2, gpus: 1 });
+      expect(kept()).toEqual([false, false]);
+      const abort = new AbortController();
+      const stream = client.watch({ maxBatch: 16 }, { signal: abort.signal })[Symbol.asyncIterator]();
+      for (let r = await stream.next(); !r.done && r.value.kind.case !== "snapshotEnd"; r = await stream.next());
+      await hive.reportSynthetic({ workers: 2, gpus: 1, tick: 1 });
+      expect(kept()).toEqual([true, true]);
+      abort.abort();
+    } finally {
+      hive.abort();
+      await queen.close();
+    }
+  });
+
   it("single and batched responses with kept bytes decode to the ordinary messages", () => {
-    const decoded = new HeartbeatDecoder().decodeBytes(toBinary(HeartbeatRequestSchema, request));
+    const decoded = new HeartbeatDecoder(() => true).decodeBytes(toBinary(HeartbeatRequestSchema, request));
     const workers = decoded.kind.case === "report" ? decoded.kind.value.workers : [];
     const events: RegistryEvent[] = workers.map((worker, i) => ({ revision: 200 + i, kind: "worker", type: ChangeType.Updated, hiveId: "hive-ü", worker }));
     for (const type of [ChangeType.Added, ChangeType.Updated, ChangeType.Removed]) {

@@ -34,8 +34,6 @@ const workerDecoder = new ReuseDecoder(WorkerTelemetrySchema, {
   // cpu_pct, memory_rss_bytes, io_read/write_bytes_per_sec, gpu_utilization_pct, vram_used_bytes,
   // process_count, uptime
   dynamic: [7, 8, 9, 10, 11, 12, 20, 22],
-  // Watch sends each worker on in the bytes it came in.
-  keepWireBytes: true,
 });
 const reportDecoder = new ReuseDecoder<HiveReport>(HiveReportSchema, {
   // seq, collected_at, memory_available_bytes
@@ -50,6 +48,12 @@ const reportDecoder = new ReuseDecoder<HiveReport>(HiveReportSchema, {
  */
 export class HeartbeatDecoder {
   private readonly slot: Slot = newSlot();
+
+  /**
+   * `keepWireBytes`: whether each worker keeps the bytes it came in, for Watch to send on (true
+   * while anyone watches: the copies cost the ingest path ~30 % of its in-process ceiling).
+   */
+  constructor(private readonly keepWireBytes: () => boolean = () => false) {}
 
   decode(frame: HeartbeatFrame): HeartbeatRequest {
     const fields = frame.$unknown ?? [];
@@ -66,6 +70,7 @@ export class HeartbeatDecoder {
       }
       if (pos + len === data.length) {
         let report: HiveReport;
+        workerDecoder.keepWireBytes = this.keepWireBytes();
         try {
           report = reportDecoder.decode(data, pos, data.length, this.slot);
         } catch (err) {
@@ -94,6 +99,7 @@ export class HeartbeatDecoder {
       }
       if (terminated && len >= 0 && pos + len === bytes.length) {
         let report: HiveReport;
+        workerDecoder.keepWireBytes = this.keepWireBytes();
         try {
           report = reportDecoder.decode(bytes, pos, bytes.length, this.slot);
         } catch (err) {

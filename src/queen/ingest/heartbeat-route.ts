@@ -17,12 +17,12 @@ export const RAW_HEARTBEAT_ENV = "APIARY_RAW_HEARTBEAT";
  * Plain gRPC (proto, uncompressed) skips connect-node's stream pipeline altogether: raw-grpc-stream.ts
  * serves those HTTP/2 streams with the same decoder, interceptors and handler.
  */
-export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>["heartbeat"]): BinaryRoute {
+export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>["heartbeat"], keepWireBytes: () => boolean = () => false): BinaryRoute {
   const real = QueenService.method.heartbeat;
   const method = { ...real, input: HeartbeatFrameSchema } as unknown as DescMethodBiDiStreaming;
   const service = { ...QueenService, methods: [method], method: { heartbeat: method } } as unknown as DescService;
   const decodeFrames: Interceptor = (next) => async (req) =>
-    req.stream ? next({ ...req, message: decodeEach(req.message as AsyncIterable<HeartbeatFrame>) } as typeof req) : next(req);
+    req.stream ? next({ ...req, message: decodeEach(req.message as AsyncIterable<HeartbeatFrame>, keepWireBytes) } as typeof req) : next(req);
   const raw = process.env[RAW_HEARTBEAT_ENV] !== "0";
   return {
     service,
@@ -35,7 +35,7 @@ export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>
               method: real,
               impl: heartbeat as (requests: AsyncIterable<HeartbeatRequest>, ctx: HandlerContext) => AsyncIterable<MessageShape<typeof HeartbeatResponseSchema>>,
               newDecoder: () => {
-                const decoder = new HeartbeatDecoder();
+                const decoder = new HeartbeatDecoder(keepWireBytes);
                 return (payload) => decoder.decodeBytes(payload);
               },
             },
@@ -46,11 +46,11 @@ export function heartbeatBinaryRoute(heartbeat: ServiceImpl<typeof QueenService>
 }
 
 /** Maps each frame to its request on the caller's pull, with no extra async generator per message. */
-function decodeEach(frames: AsyncIterable<HeartbeatFrame>): AsyncIterable<HeartbeatRequest> {
+function decodeEach(frames: AsyncIterable<HeartbeatFrame>, keepWireBytes: () => boolean): AsyncIterable<HeartbeatRequest> {
   return {
     [Symbol.asyncIterator]() {
       const it = frames[Symbol.asyncIterator]();
-      const decoder = new HeartbeatDecoder();
+      const decoder = new HeartbeatDecoder(keepWireBytes);
       return {
         next: () => it.next().then((r) => (r.done ? r : { done: false, value: decoder.decode(r.value) })),
         return: (value?: unknown) => (it.return ? it.return(value) : Promise.resolve({ done: true as const, value: undefined })) as Promise<IteratorResult<HeartbeatRequest>>,

@@ -20,15 +20,17 @@ import { rememberWireBytes } from "./wire-bytes.js";
 export class ReuseDecoder<T extends Message> {
   private readonly dynamic = new Map<number, DynamicField>();
   private readonly children = new Map<number, { localName: string; decoder: ReuseDecoder<Message> }>();
-  private readonly keepWireBytes: boolean;
+  /**
+   * Remember a copy of each decoded message's bytes with it (see wire-bytes.ts). Read at every
+   * decode: whoever decodes sets it first (decoding is synchronous).
+   */
+  keepWireBytes = false;
 
-  /** `keepWireBytes`: remember a copy of each decoded message's bytes with it (see wire-bytes.ts). */
   constructor(
     readonly schema: DescMessage,
-    spec: { dynamic: number[]; children?: Record<number, ReuseDecoder<Message>>; keepWireBytes?: boolean },
+    spec: { dynamic: number[]; children?: Record<number, ReuseDecoder<Message>> },
   ) {
     this.copy = shallowCopier(schema);
-    this.keepWireBytes = spec.keepWireBytes ?? false;
     for (const no of spec.dynamic) {
       const field = fieldOf(schema, no);
       this.dynamic.set(no, dynamicField(field));
