@@ -1,6 +1,6 @@
 import type { EngineLoad } from "../../gen/apiary/v1/telemetry_pb.js";
 import { EngineKind } from "../../gen/apiary/v1/telemetry_pb.js";
-import { checkEnum, checkNumber, checkText, checkTimestamp } from "../rpc/field-checks.js";
+import { checkEnum, checkNumber, checkText, checkTimestamp, within } from "../rpc/field-checks.js";
 
 /** More requests than any engine holds; more tokens per second than any machine makes. */
 const MAX_REQUESTS = 10_000_000;
@@ -9,22 +9,30 @@ const MAX_TOKENS_PER_SEC = 1e9;
 /** Checks a reported EngineLoad; throws INVALID_ARGUMENT naming the field. */
 export function validateEngineLoad(field: string, load: EngineLoad | undefined): void {
   if (!load) return;
+  try {
+    engineLoadFields(load);
+  } catch (err) {
+    throw within(field, err);
+  }
+}
+
+function engineLoadFields(load: EngineLoad): void {
   // Kinds added later by newer hives are accepted (an older queen treats them as unknown).
-  checkEnum(`${field}.kind`, load.kind, EngineKind.UNSPECIFIED, 1000);
-  checkText(`${field}.version`, load.version, 128);
-  checkText(`${field}.model`, load.model, 1024);
-  checkText(`${field}.endpoint`, load.endpoint, 2048);
-  checkNumber(`${field}.requests_running`, load.requestsRunning, 0, MAX_REQUESTS);
-  checkNumber(`${field}.requests_waiting`, load.requestsWaiting, 0, MAX_REQUESTS);
-  checkNumber(`${field}.kv_cache_usage_ratio`, load.kvCacheUsageRatio, 0, 1);
-  checkNumber(`${field}.prompt_tokens_per_sec`, load.promptTokensPerSec, 0, MAX_TOKENS_PER_SEC);
-  checkNumber(`${field}.generation_tokens_per_sec`, load.generationTokensPerSec, 0, MAX_TOKENS_PER_SEC);
-  checkTimestamp(`${field}.ttft_p50`, load.ttftP50);
-  checkTimestamp(`${field}.ttft_p95`, load.ttftP95);
-  checkTimestamp(`${field}.inter_token_latency_p50`, load.interTokenLatencyP50);
-  checkTimestamp(`${field}.inter_token_latency_p95`, load.interTokenLatencyP95);
-  checkTimestamp(`${field}.age`, load.age);
-  checkTimestamp(`${field}.sampled_at`, load.sampledAt);
+  checkEnum("kind", load.kind, EngineKind.UNSPECIFIED, 1000);
+  checkText("version", load.version, 128);
+  checkText("model", load.model, 1024);
+  checkText("endpoint", load.endpoint, 2048);
+  checkNumber("requests_running", load.requestsRunning, 0, MAX_REQUESTS);
+  checkNumber("requests_waiting", load.requestsWaiting, 0, MAX_REQUESTS);
+  checkNumber("kv_cache_usage_ratio", load.kvCacheUsageRatio, 0, 1);
+  checkNumber("prompt_tokens_per_sec", load.promptTokensPerSec, 0, MAX_TOKENS_PER_SEC);
+  checkNumber("generation_tokens_per_sec", load.generationTokensPerSec, 0, MAX_TOKENS_PER_SEC);
+  checkTimestamp("ttft_p50", load.ttftP50);
+  checkTimestamp("ttft_p95", load.ttftP95);
+  checkTimestamp("inter_token_latency_p50", load.interTokenLatencyP50);
+  checkTimestamp("inter_token_latency_p95", load.interTokenLatencyP95);
+  checkTimestamp("age", load.age);
+  checkTimestamp("sampled_at", load.sampledAt);
 }
 
 /** Equal in everything a watcher needs; sampled_at and age are left out (they change every scrape). */

@@ -12,6 +12,7 @@ import {
   checkText,
   checkTimestamp,
   invalid,
+  within,
 } from "../rpc/field-checks.js";
 import { checkArgv, checkGpuIds, checkModel, checkWorkerId, checkWorkerLabels, WORKER_FIELD_LIMITS } from "../rpc/worker-fields.js";
 import { validateEngineLoad } from "./engine-load-checks.js";
@@ -47,58 +48,74 @@ export function validateHello(hello: HiveHello): asserts hello is HiveHello & { 
 }
 
 function validateDevice(field: string, d: GpuDevice): void {
-  checkId(`${field}.uuid`, d.uuid, 128);
-  checkNumber(`${field}.index`, d.index, 0, 4096);
-  checkText(`${field}.name`, d.name, 256);
-  checkBigint(`${field}.memory_total_bytes`, d.memoryTotalBytes, REPORT_LIMITS.maxBytes);
-  checkBigint(`${field}.memory_used_bytes`, d.memoryUsedBytes, REPORT_LIMITS.maxBytes);
-  checkNumber(`${field}.utilization_pct`, d.utilizationPct, 0, 100);
-  checkNumber(`${field}.memory_utilization_pct`, d.memoryUtilizationPct, 0, 100);
-  checkNumber(`${field}.temperature_c`, d.temperatureC, -273, 500);
-  checkNumber(`${field}.power_draw_w`, d.powerDrawW, 0, REPORT_LIMITS.maxPowerW);
-  checkNumber(`${field}.power_limit_w`, d.powerLimitW, 0, REPORT_LIMITS.maxPowerW);
-  checkText(`${field}.compute_capability`, d.computeCapability, 16);
-  checkText(`${field}.pci_bus_id`, d.pciBusId, 64);
+  try {
+    deviceFields(d);
+  } catch (err) {
+    throw within(field, err);
+  }
+}
+
+function deviceFields(d: GpuDevice): void {
+  checkId("uuid", d.uuid, 128);
+  checkNumber("index", d.index, 0, 4096);
+  checkText("name", d.name, 256);
+  checkBigint("memory_total_bytes", d.memoryTotalBytes, REPORT_LIMITS.maxBytes);
+  checkBigint("memory_used_bytes", d.memoryUsedBytes, REPORT_LIMITS.maxBytes);
+  checkNumber("utilization_pct", d.utilizationPct, 0, 100);
+  checkNumber("memory_utilization_pct", d.memoryUtilizationPct, 0, 100);
+  checkNumber("temperature_c", d.temperatureC, -273, 500);
+  checkNumber("power_draw_w", d.powerDrawW, 0, REPORT_LIMITS.maxPowerW);
+  checkNumber("power_limit_w", d.powerLimitW, 0, REPORT_LIMITS.maxPowerW);
+  checkText("compute_capability", d.computeCapability, 16);
+  checkText("pci_bus_id", d.pciBusId, 64);
 }
 
 /** Every rule a reported worker must follow; throws INVALID_ARGUMENT naming the first field that breaks one. */
 export function validateWorker(field: string, w: WorkerTelemetry): void {
-  checkWorkerId(`${field}.worker_id`, w.workerId);
-  checkNumber(`${field}.pid`, w.pid, 0, 2 ** 31 - 1);
-  checkModel(`${field}.model`, w.model);
-  checkGpuIds(`${field}.gpu_uuids`, w.gpuUuids);
-  checkEnum(`${field}.state`, w.state, WorkerState.STARTING, WorkerState.BACKOFF);
-  checkTimestamp(`${field}.started_at`, w.startedAt);
-  checkNumber(`${field}.cpu_pct`, w.cpuPct, 0, REPORT_LIMITS.maxCpuPct);
-  checkBigint(`${field}.memory_rss_bytes`, w.memoryRssBytes, REPORT_LIMITS.maxBytes);
-  checkNumber(`${field}.io_read_bytes_per_sec`, w.ioReadBytesPerSec, 0, REPORT_LIMITS.maxIoBytesPerSec);
-  checkNumber(`${field}.io_write_bytes_per_sec`, w.ioWriteBytesPerSec, 0, REPORT_LIMITS.maxIoBytesPerSec);
-  // Summed over the worker's GPUs: 0–100 per GPU.
-  checkNumber(`${field}.gpu_utilization_pct`, w.gpuUtilizationPct, 0, 100 * Math.max(1, w.gpuUuids.length));
-  checkBigint(`${field}.vram_used_bytes`, w.vramUsedBytes, REPORT_LIMITS.maxBytes);
-  if (w.limits) checkBigint(`${field}.limits.memory_max_bytes`, w.limits.memoryMaxBytes, WORKER_FIELD_LIMITS.memoryMaxBytes);
-  checkText(`${field}.exit_signal`, w.exitSignal, 32);
-  checkWorkerLabels(`${field}.labels`, w.labels);
-  checkCount(`${field}.errors`, w.errors.length, REPORT_LIMITS.maxErrors);
-  w.errors.forEach((e, i) => {
-    checkText(`${field}.errors[${i}].source`, e.source, 64);
-    checkText(`${field}.errors[${i}].message`, e.message, 4096);
-  });
-  checkArgv(`${field}.argv`, w.argv);
-  checkText(`${field}.log_path`, w.logPath, 4096);
-  checkText(`${field}.cgroup_path`, w.cgroupPath, 4096);
-  checkTimestamp(`${field}.uptime`, w.uptime);
-  checkText(`${field}.reason`, w.reason, 64);
-  checkTimestamp(`${field}.ended_at`, w.endedAt);
-  checkEnum(`${field}.restart_policy`, w.restartPolicy, RestartPolicy.UNSPECIFIED, RestartPolicy.ALWAYS);
-  checkTimestamp(`${field}.next_restart_at`, w.nextRestartAt);
-  if (w.lastExit) {
-    checkEnum(`${field}.last_exit.state`, w.lastExit.state, WorkerState.UNSPECIFIED, WorkerState.FAILED);
-    checkText(`${field}.last_exit.exit_signal`, w.lastExit.exitSignal, 32);
-    checkText(`${field}.last_exit.reason`, w.lastExit.reason, 4096);
-    checkTimestamp(`${field}.last_exit.ended_at`, w.lastExit.endedAt);
+  try {
+    workerFields(w);
+  } catch (err) {
+    throw within(field, err);
   }
-  validateEngineLoad(`${field}.engine_load`, w.engineLoad);
+}
+
+function workerFields(w: WorkerTelemetry): void {
+  checkWorkerId("worker_id", w.workerId);
+  checkNumber("pid", w.pid, 0, 2 ** 31 - 1);
+  checkModel("model", w.model);
+  checkGpuIds("gpu_uuids", w.gpuUuids);
+  checkEnum("state", w.state, WorkerState.STARTING, WorkerState.BACKOFF);
+  checkTimestamp("started_at", w.startedAt);
+  checkNumber("cpu_pct", w.cpuPct, 0, REPORT_LIMITS.maxCpuPct);
+  checkBigint("memory_rss_bytes", w.memoryRssBytes, REPORT_LIMITS.maxBytes);
+  checkNumber("io_read_bytes_per_sec", w.ioReadBytesPerSec, 0, REPORT_LIMITS.maxIoBytesPerSec);
+  checkNumber("io_write_bytes_per_sec", w.ioWriteBytesPerSec, 0, REPORT_LIMITS.maxIoBytesPerSec);
+  // Summed over the worker's GPUs: 0–100 per GPU.
+  checkNumber("gpu_utilization_pct", w.gpuUtilizationPct, 0, 100 * Math.max(1, w.gpuUuids.length));
+  checkBigint("vram_used_bytes", w.vramUsedBytes, REPORT_LIMITS.maxBytes);
+  if (w.limits) checkBigint("limits.memory_max_bytes", w.limits.memoryMaxBytes, WORKER_FIELD_LIMITS.memoryMaxBytes);
+  checkText("exit_signal", w.exitSignal, 32);
+  checkWorkerLabels("labels", w.labels);
+  checkCount("errors", w.errors.length, REPORT_LIMITS.maxErrors);
+  for (let i = 0; i < w.errors.length; i++) {
+    checkText(`errors[${i}].source`, w.errors[i].source, 64);
+    checkText(`errors[${i}].message`, w.errors[i].message, 4096);
+  }
+  checkArgv("argv", w.argv);
+  checkText("log_path", w.logPath, 4096);
+  checkText("cgroup_path", w.cgroupPath, 4096);
+  checkTimestamp("uptime", w.uptime);
+  checkText("reason", w.reason, 64);
+  checkTimestamp("ended_at", w.endedAt);
+  checkEnum("restart_policy", w.restartPolicy, RestartPolicy.UNSPECIFIED, RestartPolicy.ALWAYS);
+  checkTimestamp("next_restart_at", w.nextRestartAt);
+  if (w.lastExit) {
+    checkEnum("last_exit.state", w.lastExit.state, WorkerState.UNSPECIFIED, WorkerState.FAILED);
+    checkText("last_exit.exit_signal", w.lastExit.exitSignal, 32);
+    checkText("last_exit.reason", w.lastExit.reason, 4096);
+    checkTimestamp("last_exit.ended_at", w.lastExit.endedAt);
+  }
+  validateEngineLoad("engine_load", w.engineLoad);
 }
 
 /** A reported worker the queen left out, and why. */

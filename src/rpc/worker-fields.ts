@@ -37,11 +37,12 @@ export function checkModel(field: string, model: string): void {
 /** At most 64 GPUs, each 1–128 printable ASCII characters without spaces or commas (CUDA_VISIBLE_DEVICES). */
 export function checkGpuIds(field: string, ids: readonly string[]): void {
   checkCount(field, ids.length, WORKER_FIELD_LIMITS.maxGpus);
-  ids.forEach((id, i) => {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
     if (id.length === 0 || id.length > WORKER_FIELD_LIMITS.gpuUuidMax || !GPU_ID.test(id)) {
       throw invalid(`${field}[${i}]`, `must be 1–${WORKER_FIELD_LIMITS.gpuUuidMax} printable characters without spaces or commas`);
     }
-  });
+  }
 }
 
 /** Label keys like Kubernetes label keys, short printable values (the same rules as hive labels). */
@@ -52,10 +53,12 @@ export function checkWorkerLabels(field: string, labels: { readonly [k: string]:
 /** At most 1024 arguments of at most 64 KiB each, without NUL. */
 export function checkArgv(field: string, argv: readonly string[]): void {
   checkCount(field, argv.length, WORKER_FIELD_LIMITS.maxArgv);
-  argv.forEach((arg, i) => {
-    checkText(`${field}[${i}]`, arg, WORKER_FIELD_LIMITS.argMax);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    // The element's name is built only for an error.
+    if (arg.length > WORKER_FIELD_LIMITS.argMax) checkText(`${field}[${i}]`, arg, WORKER_FIELD_LIMITS.argMax);
     if (arg.includes("\0")) throw invalid(`${field}[${i}]`, "must not contain NUL");
-  });
+  }
 }
 
 export function checkMemoryLimit(field: string, bytes: bigint | undefined): void {
