@@ -94,6 +94,9 @@ describe("bad input on Heartbeat", () => {
     ["absurd memory", () => makeWorker("w-mem", { memoryRssBytes: 2n ** 63n }), /^report\.workers\[\d\]\.memory_rss_bytes/],
     ["a negative pid", () => makeWorker("w-pid", { pid: -5 }), /^report\.workers\[\d\]\.pid/],
     ["an infinite I/O rate", () => makeWorker("w-io", { ioReadBytesPerSec: Infinity }), /^report\.workers\[\d\]\.io_read_bytes_per_sec/],
+    ["an argument with a NUL", () => makeWorker("w-argv", { argv: ["python3", "a\0b"] }), /^report\.workers\[\d\]\.argv\[1\]: must not contain NUL/],
+    ["an engine KV cache ratio over 1", () => makeWorker("w-kv", { engineLoad: { kvCacheUsageRatio: 1.5 } }), /^report\.workers\[\d\]\.engine_load\.kv_cache_usage_ratio: must be within 0\.\.1/],
+    ["an error source over 64 characters", () => makeWorker("w-err", { errors: [{ source: "s".repeat(65), message: "m" }] }), /^report\.workers\[\d\]\.errors\[0\]\.source: must be at most 64/],
   ];
 
   for (const [name, build, message] of badWorkers) {
