@@ -1,6 +1,6 @@
 import type { EngineLoad } from "../../gen/apiary/v1/telemetry_pb.js";
 import { EngineKind } from "../../gen/apiary/v1/telemetry_pb.js";
-import { checkEnum, checkNumber, checkText, checkTimestamp, within } from "../rpc/field-checks.js";
+import { checkEnum, checkNumber, checkText, checkTimestamp, checkWithin } from "../rpc/field-checks.js";
 
 /** More requests than any engine holds; more tokens per second than any machine makes. */
 const MAX_REQUESTS = 10_000_000;
@@ -8,12 +8,7 @@ const MAX_TOKENS_PER_SEC = 1e9;
 
 /** Checks a reported EngineLoad; throws INVALID_ARGUMENT naming the field. */
 export function validateEngineLoad(field: string, load: EngineLoad | undefined): void {
-  if (!load) return;
-  try {
-    engineLoadFields(load);
-  } catch (err) {
-    throw within(field, err);
-  }
+  if (load) checkWithin(field, load, engineLoadFields);
 }
 
 function engineLoadFields(load: EngineLoad): void {

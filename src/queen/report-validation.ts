@@ -11,8 +11,8 @@ import {
   checkNumber,
   checkText,
   checkTimestamp,
+  checkWithin,
   invalid,
-  within,
 } from "../rpc/field-checks.js";
 import { checkArgv, checkGpuIds, checkModel, checkWorkerId, checkWorkerLabels, WORKER_FIELD_LIMITS } from "../rpc/worker-fields.js";
 import { validateEngineLoad } from "./engine-load-checks.js";
@@ -48,11 +48,7 @@ export function validateHello(hello: HiveHello): asserts hello is HiveHello & { 
 }
 
 function validateDevice(field: string, d: GpuDevice): void {
-  try {
-    deviceFields(d);
-  } catch (err) {
-    throw within(field, err);
-  }
+  checkWithin(field, d, deviceFields);
 }
 
 function deviceFields(d: GpuDevice): void {
@@ -72,11 +68,7 @@ function deviceFields(d: GpuDevice): void {
 
 /** Every rule a reported worker must follow; throws INVALID_ARGUMENT naming the first field that breaks one. */
 export function validateWorker(field: string, w: WorkerTelemetry): void {
-  try {
-    workerFields(w);
-  } catch (err) {
-    throw within(field, err);
-  }
+  checkWithin(field, w, workerFields);
 }
 
 function workerFields(w: WorkerTelemetry): void {

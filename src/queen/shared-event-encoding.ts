@@ -45,11 +45,16 @@ interface EncodedAs {
 /** Per event, the types it was sent as (no Map per event: events are many and short-lived). */
 const encoded = new WeakMap<RegistryEvent, EncodedAs>();
 
+function findEncoded(event: RegistryEvent, type: ChangeType): EncodedAs | undefined {
+  for (let e = encoded.get(event); e !== undefined; e = e.next) if (e.type === type) return e;
+  return undefined;
+}
+
 /** The event's entry for `type`, made on first use. */
 function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
-  const first = encoded.get(event);
-  for (let e = first; e !== undefined; e = e.next) if (e.type === type) return e;
-  const entry: EncodedAs = { type, field: null, next: first };
+  const found = findEncoded(event, type);
+  if (found) return found;
+  const entry: EncodedAs = { type, field: null, next: encoded.get(event) };
   encoded.set(event, entry);
   return entry;
 }
@@ -64,13 +69,11 @@ function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
  * ordinary messages (see eventResponse).
  */
 export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
-  const existing = encoded.get(event);
-  let entry: EncodedAs | undefined;
-  for (let e = existing; e !== undefined && entry === undefined; e = e.next) if (e.type === type) entry = e;
+  let entry = findEncoded(event, type);
   if (entry === undefined && !(event.kind === "worker" && wireBytesOf(event.worker))) {
     // Most events reach one watcher only (each watching its own hives): encoding them apart would
     // cost more, unless the worker's bytes are at hand.
-    encoded.set(event, { type, field: null, next: existing });
+    encodedAs(event, type);
     return eventResponse(event, type, epoch, snapshot, revision);
   }
   entry ??= encodedAs(event, type);

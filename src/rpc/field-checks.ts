@@ -7,12 +7,16 @@ export function invalid(field: string, problem: string): ConnectError {
 }
 
 /**
- * The error of checks that named their fields relative to `field` (e.g. "pid"), naming it in full
- * ("report.workers[3].pid"). Checks run on every report: building every full field name up front
- * was most of what validation allocated.
+ * Runs `checks`, which name fields relative to `field` (e.g. "pid"), and names the field in full
+ * ("report.workers[3].pid") in the error of one that fails. Checks run on every report: building
+ * every full field name up front was most of what validation allocated.
  */
-export function within(field: string, err: unknown): unknown {
-  return err instanceof ConnectError && err.code === Code.InvalidArgument ? new ConnectError(`${field}.${err.rawMessage}`, Code.InvalidArgument) : err;
+export function checkWithin<T>(field: string, value: T, checks: (value: T) => void): void {
+  try {
+    checks(value);
+  } catch (err) {
+    throw err instanceof ConnectError && err.code === Code.InvalidArgument ? new ConnectError(`${field}.${err.rawMessage}`, Code.InvalidArgument) : err;
+  }
 }
 
 const PRINTABLE_ID = /^[\x21-\x7e]+$/;

@@ -13,21 +13,18 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 const HIGH_WATER_FRAMES = 16;
 const LOW_WATER_FRAMES = 4;
 
-export type RawStreamMethod<I extends DescMessage, O extends DescMessage> =
-  | {
-      method: DescMethodBiDiStreaming<I, O>;
-      impl: (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>;
-      newDecoder: () => (payload: Uint8Array) => MessageShape<I>;
-      encode?: (message: MessageShape<O>) => Uint8Array;
-    }
-  | {
-      method: DescMethodServerStreaming<I, O>;
-      impl: (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>;
-      /** A decoder for one stream's requests (it may keep state between them); throws a ConnectError on bad bytes. */
-      newDecoder: () => (payload: Uint8Array) => MessageShape<I>;
-      /** Encodes a response (default: toBinary); must give bytes that decode to the message. */
-      encode?: (message: MessageShape<O>) => Uint8Array;
-    };
+interface RawStreamCodec<I extends DescMessage, O extends DescMessage> {
+  /** A decoder for one stream's requests (it may keep state between them); throws a ConnectError on bad bytes. */
+  newDecoder: () => (payload: Uint8Array) => MessageShape<I>;
+  /** Encodes a response (default: toBinary); must give bytes that decode to the message. */
+  encode?: (message: MessageShape<O>) => Uint8Array;
+}
+
+export type RawStreamMethod<I extends DescMessage, O extends DescMessage> = RawStreamCodec<I, O> &
+  (
+    | { method: DescMethodBiDiStreaming<I, O>; impl: (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>> }
+    | { method: DescMethodServerStreaming<I, O>; impl: (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>> }
+  );
 
 /**
  * Serves one streaming method (bidi or server-streaming) for gRPC clients (application/grpc,

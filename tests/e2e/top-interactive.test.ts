@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./helpers/cluster.js";
 import { APIARY_BIN } from "./helpers/apiary-process.js";
 import { pause } from "../../src/rpc/wait.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const SOCKET = `apiary-top-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync("tmux", ["-L", SOCKET, ...args], { encoding: "utf8" });
@@ -48,6 +49,12 @@ describe("apiary top on a terminal (tmux)", () => {
     // once both have reported memory.
     expect(workerOrder(screen(), [big, small])).toEqual([small, big]);
     if (process.env.APIARY_TOP_FRAME) execFileSync("sh", ["-c", `cat > ${process.env.APIARY_TOP_FRAME}`], { input: screen() });
+    // The 96 MiB demo fills its memory after it starts: sort once the queen has it above the other.
+    await waitUntil(async () => {
+      const { matches } = await cluster.queenClient.findWorkers({});
+      const rss = (id: string) => matches.find((m) => m.worker?.workerId === id)?.worker?.memoryRssBytes ?? 0n;
+      return rss(big) > rss(small);
+    }, "the big worker's memory reported above the small one's");
     tmux("send-keys", "-t", "top", "m");
     const byMem = await screenWhere((s) => s.includes("sort: mem") && workerOrder(s, [big, small]).length === 2, "sort by mem");
     expect(workerOrder(byMem, [big, small])).toEqual([big, small]);
