@@ -18,7 +18,7 @@ import { QueenPeerService } from "../../gen/apiary/v1/queen_peer_pb.js";
 import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.js";
 import type { HiveClaims } from "./heartbeat-handler.js";
 import { HiveSessions } from "./hive-sessions.js";
-import { heartbeatBinaryRoute } from "./ingest/heartbeat-route.js";
+import { heartbeatBinaryRoute, heartbeatHttp2Streams } from "./ingest/heartbeat-route.js";
 import { watchHttp2Streams } from "./watch-route.js";
 import { LivenessSweeper } from "./liveness-sweeper.js";
 import { MemoryRegistry } from "./memory-registry.js";
@@ -141,6 +141,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     minBookmarkIntervalMs: config.minBookmarkIntervalMs,
     events,
   });
+  // Workers keep their wire bytes for Watch only while someone watches.
+  const watched = () => hub.watcherCount > 0;
   const server = await startRpcServer({
     host,
     port,
@@ -162,9 +164,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
           ]
         : []),
     ],
-    // Workers keep their wire bytes for Watch only while someone watches.
-    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat, () => hub.watcherCount > 0)],
-    http2Streams: [watchHttp2Streams(service.watch)].filter((h) => h !== undefined),
+    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat, watched)],
+    http2Streams: [heartbeatHttp2Streams(service.heartbeat, watched), watchHttp2Streams(service.watch)].filter((h) => h !== undefined),
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
     ...security,

@@ -149,7 +149,7 @@ export function encodeWatchResponse(response: WatchResponse): Uint8Array {
   }
   const field = unknown[0];
   const revision = Number(response.revision);
-  const epoch = response.epoch === "" ? undefined : Buffer.from(response.epoch, "utf8");
+  const epoch = response.epoch === "" ? undefined : epochBytes(response.epoch);
   const fieldTag = (field.no << 3) | WireType.LengthDelimited;
   let size = varintSize(fieldTag) + field.data.length; // data is already length-prefixed
   if (revision !== 0) size += 1 + varintSize(revision);
@@ -174,6 +174,13 @@ export function encodeWatchResponse(response: WatchResponse): Uint8Array {
   pos = writeVarint(out, pos, fieldTag);
   out.set(field.data, pos);
   return out;
+}
+
+/** A queen has one epoch: its bytes are encoded once, not for every message. */
+let lastEpoch: { text: string; bytes: Uint8Array } | undefined;
+function epochBytes(epoch: string): Uint8Array {
+  if (lastEpoch?.text !== epoch) lastEpoch = { text: epoch, bytes: Buffer.from(epoch, "utf8") };
+  return lastEpoch.bytes;
 }
 
 /** The event's encoded `hive`/`worker` field for `type`, encoded on first use and kept with the event. */

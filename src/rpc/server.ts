@@ -61,15 +61,16 @@ export interface RpcServerOptions extends ServerSecurity {
    * one that leaves the request undecoded). JSON requests to those methods still reach `services`.
    */
   binaryRoutes?: BinaryRoute[];
-  /** Raw HTTP/2 stream handlers for methods `services` also serve (see raw-grpc-stream.ts); asked before connect-node. */
+  /**
+   * Raw HTTP/2 stream handlers for some streams of methods served here (see raw-grpc-stream.ts);
+   * each is asked before connect-node sees a stream.
+   */
   http2Streams?: ((setup: Http2StreamSetup) => Http2StreamHandler)[];
 }
 
 /** A binary-only registration; its own interceptors run first (outermost), before the server's. */
 export interface BinaryRoute extends ServiceRegistration {
   interceptors?: Interceptor[];
-  /** Serves some HTTP/2 streams of these methods itself, before connect-node sees them. */
-  http2Streams?: (setup: Http2StreamSetup) => Http2StreamHandler;
 }
 
 /** What a raw HTTP/2 stream handler shares with connect-node's handlers on this server. */
@@ -217,8 +218,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal: shutdown.signal,
   };
-  const streamHandlers = [...(opts.binaryRoutes ?? []).flatMap((r) => (r.http2Streams ? [r.http2Streams] : [])), ...(opts.http2Streams ?? [])];
-  takeHttp2Streams(h2, streamHandlers.map((make) => make(streamSetup)), logger);
+  takeHttp2Streams(h2, (opts.http2Streams ?? []).map((make) => make(streamSetup)), logger);
   // http.Server tracks idle connections only when it listens itself; this one does not.
   const h1Busy = new Map<net.Socket, number>();
   const endIfIdle = (socket: net.Socket): void => {

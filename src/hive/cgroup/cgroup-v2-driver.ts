@@ -118,7 +118,7 @@ export class CgroupV2Driver implements CgroupDriver {
     // io.stat is absent when the io controller is not enabled: the caller then counts /proc.
     const io = readOptional(`${dir}/io.stat`, errors);
     if (io !== undefined) Object.assign(stats, parseIoStat(io));
-    // Read afresh, not through a kept descriptor (cgroup v1 keeps a stale pid list per open file; here for symmetry).
+    // Read afresh, as in the v1 driver (where a kept descriptor gives a stale pid list): membership decides what the tick reads.
     const procs = readControl(`${dir}/cgroup.procs`, errors);
     if (procs !== undefined) stats.pids = parsePids(procs);
     const events = readOptional(`${dir}/memory.events`, errors);

@@ -68,16 +68,7 @@ export class HeartbeatDecoder {
         len |= (b & 0x7f) << shift;
         if (b < 0x80 || shift > 28) break;
       }
-      if (pos + len === data.length) {
-        let report: HiveReport;
-        workerDecoder.keepWireBytes = this.keepWireBytes();
-        try {
-          report = reportDecoder.decode(data, pos, data.length, this.slot);
-        } catch (err) {
-          throw undecodable(err);
-        }
-        return { $typeName: HeartbeatRequestSchema.typeName, kind: { case: "report", value: report } };
-      }
+      if (pos + len === data.length) return this.reportRequest(data, pos);
     }
     return decodeOrdinary(fields);
   }
@@ -97,22 +88,25 @@ export class HeartbeatDecoder {
           break;
         }
       }
-      if (terminated && len >= 0 && pos + len === bytes.length) {
-        let report: HiveReport;
-        workerDecoder.keepWireBytes = this.keepWireBytes();
-        try {
-          report = reportDecoder.decode(bytes, pos, bytes.length, this.slot);
-        } catch (err) {
-          throw undecodable(err);
-        }
-        return { $typeName: HeartbeatRequestSchema.typeName, kind: { case: "report", value: report } };
-      }
+      if (terminated && len >= 0 && pos + len === bytes.length) return this.reportRequest(bytes, pos);
     }
     try {
       return fromBinary(HeartbeatRequestSchema, bytes);
     } catch (err) {
       throw undecodable(err);
     }
+  }
+
+  /** A request holding just the report in buf[start, end of buf), decoded against this stream's previous one. */
+  private reportRequest(buf: Uint8Array, start: number): HeartbeatRequest {
+    workerDecoder.keepWireBytes = this.keepWireBytes();
+    let report: HiveReport;
+    try {
+      report = reportDecoder.decode(buf, start, buf.length, this.slot);
+    } catch (err) {
+      throw undecodable(err);
+    }
+    return { $typeName: HeartbeatRequestSchema.typeName, kind: { case: "report", value: report } };
   }
 }
 
