@@ -75,6 +75,9 @@ class RestlessWatcher {
   private target: bigint | undefined;
   private caughtUp!: () => void;
   readonly done = new Promise<void>((resolve) => (this.caughtUp = resolve));
+  private resumed!: () => void;
+  /** Settles once the watcher has been cancelled and resumed twice (its third stream started). */
+  readonly resumedTwice = new Promise<void>((resolve) => (this.resumed = resolve));
 
   constructor(
     private readonly client: Client<typeof QueenService>,
@@ -94,7 +97,7 @@ class RestlessWatcher {
       const cancelAfter = 1 + Math.floor(this.rnd() * 40);
       const cancelTimer = setTimeout(() => this.target === undefined && abort.abort(), 20 + Math.floor(this.rnd() * 300));
       this.state.startStream();
-      this.streams++;
+      if (++this.streams > 2) this.resumed();
       let n = 0;
       try {
         const request = { ...(this.request as object), bookmarkInterval: ms(100), sinceRevision: this.state.resumeAt, epoch: this.state.epoch } as WatchInit;
@@ -149,6 +152,9 @@ describe("Watch under random churn", () => {
         await hive.conn.report(makeReport(0, [], [...hive.workers.values()]));
         if (rnd() < 0.3) await new Promise((r) => setTimeout(r, Math.floor(rnd() * 5)));
       }
+      // Every watcher has resumed at least twice before the churn ends (on a loaded machine the
+      // churn can be over before a watcher's cancel timers fire).
+      await Promise.race([Promise.all(watchers.map((w) => w.resumedTwice)), new Promise((r) => setTimeout(r, 15_000))]);
       // A last change to every worker, read by watchers still cancelling and pausing for a while.
       for (const hive of hives) {
         if (!hive.conn) continue;
