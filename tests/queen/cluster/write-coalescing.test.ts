@@ -39,6 +39,9 @@ describe("several queens: membership writes", () => {
     const a = await cluster.start("a", { clusterStore: gated });
     const hive = await TestHive.connect(a.url, "h1");
     hives.push(hive);
+    // The health changes below are the test's alone: the liveness sweep would set the health its
+    // age says (HEALTHY) within 250 ms and overwrite the state the test waits for.
+    await a.sweeper.stop();
     gate = new Promise<void>((resolve) => (release = resolve));
 
     a.registry.setHealth("h1", HiveHealth.DEGRADED);
@@ -75,6 +78,9 @@ describe("several queens: membership writes", () => {
     const a = await cluster.start("a", { clusterStore: flaky });
     const hive = await TestHive.connect(a.url, "h1");
     hives.push(hive);
+    // The health changes below are the test's alone: the liveness sweep would set the health its
+    // age says (HEALTHY) within 250 ms and overwrite the state the test waits for.
+    await a.sweeper.stop();
     a.registry.setHealth("h1", HiveHealth.DEGRADED);
     await waitUntil(() => attempts.length >= 1, "the first write tried");
     a.registry.setHealth("h1", HiveHealth.DOWN);
