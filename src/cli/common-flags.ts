@@ -19,7 +19,8 @@ export const connectionFlags: FlagSpec[] = [
   { name: "ca", type: "string", value: "FILE", env: "APIARY_CA", help: "CA bundle to verify servers with (https; default: the system's)" },
   { name: "cert", type: "string", value: "FILE", env: "APIARY_CERT", help: "client certificate (mutual TLS)" },
   { name: "key", type: "string", value: "FILE", env: "APIARY_KEY", help: "key of the client certificate" },
-  { name: "token", type: "string", value: "TOKEN", env: "APIARY_TOKEN", help: "bearer token sent with every call" },
+  { name: "token-file", type: "string", value: "FILE", help: "file holding the bearer token sent with every call" },
+  { name: "token", type: "string", value: "TOKEN", env: "APIARY_TOKEN", help: "bearer token (prefer $APIARY_TOKEN or --token-file: argv is visible in /proc)" },
   { name: "request-timeout", type: "string", value: "DUR", env: "APIARY_REQUEST_TIMEOUT", help: "deadline of each call (streams excepted) [default: 10s]" },
 ];
 

@@ -3,12 +3,10 @@ import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { CliError } from "./command.js";
 import type { ParsedArgs } from "./command.js";
 import { connect, rpcFailure } from "./rpc-client.js";
+import type { HiveAddress } from "./token-destination.js";
 
-/** A hive to call: its HiveService address and, when the queen told it, its id. */
-export interface HiveTarget {
-  address: string;
-  hiveId?: string;
-}
+/** A hive to call: its HiveService address and, when the queen told it, its id (whose SPIFFE ID it must then prove). */
+export type HiveTarget = HiveAddress;
 
 /**
  * The hive that --hive ID (asked of the queen) or --hive-addr ADDR (direct) names; with neither,

@@ -8,6 +8,7 @@ import { createFailoverTransport } from "./failover-transport.js";
 import { parseQueenList } from "../rpc/queen-addresses.js";
 import { CliError, UsageError, type ParsedArgs } from "./command.js";
 import { durationFlag } from "./parse-values.js";
+import { checkTokenDestination, checkLearnedHiveEndpoint, type HiveAddress } from "./token-destination.js";
 
 export interface Connected<S extends DescService> {
   /** The server's URL; several queens' URLs joined by commas (for messages). */
@@ -43,11 +44,13 @@ const str = (flags: Flags, name: string): string | undefined => {
 
 /**
  * Where and how to connect: each setting from its flag or variable (parseFlags merged those),
- * else the selected context, else the default. `address` (a hive's endpoint) replaces the queen's.
+ * else the selected context, else the default. `hive` (a hive's endpoint) replaces the queen's.
  * Scheme-less addresses are https:// when a CA or client certificate is set; an http:// address
- * gets no TLS settings.
+ * gets no TLS settings. Servers must prove who they are (a queen's or that hive's SPIFFE ID), and a
+ * token goes over plaintext only to loopback (token-destination.ts).
  */
-export function resolveConnection(flags: Flags, address?: string): ConnectionSettings {
+export function resolveConnection(flags: Flags, hive?: HiveAddress): ConnectionSettings {
+  const address = hive?.address;
   const ctx = selectedContext(str(flags, "context"));
   const s = ctx?.settings ?? {};
   const credentials: ClientCredentials = {};
@@ -57,7 +60,9 @@ export function resolveConnection(flags: Flags, address?: string): ConnectionSet
   if (caFile) credentials.caFile = caFile;
   if (certFile) credentials.certFile = certFile;
   if (keyFile) credentials.keyFile = keyFile;
-  const token = str(flags, "token") ?? s.token ?? (s["token-file"] ? readToken(s["token-file"]) : undefined);
+  const tokenFile = str(flags, "token-file") ?? s["token-file"];
+  warnTokenOnCommandLine(flags);
+  const token = str(flags, "token") ?? (tokenFile !== undefined ? readToken(tokenFile) : undefined) ?? s.token;
   if (token) credentials.token = token;
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--cert and --key go together (flags, APIARY_CERT/APIARY_KEY or the context)");
   const target = address ?? str(flags, "queen") ?? s.queen ?? DEFAULT_QUEEN_ADDRESS;
@@ -67,6 +72,9 @@ export function resolveConnection(flags: Flags, address?: string): ConnectionSet
   } catch (err) {
     throw new UsageError(`apiary: ${(err as Error).message}`);
   }
+  if (hive?.hiveId !== undefined) checkLearnedHiveEndpoint(hive as Required<HiveAddress>, urls[0], wantsTls(credentials));
+  if (credentials.token !== undefined) for (const url of urls) checkTokenDestination(url);
+  credentials.expectServer = hive ? { kind: "hive", ...(hive.hiveId !== undefined ? { name: hive.hiveId } : {}) } : { kind: "queen" };
   if (urls.every((u) => u.startsWith("http:"))) {
     delete credentials.caFile;
     delete credentials.certFile;
@@ -75,6 +83,18 @@ export function resolveConnection(flags: Flags, address?: string): ConnectionSet
   const timeoutText = str(flags, "request-timeout") ?? s["request-timeout"];
   const timeoutMs = timeoutText === undefined ? CALL_TIMEOUT_MS : durationFlag("request-timeout", timeoutText)!;
   return { url: urls.join(","), urls, credentials, timeoutMs, context: ctx?.name };
+}
+
+/**
+ * --token TOKEN is readable by every local user in /proc/<pid>/cmdline (and lands in shell
+ * history); $APIARY_TOKEN (/proc/<pid>/environ is the owner's only) or --token-file is not.
+ * A warning, not a refusal, so scripts keep working while they move.
+ */
+function warnTokenOnCommandLine(flags: Flags, env = process.env): void {
+  const token = str(flags, "token");
+  if (token !== undefined && env.APIARY_TOKEN !== token) {
+    process.stderr.write("apiary: warning: --token on the command line is visible to every local user (ps, /proc); use --token-file FILE or $APIARY_TOKEN\n");
+  }
 }
 
 function readToken(file: string): string {
@@ -89,8 +109,8 @@ function readToken(file: string): string {
  * A client of `service`: the queens of the flags/context (unary calls fail over between them), or
  * `address` (a hive) with the same credentials.
  */
-export function connect<S extends DescService>(service: S, flags: Flags, address?: string): Connected<S> {
-  const settings = resolveConnection(flags, address);
+export function connect<S extends DescService>(service: S, flags: Flags, hive?: HiveAddress): Connected<S> {
+  const settings = resolveConnection(flags, hive);
   let targets;
   try {
     targets = settings.urls.map((url) => ({ url, transport: createApiaryTransport(url, { credentials: forUrl(url, settings.credentials) }) }));
@@ -105,9 +125,10 @@ export function connect<S extends DescService>(service: S, flags: Flags, address
   };
 }
 
-/** An http:// queen of a list that also has https:// ones gets the token only. */
+/** An http:// (loopback) queen of a list that also has https:// ones gets the token only. */
 function forUrl(url: string, credentials: ClientCredentials): ClientCredentials {
-  return url.startsWith("http:") && credentials.token !== undefined ? { token: credentials.token } : url.startsWith("http:") ? {} : credentials;
+  if (!url.startsWith("http:")) return credentials;
+  return credentials.token !== undefined ? { token: credentials.token } : {};
 }
 
 /**

@@ -51,7 +51,7 @@ export const spawnCommand: Command = {
       restartPolicy: choiceFlag("restart", flags.restart as string, RESTART_POLICIES),
     });
     const target = await hiveTarget(flags);
-    const { client, url, timeoutMs } = connect(HiveService, flags, target.address);
+    const { client, url, timeoutMs } = connect(HiveService, flags, target);
     const res = await client.spawnWorker(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "hive", url);
     });

@@ -28,7 +28,7 @@ export const stopCommand: Command = {
     }
     const graceMs = durationFlag("grace", flags.grace as string)!;
     const target = await workerHiveTarget({ ...flags, hive: flags.hive ?? hiveId }, workerId);
-    const { client, url, timeoutMs } = connect(HiveService, flags, target.address);
+    const { client, url, timeoutMs } = connect(HiveService, flags, target);
     const res = await client
       .stopWorker(create(StopWorkerRequestSchema, { workerId, gracePeriod: durationFromMs(graceMs) }), {
         timeoutMs: graceMs + timeoutMs,

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
+import { serverIdentityCheck, type ExpectedServer } from "./verify-server-identity.js";
 
 /** TLS and token settings of a client, as files (flags, contexts) or contents (tests, embedding). */
 export interface ClientCredentials {
@@ -14,6 +15,8 @@ export interface ClientCredentials {
   token?: string;
   /** Name to verify the server certificate against when it is not the URL's host. */
   serverName?: string;
+  /** The SPIFFE ID the server's certificate must name (verify-server-identity.ts); unset: its host name. */
+  expectServer?: ExpectedServer;
 }
 
 /** True when the settings ask for TLS (a CA, or a client certificate). */
@@ -53,7 +56,13 @@ class WatchedFile {
  * node:tls options for a client: an object whose ca/cert/key getters return the files' current
  * contents, read again (when changed) for every new connection.
  */
-export function clientTlsOptions(c: ClientCredentials): { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; servername?: string } {
+export function clientTlsOptions(c: ClientCredentials): {
+  ca?: Buffer | string;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  servername?: string;
+  checkServerIdentity?: ReturnType<typeof serverIdentityCheck>;
+} {
   if ((c.certFile ?? c.cert) !== undefined && (c.keyFile ?? c.key) === undefined) throw new Error("client certificate given without its key");
   if ((c.keyFile ?? c.key) !== undefined && (c.certFile ?? c.cert) === undefined) throw new Error("client key given without its certificate");
   const source = (file: string | undefined, value: string | Buffer | undefined, what: string): (() => Buffer | string) | undefined => {
@@ -71,5 +80,6 @@ export function clientTlsOptions(c: ClientCredentials): { ca?: Buffer | string; 
   if (cert) Object.defineProperty(options, "cert", { get: cert, enumerable: true });
   if (key) Object.defineProperty(options, "key", { get: key, enumerable: true });
   if (c.serverName) options.servername = c.serverName;
+  if (c.expectServer) options.checkServerIdentity = serverIdentityCheck(c.expectServer, ca === undefined);
   return options;
 }
