@@ -20,6 +20,7 @@ import {
 } from "../../gen/etcd/etcdserver/etcdserverpb/rpc_pb.js";
 import { Backoff } from "../rpc/backoff.js";
 import { clientTlsOptions, wantsTls, type ClientCredentials } from "../rpc/tls/client-credentials.js";
+import { isLoopbackHost } from "../rpc/tls/listen-safety.js";
 import { pause } from "../rpc/wait.js";
 import { EtcdClosedError, EtcdUnavailableError, isRetryable, isTokenRejected } from "./etcd-errors.js";
 import { bytes, prefixEnd } from "./key-range.js";
@@ -113,6 +114,9 @@ export class EtcdClient {
     const tls = options.tls && wantsTls(options.tls) ? clientTlsOptions(options.tls) : undefined;
     this.endpoints = options.endpoints.map((url) => {
       if (url.startsWith("http:") && tls) throw new Error(`etcd endpoint ${url}: TLS settings given for a plaintext http:// URL; use https://`);
+      if (url.startsWith("http:") && options.auth && !isLoopbackHost(new URL(url).hostname)) {
+        throw new Error(`etcd endpoint ${url}: refusing to send the password of etcd user ${options.auth.username} over plaintext http:// beyond loopback; use https:// (--etcd-ca)`);
+      }
       const sessions = new Http2SessionManager(
         url,
         { pingIntervalMs: options.pingIntervalMs ?? 6_000, pingTimeoutMs: options.pingTimeoutMs ?? 2_000, pingIdleConnection: false },

@@ -141,7 +141,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
         transport: (queenUrl, pinnedAddress) => createApiaryTransport(queenUrl, {
           pingIntervalMs: resolved.pingIntervalMs,
           pingTimeoutMs: resolved.pingTimeoutMs,
-          credentials: resolved.queenCredentials,
+          credentials: { ...resolved.queenCredentials, expectServer: { kind: "queen" } },
           ...(pinnedAddress ? { pinnedAddress } : {}),
         }),
       }),

@@ -189,7 +189,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         degradedMs: config.degradedMs,
         evictAfterMs: config.evictAfterMs,
         sweepIntervalMs: config.sweepIntervalMs,
-        peerTransport: (url) => createApiaryTransport(url, { credentials: peerCredentials }),
+        peerTransport: (url) => createApiaryTransport(url, { credentials: { ...peerCredentials, expectServer: { kind: "queen" } } }),
         peerFlushIntervalMs: peerFlushIntervalMs ?? DEFAULT_PEER_FLUSH_INTERVAL_MS,
         peerPublisher,
       },

@@ -36,10 +36,30 @@ export function validateHiveInfo(field: string, info: HiveInfo | undefined): ass
   checkId(`${field}.hive_id`, info.hiveId);
   checkText(`${field}.hostname`, info.hostname, 253);
   checkText(`${field}.endpoint`, info.endpoint, 2048);
+  checkEndpoint(`${field}.endpoint`, info.endpoint);
   checkText(`${field}.version`, info.version, 128);
   checkText(`${field}.cgroup_mode`, info.cgroupMode, 16);
   checkLabels(`${field}.labels`, info.labels);
   checkBigint(`${field}.memory_total_bytes`, info.memoryTotalBytes, REPORT_LIMITS.maxBytes);
+}
+
+/**
+ * Where the hive's HiveService listens, as clients will dial it: empty (none told), or
+ * http(s)://host[:port] and nothing else — no credentials, path, query or fragment.
+ */
+function checkEndpoint(field: string, endpoint: string): void {
+  if (endpoint === "") return;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw invalid(field, `${JSON.stringify(endpoint.slice(0, 100))} is not a URL (expected http(s)://host:port)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid(field, `scheme must be http or https, got ${url.protocol.slice(0, -1)}`);
+  if (url.hostname === "") throw invalid(field, "must name a host");
+  if (url.username !== "" || url.password !== "") throw invalid(field, "must not carry credentials");
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "") throw invalid(field, "must be http(s)://host:port with no path, query or fragment");
+  if (!/^https?:\/\/[^/?#]+:\d+\/?$/.test(endpoint)) throw invalid(field, "must give a port (http(s)://host:port)");
 }
 
 export function validateHello(hello: HiveHello): asserts hello is HiveHello & { hive: HiveInfo } {

@@ -1,5 +1,4 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { CliError, UsageError, type Command, type ParsedArgs } from "../command.js";
 import { intFlag } from "../parse-values.js";
@@ -9,7 +8,7 @@ import { newToken, tokenFileLine } from "../../rpc/auth/token-store.js";
 
 const USAGE = [
   "apiary certs init DIR [--days 3650]",
-  "apiary certs issue DIR --hive ID | --queen NAME | --client NAME [--role admin|reader] [--dns NAME]… [--ip ADDR]… [--days 365]",
+  "apiary certs issue DIR --hive ID | --queen NAME | --client NAME [--role admin|reader] [--dns NAME]… [--ip ADDR]… [--loopback] [--days 365]",
   "apiary certs token --name NAME --role admin|reader [--token-file FILE]",
 ].join("\n       ");
 
@@ -20,7 +19,8 @@ export const certsCommand: Command = {
   description: [
     "Identities are SPIFFE IDs in the certificate's URI SAN: spiffe://apiary/hive/<id>,",
     "spiffe://apiary/queen/<name>, spiffe://apiary/client/<role>/<name>. Hive and queen",
-    "certificates also get DNS/IP SANs (localhost, 127.0.0.1, ::1, this host's name, and --dns/--ip).",
+    "certificates get only the DNS/IP SANs given (--dns/--ip; --loopback adds localhost, 127.0.0.1, ::1):",
+    "apiary's clients verify the SPIFFE ID, so the names matter only to other TLS clients (curl, buf curl).",
     "Keys are ECDSA P-256, written 0600. A CA of your own (cert-manager, Vault, SPIRE) works as",
     "well: it only has to put the same URI SANs in.",
     "`certs token` prints a new token once and appends its hash to --token-file (the servers' --token-file).",
@@ -32,6 +32,7 @@ export const certsCommand: Command = {
     { name: "role", type: "string", value: "ROLE", help: "admin or reader, for --client and token [default: reader]" },
     { name: "dns", type: "string", value: "NAME", multiple: true, help: "extra DNS SAN (servers)" },
     { name: "ip", type: "string", value: "ADDR", multiple: true, help: "extra IP SAN (servers)" },
+    { name: "loopback", type: "boolean", help: "also name localhost, 127.0.0.1 and ::1 (servers, for curl-like clients on the same machine)" },
     { name: "days", type: "string", value: "N", help: "validity in days [default: CA 3650, leaf 365]" },
     { name: "force", type: "boolean", help: "overwrite existing files" },
     { name: "name", type: "string", value: "NAME", help: "token owner (token)" },
@@ -98,8 +99,12 @@ async function issue(rest: string[], flags: ParsedArgs["flags"]): Promise<number
     throw new CliError(`${dir}: no CA there (${(err as NodeJS.ErrnoException).code}); run apiary certs init ${dir} first`);
   }
   const server = identity.kind !== "client";
-  const dns = [...new Set([...(server ? ["localhost", os.hostname()] : []), ...((flags.dns as string[]) ?? [])])];
-  const ips = [...new Set([...(server ? ["127.0.0.1", "::1"] : []), ...((flags.ip as string[]) ?? [])])];
+  const loopback = flags.loopback === true;
+  if (!server && (loopback || (flags.dns as string[]).length > 0 || (flags.ip as string[]).length > 0)) {
+    throw new UsageError("apiary certs issue: --dns, --ip and --loopback are for --hive and --queen (server) certificates");
+  }
+  const dns = [...new Set([...(loopback ? ["localhost"] : []), ...((flags.dns as string[]) ?? [])])];
+  const ips = [...new Set([...(loopback ? ["127.0.0.1", "::1"] : []), ...((flags.ip as string[]) ?? [])])];
   const pair = await (await loadPki()).issueCertificate(ca, { identity, dns, ips, days: days(flags) });
   const base = path.join(dir, identity.kind === "client" ? `client-${identity.name}` : `${identity.kind}-${identity.name}`);
   const force = flags.force === true;
