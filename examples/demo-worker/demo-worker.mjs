@@ -18,6 +18,9 @@
 //   --engine-port N            … this port on 127.0.0.1 (default 8000; env DEMO_ENGINE_PORT)
 //   --engine-load L            "RUNNING,WAITING" or "wave" (default; env DEMO_ENGINE_LOAD);
 //                              POST /load with the same text changes it while running
+//   --token-ms T               engine mode also serves an OpenAI-like API (openai-api.mjs) on the
+//                              same port: one token every T ms when idle (default 20) …
+//   --max-running N            … at most N requests running, background load included (default 16)
 import { spawn } from "node:child_process";
 import { closeSync, fsyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -141,8 +144,9 @@ if (opts.engine !== undefined) {
     port: opts["engine-port"] ?? process.env.DEMO_ENGINE_PORT ?? 8000,
     model: opts.model ?? "demo-model",
     load: opts["engine-load"] ?? process.env.DEMO_ENGINE_LOAD ?? "wave",
+    api: { tokenMs: Number(opts["token-ms"] ?? 20), maxRunning: Number(opts["max-running"] ?? 16) },
   });
-  engineNote = ` engine=vllm metrics=http://127.0.0.1:${port}/metrics`;
+  engineNote = ` engine=vllm metrics=http://127.0.0.1:${port}/metrics openai=http://127.0.0.1:${port}/v1`;
 }
 
 timers.push(setInterval(() => {}, 60_000));

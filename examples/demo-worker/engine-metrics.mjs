@@ -5,7 +5,11 @@
 //   load "R,W"   R requests running, W waiting, fixed until changed
 //   load "wave"  running and waiting follow a slow wave (period 40–80 s, phase from the pid)
 //   POST /load   body "R,W" or "wave" changes the load at once (tests swap loads with it)
+//
+// With `api`, the same port serves an OpenAI-like API (openai-api.mjs) whose requests add to the
+// running and waiting counters: the simulated load is background traffic on top of real requests.
 import { createServer } from "node:http";
+import { createOpenAiApi } from "./openai-api.mjs";
 
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0];
 const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0];
@@ -54,8 +58,8 @@ function escapeLabel(value) {
   return `"${String(value).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 }
 
-/** Starts the engine endpoint; resolves with its port. */
-export function startEngineMetrics({ port, host = "127.0.0.1", model, load }) {
+/** Starts the engine endpoint; resolves with its port. `api`: { tokenMs, maxRunning } to serve the OpenAI-like API too. */
+export function startEngineMetrics({ port, host = "127.0.0.1", model, load, api: apiOptions }) {
   let current = parseLoad(load ?? "wave");
   const startedMs = Date.now();
   const phase = (process.pid % 17) / 17;
@@ -67,11 +71,18 @@ export function startEngineMetrics({ port, host = "127.0.0.1", model, load }) {
   let lastMs = Date.now();
   let carry = 0;
 
-  const now = () => {
+  const simulated = () => {
     if (!current.wave) return { running: current.running, waiting: current.waiting };
     const x = Math.sin(2 * Math.PI * (((Date.now() - startedMs) / 1000 / period) + phase));
     const running = Math.round(8 + 7 * x);
     return { running, waiting: Math.max(0, Math.round(12 * x - 2)) };
+  };
+  const api = apiOptions ? createOpenAiApi({ ...apiOptions, model, background: simulated }) : undefined;
+  const now = () => {
+    const sim = simulated();
+    if (!api) return sim;
+    const real = api.load();
+    return { running: sim.running + real.running, waiting: sim.waiting + real.waiting };
   };
 
   // Counters and histograms advance with the load, as a real engine's would.
@@ -137,7 +148,7 @@ export function startEngineMetrics({ port, host = "127.0.0.1", model, load }) {
           res.writeHead(400).end(String(err.message));
         }
       });
-    } else {
+    } else if (!api?.handle(req, res)) {
       res.writeHead(404).end();
     }
   });
