@@ -43,7 +43,7 @@ describe("connection settings: flags > environment > config file > defaults", ()
     const s = resolve([]);
     expect(s.context).toBe("lab");
     expect(s.url).toBe("https://lab-queen:7833");
-    expect(s.credentials).toEqual({ caFile: path.join(dir, "pki/ca.crt"), certFile: path.join(dir, "pki/alice.crt"), keyFile: path.join(dir, "pki/alice.key") });
+    expect(s.credentials).toEqual({ caFile: path.join(dir, "pki/ca.crt"), certFile: path.join(dir, "pki/alice.crt"), keyFile: path.join(dir, "pki/alice.key"), expectServer: { kind: "queen" } });
     expect(s.timeoutMs).toBe(3_000);
   });
 
@@ -58,18 +58,25 @@ describe("connection settings: flags > environment > config file > defaults", ()
   it("selects another context with --context or APIARY_CONTEXT", () => {
     const prod = resolve([], { APIARY_CONTEXT: "prod" });
     expect(prod.url).toBe("https://prod-queen:7833");
-    expect(prod.credentials).toEqual({ token: "apiary_prod" });
+    expect(prod.credentials).toEqual({ token: "apiary_prod", expectServer: { kind: "queen" } });
     expect(resolve(["--context", "lab"], { APIARY_CONTEXT: "prod" }).context).toBe("lab");
     expect(() => resolve(["--context", "nope"])).toThrow(/context nope is not in .*known: lab, prod/);
   });
 
   it("falls back to plaintext 127.0.0.1:7833 and 10 s without a config file", () => {
     process.env.APIARY_CONFIG = path.join(dir, "absent.yaml");
-    expect(resolve([])).toEqual({ url: "http://127.0.0.1:7833", urls: ["http://127.0.0.1:7833"], credentials: {}, timeoutMs: 10_000, context: undefined });
+    expect(resolve([])).toEqual({ url: "http://127.0.0.1:7833", urls: ["http://127.0.0.1:7833"], credentials: { expectServer: { kind: "queen" } }, timeoutMs: 10_000, context: undefined });
   });
 
   it("gives an explicit http:// address no TLS settings", () => {
-    expect(resolve(["--queen", "http://127.0.0.1:7833"]).credentials).toEqual({});
+    expect(resolve(["--queen", "http://127.0.0.1:7833"]).credentials).toEqual({ expectServer: { kind: "queen" } });
+  });
+
+  it("expects a queen's SPIFFE ID of queens, and of a hive the queen named, that hive's", () => {
+    const hive = resolveConnection(parseFlags("logs", queenFlags, []).flags, { address: "https://gpu-1:7835", hiveId: "gpu-1" });
+    expect(hive.credentials.expectServer).toEqual({ kind: "hive", name: "gpu-1" });
+    const direct = resolveConnection(parseFlags("logs", queenFlags, []).flags, { address: "https://gpu-1:7835" });
+    expect(direct.credentials.expectServer).toEqual({ kind: "hive" });
   });
 
   it("takes several queens from --queen a,b or a context's list", () => {
