@@ -14,9 +14,10 @@ import { configCommand } from "./config.js";
 import { logsCommand } from "./logs.js";
 import { describeCommand } from "./describe.js";
 import { completionCommand } from "./completion.js";
+import { routeCommand } from "./route.js";
 
 /** Every `apiary` command, in the order `apiary --help` lists them. */
 export const commands: Command[] = [
-  upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, spawnCommand, stopCommand,
+  upCommand, queenCommand, hiveCommand, workersCommand, devicesCommand, hivesCommand, watchCommand, topCommand, routeCommand, spawnCommand, stopCommand,
   logsCommand, describeCommand, certsCommand, configCommand, completionCommand,
 ];
