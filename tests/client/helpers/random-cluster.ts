@@ -102,7 +102,7 @@ export class RandomCluster {
 
   private async reconnect(id: string, old: TestHive | undefined): Promise<TestHive> {
     old?.abort();
-    const labels = this.r.chance(0.6) ? { zone: this.r.pick(["eu", "us"]), class: this.r.pick(["h100", "a100"]) } : {};
+    const labels: Record<string, string> = this.r.chance(0.6) ? { zone: this.r.pick(["eu", "us"]), class: this.r.pick(["h100", "a100"]) } : {};
     const hive = await TestHive.connect(this.queen.url, makeHiveInfo(id, labels));
     this.hives.set(id, hive);
     return hive;
