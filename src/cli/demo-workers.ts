@@ -7,7 +7,8 @@ import { packagePath } from "../package-root.js";
 
 export const DEMO_WORKER = packagePath("examples", "demo-worker", "demo-worker.mjs");
 
-const MODELS = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct", "phi-3-mini"];
+/** Models of demo-1, demo-2, …: the first model twice among the first three, so `apiary route` has a choice. */
+const MODELS = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "llama-3.1-8b-instruct", "mistral-7b-instruct", "qwen2.5-7b-instruct", "phi-3-mini"];
 
 /** A loopback port that was free a moment ago (the demo worker binds it itself). */
 async function freePort(): Promise<number> {

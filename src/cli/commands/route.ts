@@ -7,9 +7,8 @@ import { connect } from "../rpc-client.js";
 import { logLevelFlag, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
-import { ClusterWorkerSource } from "../../route/cluster-worker-source.js";
+import { startClusterRouter } from "../../route/cluster-router.js";
 import { ROUTE_POLICIES, type RoutePolicy } from "../../route/picker.js";
-import { startRouter } from "../../route/router.js";
 
 export const DEFAULT_ROUTE_LISTEN = "127.0.0.1:7840";
 
@@ -59,15 +58,13 @@ export const routeCommand: Command = {
     const maxBody = sizeFlag("max-body", flags["max-body"] as string)!;
     if (maxBody < 1n || maxBody > 256n * 1024n * 1024n) throw new UsageError(`--max-body ${String(flags["max-body"])}: expected 1 B to 256 MiB`);
     const { clients, url: queenUrl } = connect(QueenService, queenClientFlags(flags));
-    const source = new ClusterWorkerSource({
+    const router = await startClusterRouter({
       queens: clients.map((c) => c.client),
       includeDegraded: flags["include-degraded"] === true,
       onRetry: (err, failures) => {
         if (failures === 1 || failures % 10 === 0) logger.warn({ queen: queenUrl, err: err?.message, failures }, "watch of the queen interrupted; resuming");
       },
-    });
-    const router = await startRouter({
-      host, port, logger, source, ...security,
+      host, port, logger, ...security,
       policy: choiceFlag("policy", flags.policy as string, Object.fromEntries(ROUTE_POLICIES.map((p) => [p, p])) as Record<string, RoutePolicy>),
       prefixAffinity: flags["prefix-affinity"] === true,
       prefixChars: intFlag("prefix-chars", flags["prefix-chars"] as string, 1, 1_000_000),
@@ -76,17 +73,10 @@ export const routeCommand: Command = {
       sessionHeader: flags["session-header"] as string | undefined,
       maxBodyBytes: Number(maxBody),
       connectTimeoutMs: durationFlag("connect-timeout", flags["connect-timeout"] as string),
-    }).catch(async (err: Error) => {
-      await source.close();
+    }).catch((err: Error) => {
       throw new CliError(`router cannot start: ${err.message}`);
     });
-    onShutdownSignals(
-      async () => {
-        await router.close();
-        await source.close();
-      },
-      { logger, timeoutMs: 15_000 },
-    );
+    onShutdownSignals(() => router.close(), { logger, timeoutMs: 15_000 });
     process.stderr.write(`apiary route listening on ${router.url} (queen ${queenUrl}; OpenAI API at ${router.url}/v1)\n`);
     return new Promise<number>(() => {});
   },

@@ -14,6 +14,7 @@ import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
 import { startHive } from "../../hive/hive.js";
 import { firstProbedReport } from "../../hive/first-probed-report.js";
+import { startUpRouter, upRouteFlags } from "./up-route.js";
 
 export const FAKE_NVIDIA_SMI = packagePath("examples", "fake-nvidia-smi", "fake-nvidia-smi");
 
@@ -35,6 +36,7 @@ export const upCommand: Command = {
     { name: "no-demo", type: "boolean", help: "start no demo workers" },
     { name: "insecure", type: "boolean", env: "APIARY_INSECURE", help: "allow a --host beyond loopback (plaintext, no authentication: anyone who reaches it can run programs)" },
     { name: "demo-workers", type: "string", value: "N", default: "3", help: "how many demo workers to start" },
+    ...upRouteFlags,
     ...queenTuningFlags,
     perDeviceMetricsFlag,
     ...hiveRuntimeFlags.map((f) => (f.name === "state-dir" ? { ...f, help: "worker metadata and logs [default: ~/.local/state/apiary/up]" } : f)),
@@ -77,9 +79,11 @@ export const upCommand: Command = {
       throw new CliError(`hive cannot start: ${err.message}`);
     });
     const logger = daemonLogger("up");
+    const shutdownFirst: (() => Promise<void>)[] = [];
     onShutdownSignals(
       async () => {
         process.stderr.write("apiary up: stopping workers, hive and queen…\n");
+        for (const stop of shutdownFirst) await stop();
         await hive.close({ stopWorkers: true, reason: "apiary up stopped" });
         await queen.close();
       },
@@ -97,6 +101,8 @@ export const upCommand: Command = {
         process.stderr.write(`demo worker ${w.workerId}: ${w.model} (pid ${w.pid}${w.gpuUuids.length ? `, ${w.gpuUuids[0]}` : ""})\n`);
       }
     }
+    const router = await startUpRouter(flags, queen.url, daemonLogger("route"));
+    if (router) shutdownFirst.push(() => router.close());
     process.stderr.write(
       `\nready. try:  apiary top   apiary workers   apiary devices   apiary watch   (queen ${queen.url})\nCtrl-C stops everything.\n`,
     );
