@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apiary/v1/telemetry.proto.
  */
 export const file_apiary_v1_telemetry: GenFile = /*@__PURE__*/
-  fileDesc("ChlhcGlhcnkvdjEvdGVsZW1ldHJ5LnByb3RvEglhcGlhcnkudjEizgMKCUdwdURldmljZRINCgVpbmRleBgBIAEoDRIMCgR1dWlkGAIgASgJEgwKBG5hbWUYAyABKAkSHwoSbWVtb3J5X3RvdGFsX2J5dGVzGAQgASgESACIAQESHgoRbWVtb3J5X3VzZWRfYnl0ZXMYBSABKARIAYgBARIcCg91dGlsaXphdGlvbl9wY3QYBiABKAFIAogBARIaCg10ZW1wZXJhdHVyZV9jGAcgASgBSAOIAQESGQoMcG93ZXJfZHJhd193GAggASgBSASIAQESGgoNcG93ZXJfbGltaXRfdxgJIAEoAUgFiAEBEhoKEmNvbXB1dGVfY2FwYWJpbGl0eRgKIAEoCRISCgpwY2lfYnVzX2lkGAsgASgJEiMKFm1lbW9yeV91dGlsaXphdGlvbl9wY3QYDCABKAFIBogBAUIVChNfbWVtb3J5X3RvdGFsX2J5dGVzQhQKEl9tZW1vcnlfdXNlZF9ieXRlc0ISChBfdXRpbGl6YXRpb25fcGN0QhAKDl90ZW1wZXJhdHVyZV9jQg8KDV9wb3dlcl9kcmF3X3dCEAoOX3Bvd2VyX2xpbWl0X3dCGQoXX21lbW9yeV91dGlsaXphdGlvbl9wY3QisgEKDlJlc291cmNlTGltaXRzEh0KEG1lbW9yeV9tYXhfYnl0ZXMYASABKARIAIgBARIfChJjcHVfbWF4X21pbGxpY29yZXMYAiABKA1IAYgBARIVCghwaWRzX21heBgDIAEoDUgCiAEBEhAKCGVuZm9yY2VkGAQgASgIQhMKEV9tZW1vcnlfbWF4X2J5dGVzQhUKE19jcHVfbWF4X21pbGxpY29yZXNCCwoJX3BpZHNfbWF4IqwBCgpXb3JrZXJFeGl0EiUKBXN0YXRlGAEgASgOMhYuYXBpYXJ5LnYxLldvcmtlclN0YXRlEhYKCWV4aXRfY29kZRgCIAEoBUgAiAEBEhMKC2V4aXRfc2lnbmFsGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIsCghlbmRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX2V4aXRfY29kZSIyCg9Db2xsZWN0aW9uRXJyb3ISDgoGc291cmNlGAEgASgJEg8KB21lc3NhZ2UYAiABKAki7AgKD1dvcmtlclRlbGVtZXRyeRIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEg0KBW1vZGVsGAMgASgJEhEKCWdwdV91dWlkcxgEIAMoCRIlCgVzdGF0ZRgFIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgdjcHVfcGN0GAcgASgBSACIAQESHQoQbWVtb3J5X3Jzc19ieXRlcxgIIAEoBEgBiAEBEiIKFWlvX3JlYWRfYnl0ZXNfcGVyX3NlYxgJIAEoAUgCiAEBEiMKFmlvX3dyaXRlX2J5dGVzX3Blcl9zZWMYCiABKAFIA4gBARIgChNncHVfdXRpbGl6YXRpb25fcGN0GAsgASgBSASIAQESHAoPdnJhbV91c2VkX2J5dGVzGAwgASgESAWIAQESKQoGbGltaXRzGA0gASgLMhkuYXBpYXJ5LnYxLlJlc291cmNlTGltaXRzEhYKCWV4aXRfY29kZRgOIAEoBUgGiAEBEhMKC2V4aXRfc2lnbmFsGA8gASgJEjYKBmxhYmVscxgQIAMoCzImLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkuTGFiZWxzRW50cnkSKgoGZXJyb3JzGBEgAygLMhouYXBpYXJ5LnYxLkNvbGxlY3Rpb25FcnJvchIMCgRhcmd2GBIgAygJEhAKCGxvZ19wYXRoGBMgASgJEhUKDXByb2Nlc3NfY291bnQYFCABKA0SEwoLY2dyb3VwX3BhdGgYFSABKAkSKQoGdXB0aW1lGBYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnJlYXNvbhgeIAEoCRIsCghlbmRlZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVzdGFydF9jb3VudBgoIAEoDRIwCg5yZXN0YXJ0X3BvbGljeRgpIAEoDjIYLmFwaWFyeS52MS5SZXN0YXJ0UG9saWN5EjMKD25leHRfcmVzdGFydF9hdBgqIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoJbGFzdF9leGl0GCsgASgLMhUuYXBpYXJ5LnYxLldvcmtlckV4aXQSKgoLZW5naW5lX2xvYWQYMiABKAsyFS5hcGlhcnkudjEuRW5naW5lTG9hZBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9jcHVfcGN0QhMKEV9tZW1vcnlfcnNzX2J5dGVzQhgKFl9pb19yZWFkX2J5dGVzX3Blcl9zZWNCGQoXX2lvX3dyaXRlX2J5dGVzX3Blcl9zZWNCFgoUX2dwdV91dGlsaXphdGlvbl9wY3RCEgoQX3ZyYW1fdXNlZF9ieXRlc0IMCgpfZXhpdF9jb2RlIsQFCgpFbmdpbmVMb2FkEiMKBGtpbmQYASABKA4yFS5hcGlhcnkudjEuRW5naW5lS2luZBIPCgd2ZXJzaW9uGAIgASgJEg0KBW1vZGVsGAMgASgJEh0KEHJlcXVlc3RzX3J1bm5pbmcYBCABKA1IAIgBARIdChByZXF1ZXN0c193YWl0aW5nGAUgASgNSAGIAQESIQoUa3ZfY2FjaGVfdXNhZ2VfcmF0aW8YBiABKAFIAogBARIiChVwcm9tcHRfdG9rZW5zX3Blcl9zZWMYByABKAFIA4gBARImChlnZW5lcmF0aW9uX3Rva2Vuc19wZXJfc2VjGAggASgBSASIAQESKwoIdHRmdF9wNTAYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIdHRmdF9wOTUYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SOgoXaW50ZXJfdG9rZW5fbGF0ZW5jeV9wNTAYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SOgoXaW50ZXJfdG9rZW5fbGF0ZW5jeV9wOTUYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKc2FtcGxlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoDYWdlGA4gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBXN0YWxlGA8gASgIEhAKCGVuZHBvaW50GBAgASgJQhMKEV9yZXF1ZXN0c19ydW5uaW5nQhMKEV9yZXF1ZXN0c193YWl0aW5nQhcKFV9rdl9jYWNoZV91c2FnZV9yYXRpb0IYChZfcHJvbXB0X3Rva2Vuc19wZXJfc2VjQhwKGl9nZW5lcmF0aW9uX3Rva2Vuc19wZXJfc2VjIvQBCghIaXZlSW5mbxIPCgdoaXZlX2lkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhAKCGVuZHBvaW50GAMgASgJEg8KB3ZlcnNpb24YBCABKAkSLwoGbGFiZWxzGAUgAygLMh8uYXBpYXJ5LnYxLkhpdmVJbmZvLkxhYmVsc0VudHJ5EhEKCWNwdV9jb3JlcxgGIAEoDRIaChJtZW1vcnlfdG90YWxfYnl0ZXMYByABKAQSEwoLY2dyb3VwX21vZGUYCCABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ/Cg5HcHVQcm9iZVN0YXR1cxInCgVzdGF0ZRgBIAEoDjIYLmFwaWFyeS52MS5HcHVQcm9iZVN0YXRlEg8KB21lc3NhZ2UYAiABKAkSMwoPbGFzdF9zdWNjZXNzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK5AgoKSGl2ZVJlcG9ydBILCgNzZXEYASABKAQSMAoMY29sbGVjdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdkZXZpY2VzGAMgAygLMhQuYXBpYXJ5LnYxLkdwdURldmljZRIrCgd3b3JrZXJzGAQgAygLMhouYXBpYXJ5LnYxLldvcmtlclRlbGVtZXRyeRIjChZtZW1vcnlfYXZhaWxhYmxlX2J5dGVzGAUgASgESACIAQESLAoJZ3B1X3Byb2JlGAYgASgLMhkuYXBpYXJ5LnYxLkdwdVByb2JlU3RhdHVzEioKBmVycm9ycxgHIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3JCGQoXX21lbW9yeV9hdmFpbGFibGVfYnl0ZXMqrAEKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVdPUktFUl9TVEFURV9TVEFSVElORxABEhgKFFdPUktFUl9TVEFURV9SVU5OSU5HEAISFwoTV09SS0VSX1NUQVRFX0VYSVRFRBADEhcKE1dPUktFUl9TVEFURV9GQUlMRUQQBBIYChRXT1JLRVJfU1RBVEVfQkFDS09GRhAFKoMBCg1SZXN0YXJ0UG9saWN5Eh4KGlJFU1RBUlRfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUUkVTVEFSVF9QT0xJQ1lfTkVWRVIQARIdChlSRVNUQVJUX1BPTElDWV9PTl9GQUlMVVJFEAISGQoVUkVTVEFSVF9QT0xJQ1lfQUxXQVlTEAMq7wEKCkVuZ2luZUtpbmQSGwoXRU5HSU5FX0tJTkRfVU5TUEVDSUZJRUQQABIUChBFTkdJTkVfS0lORF9WTExNEAESGQoVRU5HSU5FX0tJTkRfTExBTUFfQ1BQEAISFgoSRU5HSU5FX0tJTkRfU0dMQU5HEAMSEwoPRU5HSU5FX0tJTkRfVEdJEAQSFgoSRU5HSU5FX0tJTkRfVFJJVE9OEAUSHAoYRU5HSU5FX0tJTkRfVEVOU09SUlRfTExNEAYSFgoSRU5HSU5FX0tJTkRfRFlOQU1PEAcSGAoURU5HSU5FX0tJTkRfTE1ERVBMT1kQCCqfAQoNR3B1UHJvYmVTdGF0ZRIfChtHUFVfUFJPQkVfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJHUFVfUFJPQkVfU1RBVEVfT0sQARIdChlHUFVfUFJPQkVfU1RBVEVfTk9UX0ZPVU5EEAISGwoXR1BVX1BST0JFX1NUQVRFX1RJTUVPVVQQAxIZChVHUFVfUFJPQkVfU1RBVEVfRVJST1IQBGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChlhcGlhcnkvdjEvdGVsZW1ldHJ5LnByb3RvEglhcGlhcnkudjEiqggKCUdwdURldmljZRINCgVpbmRleBgBIAEoDRIMCgR1dWlkGAIgASgJEgwKBG5hbWUYAyABKAkSHwoSbWVtb3J5X3RvdGFsX2J5dGVzGAQgASgESACIAQESHgoRbWVtb3J5X3VzZWRfYnl0ZXMYBSABKARIAYgBARIcCg91dGlsaXphdGlvbl9wY3QYBiABKAFIAogBARIaCg10ZW1wZXJhdHVyZV9jGAcgASgBSAOIAQESGQoMcG93ZXJfZHJhd193GAggASgBSASIAQESGgoNcG93ZXJfbGltaXRfdxgJIAEoAUgFiAEBEhoKEmNvbXB1dGVfY2FwYWJpbGl0eRgKIAEoCRISCgpwY2lfYnVzX2lkGAsgASgJEiMKFm1lbW9yeV91dGlsaXphdGlvbl9wY3QYDCABKAFIBogBARIkCgZoZWFsdGgYFCABKAsyFC5hcGlhcnkudjEuR3B1SGVhbHRoEg4KBnBzdGF0ZRgVIAEoCRIZCgxzbV9jbG9ja19taHoYFiABKA1IB4gBARIdChBzbV9jbG9ja19tYXhfbWh6GBcgASgNSAiIAQESGgoNbWVtX2Nsb2NrX21oehgYIAEoDUgJiAEBEh4KEW1lbV9jbG9ja19tYXhfbWh6GBkgASgNSAqIAQESGgoNcGNpZV9saW5rX2dlbhgaIAEoDUgLiAEBEh4KEXBjaWVfbGlua19nZW5fbWF4GBsgASgNSAyIAQESHAoPcGNpZV9saW5rX3dpZHRoGBwgASgNSA2IAQESIAoTcGNpZV9saW5rX3dpZHRoX21heBgdIAEoDUgOiAEBEh0KEG1pZ19tb2RlX2N1cnJlbnQYHiABKAhID4gBARIdChBtaWdfbW9kZV9wZW5kaW5nGB8gASgISBCIAQESEwoLcGFyZW50X3V1aWQYICABKAkSEwoLbWlnX3Byb2ZpbGUYISABKAlCFQoTX21lbW9yeV90b3RhbF9ieXRlc0IUChJfbWVtb3J5X3VzZWRfYnl0ZXNCEgoQX3V0aWxpemF0aW9uX3BjdEIQCg5fdGVtcGVyYXR1cmVfY0IPCg1fcG93ZXJfZHJhd193QhAKDl9wb3dlcl9saW1pdF93QhkKF19tZW1vcnlfdXRpbGl6YXRpb25fcGN0Qg8KDV9zbV9jbG9ja19taHpCEwoRX3NtX2Nsb2NrX21heF9taHpCEAoOX21lbV9jbG9ja19taHpCFAoSX21lbV9jbG9ja19tYXhfbWh6QhAKDl9wY2llX2xpbmtfZ2VuQhQKEl9wY2llX2xpbmtfZ2VuX21heEISChBfcGNpZV9saW5rX3dpZHRoQhYKFF9wY2llX2xpbmtfd2lkdGhfbWF4QhMKEV9taWdfbW9kZV9jdXJyZW50QhMKEV9taWdfbW9kZV9wZW5kaW5nItICCgxHcHVFY2NDb3VudHMSGQoMbW9kZV9jdXJyZW50GAEgASgISACIAQESGQoMbW9kZV9wZW5kaW5nGAIgASgISAGIAQESHwoSY29ycmVjdGVkX3ZvbGF0aWxlGAMgASgESAKIAQESIQoUdW5jb3JyZWN0ZWRfdm9sYXRpbGUYBCABKARIA4gBARIgChNjb3JyZWN0ZWRfYWdncmVnYXRlGAUgASgESASIAQESIgoVdW5jb3JyZWN0ZWRfYWdncmVnYXRlGAYgASgESAWIAQFCDwoNX21vZGVfY3VycmVudEIPCg1fbW9kZV9wZW5kaW5nQhUKE19jb3JyZWN0ZWRfdm9sYXRpbGVCFwoVX3VuY29ycmVjdGVkX3ZvbGF0aWxlQhYKFF9jb3JyZWN0ZWRfYWdncmVnYXRlQhgKFl91bmNvcnJlY3RlZF9hZ2dyZWdhdGUi4wMKD0dwdU1lbW9yeVJlcGFpchIlChhyZXRpcmVkX3BhZ2VzX3NpbmdsZV9iaXQYASABKA1IAIgBARIlChhyZXRpcmVkX3BhZ2VzX2RvdWJsZV9iaXQYAiABKA1IAYgBARIiChVyZXRpcmVkX3BhZ2VzX3BlbmRpbmcYAyABKAhIAogBARImChlyZW1hcHBlZF9yb3dzX2NvcnJlY3RhYmxlGAQgASgNSAOIAQESKAobcmVtYXBwZWRfcm93c191bmNvcnJlY3RhYmxlGAUgASgNSASIAQESIgoVcmVtYXBwZWRfcm93c19wZW5kaW5nGAYgASgISAWIAQESIgoVcmVtYXBwZWRfcm93c19mYWlsdXJlGAcgASgISAaIAQFCGwoZX3JldGlyZWRfcGFnZXNfc2luZ2xlX2JpdEIbChlfcmV0aXJlZF9wYWdlc19kb3VibGVfYml0QhgKFl9yZXRpcmVkX3BhZ2VzX3BlbmRpbmdCHAoaX3JlbWFwcGVkX3Jvd3NfY29ycmVjdGFibGVCHgocX3JlbWFwcGVkX3Jvd3NfdW5jb3JyZWN0YWJsZUIYChZfcmVtYXBwZWRfcm93c19wZW5kaW5nQhgKFl9yZW1hcHBlZF9yb3dzX2ZhaWx1cmUiZgoUR3B1Q2xvY2tFdmVudFJlYXNvbnMSFAoMZmllbGRfZmFtaWx5GAEgASgJEg4KBmFjdGl2ZRgCIAMoCRIYCgthY3RpdmVfbWFzaxgDIAEoBEgAiAEBQg4KDF9hY3RpdmVfbWFzayJOCghYaWRFdmVudBIMCgRjb2RlGAEgASgNEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0ZXh0GAMgASgJIicKCFhpZENvdW50EgwKBGNvZGUYASABKA0SDQoFY291bnQYAiABKAQisAIKCUdwdUhlYWx0aBIoCgVzdGF0ZRgBIAEoDjIZLmFwaWFyeS52MS5HcHVIZWFsdGhTdGF0ZRIPCgdyZWFzb25zGAIgAygJEiQKA2VjYxgDIAEoCzIXLmFwaWFyeS52MS5HcHVFY2NDb3VudHMSMQoNbWVtb3J5X3JlcGFpchgEIAEoCzIaLmFwaWFyeS52MS5HcHVNZW1vcnlSZXBhaXISPAoTY2xvY2tfZXZlbnRfcmVhc29ucxgFIAEoCzIfLmFwaWFyeS52MS5HcHVDbG9ja0V2ZW50UmVhc29ucxIoCgtyZWNlbnRfeGlkcxgGIAMoCzITLmFwaWFyeS52MS5YaWRFdmVudBInCgp4aWRfY291bnRzGAcgAygLMhMuYXBpYXJ5LnYxLlhpZENvdW50IrIBCg5SZXNvdXJjZUxpbWl0cxIdChBtZW1vcnlfbWF4X2J5dGVzGAEgASgESACIAQESHwoSY3B1X21heF9taWxsaWNvcmVzGAIgASgNSAGIAQESFQoIcGlkc19tYXgYAyABKA1IAogBARIQCghlbmZvcmNlZBgEIAEoCEITChFfbWVtb3J5X21heF9ieXRlc0IVChNfY3B1X21heF9taWxsaWNvcmVzQgsKCV9waWRzX21heCKsAQoKV29ya2VyRXhpdBIlCgVzdGF0ZRgBIAEoDjIWLmFwaWFyeS52MS5Xb3JrZXJTdGF0ZRIWCglleGl0X2NvZGUYAiABKAVIAIgBARITCgtleGl0X3NpZ25hbBgDIAEoCRIOCgZyZWFzb24YBCABKAkSLAoIZW5kZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgwKCl9leGl0X2NvZGUiMgoPQ29sbGVjdGlvbkVycm9yEg4KBnNvdXJjZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIuwICg9Xb3JrZXJUZWxlbWV0cnkSEQoJd29ya2VyX2lkGAEgASgJEgsKA3BpZBgCIAEoBRINCgVtb2RlbBgDIAEoCRIRCglncHVfdXVpZHMYBCADKAkSJQoFc3RhdGUYBSABKA4yFi5hcGlhcnkudjEuV29ya2VyU3RhdGUSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoHY3B1X3BjdBgHIAEoAUgAiAEBEh0KEG1lbW9yeV9yc3NfYnl0ZXMYCCABKARIAYgBARIiChVpb19yZWFkX2J5dGVzX3Blcl9zZWMYCSABKAFIAogBARIjChZpb193cml0ZV9ieXRlc19wZXJfc2VjGAogASgBSAOIAQESIAoTZ3B1X3V0aWxpemF0aW9uX3BjdBgLIAEoAUgEiAEBEhwKD3ZyYW1fdXNlZF9ieXRlcxgMIAEoBEgFiAEBEikKBmxpbWl0cxgNIAEoCzIZLmFwaWFyeS52MS5SZXNvdXJjZUxpbWl0cxIWCglleGl0X2NvZGUYDiABKAVIBogBARITCgtleGl0X3NpZ25hbBgPIAEoCRI2CgZsYWJlbHMYECADKAsyJi5hcGlhcnkudjEuV29ya2VyVGVsZW1ldHJ5LkxhYmVsc0VudHJ5EioKBmVycm9ycxgRIAMoCzIaLmFwaWFyeS52MS5Db2xsZWN0aW9uRXJyb3ISDAoEYXJndhgSIAMoCRIQCghsb2dfcGF0aBgTIAEoCRIVCg1wcm9jZXNzX2NvdW50GBQgASgNEhMKC2Nncm91cF9wYXRoGBUgASgJEikKBnVwdGltZRgWIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZyZWFzb24YHiABKAkSLAoIZW5kZWRfYXQYHyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlc3RhcnRfY291bnQYKCABKA0SMAoOcmVzdGFydF9wb2xpY3kYKSABKA4yGC5hcGlhcnkudjEuUmVzdGFydFBvbGljeRIzCg9uZXh0X3Jlc3RhcnRfYXQYKiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKCWxhc3RfZXhpdBgrIAEoCzIVLmFwaWFyeS52MS5Xb3JrZXJFeGl0EioKC2VuZ2luZV9sb2FkGDIgASgLMhUuYXBpYXJ5LnYxLkVuZ2luZUxvYWQaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfY3B1X3BjdEITChFfbWVtb3J5X3Jzc19ieXRlc0IYChZfaW9fcmVhZF9ieXRlc19wZXJfc2VjQhkKF19pb193cml0ZV9ieXRlc19wZXJfc2VjQhYKFF9ncHVfdXRpbGl6YXRpb25fcGN0QhIKEF92cmFtX3VzZWRfYnl0ZXNCDAoKX2V4aXRfY29kZSLEBQoKRW5naW5lTG9hZBIjCgRraW5kGAEgASgOMhUuYXBpYXJ5LnYxLkVuZ2luZUtpbmQSDwoHdmVyc2lvbhgCIAEoCRINCgVtb2RlbBgDIAEoCRIdChByZXF1ZXN0c19ydW5uaW5nGAQgASgNSACIAQESHQoQcmVxdWVzdHNfd2FpdGluZxgFIAEoDUgBiAEBEiEKFGt2X2NhY2hlX3VzYWdlX3JhdGlvGAYgASgBSAKIAQESIgoVcHJvbXB0X3Rva2Vuc19wZXJfc2VjGAcgASgBSAOIAQESJgoZZ2VuZXJhdGlvbl90b2tlbnNfcGVyX3NlYxgIIAEoAUgEiAEBEisKCHR0ZnRfcDUwGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCHR0ZnRfcDk1GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjoKF2ludGVyX3Rva2VuX2xhdGVuY3lfcDUwGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjoKF2ludGVyX3Rva2VuX2xhdGVuY3lfcDk1GAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCnNhbXBsZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKA2FnZRgOIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVzdGFsZRgPIAEoCBIQCghlbmRwb2ludBgQIAEoCUITChFfcmVxdWVzdHNfcnVubmluZ0ITChFfcmVxdWVzdHNfd2FpdGluZ0IXChVfa3ZfY2FjaGVfdXNhZ2VfcmF0aW9CGAoWX3Byb21wdF90b2tlbnNfcGVyX3NlY0IcChpfZ2VuZXJhdGlvbl90b2tlbnNfcGVyX3NlYyL0AQoISGl2ZUluZm8SDwoHaGl2ZV9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIQCghlbmRwb2ludBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEi8KBmxhYmVscxgFIAMoCzIfLmFwaWFyeS52MS5IaXZlSW5mby5MYWJlbHNFbnRyeRIRCgljcHVfY29yZXMYBiABKA0SGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAcgASgEEhMKC2Nncm91cF9tb2RlGAggASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEifwoOR3B1UHJvYmVTdGF0dXMSJwoFc3RhdGUYASABKA4yGC5hcGlhcnkudjEuR3B1UHJvYmVTdGF0ZRIPCgdtZXNzYWdlGAIgASgJEjMKD2xhc3Rfc3VjY2Vzc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuQIKCkhpdmVSZXBvcnQSCwoDc2VxGAEgASgEEjAKDGNvbGxlY3RlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoHZGV2aWNlcxgDIAMoCzIULmFwaWFyeS52MS5HcHVEZXZpY2USKwoHd29ya2VycxgEIAMoCzIaLmFwaWFyeS52MS5Xb3JrZXJUZWxlbWV0cnkSIwoWbWVtb3J5X2F2YWlsYWJsZV9ieXRlcxgFIAEoBEgAiAEBEiwKCWdwdV9wcm9iZRgGIAEoCzIZLmFwaWFyeS52MS5HcHVQcm9iZVN0YXR1cxIqCgZlcnJvcnMYByADKAsyGi5hcGlhcnkudjEuQ29sbGVjdGlvbkVycm9yQhkKF19tZW1vcnlfYXZhaWxhYmxlX2J5dGVzKo8BCg5HcHVIZWFsdGhTdGF0ZRIgChxHUFVfSEVBTFRIX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYR1BVX0hFQUxUSF9TVEFURV9IRUFMVEhZEAESHQoZR1BVX0hFQUxUSF9TVEFURV9ERUdSQURFRBACEh4KGkdQVV9IRUFMVEhfU1RBVEVfVU5IRUFMVEhZEAMqrAEKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVdPUktFUl9TVEFURV9TVEFSVElORxABEhgKFFdPUktFUl9TVEFURV9SVU5OSU5HEAISFwoTV09SS0VSX1NUQVRFX0VYSVRFRBADEhcKE1dPUktFUl9TVEFURV9GQUlMRUQQBBIYChRXT1JLRVJfU1RBVEVfQkFDS09GRhAFKoMBCg1SZXN0YXJ0UG9saWN5Eh4KGlJFU1RBUlRfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUUkVTVEFSVF9QT0xJQ1lfTkVWRVIQARIdChlSRVNUQVJUX1BPTElDWV9PTl9GQUlMVVJFEAISGQoVUkVTVEFSVF9QT0xJQ1lfQUxXQVlTEAMq7wEKCkVuZ2luZUtpbmQSGwoXRU5HSU5FX0tJTkRfVU5TUEVDSUZJRUQQABIUChBFTkdJTkVfS0lORF9WTExNEAESGQoVRU5HSU5FX0tJTkRfTExBTUFfQ1BQEAISFgoSRU5HSU5FX0tJTkRfU0dMQU5HEAMSEwoPRU5HSU5FX0tJTkRfVEdJEAQSFgoSRU5HSU5FX0tJTkRfVFJJVE9OEAUSHAoYRU5HSU5FX0tJTkRfVEVOU09SUlRfTExNEAYSFgoSRU5HSU5FX0tJTkRfRFlOQU1PEAcSGAoURU5HSU5FX0tJTkRfTE1ERVBMT1kQCCqfAQoNR3B1UHJvYmVTdGF0ZRIfChtHUFVfUFJPQkVfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJHUFVfUFJPQkVfU1RBVEVfT0sQARIdChlHUFVfUFJPQkVfU1RBVEVfTk9UX0ZPVU5EEAISGwoXR1BVX1BST0JFX1NUQVRFX1RJTUVPVVQQAxIZChVHUFVfUFJPQkVfU1RBVEVfRVJST1IQBGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * One GPU as nvidia-smi reports it. A value the driver reports as "[N/A]" or
@@ -104,6 +104,90 @@ export type GpuDevice = Message<"apiary.v1.GpuDevice"> & {
    * @generated from field: optional double memory_utilization_pct = 12;
    */
   memoryUtilizationPct?: number | undefined;
+
+  /**
+   * Fields 20–39: health. Every value the driver reports as "[N/A]", "[Not Supported]" or
+   * "[Requested functionality has been deprecated]" stays unset.
+   * The hive's verdict on this GPU, with the values it was decided from.
+   *
+   * @generated from field: apiary.v1.GpuHealth health = 20;
+   */
+  health?: GpuHealth | undefined;
+
+  /**
+   * Performance state "P0".."P12"; empty when unknown.
+   *
+   * @generated from field: string pstate = 21;
+   */
+  pstate: string;
+
+  /**
+   * Current and maximum SM and memory clocks, MHz.
+   *
+   * @generated from field: optional uint32 sm_clock_mhz = 22;
+   */
+  smClockMhz?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 sm_clock_max_mhz = 23;
+   */
+  smClockMaxMhz?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 mem_clock_mhz = 24;
+   */
+  memClockMhz?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 mem_clock_max_mhz = 25;
+   */
+  memClockMaxMhz?: number | undefined;
+
+  /**
+   * PCIe link generation and width, current and maximum.
+   *
+   * @generated from field: optional uint32 pcie_link_gen = 26;
+   */
+  pcieLinkGen?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 pcie_link_gen_max = 27;
+   */
+  pcieLinkGenMax?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 pcie_link_width = 28;
+   */
+  pcieLinkWidth?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 pcie_link_width_max = 29;
+   */
+  pcieLinkWidthMax?: number | undefined;
+
+  /**
+   * MIG mode: true = Enabled; unset where the GPU has no MIG.
+   *
+   * @generated from field: optional bool mig_mode_current = 30;
+   */
+  migModeCurrent?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool mig_mode_pending = 31;
+   */
+  migModePending?: boolean | undefined;
+
+  /**
+   * For a MIG instance (uuid "MIG-…"): the physical GPU's uuid and the profile ("3g.40gb").
+   *
+   * @generated from field: string parent_uuid = 32;
+   */
+  parentUuid: string;
+
+  /**
+   * @generated from field: string mig_profile = 33;
+   */
+  migProfile: string;
 };
 
 /**
@@ -112,6 +196,248 @@ export type GpuDevice = Message<"apiary.v1.GpuDevice"> & {
  */
 export const GpuDeviceSchema: GenMessage<GpuDevice> = /*@__PURE__*/
   messageDesc(file_apiary_v1_telemetry, 0);
+
+/**
+ * Volatile (since the driver loaded) and aggregate (lifetime) ECC error totals.
+ *
+ * @generated from message apiary.v1.GpuEccCounts
+ */
+export type GpuEccCounts = Message<"apiary.v1.GpuEccCounts"> & {
+  /**
+   * ECC mode: true = Enabled; unset where the GPU has no ECC.
+   *
+   * @generated from field: optional bool mode_current = 1;
+   */
+  modeCurrent?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool mode_pending = 2;
+   */
+  modePending?: boolean | undefined;
+
+  /**
+   * @generated from field: optional uint64 corrected_volatile = 3;
+   */
+  correctedVolatile?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint64 uncorrected_volatile = 4;
+   */
+  uncorrectedVolatile?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint64 corrected_aggregate = 5;
+   */
+  correctedAggregate?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint64 uncorrected_aggregate = 6;
+   */
+  uncorrectedAggregate?: bigint | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.GpuEccCounts.
+ * Use `create(GpuEccCountsSchema)` to create a new message.
+ */
+export const GpuEccCountsSchema: GenMessage<GpuEccCounts> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_telemetry, 1);
+
+/**
+ * Dynamic page retirement (pre-Ampere) and row remapping (Ampere and later).
+ *
+ * @generated from message apiary.v1.GpuMemoryRepair
+ */
+export type GpuMemoryRepair = Message<"apiary.v1.GpuMemoryRepair"> & {
+  /**
+   * @generated from field: optional uint32 retired_pages_single_bit = 1;
+   */
+  retiredPagesSingleBit?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 retired_pages_double_bit = 2;
+   */
+  retiredPagesDoubleBit?: number | undefined;
+
+  /**
+   * @generated from field: optional bool retired_pages_pending = 3;
+   */
+  retiredPagesPending?: boolean | undefined;
+
+  /**
+   * @generated from field: optional uint32 remapped_rows_correctable = 4;
+   */
+  remappedRowsCorrectable?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 remapped_rows_uncorrectable = 5;
+   */
+  remappedRowsUncorrectable?: number | undefined;
+
+  /**
+   * @generated from field: optional bool remapped_rows_pending = 6;
+   */
+  remappedRowsPending?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool remapped_rows_failure = 7;
+   */
+  remappedRowsFailure?: boolean | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.GpuMemoryRepair.
+ * Use `create(GpuMemoryRepairSchema)` to create a new message.
+ */
+export const GpuMemoryRepairSchema: GenMessage<GpuMemoryRepair> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_telemetry, 2);
+
+/**
+ * The clock event ("throttle") reasons active now, by nvidia-smi's name.
+ *
+ * @generated from message apiary.v1.GpuClockEventReasons
+ */
+export type GpuClockEventReasons = Message<"apiary.v1.GpuClockEventReasons"> & {
+  /**
+   * Which field family the driver answered: "clocks_event_reasons" (newer) or "clocks_throttle_reasons" (older).
+   *
+   * @generated from field: string field_family = 1;
+   */
+  fieldFamily: string;
+
+  /**
+   * Active reasons, e.g. "hw_slowdown", "sw_power_cap", "gpu_idle".
+   *
+   * @generated from field: repeated string active = 2;
+   */
+  active: string[];
+
+  /**
+   * The driver's bit mask (clocks_event_reasons.active), when it reports one.
+   *
+   * @generated from field: optional uint64 active_mask = 3;
+   */
+  activeMask?: bigint | undefined;
+};
+
+/**
+ * Describes the message apiary.v1.GpuClockEventReasons.
+ * Use `create(GpuClockEventReasonsSchema)` to create a new message.
+ */
+export const GpuClockEventReasonsSchema: GenMessage<GpuClockEventReasons> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_telemetry, 3);
+
+/**
+ * One Xid event from the kernel log.
+ *
+ * @generated from message apiary.v1.XidEvent
+ */
+export type XidEvent = Message<"apiary.v1.XidEvent"> & {
+  /**
+   * @generated from field: uint32 code = 1;
+   */
+  code: number;
+
+  /**
+   * When the hive read it (kernel timestamp mapped to wall-clock time).
+   *
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * The kernel log line after "NVRM: ", trimmed to a few hundred characters.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message apiary.v1.XidEvent.
+ * Use `create(XidEventSchema)` to create a new message.
+ */
+export const XidEventSchema: GenMessage<XidEvent> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_telemetry, 4);
+
+/**
+ * Xid events of one GPU seen by this hive process.
+ *
+ * @generated from message apiary.v1.XidCount
+ */
+export type XidCount = Message<"apiary.v1.XidCount"> & {
+  /**
+   * @generated from field: uint32 code = 1;
+   */
+  code: number;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message apiary.v1.XidCount.
+ * Use `create(XidCountSchema)` to create a new message.
+ */
+export const XidCountSchema: GenMessage<XidCount> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_telemetry, 5);
+
+/**
+ * A GPU's health verdict and what it was decided from.
+ *
+ * @generated from message apiary.v1.GpuHealth
+ */
+export type GpuHealth = Message<"apiary.v1.GpuHealth"> & {
+  /**
+   * @generated from field: apiary.v1.GpuHealthState state = 1;
+   */
+  state: GpuHealthState;
+
+  /**
+   * One line per rule that fired, e.g. "remapped_rows.pending: Yes", "Xid 79 (reset needed)".
+   *
+   * @generated from field: repeated string reasons = 2;
+   */
+  reasons: string[];
+
+  /**
+   * @generated from field: apiary.v1.GpuEccCounts ecc = 3;
+   */
+  ecc?: GpuEccCounts | undefined;
+
+  /**
+   * @generated from field: apiary.v1.GpuMemoryRepair memory_repair = 4;
+   */
+  memoryRepair?: GpuMemoryRepair | undefined;
+
+  /**
+   * @generated from field: apiary.v1.GpuClockEventReasons clock_event_reasons = 5;
+   */
+  clockEventReasons?: GpuClockEventReasons | undefined;
+
+  /**
+   * The most recent Xid events (bounded, newest last).
+   *
+   * @generated from field: repeated apiary.v1.XidEvent recent_xids = 6;
+   */
+  recentXids: XidEvent[];
+
+  /**
+   * Xid events by code since the hive started.
+   *
+   * @generated from field: repeated apiary.v1.XidCount xid_counts = 7;
+   */
+  xidCounts: XidCount[];
+};
+
+/**
+ * Describes the message apiary.v1.GpuHealth.
+ * Use `create(GpuHealthSchema)` to create a new message.
+ */
+export const GpuHealthSchema: GenMessage<GpuHealth> = /*@__PURE__*/
+  messageDesc(file_apiary_v1_telemetry, 6);
 
 /**
  * Resource limits of a worker, applied through its cgroup.
@@ -155,7 +481,7 @@ export type ResourceLimits = Message<"apiary.v1.ResourceLimits"> & {
  * Use `create(ResourceLimitsSchema)` to create a new message.
  */
 export const ResourceLimitsSchema: GenMessage<ResourceLimits> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 1);
+  messageDesc(file_apiary_v1_telemetry, 7);
 
 /**
  * How one run of a worker ended.
@@ -204,7 +530,7 @@ export type WorkerExit = Message<"apiary.v1.WorkerExit"> & {
  * Use `create(WorkerExitSchema)` to create a new message.
  */
 export const WorkerExitSchema: GenMessage<WorkerExit> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 2);
+  messageDesc(file_apiary_v1_telemetry, 8);
 
 /**
  * One measurement source that failed for one worker or for the hive. Other
@@ -233,7 +559,7 @@ export type CollectionError = Message<"apiary.v1.CollectionError"> & {
  * Use `create(CollectionErrorSchema)` to create a new message.
  */
 export const CollectionErrorSchema: GenMessage<CollectionError> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 3);
+  messageDesc(file_apiary_v1_telemetry, 9);
 
 /**
  * One worker process (and its children) as measured by its hive.
@@ -457,7 +783,7 @@ export type WorkerTelemetry = Message<"apiary.v1.WorkerTelemetry"> & {
  * Use `create(WorkerTelemetrySchema)` to create a new message.
  */
 export const WorkerTelemetrySchema: GenMessage<WorkerTelemetry> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 4);
+  messageDesc(file_apiary_v1_telemetry, 10);
 
 /**
  * An inference engine's own view of its load, read by the hive from the worker's /metrics
@@ -589,7 +915,7 @@ export type EngineLoad = Message<"apiary.v1.EngineLoad"> & {
  * Use `create(EngineLoadSchema)` to create a new message.
  */
 export const EngineLoadSchema: GenMessage<EngineLoad> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 5);
+  messageDesc(file_apiary_v1_telemetry, 11);
 
 /**
  * A hive: one machine running worker processes.
@@ -659,7 +985,7 @@ export type HiveInfo = Message<"apiary.v1.HiveInfo"> & {
  * Use `create(HiveInfoSchema)` to create a new message.
  */
 export const HiveInfoSchema: GenMessage<HiveInfo> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 6);
+  messageDesc(file_apiary_v1_telemetry, 12);
 
 /**
  * Status of the GPU probe that produced a report's devices.
@@ -694,7 +1020,7 @@ export type GpuProbeStatus = Message<"apiary.v1.GpuProbeStatus"> & {
  * Use `create(GpuProbeStatusSchema)` to create a new message.
  */
 export const GpuProbeStatusSchema: GenMessage<GpuProbeStatus> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 7);
+  messageDesc(file_apiary_v1_telemetry, 13);
 
 /**
  * Everything a hive knows, sent in full every interval. Full snapshots keep the
@@ -761,7 +1087,49 @@ export type HiveReport = Message<"apiary.v1.HiveReport"> & {
  * Use `create(HiveReportSchema)` to create a new message.
  */
 export const HiveReportSchema: GenMessage<HiveReport> = /*@__PURE__*/
-  messageDesc(file_apiary_v1_telemetry, 8);
+  messageDesc(file_apiary_v1_telemetry, 14);
+
+/**
+ * How well a GPU is, as its hive judges it every tick.
+ *
+ * @generated from enum apiary.v1.GpuHealthState
+ */
+export enum GpuHealthState {
+  /**
+   * Not judged (an old hive, or no probe yet). Schedulers treat it as HEALTHY.
+   *
+   * @generated from enum value: GPU_HEALTH_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No rule fired.
+   *
+   * @generated from enum value: GPU_HEALTH_STATE_HEALTHY = 1;
+   */
+  HEALTHY = 1,
+
+  /**
+   * Usable but impaired: PCIe link below its maximum width, a hardware slowdown, retired pages pending, …
+   *
+   * @generated from enum value: GPU_HEALTH_STATE_DEGRADED = 2;
+   */
+  DEGRADED = 2,
+
+  /**
+   * Needs a reset or service: pending row remap, row-remap failure, new uncorrectable ECC, a reset-needed Xid.
+   * FindDevices and FindWorkers leave it out unless include_unhealthy_gpus.
+   *
+   * @generated from enum value: GPU_HEALTH_STATE_UNHEALTHY = 3;
+   */
+  UNHEALTHY = 3,
+}
+
+/**
+ * Describes the enum apiary.v1.GpuHealthState.
+ */
+export const GpuHealthStateSchema: GenEnum<GpuHealthState> = /*@__PURE__*/
+  enumDesc(file_apiary_v1_telemetry, 0);
 
 /**
  * Lifecycle state of a worker process.
@@ -816,7 +1184,7 @@ export enum WorkerState {
  * Describes the enum apiary.v1.WorkerState.
  */
 export const WorkerStateSchema: GenEnum<WorkerState> = /*@__PURE__*/
-  enumDesc(file_apiary_v1_telemetry, 0);
+  enumDesc(file_apiary_v1_telemetry, 1);
 
 /**
  * What a hive does when a worker's main process ends (StopWorker never restarts it).
@@ -857,7 +1225,7 @@ export enum RestartPolicy {
  * Describes the enum apiary.v1.RestartPolicy.
  */
 export const RestartPolicySchema: GenEnum<RestartPolicy> = /*@__PURE__*/
-  enumDesc(file_apiary_v1_telemetry, 1);
+  enumDesc(file_apiary_v1_telemetry, 2);
 
 /**
  * Inference engines whose /metrics the hive understands.
@@ -933,7 +1301,7 @@ export enum EngineKind {
  * Describes the enum apiary.v1.EngineKind.
  */
 export const EngineKindSchema: GenEnum<EngineKind> = /*@__PURE__*/
-  enumDesc(file_apiary_v1_telemetry, 2);
+  enumDesc(file_apiary_v1_telemetry, 3);
 
 /**
  * Outcome of the hive's last GPU probe.
@@ -981,5 +1349,5 @@ export enum GpuProbeState {
  * Describes the enum apiary.v1.GpuProbeState.
  */
 export const GpuProbeStateSchema: GenEnum<GpuProbeState> = /*@__PURE__*/
-  enumDesc(file_apiary_v1_telemetry, 3);
+  enumDesc(file_apiary_v1_telemetry, 4);
 
