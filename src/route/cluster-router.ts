@@ -1,28 +1,27 @@
-import { ClusterWorkerSource, type ClusterWorkerSourceOptions } from "./cluster-worker-source.js";
+import { Informer, type InformerOptions } from "../client/index.js";
+import { InformerWorkerSource } from "./informer-worker-source.js";
 import { startRouter, type Router, type RouterOptions } from "./router.js";
 
 export interface ClusterRouter extends Router {
-  readonly source: ClusterWorkerSource;
+  readonly informer: Informer;
 }
 
-/** A router fed by a Watch of the given queens; close() stops both. */
-export async function startClusterRouter(opts: Omit<RouterOptions, "source"> & Omit<ClusterWorkerSourceOptions, "onChange">): Promise<ClusterRouter> {
-  const source = new ClusterWorkerSource({ queens: opts.queens, includeDegraded: opts.includeDegraded, onRetry: opts.onRetry });
+/** A router fed by an informer of the given queens; close() stops both. */
+export async function startClusterRouter(opts: Omit<RouterOptions, "source"> & Pick<InformerOptions, "queens" | "onRetry">): Promise<ClusterRouter> {
+  const informer = new Informer({ queens: opts.queens, onRetry: opts.onRetry });
   let router: Router;
   try {
-    router = await startRouter({ ...opts, source });
+    router = await startRouter({ ...opts, source: new InformerWorkerSource(informer) });
   } catch (err) {
-    await source.close();
+    await informer.close();
     throw err;
   }
   return {
     ...router,
-    url: router.url,
-    port: router.port,
-    source,
+    informer,
     close: async () => {
       await router.close();
-      await source.close();
+      await informer.close();
     },
   };
 }

@@ -45,7 +45,6 @@ export const routeCommand: Command = {
     { name: "prefix-max-waiting", type: "string", value: "N", default: "0", help: "a prefix leaves its worker while that worker has more than N requests waiting" },
     { name: "session-header", type: "string", value: "NAME", env: "APIARY_ROUTE_SESSION_HEADER", help: "requests with the same value of this header go to the same worker (e.g. x-session-id)" },
     { name: "max-waiting", type: "string", value: "N", env: "APIARY_ROUTE_MAX_WAITING", help: "a worker with more requests waiting takes no more; all of a model's over it: 503 with Retry-After" },
-    { name: "include-degraded", type: "boolean", help: "also route to workers of DEGRADED hives" },
     { name: "max-body", type: "string", value: "SIZE", default: "4MiB", help: "largest request body (413 beyond)" },
     { name: "connect-timeout", type: "string", value: "DUR", default: "2s", help: "a worker that does not accept the connection within this is tried elsewhere" },
     logLevelFlag,
@@ -60,7 +59,6 @@ export const routeCommand: Command = {
     const { clients, url: queenUrl } = connect(QueenService, queenClientFlags(flags));
     const router = await startClusterRouter({
       queens: clients.map((c) => c.client),
-      includeDegraded: flags["include-degraded"] === true,
       onRetry: (err, failures) => {
         if (failures === 1 || failures % 10 === 0) logger.warn({ queen: queenUrl, err: err?.message, failures }, "watch of the queen interrupted; resuming");
       },
