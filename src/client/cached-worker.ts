@@ -44,6 +44,9 @@ export class CachedWorker extends WorkerEntry<CachedHive> {
   dispatched = 0;
   /** Position in its model's pick candidates; -1 when not a candidate. */
   candidateSlot = -1;
+  /** Positions in the candidates' heaps by load and by free VRAM. */
+  loadSlot = -1;
+  vramSlot = -1;
 
   constructor(hive: CachedHive, worker: CachedWorker["worker"]) {
     super(hive, worker);

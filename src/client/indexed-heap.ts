@@ -1,12 +1,20 @@
+/** Where an item sits in one heap: kept on the item itself (-1 when absent), so no lookup is needed. */
+export interface HeapSlot<T> {
+  get(item: T): number;
+  set(item: T, index: number): void;
+}
+
 /**
  * A binary min-heap (under `compare`) that knows where each item sits, so an item whose key
  * changed moves in O(log n) and any item leaves in O(log n); the best item is read in O(1).
  */
 export class IndexedHeap<T> {
   private readonly items: T[] = [];
-  private readonly position = new Map<T, number>();
 
-  constructor(private readonly compare: (a: T, b: T) => number) {}
+  constructor(
+    private readonly compare: (a: T, b: T) => number,
+    private readonly slot: HeapSlot<T>,
+  ) {}
 
   get size(): number {
     return this.items.length;
@@ -18,31 +26,31 @@ export class IndexedHeap<T> {
   }
 
   has(item: T): boolean {
-    return this.position.has(item);
+    return this.slot.get(item) !== -1;
   }
 
   add(item: T): void {
-    if (this.position.has(item)) return this.update(item);
+    if (this.has(item)) return this.update(item);
     this.items.push(item);
-    this.position.set(item, this.items.length - 1);
+    this.slot.set(item, this.items.length - 1);
     this.siftUp(this.items.length - 1);
   }
 
   /** Restores the order after the item's key changed. */
   update(item: T): void {
-    const i = this.position.get(item);
-    if (i === undefined) return;
+    const i = this.slot.get(item);
+    if (i === -1) return;
     if (!this.siftUp(i)) this.siftDown(i);
   }
 
   delete(item: T): void {
-    const i = this.position.get(item);
-    if (i === undefined) return;
-    this.position.delete(item);
+    const i = this.slot.get(item);
+    if (i === -1) return;
+    this.slot.set(item, -1);
     const last = this.items.pop()!;
     if (i === this.items.length) return;
     this.items[i] = last;
-    this.position.set(last, i);
+    this.slot.set(last, i);
     if (!this.siftUp(i)) this.siftDown(i);
   }
 
@@ -78,7 +86,7 @@ export class IndexedHeap<T> {
     const t = items[i];
     items[i] = items[j];
     items[j] = t;
-    this.position.set(items[i], i);
-    this.position.set(items[j], j);
+    this.slot.set(items[i], i);
+    this.slot.set(items[j], j);
   }
 }

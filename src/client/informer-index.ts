@@ -40,12 +40,16 @@ export class InformerIndex {
     return this.byLabel.get(labelKey(key, value)) ?? new Set();
   }
 
-  applyHive(type: EventType, status: HiveStatus): InformerChange[] {
+  /**
+   * `snapshot`: the event is part of a snapshot, where an ADDED may repeat an object held (a
+   * resume on another queen): it is compared with what is held. A live event is a change.
+   */
+  applyHive(type: EventType, status: HiveStatus, snapshot: boolean): InformerChange[] {
     const id = status.info?.hiveId ?? "";
     const hive = this.hives.get(id);
     if (type === EventType.REMOVED) return hive ? this.removeHive(hive) : [];
     const previous = hive?.status;
-    if (previous && equals(HiveStatusSchema, previous, status)) return [];
+    if (previous && snapshot && equals(HiveStatusSchema, previous, status)) return [];
     const target = hive ?? this.newHive(id);
     this.unlabel(target);
     target.setStatus(status);
@@ -54,7 +58,7 @@ export class InformerIndex {
     return [{ kind: "hive", type: previous ? "updated" : "added", hive: status, previous }];
   }
 
-  applyWorker(type: EventType, hiveId: string, worker: WorkerTelemetry): InformerChange[] {
+  applyWorker(type: EventType, hiveId: string, worker: WorkerTelemetry, snapshot: boolean): InformerChange[] {
     const hive = this.hives.get(hiveId);
     const held = hive?.workers.get(worker.workerId);
     if (type === EventType.REMOVED) {
@@ -63,7 +67,7 @@ export class InformerIndex {
       return [{ kind: "worker", type: "removed", worker: held, previous: held.worker }];
     }
     if (held) {
-      if (equals(WorkerTelemetrySchema, held.worker, worker)) return [];
+      if (snapshot && equals(WorkerTelemetrySchema, held.worker, worker)) return [];
       const previous = held.worker;
       if (previous.model !== worker.model) {
         this.models.remove(held);

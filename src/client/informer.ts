@@ -197,8 +197,8 @@ export class Informer {
     this.streamLive = true;
     const kind = res.kind;
     let changes: InformerChange[] = [];
-    if (kind.case === "hive" && kind.value.hive) changes = this.index.applyHive(kind.value.type, kind.value.hive);
-    else if (kind.case === "worker" && kind.value.worker) changes = this.index.applyWorker(kind.value.type, kind.value.hiveId, kind.value.worker);
+    if (kind.case === "hive" && kind.value.hive) changes = this.index.applyHive(kind.value.type, kind.value.hive, res.snapshot);
+    else if (kind.case === "worker" && kind.value.worker) changes = this.index.applyWorker(kind.value.type, kind.value.hiveId, kind.value.worker, res.snapshot);
     // Revisions inside a snapshot are not resume points (resuming-watch.ts); its end is.
     if (!res.snapshot || kind.case === "snapshotEnd") {
       this.revision = res.revision;

@@ -31,8 +31,8 @@ export function byLeastLoadedDispatched(a: CachedWorker, b: CachedWorker): numbe
  */
 export class PickCandidates {
   readonly list: CachedWorker[] = [];
-  readonly byLoad = new IndexedHeap<CachedWorker>(byLeastLoadedDispatched);
-  readonly byFreeVram = new IndexedHeap<CachedWorker>(byMostFreeVram);
+  readonly byLoad = new IndexedHeap<CachedWorker>(byLeastLoadedDispatched, { get: (w) => w.loadSlot, set: (w, i) => (w.loadSlot = i) });
+  readonly byFreeVram = new IndexedHeap<CachedWorker>(byMostFreeVram, { get: (w) => w.vramSlot, set: (w, i) => (w.vramSlot = i) });
   /** Round-robin position: the index in `list` picked last. */
   cursor = -1;
 
