@@ -10,6 +10,7 @@ import type { FigureContext } from "./figures/context.js";
 import { ceilingFigure, ingestFigure } from "./figures/ingest.js";
 import type { IngestPoint } from "./figures/ingest-sweep.js";
 import { findWorkersFigure } from "./figures/find-workers.js";
+import { informerFigure } from "./figures/informer.js";
 import { watchFigure } from "./figures/watch.js";
 import { multiQueenFigure } from "./figures/multi-queen.js";
 import { memoryFigure } from "./figures/memory.js";
@@ -23,6 +24,7 @@ import { runStandaloneLoad } from "./load/standalone.js";
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
   ceiling: ceilingFigure,
   "find-workers": findWorkersFigure,
+  informer: informerFigure,
   memory: memoryFigure,
   "hive-tick": hiveTickFigure,
   "hive-tick-engine": hiveTickEngineFigure,
@@ -34,7 +36,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   tls: tlsFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
-const ALL = ["ceiling", "find-workers", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch", "multi-queen"];
+const ALL = ["ceiling", "find-workers", "informer", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch", "multi-queen"];
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));
