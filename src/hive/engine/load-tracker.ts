@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { DurationSchema, durationFromMs, timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { EngineLoadSchema, type EngineLoad } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { EngineReading } from "./engine-reading.js";
 import { intervalQuantile, type Buckets } from "./histogram.js";
@@ -21,7 +21,10 @@ function rate(before: number | undefined, after: number | undefined, seconds: nu
 function latency(before: Buckets | undefined, after: Buckets | undefined, q: number): Duration | undefined {
   if (!before || !after) return undefined;
   const s = intervalQuantile(before, after, q);
-  return s === undefined ? undefined : durationFromMs(Math.round(s * 1e6) / 1e3);
+  if (s === undefined) return undefined;
+  // Whole microseconds: durationFromMs of a fractional ms can leave nanos fractional, which no encoder takes.
+  const us = Math.round(s * 1e6);
+  return create(DurationSchema, { seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 });
 }
 
 /**

@@ -1,5 +1,6 @@
+import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { EngineKind } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { EngineKind, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { EngineReading } from "../../../src/hive/engine/engine-reading.js";
 import { intervalQuantile, quantile } from "../../../src/hive/engine/histogram.js";
 import { EngineLoadTracker } from "../../../src/hive/engine/load-tracker.js";
@@ -59,5 +60,17 @@ describe("EngineLoadTracker", () => {
     const stale = t.stale(3500)!;
     expect(stale).toMatchObject({ requestsRunning: 7, requestsWaiting: 3, kvCacheUsageRatio: 0.4, stale: true });
     expect(ms(stale.age)).toBe(2500);
+  });
+});
+
+describe("EngineLoadTracker latencies on the wire", () => {
+  it("gives whole nanoseconds, so that every report encodes (a fractional one broke the heartbeat)", () => {
+    for (let n = 1; n < 200; n++) {
+      const t = new EngineLoadTracker();
+      t.update(reading({ ttft: { bounds, counts: [0, 0, 0, 0] } }), 1_000, 1, "u");
+      const load = t.update(reading({ ttft: { bounds, counts: [n, 200, 200, 200] } }), 2_000, 2, "u");
+      expect(Number.isInteger(load.ttftP50!.nanos), `n=${n}: ${load.ttftP50!.nanos}`).toBe(true);
+      expect(() => toBinary(WorkerTelemetrySchema, create(WorkerTelemetrySchema, { engineLoad: load }))).not.toThrow();
+    }
   });
 });
