@@ -18,6 +18,7 @@ import { hiveTickFigure } from "./figures/hive-tick.js";
 import { hiveTickEngineFigure } from "./figures/hive-tick-engine.js";
 import { startupFigure } from "./figures/startup.js";
 import { tlsFigure } from "./figures/tls.js";
+import { routeFigure } from "./figures/route.js";
 import { transportCostFigure } from "./figures/transport-cost.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
@@ -34,9 +35,10 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   watch: watchFigure,
   "multi-queen": multiQueenFigure,
   tls: tlsFigure,
+  route: routeFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
-const ALL = ["ceiling", "find-workers", "informer", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch", "multi-queen"];
+const ALL = ["ceiling", "find-workers", "informer", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch", "multi-queen", "route"];
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));

@@ -20,7 +20,8 @@
 //                              POST /load with the same text changes it while running
 //   --token-ms T               engine mode also serves an OpenAI-like API (openai-api.mjs) on the
 //                              same port: one token every T ms when idle (default 20) …
-//   --max-running N            … at most N requests running, background load included (default 16)
+//   --max-running N            … at most N requests running, background load included (default 16) …
+//   --prefill-ms T             … and T ms before the first token of a prompt not in its prefix cache (default 0)
 import { spawn } from "node:child_process";
 import { closeSync, fsyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,7 +145,7 @@ if (opts.engine !== undefined) {
     port: opts["engine-port"] ?? process.env.DEMO_ENGINE_PORT ?? 8000,
     model: opts.model ?? "demo-model",
     load: opts["engine-load"] ?? process.env.DEMO_ENGINE_LOAD ?? "wave",
-    api: { tokenMs: Number(opts["token-ms"] ?? 20), maxRunning: Number(opts["max-running"] ?? 16) },
+    api: { tokenMs: Number(opts["token-ms"] ?? 20), maxRunning: Number(opts["max-running"] ?? 16), prefillMs: Number(opts["prefill-ms"] ?? 0) },
   });
   engineNote = ` engine=vllm metrics=http://127.0.0.1:${port}/metrics openai=http://127.0.0.1:${port}/v1`;
 }

@@ -5,13 +5,27 @@
 // Requests really occupy the engine: at most `maxRunning` run at once, counting the simulated
 // background load (engine-metrics.mjs) as running too; the rest wait in a FIFO queue. Tokens come
 // one every `tokenMs × (1 + running / maxRunning)` ms, so a loaded worker streams slower, and
-// its time to first token grows with the queue. The counters the /metrics report include these
+// its time to first token grows with the queue. With `prefillMs`, a prompt whose first 64
+// characters are not among the 64 prefixes seen last waits that long before its first token (a prefix cache). The counters the /metrics report include these
 // requests, so what the hive scrapes matches what a client sees.
 const MAX_BODY_BYTES = 1024 * 1024;
+/** The prefix cache's unit: prompts sharing their first this many characters share a cache entry. */
+const PREFIX_CACHE_CHARS = 64;
 const WORDS = ["the", "hive", "hums", "while", "bees", "carry", "tokens", "between", "flowers", "and", "queens"];
 
-export function createOpenAiApi({ model, tokenMs = 20, maxRunning = 8, background = () => ({ running: 0, waiting: 0 }) }) {
+export function createOpenAiApi({ model, tokenMs = 20, maxRunning = 8, prefillMs = 0, background = () => ({ running: 0, waiting: 0 }) }) {
   const queue = [];
+  // A prefix cache: a prompt whose first characters were seen recently skips the prefill.
+  const cachedPrefixes = new Map();
+  const prefill = (body) => {
+    if (prefillMs <= 0) return 0;
+    const text = Array.isArray(body.messages) ? body.messages.map((m) => (typeof m?.content === "string" ? m.content : "")).join("\n") : String(body.prompt ?? body.input ?? "");
+    const key = text.slice(0, PREFIX_CACHE_CHARS);
+    const hit = cachedPrefixes.delete(key);
+    cachedPrefixes.set(key, true);
+    if (cachedPrefixes.size > 64) cachedPrefixes.delete(cachedPrefixes.keys().next().value);
+    return hit ? 0 : prefillMs;
+  };
   let running = 0;
   const counters = { served: 0, cancelled: 0 };
 
@@ -78,6 +92,7 @@ export function createOpenAiApi({ model, tokenMs = 20, maxRunning = 8, backgroun
     const object = chat ? "chat.completion" : "text_completion";
     const word = (i) => (i === 0 ? "" : " ") + WORDS[i % WORDS.length];
     await schedule(abort.signal, async () => {
+      await sleep(prefill(body), abort.signal);
       if (body.stream === true) {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-demo-worker-pid": String(process.pid) });
         for (let i = 0; i < n && !abort.signal.aborted; i++) {

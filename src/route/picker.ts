@@ -12,6 +12,8 @@ export interface PickerOptions {
   /** Requests whose prompt starts alike go to one worker while its queue is at most prefixMaxWaiting. */
   prefixAffinity: boolean;
   prefixMaxWaiting: number;
+  /** … and while it runs at most this many more than the least busy worker (SGLang's balance rule, absolute). */
+  prefixMaxImbalance: number;
   /** A worker with more requests waiting than this takes no more; all of them over: 503. */
   maxWaiting?: number;
   /** How long a worker that failed a request is passed over (while any other can take it). */
@@ -82,9 +84,12 @@ export class Picker {
     }
     if (this.opts.prefixAffinity && req.prefix) {
       const limit = this.opts.prefixMaxWaiting;
+      let leastRunning = UNKNOWN;
+      for (const c of open) leastRunning = Math.min(leastRunning, estimates.get(c)!.running);
+      const runningLimit = leastRunning + this.opts.prefixMaxImbalance;
       const worker = rendezvousPick(hashText(req.prefix), open, (c) => this.workerHash(c.key), (c) => {
-        const w = estimates.get(c)!.waiting;
-        return w === UNKNOWN || w <= limit;
+        const { waiting, running } = estimates.get(c)!;
+        return (waiting === UNKNOWN || waiting <= limit) && (running === UNKNOWN || leastRunning === UNKNOWN || running <= runningLimit);
       });
       if (worker) return { worker, reason: "prefix" };
     }

@@ -21,8 +21,10 @@ export interface RouterOptions extends ServerSecurity {
   prefixAffinity?: boolean;
   /** Characters of the prompt that make its prefix (default 256). */
   prefixChars?: number;
-  /** A prefix stays on its worker while that worker has at most this many waiting (default 0). */
+  /** A prefix stays on its worker while that worker has at most this many waiting (default 0) … */
   prefixMaxWaiting?: number;
+  /** … and runs at most this many more requests than the least busy worker (default 2). */
+  prefixMaxImbalance?: number;
   /** Workers with more waiting take no more; every worker over it: 503 (default: no limit). */
   maxWaiting?: number;
   /** Header whose value keeps a session on one worker, e.g. "x-session-id". */
@@ -57,7 +59,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   const metrics = new RouteMetrics();
   const inFlight = new InFlight();
   const picker = new Picker(
-    { policy: opts.policy ?? "least-loaded", prefixAffinity: opts.prefixAffinity === true, prefixMaxWaiting: opts.prefixMaxWaiting ?? 0, maxWaiting: opts.maxWaiting, ejectMs: opts.ejectMs ?? 5_000 },
+    { policy: opts.policy ?? "least-loaded", prefixAffinity: opts.prefixAffinity === true, prefixMaxWaiting: opts.prefixMaxWaiting ?? 0, prefixMaxImbalance: opts.prefixMaxImbalance ?? 2, maxWaiting: opts.maxWaiting, ejectMs: opts.ejectMs ?? 5_000 },
     inFlight,
   );
   const agents = createWorkerAgents();

@@ -8,7 +8,7 @@ const worker = (key: string, load: RouteCandidate["load"], reportMark = "r1"): R
 
 function picker(opts: Partial<PickerOptions> = {}) {
   const inFlight = new InFlight();
-  return { inFlight, picker: new Picker({ policy: "least-loaded", prefixAffinity: false, prefixMaxWaiting: 0, ejectMs: 1000, ...opts }, inFlight) };
+  return { inFlight, picker: new Picker({ policy: "least-loaded", prefixAffinity: false, prefixMaxWaiting: 0, prefixMaxImbalance: 2, ejectMs: 1000, ...opts }, inFlight) };
 }
 
 describe("Picker", () => {
@@ -68,11 +68,16 @@ describe("Picker", () => {
     const { picker: p } = picker({ prefixAffinity: true, prefixMaxWaiting: 0 });
     const ws = ["a", "b", "c", "d"].map((k) => worker(k, { waiting: 0, running: 0 }));
     const home = p.pick(ws, { prefix: "system: be brief" });
-    expect(home.reason).toBe("prefix");
+    expect(home).toMatchObject({ reason: "prefix" });
     for (let i = 0; i < 5; i++) expect(p.pick(ws, { prefix: "system: be brief" }).worker).toBe(home.worker);
     const busy = ws.map((w) => (w === home.worker ? worker(w.key, { waiting: 1, running: 8 }) : w));
     const next = p.pick(busy, { prefix: "system: be brief" }).worker!;
     expect(next.key).not.toBe(home.worker!.key);
+    // Or once it runs more than prefixMaxImbalance (2) beyond the least busy worker.
+    const running = ws.map((w) => (w === home.worker ? worker(w.key, { waiting: 0, running: 3 }) : w));
+    expect(p.pick(running, { prefix: "system: be brief" }).worker!.key).not.toBe(home.worker!.key);
+    const slightly = ws.map((w) => (w === home.worker ? worker(w.key, { waiting: 0, running: 2 }) : w));
+    expect(p.pick(slightly, { prefix: "system: be brief" }).worker!.key).toBe(home.worker!.key);
     // Prefixes homed elsewhere do not move when one worker leaves.
     const prefixes = Array.from({ length: 50 }, (_, i) => `prefix ${i}`);
     const before = prefixes.map((x) => p.pick(ws, { prefix: x }).worker!.key);
