@@ -26,14 +26,19 @@ export interface ParsedBody {
 export async function readRequestBody(req: HttpRequest, maxBytes: number): Promise<ParsedBody> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) throw new RouteError(413, `request body: ${declared} bytes, over the limit of ${maxBytes}`, null, "body_too_large");
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new RouteError(413, `request body: over the limit of ${maxBytes} bytes`, null, "body_too_large");
-    chunks.push(chunk);
-  }
-  const raw = Buffer.concat(chunks, size);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      req.off("data", onData);
+      reject(new RouteError(413, `request body: over the limit of ${maxBytes} bytes`, null, "body_too_large"));
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(Buffer.concat(chunks, size)));
+    req.once("error", reject);
+  });
   let json: unknown;
   try {
     json = JSON.parse(raw.toString("utf8"));
