@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real tools the test suite runs, from Debian's packages, when any is missing:
 # etcd (etcd-server), Prometheus and promtool (prometheus), headless Chromium (chromium), tmux, and
-# util-linux's script (bsdutils) for the pseudo-terminal tests.
+# util-linux's script (bsdutils) for the pseudo-terminal tests; protoc, the gRPC Python plugin and
+# runtime, and Go with Debian's packaged gRPC sources for the Python and Go clients (clients/).
 # Idempotent and quiet when everything is present. Needs root or sudo for the install.
 # Usage: scripts/install-test-deps.sh
 set -euo pipefail
@@ -13,11 +14,20 @@ declare -A package_of=(
   [chromium]=chromium
   [tmux]=tmux
   [script]=bsdutils
+  [protoc]=protobuf-compiler
+  [grpc_python_plugin]=protobuf-compiler-grpc
+  [go]=golang-go
+  [protoc-gen-go-grpc]=protoc-gen-go-grpc
 )
+# Libraries, checked by package (golang/protobuf 1.5 replaces 1.3, which grpc-go 1.33 cannot use with protobuf-go stubs).
+libraries=(python3-grpcio python3-protobuf golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev)
 
 missing=()
 for tool in "${!package_of[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
+done
+for package in "${libraries[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
