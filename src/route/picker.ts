@@ -43,8 +43,9 @@ const UNKNOWN = Number.POSITIVE_INFINITY;
 /**
  * Chooses a worker for one request from memory. Least-loaded compares the engines' readings as
  * FindWorkers' LEAST_LOADED does (fewest waiting, then fewest running, then least KV cache; unknown
- * last), each adjusted by the requests the router sent since that reading: to waiting when the
- * engine was already queueing, to running otherwise. Equal workers take turns.
+ * last), the requests the router sent since that reading counted as waiting (as the informer's
+ * pick and the endpoint pickers count them): a burst between two reports spreads instead of
+ * landing on the one worker that looked idle. Equal workers take turns.
  */
 export class Picker {
   private turn = 0;
@@ -83,13 +84,17 @@ export class Picker {
       return { worker, reason: "session" };
     }
     if (this.opts.prefixAffinity && req.prefix) {
+      // The engine's own queue decides whether the prefix's worker is over the threshold; the
+      // requests sent since its reading count as busy, so a burst between reports overflows too.
       const limit = this.opts.prefixMaxWaiting;
-      let leastRunning = UNKNOWN;
-      for (const c of open) leastRunning = Math.min(leastRunning, estimates.get(c)!.running);
-      const runningLimit = leastRunning + this.opts.prefixMaxImbalance;
+      const busy = (c: RouteCandidate) => (c.load.running ?? UNKNOWN) + this.inFlight.sinceReport(c);
+      let leastBusy = UNKNOWN;
+      for (const c of open) leastBusy = Math.min(leastBusy, busy(c));
+      const busyLimit = leastBusy + this.opts.prefixMaxImbalance;
       const worker = rendezvousPick(hashText(req.prefix), open, (c) => this.workerHash(c.key), (c) => {
-        const { waiting, running } = estimates.get(c)!;
-        return (waiting === UNKNOWN || waiting <= limit) && (running === UNKNOWN || leastRunning === UNKNOWN || running <= runningLimit);
+        const waiting = c.load.waiting;
+        const b = busy(c);
+        return (waiting === undefined || waiting <= limit) && (b === UNKNOWN || leastBusy === UNKNOWN || b <= busyLimit);
       });
       if (worker) return { worker, reason: "prefix" };
     }
@@ -99,12 +104,10 @@ export class Picker {
 
   /** Estimated load of a candidate now, for `apiary route`'s debugging and tests. */
   estimate(c: RouteCandidate): Estimate {
-    const extra = this.inFlight.sinceReport(c);
     const { waiting, running, kvCacheUsageRatio } = c.load;
-    const queueing = waiting !== undefined && waiting > 0;
     return {
-      waiting: waiting === undefined ? UNKNOWN : waiting + (queueing ? extra : 0),
-      running: running === undefined ? UNKNOWN : running + (queueing ? 0 : extra),
+      waiting: waiting === undefined ? UNKNOWN : waiting + this.inFlight.sinceReport(c),
+      running: running ?? UNKNOWN,
       kv: kvCacheUsageRatio ?? UNKNOWN,
     };
   }

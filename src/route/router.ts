@@ -23,7 +23,7 @@ export interface RouterOptions extends ServerSecurity {
   prefixChars?: number;
   /** A prefix stays on its worker while that worker has at most this many waiting (default 0) … */
   prefixMaxWaiting?: number;
-  /** … and runs at most this many more requests than the least busy worker (default 2). */
+  /** … and runs (with the router's requests since its reading) at most this many more than the least busy worker (default 2). */
   prefixMaxImbalance?: number;
   /** Workers with more waiting take no more; every worker over it: 503 (default: no limit). */
   maxWaiting?: number;

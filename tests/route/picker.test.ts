@@ -21,34 +21,28 @@ describe("Picker", () => {
     expect(pick(worker("a", {}), worker("b", { waiting: 7, running: 7 }))).toBe("b");
   });
 
-  it("counts the requests it sent since a worker's reading, until the next reading", () => {
+  it("counts the requests it sent since a worker's reading as waiting, until the next reading", () => {
     const { picker: p, inFlight } = picker();
     let a = worker("a", { waiting: 0, running: 2 });
     const b = worker("b", { waiting: 0, running: 4 });
+    const c = worker("c", { waiting: 3, running: 1 });
     const sent: string[] = [];
     const tickets = [];
-    for (let i = 0; i < 4; i++) {
-      const w = p.pick([a, b]).worker!;
+    for (let i = 0; i < 6; i++) {
+      const w = p.pick([a, b, c]).worker!;
       sent.push(w.key);
       tickets.push(inFlight.start(w));
     }
-    // a: 2 → 3 → 4 (tie with b: turns) → …: b takes one before a reaches 6.
-    expect(sent.slice(0, 2)).toEqual(["a", "a"]);
-    expect(sent).toContain("b");
+    // a (idle, 2 running) first; then the burst spreads by queue, not all on the worker that looked idle.
+    expect(sent).toEqual(["a", "b", "a", "b", "a", "b"]);
+    expect(p.estimate(a)).toMatchObject({ waiting: 3, running: 2 });
     // A new reading of a includes what was sent: the count starts again.
     a = worker("a", { waiting: 0, running: 2 }, "r2");
-    expect(p.estimate(a).running).toBe(2);
+    expect(p.estimate(a).waiting).toBe(0);
     // A request that ends after the new reading does not lower the count of the next one.
     tickets[0].end();
     inFlight.start(a);
-    expect(p.estimate(a).running).toBe(3);
-  });
-
-  it("adds its requests to waiting for an engine that queues already", () => {
-    const { picker: p, inFlight } = picker();
-    const a = worker("a", { waiting: 2, running: 8 });
-    inFlight.start(a);
-    expect(p.estimate(a)).toMatchObject({ waiting: 3, running: 8 });
+    expect(p.estimate(a).waiting).toBe(1);
   });
 
   it("sheds when every worker is over maxWaiting, and passes over an ejected worker while another can take it", () => {
