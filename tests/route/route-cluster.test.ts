@@ -2,7 +2,6 @@
 // engine mode: it follows the engines' load as the hive reports it.
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { SpawnWorkerRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
@@ -13,6 +12,7 @@ import { startClusterRouter, type ClusterRouter } from "../../src/route/cluster-
 import type { RouterOptions } from "../../src/route/router.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { demoWorker, tempDir } from "../hive/hive-test-helpers.js";
+import { freePort } from "../helpers/free-port.js";
 import { waitFor } from "../helpers/wait.js";
 import { post, quiet } from "./route-fixtures.js";
 
@@ -20,14 +20,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const TICK_MS = 250;
 
