@@ -67,6 +67,8 @@ export class Picker {
 
   /** Passes the worker over for ejectMs: it refused a connection or broke a response. */
   eject(key: string): void {
+    // Bounded: entries of workers never seen again would otherwise stay.
+    if (this.ejected.size >= 10_000) this.ejected.clear();
     this.ejected.set(key, this.now() + this.opts.ejectMs);
   }
 
