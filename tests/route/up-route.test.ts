@@ -23,8 +23,8 @@ describe("apiary up and apiary route", () => {
       await up.waitFor(/ready\. try:/);
       const models = await waitFor(async () => {
         const body = (await (await fetch(`${routerUrl}/v1/models`)).json()) as { data: { id: string; workers: number }[] };
-        return body.data.length === 2 && body.data;
-      }, "both demo models routable", 20_000);
+        return body.data.length === 2 && body.data.every((m) => m.workers === (m.id.startsWith("llama") ? 2 : 1)) && body.data;
+      }, "the three demo workers routable", 20_000);
       expect(models).toEqual([
         expect.objectContaining({ id: "llama-3.1-8b-instruct", workers: 2 }),
         expect.objectContaining({ id: "qwen2.5-7b-instruct", workers: 1 }),
