@@ -35,10 +35,13 @@ export async function* watchStream(
     if (session.snapshot) {
       const events = session.snapshot;
       for (let i = 0; i < events.length; ) {
+        if (clientSignal.aborted) return;
         if (shuttingDown()) break;
         const turn = budget.exhausted();
         if (turn) {
-          await stopped.race(turn);
+          // The turn itself, not a race with the signals: an aborted stream's race resolves at once,
+          // and a loop of such awaits never lets the next turn (which refills the budget) start.
+          await turn;
           continue;
         }
         if (batch > 0) {
@@ -63,7 +66,7 @@ export async function* watchStream(
       }
       const turn = budget.exhausted();
       if (turn) {
-        await stopped.race(turn);
+        await turn;
         continue;
       }
       const now = clock.monotonicMs();
