@@ -46,6 +46,10 @@ export const serverSecurityFlags: FlagSpec[] = [
   { name: "client-ca", type: "string", value: "FILE", env: "APIARY_CLIENT_CA", help: "verify client certificates against this CA; callers are identified by their SPIFFE ID" },
   { name: "token-file", type: "string", value: "FILE", env: "APIARY_TOKEN_FILE", help: "bearer tokens, hashed (apiary certs token writes it)" },
   { name: "insecure", type: "boolean", env: "APIARY_INSECURE", help: "allow listening beyond loopback without TLS or client authentication" },
+  {
+    name: "allow-host", type: "string", value: "NAME", env: "APIARY_ALLOW_HOSTS", multiple: true,
+    help: "without TLS and tokens, also answer requests whose Host is NAME (loopback names and IP addresses always are; others are refused against DNS rebinding; env: comma-separated)",
+  },
 ];
 
 /** Reads serverSecurityFlags into the servers' ServerSecurity. */
@@ -59,5 +63,6 @@ export function serverSecurity(flags: ParsedArgs["flags"]): ServerSecurity {
     ...(cert && key ? { tls: { certFile: cert, keyFile: key, ...(clientCa ? { clientCaFile: clientCa } : {}) } } : {}),
     ...(flags["token-file"] ? { tokenFile: flags["token-file"] as string } : {}),
     insecure: flags.insecure === true,
+    allowHosts: (flags["allow-host"] as string[] | undefined) ?? [],
   };
 }

@@ -10,6 +10,7 @@ import type { pino } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { HealthStatus, ServingStatus, createHealthService } from "./health.js";
 import { sniffProtocol } from "./protocol-sniffer.js";
+import { createHostCheck, refuseHttp1, refuseHttp2, type HostCheck } from "./host-check.js";
 import { Authenticator, PEER_CERTIFICATE, type PeerCertificate } from "./auth/authenticator.js";
 import { identityFromSans, uriSans } from "./auth/identity.js";
 import { TokenStore } from "./auth/token-store.js";
@@ -37,6 +38,11 @@ export interface ServerSecurity {
   insecure?: boolean;
   /** Reload certificates and tokens when their files change; default true (SIGHUP always reloads). */
   watchCredentials?: boolean;
+  /**
+   * Without TLS and tokens, only loopback names and IP literals are served as Host (DNS rebinding
+   * defence, see host-check.ts); these names are served too (--allow-host).
+   */
+  allowHosts?: string[];
 }
 
 export interface RpcServerOptions extends ServerSecurity {
@@ -172,6 +178,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   });
   let loaded = opts.tls ? loadServerTls(opts.tls) : undefined;
   const tokens = opts.tokenFile ? TokenStore.fromFile(opts.tokenFile) : undefined;
+  // With TLS a rebound name fails the certificate check; with tokens a rebound page has none.
+  const hostCheck = !opts.tls && !tokens ? createHostCheck(opts.allowHosts ?? []) : undefined;
   const auth = new Authenticator({
     enabled: opts.tls?.clientCaFile !== undefined || tokens !== undefined,
     tokens,
@@ -218,7 +226,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal: shutdown.signal,
   };
-  takeHttp2Streams(h2, (opts.http2Streams ?? []).map((make) => make(streamSetup)), logger);
+  takeHttp2Streams(h2, (opts.http2Streams ?? []).map((make) => make(streamSetup)), hostCheck, logger);
   // http.Server tracks idle connections only when it listens itself; this one does not.
   const h1Busy = new Map<net.Socket, number>();
   const endIfIdle = (socket: net.Socket): void => {
@@ -228,13 +236,15 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     const socket = req.socket;
     h1Busy.set(socket, (h1Busy.get(socket) ?? 0) + 1);
     if (shutdown.signal.aborted) res.setHeader("Connection", "close");
+    const refusedHost = hostCheck?.(req.headers);
     res.once("close", () => {
       const busy = h1Busy.get(socket);
       if (busy === undefined) return;
       h1Busy.set(socket, busy - 1);
       endIfIdle(socket);
     });
-    handler(req, res);
+    if (refusedHost !== undefined) refuseHttp1(res, refusedHost, req.headers["content-type"]);
+    else handler(req, res);
   });
   h1.on("clientError", (err, socket) => {
     logger.debug({ err }, "http/1.1 client error");
@@ -353,12 +363,20 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   return { host: opts.host, port, url, tls: loaded !== undefined, health, auth, reloadCredentials, shutdownSignal: shutdown.signal, close };
 }
 
-/** Puts the handlers in front of the server's own "stream" listener (node's compatibility layer, which feeds connect-node). */
-function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[], logger: pino.Logger): void {
-  if (handlers.length === 0) return;
+/**
+ * Puts the Host check, then the handlers, in front of the server's own "stream" listener (node's
+ * compatibility layer, which feeds connect-node and the HTTP routes): every HTTP/2 request passes here.
+ */
+function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[], hostCheck: HostCheck | undefined, logger: pino.Logger): void {
+  if (handlers.length === 0 && !hostCheck) return;
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    const refusedHost = hostCheck?.(headers);
+    if (refusedHost !== undefined) {
+      refuseHttp2(stream, refusedHost, headers["content-type"]);
+      return;
+    }
     try {
       for (const handler of handlers) if (handler(stream, headers)) return;
     } catch (err) {
