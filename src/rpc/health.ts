@@ -24,6 +24,7 @@ export class HealthStatus {
   private wake: () => void = () => {};
   private changed: Promise<void> = this.nextChange();
   private closed = false;
+  private stalled = false;
 
   /** Sets one service's status ("" = the whole server). Ignored once shut down. */
   setStatus(service: string, status: ServingStatus): void {
@@ -39,14 +40,22 @@ export class HealthStatus {
     this.notify();
   }
 
-  /** The status of a service, or undefined if it is not known. */
+  /** The status of a service, or undefined if it is not known. NOT_SERVING for all while the event loop is stalled. */
   get(service: string): ServingStatus | undefined {
-    return this.statuses.get(service);
+    const status = this.statuses.get(service);
+    return status !== undefined && this.stalled ? ServingStatus.NOT_SERVING : status;
+  }
+
+  /** The event loop stalled (true) or turns again (false): see startLoopWatchdog. */
+  setStalled(stalled: boolean): void {
+    if (this.stalled === stalled) return;
+    this.stalled = stalled;
+    this.notify();
   }
 
   /** Every known service with its status. */
   entries(): [string, ServingStatus][] {
-    return [...this.statuses.entries()];
+    return [...this.statuses.keys()].map((service) => [service, this.get(service)!]);
   }
 
   get isShutDown(): boolean {

@@ -6,6 +6,7 @@ import { hiveIdentity, hiveIdentityFlags, hiveRuntime, hiveRuntimeFlags } from "
 import { hiveStartupLine } from "../startup-line.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { stallExitFlag, watchEventLoop } from "../stall-watch.js";
 import { startHive } from "../../hive/hive.js";
 
 export const hiveCommand: Command = {
@@ -25,6 +26,7 @@ export const hiveCommand: Command = {
     ...serverSecurityFlags,
     ...hiveRuntimeFlags,
     { name: "stop-workers", type: "boolean", env: "APIARY_STOP_WORKERS", help: "stop every worker when the hive stops" },
+    stallExitFlag,
     logLevelFlag,
   ],
   async run({ flags, positionals }) {
@@ -39,6 +41,7 @@ export const hiveCommand: Command = {
     }).catch((err: Error) => {
       throw new CliError(`hive cannot start: ${err.message}`);
     });
+    watchEventLoop(hive.server.health, logger, flags);
     // Handlers first: a signal sent as soon as the line is read must find them installed.
     onShutdownSignals(() => hive.close({ stopWorkers: flags["stop-workers"] === true }), { logger, timeoutMs: 30_000 });
     process.stderr.write(hiveStartupLine(hive));

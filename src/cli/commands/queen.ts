@@ -4,6 +4,7 @@ import { intFlag } from "../parse-values.js";
 import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { createLogger } from "../../rpc/logger.js";
 import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { stallExitFlag, watchEventLoop } from "../stall-watch.js";
 import { startQueen } from "../../queen/queen.js";
 import { queenClusterFlags, queenClusterOptions } from "./queen-cluster-flags.js";
 
@@ -25,6 +26,7 @@ export const queenCommand: Command = {
     ...queenTuningFlags,
     ...queenClusterFlags,
     perDeviceMetricsFlag,
+    stallExitFlag,
     logLevelFlag,
   ],
   async run({ flags, positionals }) {
@@ -44,6 +46,7 @@ export const queenCommand: Command = {
       await cluster.clusterStore?.close().catch(() => {});
       throw new CliError(`queen cannot start: ${err.message}`);
     });
+    watchEventLoop(queen.server.health, logger, flags);
     // Handlers first: a signal sent as soon as the line is read must find them installed.
     onShutdownSignals(
       async () => {
