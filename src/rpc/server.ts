@@ -55,6 +55,18 @@ export interface RpcServerOptions extends ServerSecurity {
   readMaxBytes?: number;
   /** How long close() lets open calls finish before cutting connections. Default 5 s. */
   shutdownGraceMs?: number;
+  /**
+   * How long a connection may take to send its first bytes (TLS handshake, HTTP/2 preface) and an
+   * HTTP/1.1 request its headers; the connection is closed after. Default 10 s.
+   */
+  headersTimeoutMs?: number;
+  /** How long an HTTP/1.1 request may take to arrive whole (headers and body). Default 5 min. */
+  requestTimeoutMs?: number;
+  /**
+   * An HTTP/2 connection with no open stream and no traffic for this long is closed (long-lived
+   * Heartbeat and Watch streams keep theirs open however quiet). Default 5 min.
+   */
+  idleTimeoutMs?: number;
   interceptors?: Interceptor[];
   /**
    * Consulted before the RPC handler for every HTTP request (HTTP/1.1 and HTTP/2): returns true
@@ -124,7 +136,9 @@ export interface RpcServer {
 
 export const DEFAULT_READ_MAX_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
-const PROTOCOL_SNIFF_TIMEOUT_MS = 10_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 
 const HTTP2_SETTINGS: http2.Settings = {
   maxConcurrentStreams: 1000,
@@ -170,6 +184,9 @@ function routeBinaryRequests(routes: BinaryRoute[], options: Omit<Parameters<typ
  */
 export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer> {
   const { logger } = opts;
+  const headersTimeoutMs = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const requestTimeoutMs = Math.max(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, headersTimeoutMs);
+  const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const warning = checkListenSecurity({
     host: opts.host,
     tls: opts.tls !== undefined,
@@ -214,9 +231,15 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   const h2 = http2.createServer({ settings: HTTP2_SETTINGS }, handler);
+  const openStreams = new Map<http2.Http2Session, number>();
   h2.on("session", (session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+    openStreams.set(session, 0);
+    session.once("close", () => (sessions.delete(session), openStreams.delete(session)));
+    // Fires after idleTimeoutMs without traffic; a quiet session that still has streams is not idle.
+    session.setTimeout(idleTimeoutMs, () => {
+      if ((openStreams.get(session) ?? 0) === 0) session.close();
+    });
     if (shutdown.signal.aborted) session.close();
   });
   h2.on("sessionError", (err) => logger.debug({ err }, "http2 session error"));
@@ -227,12 +250,26 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     shutdownSignal: shutdown.signal,
   };
   takeHttp2Streams(h2, (opts.http2Streams ?? []).map((make) => make(streamSetup)), hostCheck, logger);
+  h2.on("stream", (stream: http2.ServerHttp2Stream) => {
+    const session = stream.session;
+    if (!session || !openStreams.has(session)) return;
+    openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+    stream.once("close", () => {
+      if (openStreams.has(session)) openStreams.set(session, (openStreams.get(session) ?? 1) - 1);
+    });
+  });
   // http.Server tracks idle connections only when it listens itself; this one does not.
   const h1Busy = new Map<net.Socket, number>();
   const endIfIdle = (socket: net.Socket): void => {
     if (shutdown.signal.aborted && (h1Busy.get(socket) ?? 0) === 0) socket.end();
   };
-  const h1 = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
+  const h1 = http.createServer({
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    // How often node looks for requests past those timeouts.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(10, headersTimeoutMs / 4)),
+  }, (req, res) => {
     const socket = req.socket;
     h1Busy.set(socket, (h1Busy.get(socket) ?? 0) + 1);
     if (shutdown.signal.aborted) res.setHeader("Connection", "close");
@@ -246,6 +283,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     if (refusedHost !== undefined) refuseHttp1(res, refusedHost, req.headers["content-type"]);
     else handler(req, res);
   });
+  // The timeouts above are enforced only once the server saw "listening"; this one never listens itself.
+  h1.emit("listening");
   h1.on("clientError", (err, socket) => {
     logger.debug({ err }, "http/1.1 client error");
     socket.destroy();
@@ -262,7 +301,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     socket.resume(); // the sniffer paused it; http.Server only attaches a "data" listener
   };
   const sniffThenDispatch = (socket: net.Socket): void =>
-    sniffProtocol(socket, PROTOCOL_SNIFF_TIMEOUT_MS, (protocol) => dispatch(socket, protocol));
+    sniffProtocol(socket, headersTimeoutMs, (protocol) => dispatch(socket, protocol));
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -277,7 +316,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       requestCert: opts.tls?.clientCaFile !== undefined,
       // Verified below: a connection without a certificate may still carry a bearer token.
       rejectUnauthorized: false,
-      handshakeTimeout: PROTOCOL_SNIFF_TIMEOUT_MS,
+      handshakeTimeout: headersTimeoutMs,
     });
     secure.on("connection", track);
     secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
@@ -351,6 +390,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       }, opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       tcp.close(() => {
         clearTimeout(graceTimer);
+        h1.close(); // stops its timeout checks
         logger.info({ url }, "rpc server closed");
         resolve();
       });
