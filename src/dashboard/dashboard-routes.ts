@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { textReply, type HttpReply, type HttpRouteHandler } from "../rpc/http-routes.js";
 import { DASHBOARD_PAGE } from "./page.js";
 
@@ -17,31 +17,23 @@ function packageRoot(): string {
 }
 
 /**
- * GET / (the page) and /dashboard.js (the bundle built by scripts/build-dashboard.mjs). A missing
- * bundle is built on the first request when esbuild is installed; otherwise the answer says how.
- * Both are static and carry no data: the page reads everything through Watch and ListHives, which
- * need a reader when authentication is on.
+ * GET / (the page) and /dashboard.js (the bundle built by scripts/build-dashboard.mjs, `npm run
+ * build:dashboard`, part of `npm install` in a checkout). A missing bundle is answered 404 with
+ * that hint and never built here: an anonymous GET must not start a build (CPU, disk, code run
+ * from the checkout) on the server. Both are static and carry no data: the page reads everything
+ * through Watch and ListHives, which need a reader when authentication is on.
  */
-export function dashboardRoutes(): Record<string, HttpRouteHandler> {
-  const root = packageRoot();
-  const bundlePath = path.join(root, "dist", "dashboard", "dashboard.js");
-  let building: Promise<void> | undefined;
+export function dashboardRoutes(opts: { bundlePath?: string } = {}): Record<string, HttpRouteHandler> {
+  const bundlePath = opts.bundlePath ?? path.join(packageRoot(), "dist", "dashboard", "dashboard.js");
   let cached: { mtimeMs: number; body: Buffer } | undefined;
 
-  async function bundle(): Promise<HttpReply> {
-    if (!existsSync(bundlePath)) {
-      building ??= (async () => {
-        const script = path.join(root, "scripts", "build-dashboard.mjs");
-        const { buildDashboard } = (await import(pathToFileURL(script).href)) as { buildDashboard: () => Promise<string> };
-        await buildDashboard();
-      })().finally(() => (building = undefined));
-      try {
-        await building;
-      } catch (err) {
-        return textReply(503, `the dashboard bundle ${bundlePath} is missing and cannot be built here (${err instanceof Error ? err.message : String(err)}); run: npm run build:dashboard`);
-      }
+  function bundle(): HttpReply {
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(bundlePath).mtimeMs;
+    } catch {
+      return textReply(404, `the dashboard bundle ${bundlePath} is missing; build it with: npm run build:dashboard`);
     }
-    const mtimeMs = statSync(bundlePath).mtimeMs;
     if (cached?.mtimeMs !== mtimeMs) cached = { mtimeMs, body: readFileSync(bundlePath) };
     return { status: 200, headers: { "content-type": "text/javascript; charset=utf-8" }, body: cached.body };
   }
