@@ -21,7 +21,10 @@ describe("apiary as a package", () => {
     expect(files).toContain("dist/apiary.mjs");
     expect(files).toContain("examples/demo-worker/demo-worker.mjs");
     expect(files).toContain("deploy/systemd/apiary-hive-exec");
-    expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
+    expect(files).toContain("dist/client.mjs");
+    expect(files).toContain("dist/types/src/client/index.d.ts");
+    // Type declarations for apiary/client, but no TypeScript sources.
+    expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
 
     const prefix = path.join(dir, "prefix");
     await run("npm", ["install", "--global", "--prefix", prefix, "--prefer-offline", "--omit=dev", path.join(dir, info.filename)], { ...NPM, cwd: dir });
