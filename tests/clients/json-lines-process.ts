@@ -1,13 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 
+/** A parsed JSON line: each client prints what it saw in the shape of its own language. */
+export type JsonLine = Record<string, any>;
+
 /** A child process that prints one JSON object per line (the Python and Go examples), with its lines parsed as they come. */
 export class JsonLinesProcess {
-  readonly lines: Record<string, unknown>[] = [];
+  readonly lines: JsonLine[] = [];
   stderr = "";
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
   private partial = "";
-  private waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
+  private waiters: { match: (line: JsonLine) => boolean; resolve: (line: JsonLine) => void }[] = [];
 
   constructor(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -17,7 +20,7 @@ export class JsonLinesProcess {
   }
 
   /** Resolves with the first line (past or future) the predicate accepts; rejects on exit or after timeoutMs. */
-  waitForLine(match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  waitForLine(match: (line: JsonLine) => boolean, what: string, timeoutMs = 20_000): Promise<JsonLine> {
     const seen = this.lines.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -26,7 +29,7 @@ export class JsonLinesProcess {
         reject(new Error(`${what}: ${why}\nlast lines: ${JSON.stringify(this.lines.slice(-3))}\nstderr: ${this.stderr.slice(-2000)}`));
       };
       const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs);
-      const waiter = { match, resolve: (line: Record<string, unknown>) => (clearTimeout(timer), resolve(line)) };
+      const waiter = { match, resolve: (line: JsonLine) => (clearTimeout(timer), resolve(line)) };
       this.waiters.push(waiter);
       void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
@@ -58,9 +61,9 @@ export class JsonLinesProcess {
     this.partial = parts.pop()!;
     for (const text of parts) {
       if (!text.trim()) continue;
-      let line: Record<string, unknown>;
+      let line: JsonLine;
       try {
-        line = JSON.parse(text) as Record<string, unknown>;
+        line = JSON.parse(text) as JsonLine;
       } catch {
         line = { unparsed: text };
       }
