@@ -1,8 +1,8 @@
 import type { FindWorkersRequest } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
-import { hiveMatches, type HiveFilter } from "../../src/queen/hive-filter.js";
+import { hiveMatches, type HiveFilter } from "../../src/contracts/hive-match.js";
 import type { HiveView, Registry } from "../../src/queen/registry.js";
-import { selectTop } from "../../src/queen/top-k.js";
+import { selectTop } from "../../src/common/top-k.js";
 
 /**
  * A plain-loop rendering of the queen's FindWorkers query (MOST_FREE_VRAM order, model or full

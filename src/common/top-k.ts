@@ -64,3 +64,10 @@ export function selectTop<T>(items: Iterable<T>, k: number, compare: (a: T, b: T
   for (const item of items) top.offer(item);
   return top.sorted();
 }
+
+/** Ascending order of optional numbers (or bigints) with absent values last. */
+export function compareKnownFirst<N extends number | bigint>(a: N | undefined, b: N | undefined): number {
+  if (a === undefined) return b === undefined ? 0 : 1;
+  if (b === undefined) return -1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

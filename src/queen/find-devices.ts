@@ -12,7 +12,8 @@ import { MAX_MATCHES } from "./find-workers.js";
 import { candidateHives } from "./hive-filter.js";
 import type { HiveView, Registry } from "./registry.js";
 import { deviceFreeVram } from "./scheduling-index.js";
-import { compareKnownFirst, compareStrings, selectTop } from "./top-k.js";
+import { compareKnownFirst, selectTop } from "../common/top-k.js";
+import { compareIds as compareStrings } from "../rpc/compare-ids.js";
 
 interface Candidate {
   hive: HiveView;

@@ -8,10 +8,12 @@ import {
   type FindWorkersResponse,
 } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
-import { candidateHives, hivePredicate, type HiveFilter } from "./hive-filter.js";
+import { hivePredicate, type HiveFilter } from "../contracts/hive-match.js";
+import { candidateHives } from "./hive-filter.js";
 import type { Registry } from "./registry.js";
 import { EXACT_DOUBLE_LIMIT, workerFreeVramBytes, type SchedulingEntry } from "./scheduling-index.js";
-import { compareStrings, TopK } from "./top-k.js";
+import { TopK } from "../common/top-k.js";
+import { compareIds as compareStrings } from "../rpc/compare-ids.js";
 
 /** Largest answer of FindWorkers / FindDevices; limit 0 and larger limits mean this. */
 export const MAX_MATCHES = 1000;

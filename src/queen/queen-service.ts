@@ -6,7 +6,7 @@ import type { Clock } from "./clock.js";
 import { findDevices } from "./find-devices.js";
 import { findWorkers } from "./find-workers.js";
 import { heartbeat, type HiveClaims } from "./heartbeat-handler.js";
-import { labelsMatch } from "./hive-filter.js";
+import { labelsMatch } from "../contracts/hive-match.js";
 import type { HiveSessions } from "./hive-sessions.js";
 import type { ObjectEvents } from "./object-events.js";
 import type { Registry } from "./registry.js";
