@@ -12,7 +12,9 @@ import {
 import { mergeGpuProcesses, type GpuProcessUsage } from "./merge-gpu-processes.js";
 import { COMPUTE_APPS_ARGS, parseComputeApps } from "./parse-compute-apps.js";
 import { PMON_ARGS, parsePmon } from "./parse-pmon.js";
-import { QUERY_GPU_ARGS, parseQueryGpu } from "./parse-query-gpu.js";
+import { queryGpuArgs, queryGpuFields, parseQueryGpu } from "./parse-query-gpu.js";
+import { healthFields, rejectedField, type ClockReasonFamily } from "./parse-gpu-health-fields.js";
+import { judgeGpu, type XidSeen } from "./gpu-health-verdict.js";
 import { runWithDeadline } from "./run-with-deadline.js";
 import { interpretSmiCall } from "./smi-call.js";
 
@@ -42,6 +44,10 @@ export interface GpuProbeOptions {
   env?: NodeJS.ProcessEnv;
   /** Told about every probe's outcome (metrics). */
   observer?: GpuProbeObserver;
+  /** Xid codes never judged (--gpu-health-ignore-xid). */
+  ignoreXids?: ReadonlySet<number>;
+  /** Xids seen so far per PCI bus id (normalised, see normalizeBusId); default none. */
+  xidsByBusId?: () => ReadonlyMap<string, readonly XidSeen[]>;
 }
 
 /** What a probe tells its observer: each answer's state, each round's duration, each call killed at its deadline. */
@@ -86,6 +92,11 @@ export class GpuProbe {
   private loggedStateKey = "";
   private loggedErrorSources = "";
   private warnedStillRunning = false;
+  private clockFamily: ClockReasonFamily = "clocks_event_reasons";
+  private readonly rejectedFields = new Set<string>();
+  private readonly lastUncorrectedAggregate = new Map<string, bigint>();
+  private readonly ignoreXids: ReadonlySet<number>;
+  private readonly xidsByBusId: (() => ReadonlyMap<string, readonly XidSeen[]>) | undefined;
 
   constructor(opts: GpuProbeOptions) {
     this.path = opts.nvidiaSmiPath ?? "nvidia-smi";
@@ -95,6 +106,8 @@ export class GpuProbe {
     this.enabled = opts.enabled ?? true;
     this.env = opts.env;
     this.observer = opts.observer;
+    this.ignoreXids = opts.ignoreXids ?? new Set();
+    this.xidsByBusId = opts.xidsByBusId;
     this.snapshot = {
       devices: [],
       processes: [],
@@ -174,14 +187,52 @@ export class GpuProbe {
     return result;
   }
 
+  /** Which clock-reason field family the driver answered to ("clocks_event_reasons" until told otherwise). */
+  clockReasonFamily(): ClockReasonFamily {
+    return this.clockFamily;
+  }
+
+  /**
+   * One --query-gpu call. A driver that rejects a health field (older drivers know
+   * clocks_throttle_reasons.* but not clocks_event_reasons.*, or lack remapped_rows.*) answers at
+   * once; the field list is corrected, remembered for every later round, and the call is made once more.
+   */
+  private async queryGpu() {
+    let fields = queryGpuFields(this.clockFamily, this.rejectedFields);
+    let run = await this.run(queryGpuArgs(fields));
+    if (run.kind !== "exit-error") return { run, fields };
+    const field = rejectedField(`${run.stdout}\n${run.stderr}`);
+    if (!field || !healthFields(this.clockFamily).includes(field)) return { run, fields };
+    if (field.startsWith(`${this.clockFamily}.`) && this.clockFamily === "clocks_event_reasons") {
+      this.clockFamily = "clocks_throttle_reasons";
+      this.log.info({ rejected: field }, "driver knows clocks_throttle_reasons.*, not clocks_event_reasons.*");
+    } else {
+      this.rejectedFields.add(field);
+      this.log.info({ rejected: field }, "driver does not know this health field; not asking again");
+    }
+    fields = queryGpuFields(this.clockFamily, this.rejectedFields);
+    run = await this.run(queryGpuArgs(fields));
+    return { run, fields };
+  }
+
+  private judge(devices: GpuDevice[]): void {
+    const xids = this.xidsByBusId?.() ?? new Map<string, readonly XidSeen[]>();
+    for (const d of devices) {
+      const previous = this.lastUncorrectedAggregate.get(d.uuid);
+      d.health = judgeGpu(d, previous, xids.get(normalizeBusId(d.pciBusId)) ?? [], { ignoreXids: this.ignoreXids });
+      const now = d.health.ecc?.uncorrectedAggregate;
+      if (now !== undefined) this.lastUncorrectedAggregate.set(d.uuid, now);
+    }
+  }
+
   private async runRound(): Promise<GpuSnapshot> {
-    const [gpuRun, appsRun, pmonRun] = await Promise.all([
-      this.run(QUERY_GPU_ARGS),
+    const [{ run: gpuRun, fields }, appsRun, pmonRun] = await Promise.all([
+      this.queryGpu(),
       this.run(COMPUTE_APPS_ARGS),
       this.run(PMON_ARGS),
     ]);
     const ctx = { path: this.path, deadlineMs: this.deadlineMs };
-    const gpus = interpretSmiCall("nvidia-smi --query-gpu", gpuRun, (t) => parseQueryGpu(t), ctx);
+    const gpus = interpretSmiCall("nvidia-smi --query-gpu", gpuRun, (t) => parseQueryGpu(t, fields), ctx);
     if (!gpus.ok) return this.fail(gpus.state, gpus.message);
     if (gpus.value.length === 0) return this.fail(GpuProbeState.NOT_FOUND, "nvidia-smi listed no GPUs");
 
@@ -191,6 +242,7 @@ export class GpuProbe {
     const pmon = interpretSmiCall("nvidia-smi pmon", pmonRun, parsePmon, ctx);
     if (!pmon.ok) errors.push(create(CollectionErrorSchema, { source: "gpu.pmon", message: pmon.message }));
 
+    this.judge(gpus.value);
     const now = Date.now();
     this.lastSuccessMs = now;
     const processes = mergeGpuProcesses(gpus.value, apps.ok ? apps.value : [], pmon.ok ? pmon.value : []);
@@ -244,3 +296,11 @@ export class GpuProbe {
 }
 
 export type { GpuDevice };
+
+/** "00000000:3B:00.0" (nvidia-smi) and "0000:3b:00" (kernel Xid lines) → "0000:3b:00". */
+export function normalizeBusId(busId: string): string {
+  const m = /^(?:([0-9a-f]{4,8}):)?([0-9a-f]{2}):([0-9a-f]{2})(?:\.[0-7])?$/i.exec(busId.trim());
+  if (!m) return busId.trim().toLowerCase();
+  const domain = (m[1] ?? "0000").slice(-4);
+  return `${domain}:${m[2]}:${m[3]}`.toLowerCase();
+}

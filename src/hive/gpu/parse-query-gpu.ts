@@ -11,6 +11,7 @@ import {
   splitCsvLine,
   type ParseResult,
 } from "./smi-csv.js";
+import { HEALTH_ALIASES, HEALTH_SETTERS, healthFields, type ClockReasonFamily } from "./parse-gpu-health-fields.js";
 
 /** The fields the probe asks for, in this order. */
 export const QUERY_GPU_FIELDS = [
@@ -28,16 +29,29 @@ export const QUERY_GPU_FIELDS = [
   "pci.bus_id",
 ] as const;
 
-export const QUERY_GPU_ARGS = [`--query-gpu=${QUERY_GPU_FIELDS.join(",")}`, "--format=csv,noheader,nounits"];
+/** The core fields, then the health fields of one clock-reason family, less any the driver rejected. */
+export function queryGpuFields(family: ClockReasonFamily = "clocks_event_reasons", rejected: ReadonlySet<string> = new Set()): string[] {
+  return [...QUERY_GPU_FIELDS, ...healthFields(family).filter((f) => !rejected.has(f))];
+}
+
+export function queryGpuArgs(fields: readonly string[]): string[] {
+  return [`--query-gpu=${fields.join(",")}`, "--format=csv,noheader,nounits"];
+}
 
 // nvidia-smi accepts aliases and prints the canonical name in the header.
 const ALIASES: Record<string, string> = {
   gpu_name: "name",
   gpu_uuid: "uuid",
   gpu_bus_id: "pci.bus_id",
+  ...HEALTH_ALIASES,
 };
 
-const KNOWN = new Set<string>([...QUERY_GPU_FIELDS, ...Object.keys(ALIASES)]);
+const KNOWN = new Set<string>([
+  ...QUERY_GPU_FIELDS,
+  ...healthFields("clocks_event_reasons"),
+  ...healthFields("clocks_throttle_reasons"),
+  ...Object.keys(ALIASES),
+]);
 
 function canonical(field: string): string {
   const name = headerFieldName(field);
@@ -92,6 +106,7 @@ const SETTERS: Record<string, Setter> = {
   "power.limit": numberSetter((d, v) => (d.powerLimitW = v), 0, 100_000),
   compute_cap: textSetter((d, v) => (d.computeCapability = v)),
   "pci.bus_id": textSetter((d, v) => (d.pciBusId = v)),
+  ...HEALTH_SETTERS,
 };
 
 /**
