@@ -18,8 +18,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function queenOn(port = 0, host = "127.0.0.1"): Promise<Queen> {
-  const queen = await startQueen({ host, port, logger: quiet, reportIntervalMs: 100, shutdownGraceMs: 100 });
+async function queenOn(port = 0, host = "127.0.0.1", allowHosts: string[] = []): Promise<Queen> {
+  const queen = await startQueen({ host, port, logger: quiet, reportIntervalMs: 100, shutdownGraceMs: 100, security: { allowHosts } });
   cleanups.push(() => queen.close());
   return queen;
 }
@@ -108,8 +108,9 @@ describe("heartbeat with several queens", () => {
   });
 
   it("tries every address of a name with several records, each pinned, and fails over between them", async () => {
-    const a = await queenOn(0, "127.0.0.1");
-    const b = await queenOn(a.server.port, "127.0.0.2");
+    // A plaintext queen serves a name other than loopback's only when told to (DNS rebinding defence).
+    const a = await queenOn(0, "127.0.0.1", ["queens.test"]);
+    const b = await queenOn(a.server.port, "127.0.0.2", ["queens.test"]);
     let lookups = 0;
     const lookup: LookupAll = (host) => {
       lookups += 1;
