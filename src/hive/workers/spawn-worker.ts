@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { closeSync, existsSync, fchmodSync, openSync, readFileSync, rmSync } from "node:fs";
+import { chmod, mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { CgroupInUseError, type CgroupDriver } from "../cgroup/cgroup-driver.js";
 import { readProcStat } from "../procfs/proc-stat.js";
@@ -8,6 +8,7 @@ import { systemConstants } from "../procfs/system-constants.js";
 import { launchInCgroup } from "./launch-in-cgroup.js";
 import { modelFromArgv } from "./model-from-argv.js";
 import { resolveProgram } from "./resolve-program.js";
+import { workerEnv } from "./worker-env.js";
 import type { ValidSpawn } from "./validate-spawn-request.js";
 import { newRecord, type WorkerRecord } from "./worker-record.js";
 import { writeWorkerState, type WorkerStateFile } from "./worker-state-file.js";
@@ -44,12 +45,13 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
     const info = await stat(cwd).catch(() => undefined);
     if (!info?.isDirectory()) throw failedPrecondition(`cwd: not a directory: ${req.cwd}`);
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, ...req.env };
-  if (req.gpuUuids.length > 0) env.CUDA_VISIBLE_DEVICES = req.gpuUuids.join(",");
-  const program = await resolveProgram(req.argv[0], env.PATH ?? "", cwd);
+  // A fixed base plus the admitted request variables: nothing of the hive's own environment leaks in.
+  const env = workerEnv(req.env, req.gpuUuids);
+  const program = await resolveProgram(req.argv[0], env.PATH, cwd);
   if (!program) throw failedPrecondition(`argv[0]: program not found: ${req.argv[0]}`);
 
-  await mkdir(ctx.logDir, { recursive: true });
+  await mkdir(ctx.logDir, { recursive: true, mode: 0o700 });
+  await chmod(ctx.logDir, 0o700);
   const logPath = `${ctx.logDir}/${workerId}.log`;
   const logExisted = existsSync(logPath);
   const cgroup = await ctx.driver.create(workerId, req.limits).catch((err: unknown) => {
@@ -62,12 +64,14 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
   };
   let logFd: number;
   try {
-    logFd = openSync(logPath, "a");
+    logFd = openSync(logPath, "a", 0o600);
+    fchmodSync(logFd, 0o600);
   } catch (err) {
     await undo();
     throw new ConnectError(`log_path: cannot open ${logPath}: ${String(err)}`, Code.Internal);
   }
-  const launched = await launchInCgroup({ argv: req.argv, procsFiles: cgroup.procsFiles, env, cwd, logFd });
+  // Exec exactly the path resolved here, not argv[0] looked up again by the wrapper.
+  const launched = await launchInCgroup({ argv: [program, ...req.argv.slice(1)], procsFiles: cgroup.procsFiles, env, cwd, logFd });
   closeSync(logFd);
   if (!launched.ok) {
     const detail = logTail(logPath);

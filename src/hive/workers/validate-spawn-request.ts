@@ -4,6 +4,9 @@ import { checkArgv, checkGpuIds, checkMemoryLimit, checkModel, checkWorkerId, ch
 import type { CgroupLimits } from "../cgroup/cgroup-driver.js";
 import { EndpointError, resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
 import { modelFromArgv } from "./model-from-argv.js";
+import { EnvAllowList } from "./worker-env.js";
+
+const DEFAULT_ENV_ALLOW_LIST = new EnvAllowList();
 
 /** Below 10 millicores the CFS quota would fall under the kernel's 1 ms minimum. */
 export const MIN_CPU_MILLICORES = 10;
@@ -31,7 +34,7 @@ function invalid(message: string): ConnectError {
  * Checks a SpawnWorkerRequest; throws INVALID_ARGUMENT naming the offending field. Worker fields
  * follow the rules the queen applies to reports (src/rpc/worker-fields.ts).
  */
-export function validateSpawnRequest(req: SpawnWorkerRequest): ValidSpawn {
+export function validateSpawnRequest(req: SpawnWorkerRequest, allowEnv: EnvAllowList = DEFAULT_ENV_ALLOW_LIST): ValidSpawn {
   if (req.argv.length === 0) throw invalid("argv: must not be empty");
   if (req.argv[0] === "") throw invalid("argv[0]: must not be empty");
   checkArgv("argv", req.argv);
@@ -40,6 +43,7 @@ export function validateSpawnRequest(req: SpawnWorkerRequest): ValidSpawn {
     if (!ENV_NAME.test(name)) throw invalid(`env[${JSON.stringify(name)}]: name must be non-empty without '=' or NUL`);
     if (value.includes("\0")) throw invalid(`env[${name}]: value must not contain NUL`);
   }
+  allowEnv.check(req.env);
   if (req.cwd.includes("\0")) throw invalid("cwd: must not contain NUL");
   checkModel("model", req.model);
   // The model the worker will be reported with, when it comes from the command line.

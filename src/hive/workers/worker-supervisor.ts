@@ -19,6 +19,7 @@ import { modelFromArgv } from "./model-from-argv.js";
 import { signalPids, waitTreeGone } from "./process-tree.js";
 import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
+import type { EnvAllowList } from "./worker-env.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
 import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
@@ -47,6 +48,8 @@ export interface SupervisorOptions {
   /** How long and how many logs of ended workers are kept; default 7 days, 1000 files. */
   logRetention?: WorkerLogRetention;
   logger: Logger;
+  /** Request env variables SpawnWorker passes on (--allow-env); default DEFAULT_ALLOW_ENV. */
+  allowEnv?: EnvAllowList;
   /** Default 10000. */
   defaultGraceMs?: number;
   /** Default /proc; tests may point it elsewhere. */
@@ -170,7 +173,7 @@ export class WorkerSupervisor {
 
   async spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry> {
     if (this.closed) throw new ConnectError("hive is shutting down", Code.Unavailable);
-    const req = validateSpawnRequest(request);
+    const req = validateSpawnRequest(request, this.opts.allowEnv);
     const policy = checkRestartPolicy(request.restartPolicy);
     let workerId = req.workerId;
     if (workerId === "") {

@@ -58,7 +58,7 @@ describe("restart policies (real processes, real v1 cgroups)", () => {
 
   it("on-failure: a worker exiting non-zero backs off, restarts with a count, and StopWorker ends it for good", async () => {
     const sup = await fx.start({ restart: FAST });
-    await sup.spawn(spawnRequest({ workerId: "crash", argv: ["sh", "-c", "echo run; exit 3"], restartPolicy: RestartPolicy.ON_FAILURE, env: { X: "1" } }));
+    await sup.spawn(spawnRequest({ workerId: "crash", argv: ["sh", "-c", "echo run; exit 3"], restartPolicy: RestartPolicy.ON_FAILURE, env: { HF_X: "1" } }));
     const backoff = await until(sup, "crash", "in back-off after a restart", (w) => w.state === WorkerState.BACKOFF && w.restartCount >= 2);
     expect(backoff.lastExit).toMatchObject({ state: WorkerState.FAILED, exitCode: 3, reason: "exited with code 3" });
     expect(backoff.nextRestartAt).toBeDefined();

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -51,7 +51,7 @@ describe("WorkerSupervisor lifecycle (real processes, real v1 cgroups)", () => {
   it("spawns in the worker's cgroup with its env, log and state file", async () => {
     const sup = await fx.start();
     const t = await sup.spawn(
-      spawnRequest({ workerId: "w1", argv: demoArgv("--model", "m"), gpuUuids: ["GPU-a", "GPU-b"], env: { APIARY_TEST: "yes" }, labels: { team: "x" } }),
+      spawnRequest({ workerId: "w1", argv: demoArgv("--model", "m"), gpuUuids: ["GPU-a", "GPU-b"], env: { HF_HOME: "/tmp/hf" }, labels: { team: "x" } }),
     );
     expect(t).toMatchObject({ workerId: "w1", model: "m", state: WorkerState.STARTING, labels: { team: "x" }, cgroupPath: fx.cgroupDir("memory", "w1") });
     for (const controller of V1_CONTROLLERS) {
@@ -59,7 +59,11 @@ describe("WorkerSupervisor lifecycle (real processes, real v1 cgroups)", () => {
     }
     const env = readFileSync(`/proc/${t.pid}/environ`, "utf8").split("\0");
     expect(env).toContain("CUDA_VISIBLE_DEVICES=GPU-a,GPU-b");
-    expect(env).toContain("APIARY_TEST=yes");
+    expect(env).toContain("HF_HOME=/tmp/hf");
+    // Nothing of the hive's own environment is inherited.
+    expect(env.filter((e) => e.startsWith("VITEST"))).toEqual([]);
+    expect(statSync(t.logPath).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(t.logPath)).mode & 0o777).toBe(0o700);
     expect(existsSync(`${fx.stateDir}/workers/w1.json`)).toBe(true);
     await waitReady(t);
     expect(t.logPath).toBe(`${fx.stateDir}/logs/w1.log`);
