@@ -20,8 +20,8 @@ export interface SchedulingHive {
  * whenever the worker or its hive's devices change, so a query does no map walks, no BigInt
  * arithmetic and no allocation per candidate.
  */
-export interface SchedulingEntry {
-  readonly hive: SchedulingHive;
+export interface SchedulingEntry<H extends SchedulingHive = SchedulingHive> {
+  readonly hive: H;
   readonly worker: WorkerTelemetry;
   /** worker.state */
   readonly state: number;
@@ -93,7 +93,7 @@ export function workerFreeVram(hive: SchedulingHive, worker: WorkerTelemetry): n
 }
 
 /** A mutable entry; `slot` is its position in its model's list (for O(1) removal). */
-export class WorkerEntry<H extends SchedulingHive = SchedulingHive> implements SchedulingEntry {
+export class WorkerEntry<H extends SchedulingHive = SchedulingHive> implements SchedulingEntry<H> {
   state = 0;
   gpuUtil = NaN;
   freeVram = NaN;

@@ -8,10 +8,10 @@ import {
   type FindDevicesResponse,
 } from "../../gen/apiary/v1/queen_pb.js";
 import type { GpuDevice } from "../../gen/apiary/v1/telemetry_pb.js";
-import { MAX_MATCHES } from "./find-workers.js";
+import { MAX_MATCHES } from "../contracts/find-workers-query.js";
 import { candidateHives } from "./hive-filter.js";
 import type { HiveView, Registry } from "./registry.js";
-import { deviceFreeVram } from "./scheduling-index.js";
+import { deviceFreeVram } from "../contracts/scheduling-entry.js";
 import { compareKnownFirst, selectTop } from "../common/top-k.js";
 import { compareIds as compareStrings } from "../rpc/compare-ids.js";
 

@@ -1,7 +1,8 @@
 import { HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { HiveDepartureView, HiveView } from "./registry.js";
-import { ModelLists, WorkerEntry } from "./scheduling-index.js";
+import { ModelLists, WorkerEntry } from "../contracts/scheduling-entry.js";
+import type { RegistryWorkerEntry } from "./scheduling-index.js";
 
 /** The mutable state of one hive inside its shard. */
 export class HiveRecord implements HiveView {
@@ -12,7 +13,7 @@ export class HiveRecord implements HiveView {
   devicesByUuid: Map<string, GpuDevice> = new Map();
   workers: Map<string, WorkerTelemetry> = new Map();
   /** One scheduling entry per worker, mutated in place (unlike `workers`). */
-  readonly schedulingEntries = new Map<string, WorkerEntry>();
+  readonly schedulingEntries = new Map<string, RegistryWorkerEntry>();
   gpuProbe: GpuProbeStatus | undefined = undefined;
   memoryAvailableBytes: bigint | undefined = undefined;
   errors: readonly CollectionError[] = [];
@@ -48,15 +49,15 @@ export class HiveRecord implements HiveView {
 /** One shard: its hives and, per model, the scheduling entries of their workers. */
 export class RegistryShard {
   readonly hives = new Map<string, HiveRecord>();
-  readonly models = new ModelLists();
+  readonly models = new ModelLists<RegistryWorkerEntry>();
 
   workerCount(): number {
     return this.models.size();
   }
 
   /** Adds the worker's entry to its hive and its model list. */
-  addWorker(record: HiveRecord, worker: WorkerTelemetry): WorkerEntry {
-    const entry = new WorkerEntry(record, worker);
+  addWorker(record: HiveRecord, worker: WorkerTelemetry): RegistryWorkerEntry {
+    const entry: RegistryWorkerEntry = new WorkerEntry<HiveView>(record, worker);
     entry.refresh();
     record.schedulingEntries.set(worker.workerId, entry);
     this.models.add(entry);
@@ -64,7 +65,7 @@ export class RegistryShard {
   }
 
   /** Points the entry at the worker's latest telemetry, moving it to another model list if needed. */
-  updateWorker(entry: WorkerEntry, worker: WorkerTelemetry): void {
+  updateWorker(entry: RegistryWorkerEntry, worker: WorkerTelemetry): void {
     const moved = entry.worker.model !== worker.model;
     if (moved) this.models.remove(entry);
     entry.worker = worker;
