@@ -1,3 +1,4 @@
+import os from "node:os";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { isIP } from "node:net";
@@ -38,12 +39,17 @@ export function hostAllowed(host: string, allowHosts: readonly string[]): boolea
 /** Decides from the request headers alone: undefined to serve, else the refused host (for the answer). */
 export type HostCheck = (headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders) => string | undefined;
 
-export function createHostCheck(allowHosts: readonly string[]): HostCheck {
+/**
+ * The machine's own name is served too: a hive advertises http://<hostname>:port, and a rebinding
+ * page needs a name its attacker controls, never the victim machine's.
+ */
+export function createHostCheck(allowHosts: readonly string[], ownName = os.hostname()): HostCheck {
+  const allowed = [...allowHosts, ownName];
   return (headers) => {
     const authority = (headers as http2.IncomingHttpHeaders)[":authority"] ?? headers.host;
     // No Host at all is no rebinding (browsers always send one); node's HTTP/1.1 parser refuses it anyway.
     if (authority === undefined) return undefined;
-    return hostAllowed(hostOf(authority), allowHosts) ? undefined : authority;
+    return hostAllowed(hostOf(authority), allowed) ? undefined : authority;
   };
 }
 

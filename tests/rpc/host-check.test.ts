@@ -1,3 +1,4 @@
+import os from "node:os";
 // DNS rebinding: a web page at evil.example whose name is re-pointed at 127.0.0.1 makes the
 // operator's browser send requests to a plaintext, unauthenticated server on loopback, with
 // `Host: evil.example`. Such a server answers only loopback names, IP literals and --allow-host names.
@@ -80,6 +81,11 @@ describe("host check on a plaintext server without tokens", () => {
     server = await startTestServer({ allowHosts: ["gpu-box.lan"] });
     expect((await connectPost(server.port, `gpu-box.lan:${server.port}`)).status).toBe(200);
     expect((await connectPost(server.port, "evil.example")).status).toBe(421);
+  });
+
+  it("serves the machine's own host name, which a hive advertises as its endpoint", async () => {
+    server = await startTestServer();
+    expect((await connectPost(server.port, `${os.hostname()}:${server.port}`)).status).toBe(200);
   });
 
   it("answers gRPC over HTTP/2 with a foreign :authority with PERMISSION_DENIED naming the host", async () => {
