@@ -1,12 +1,13 @@
 import { CliError, UsageError, type Command } from "./cli/command.js";
 import { parseFlags } from "./cli/parse-flags.js";
 import { commandHelp, mainHelp } from "./cli/help.js";
-import { APIARY_VERSION } from "./version.js";
+import { APIARY_VERSION } from "./common/version.js";
 import { commands } from "./cli/commands/index.js";
 import { WrongServerError } from "./cli/rpc-client.js";
 import { wrongServerMessage } from "./cli/server-identity.js";
 import { exitQuietlyOnClosedOutput } from "./cli/closed-output.js";
-import { LogFormatError } from "./rpc/logger.js";
+import { LogFormatError } from "./common/logger.js";
+import { ClientConfigError } from "./client/client-config.js";
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
@@ -60,7 +61,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 2;
-    } else if (err instanceof CliError) {
+    } else if (err instanceof CliError || err instanceof ClientConfigError) {
       process.stderr.write(`apiary: ${err.message}\n`);
       process.exitCode = 1;
     } else {

@@ -1,10 +1,10 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
-import { LivenessClock, systemClock } from "../../src/queen/clock.js";
-import { MemoryRegistry } from "../../src/queen/memory-registry.js";
+import { LivenessClock, systemClock } from "../../src/common/clock.js";
+import { MemoryRegistry } from "../../src/queen/registry/memory-registry.js";
 import { DEFAULT_QUEEN_CONFIG } from "../../src/queen/queen-config.js";
-import { validateReport } from "../../src/queen/report-validation.js";
-import { WatchHub } from "../../src/queen/watch-hub.js";
+import { validateReport } from "../../src/queen/ingest/report-validation.js";
+import { WatchHub } from "../../src/queen/watch/watch-hub.js";
 import { HeartbeatDecoder, HeartbeatFrameSchema } from "../../src/queen/ingest/heartbeat-decoder.js";
 
 import { encodeReport, preEncodedReportRequest } from "../load/report-encoder.js";

@@ -1,7 +1,7 @@
 import type { FindWorkersRequest } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { hiveMatches, type HiveFilter } from "../../src/contracts/hive-match.js";
-import type { HiveView, Registry } from "../../src/queen/registry.js";
+import type { HiveView, Registry } from "../../src/queen/registry/registry.js";
 import { selectTop } from "../../src/common/top-k.js";
 
 /**
@@ -9,7 +9,7 @@ import { selectTop } from "../../src/common/top-k.js";
  * scan, min_free_vram, health and label filters) over the hives' telemetry messages (devices
  * converted per hive per query), used by the find-workers figure as a reference point for the
  * queen's scheduling entries. It must return the same total and the same top-k as
- * src/queen/find-workers.ts (the figure checks it).
+ * src/queen/scheduling/find-workers.ts (the figure checks it).
  */
 interface Hit {
   hiveId: string;

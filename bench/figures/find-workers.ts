@@ -3,7 +3,7 @@ import { createClient } from "@connectrpc/connect";
 import { pino } from "pino";
 import { FindWorkersRequestSchema, QueenService, WorkerOrder, type FindWorkersRequest } from "../../gen/apiary/v1/queen_pb.js";
 import { HiveReportSchema } from "../../gen/apiary/v1/telemetry_pb.js";
-import { findWorkers } from "../../src/queen/find-workers.js";
+import { findWorkers } from "../../src/queen/scheduling/find-workers.js";
 import { startQueen } from "../../src/queen/queen.js";
 import { validateFindWorkers } from "../../src/queen/request-validation.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
@@ -50,7 +50,7 @@ export async function findWorkersFigure(ctx: FigureContext): Promise<FigureResul
       const b = findWorkersLoops(queen.registry, req);
       const ids = (xs: { hiveId: string; workerId: string }[]) => xs.map((x) => `${x.hiveId}/${x.workerId}`).join(",");
       if (a.totalMatches !== b.total || ids(a.matches.map((m) => ({ hiveId: m.hiveId, workerId: m.worker!.workerId }))) !== ids(b.top)) {
-        throw new Error("find-workers-loops disagrees with src/queen/find-workers.ts");
+        throw new Error("find-workers-loops disagrees with src/queen/scheduling/find-workers.ts");
       }
     }
     const loopModelP99: number[] = [];

@@ -1,9 +1,9 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { HiveReportSchema } from "../../gen/apiary/v1/telemetry_pb.js";
-import { LivenessClock, systemClock } from "../../src/queen/clock.js";
-import { MemoryRegistry } from "../../src/queen/memory-registry.js";
+import { LivenessClock, systemClock } from "../../src/common/clock.js";
+import { MemoryRegistry } from "../../src/queen/registry/memory-registry.js";
 import { DEFAULT_QUEEN_CONFIG } from "../../src/queen/queen-config.js";
-import { WatchHub } from "../../src/queen/watch-hub.js";
+import { WatchHub } from "../../src/queen/watch/watch-hub.js";
 import { encodeReport } from "../load/report-encoder.js";
 import { SimulatedHive } from "../load/telemetry-model.js";
 

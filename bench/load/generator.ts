@@ -1,5 +1,6 @@
 import type { Transport } from "@connectrpc/connect";
-import { createApiaryTransport, normalizeAddress } from "../../src/rpc/transport.js";
+import { normalizeAddress } from "../../src/common/queen-addresses.js";
+import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { EtcdConnection } from "../etcd/etcd-connection.js";
 import { EtcdBenchHive } from "../etcd/etcd-hive.js";
 import { ApiaryBenchHive, type BenchHive } from "./apiary-hive.js";

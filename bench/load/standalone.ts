@@ -1,4 +1,4 @@
-import { normalizeAddress } from "../../src/rpc/transport.js";
+import { normalizeAddress } from "../../src/common/queen-addresses.js";
 import { sleep, type Flags } from "../lib/args.js";
 import { DEFAULT_GENERATOR_CONFIG, LoadGenerator } from "./generator.js";
 

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { SpawnWorkerRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import type { GpuDevice, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { Hive } from "../hive/hive.js";
-import { packagePath } from "../package-root.js";
+import { packagePath } from "../common/package-root.js";
 
 export const DEMO_WORKER = packagePath("examples", "demo-worker", "demo-worker.mjs");
 

@@ -2,7 +2,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState, GpuProbeState } from "../../gen/apiary/v1/telemetry_pb.js";
-import { formatBytes } from "../rpc/units.js";
+import { formatBytes } from "../common/units.js";
 
 export const DASH = "-";
 

@@ -1,5 +1,5 @@
 import { UsageError } from "./command.js";
-import { parseSize, parseDuration } from "../rpc/units.js";
+import { parseSize, parseDuration } from "../common/units.js";
 
 /** `--label k=v` values (each may be a comma-separated list, as kubectl's -l) as a map; names the flag on a malformed entry. */
 export function parseKeyValues(flag: string, values: string[] | undefined, commaLists = false): Record<string, string> {

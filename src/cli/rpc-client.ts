@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { createClient, ConnectError, Code, type Client } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import { createApiaryTransport, normalizeAddress, type ClientCredentials } from "../rpc/transport.js";
+import { normalizeAddress } from "../common/queen-addresses.js";
+import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.js";
 import { wantsTls } from "../rpc/tls/client-credentials.js";
-import { selectedContext } from "./client-config.js";
-import { createFailoverTransport } from "./failover-transport.js";
-import { parseQueenList } from "../rpc/queen-addresses.js";
+import { selectedContext } from "../client/client-config.js";
+import { createFailoverTransport } from "../client/failover-transport.js";
+import { parseQueenList } from "../common/queen-addresses.js";
 import { CliError, UsageError, type ParsedArgs } from "./command.js";
 import { durationFlag } from "./parse-values.js";
 import { checkTokenDestination, checkLearnedHiveEndpoint, type HiveAddress } from "./token-destination.js";

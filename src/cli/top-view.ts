@@ -1,10 +1,10 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
-import { compareIds } from "../rpc/compare-ids.js";
+import { compareIds } from "../common/compare-ids.js";
 import { engineCells, ENGINE_HEADERS } from "./engine-columns.js";
 import { renderTable } from "./table.js";
 import { bar, bytes, pct, rate, health, workerState, probeState, ago, plural, DASH } from "./format.js";
-import type { ClusterState, WorkerEntry } from "./cluster-state.js";
+import type { ClusterState, WorkerEntry } from "../client/cluster-state.js";
 
 export type TopSort = "id" | "cpu" | "mem" | "gpu" | "vram";
 

@@ -8,7 +8,7 @@ import {
   type FindWorkersResponse,
   type WatchResponse,
 } from "../../gen/apiary/v1/queen_pb.js";
-import { resumingWatch } from "../cli/resuming-watch.js";
+import { resumingWatch } from "./resuming-watch.js";
 import type { CachedHive, CachedWorker } from "./cached-worker.js";
 import { InformerIndex, type ChangeType, type InformerChange } from "./informer-index.js";
 import { pickFrom, type PickPolicy } from "./pick-policies.js";

@@ -1,6 +1,6 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
-import { parseQueenList } from "../rpc/queen-addresses.js";
+import { parseQueenList } from "../common/queen-addresses.js";
 import { wantsTls, type ClientCredentials } from "../rpc/tls/client-credentials.js";
 import { createApiaryTransport } from "../rpc/transport.js";
 

@@ -1,5 +1,5 @@
 import { WorkerOrder } from "../../gen/apiary/v1/queen_pb.js";
-import { compareIds } from "../rpc/compare-ids.js";
+import { compareIds } from "../common/compare-ids.js";
 import { EXACT_DOUBLE_LIMIT, workerFreeVramBytes, type SchedulingEntry } from "./scheduling-entry.js";
 
 /** Orders of FindWorkers over scheduling entries; every order ends on (hive_id, worker_id), so each is total. */

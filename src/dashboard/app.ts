@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { QueenService, WatchRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
-import { resumingWatch } from "../cli/resuming-watch.js";
+import { resumingWatch } from "../client/resuming-watch.js";
 import { DashboardState } from "./dashboard-state.js";
 import { renderGpus, renderHives, renderWorkers } from "./render.js";
 import { readViewOptions, writeViewOptions, type ViewOptions } from "./view-options.js";

@@ -1,20 +1,7 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync, statSync } from "node:fs";
+import { packagePath } from "../common/package-root.js";
 import { textReply, type HttpReply, type HttpRouteHandler } from "../rpc/http-routes.js";
 import { DASHBOARD_PAGE } from "./page.js";
-
-/** The package root: the nearest directory above this module with apiary's package.json (works from src/ and from a bundle in dist/). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = path.join(dir, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "apiary") return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error("cannot find apiary's package.json above " + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
 
 /**
  * GET / (the page) and /dashboard.js (the bundle built by scripts/build-dashboard.mjs, `npm run
@@ -24,7 +11,7 @@ function packageRoot(): string {
  * through Watch and ListHives, which need a reader when authentication is on.
  */
 export function dashboardRoutes(opts: { bundlePath?: string } = {}): Record<string, HttpRouteHandler> {
-  const bundlePath = opts.bundlePath ?? path.join(packageRoot(), "dist", "dashboard", "dashboard.js");
+  const bundlePath = opts.bundlePath ?? packagePath("dist", "dashboard", "dashboard.js");
   let cached: { mtimeMs: number; body: Buffer } | undefined;
 
   function bundle(): HttpReply {

@@ -2,7 +2,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { HiveHealth, type HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState, type GpuDevice } from "../../gen/apiary/v1/telemetry_pb.js";
 import { workerKey, type DashboardState, type WorkerRow } from "./dashboard-state.js";
-import { compareIds } from "../rpc/compare-ids.js";
+import { compareIds } from "../common/compare-ids.js";
 import { sparkline } from "./sparkline.js";
 import { labelMatches, type ViewOptions } from "./view-options.js";
 

@@ -18,10 +18,10 @@ import {
   type TxnRequestSchema,
   type TxnResponse,
 } from "../../gen/etcd/etcdserver/etcdserverpb/rpc_pb.js";
-import { Backoff } from "../rpc/backoff.js";
+import { Backoff } from "../common/backoff.js";
 import { clientTlsOptions, wantsTls, type ClientCredentials } from "../rpc/tls/client-credentials.js";
 import { isLoopbackHost } from "../rpc/tls/listen-safety.js";
-import { pause } from "../rpc/wait.js";
+import { pause } from "../common/wait.js";
 import { EtcdClosedError, EtcdUnavailableError, isRetryable, isTokenRejected } from "./etcd-errors.js";
 import { bytes, prefixEnd } from "./key-range.js";
 

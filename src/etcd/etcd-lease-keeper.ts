@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { LeaseKeepAliveRequestSchema } from "../../gen/etcd/etcdserver/etcdserverpb/rpc_pb.js";
 import type { EtcdClient } from "./etcd-client.js";
 import { isTokenRejected } from "./etcd-errors.js";
-import { Pushable } from "./pushable.js";
+import { Pushable } from "../common/pushable.js";
 
 export interface LeaseKeeperOptions {
   id: bigint;

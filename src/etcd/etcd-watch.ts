@@ -2,11 +2,11 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchRequestSchema } from "../../gen/etcd/etcdserver/etcdserverpb/rpc_pb.js";
 import type { Event } from "../../gen/etcd/mvcc/mvccpb/kv_pb.js";
-import { pause } from "../rpc/wait.js";
+import { pause } from "../common/wait.js";
 import type { EtcdClient } from "./etcd-client.js";
 import { EtcdCompactedError, EtcdUnavailableError, isTokenRejected } from "./etcd-errors.js";
 import { bytes, prefixEnd } from "./key-range.js";
-import { Pushable } from "./pushable.js";
+import { Pushable } from "../common/pushable.js";
 
 export interface EtcdWatchHandlers {
   /** The events of one revision (one transaction), in key order as etcd sends them. */

@@ -1,5 +1,5 @@
 import { WorkerState, type HiveReport, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
-import { compareIds } from "../rpc/compare-ids.js";
+import { compareIds } from "../common/compare-ids.js";
 
 export interface EndedWorkersOptions {
   /** The longest an ended worker is carried while no report reaches the queen; default 10 min. */

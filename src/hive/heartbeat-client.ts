@@ -11,8 +11,8 @@ import {
   type HeartbeatWelcome,
 } from "../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo, HiveReport } from "../../gen/apiary/v1/telemetry_pb.js";
-import { Backoff } from "../rpc/backoff.js";
-import { awaitWithin, pause, pauseUnlessWoken } from "../rpc/wait.js";
+import { Backoff } from "../common/backoff.js";
+import { awaitWithin, pause, pauseUnlessWoken } from "../common/wait.js";
 import { ThrottledWarning } from "./throttled-warning.js";
 import { endpointName, singleQueen, type QueenEndpoint, type QueenRound } from "./queen-targets.js";
 

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { ServerSecurity } from "../rpc/server.js";
 import type { ClientCredentials } from "../rpc/transport.js";
-import { parseQueenList } from "../rpc/queen-addresses.js";
+import { parseQueenList } from "../common/queen-addresses.js";
 import { wantsTls } from "../rpc/tls/client-credentials.js";
 import { DEFAULT_SCRAPE_DEADLINE_MS, DEFAULT_SCRAPE_MAX_BYTES } from "./engine/fetch-metrics.js";
 import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";

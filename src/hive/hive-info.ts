@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { HiveInfoSchema, type HiveInfo } from "../../gen/apiary/v1/telemetry_pb.js";
-import { APIARY_VERSION } from "../version.js";
+import { APIARY_VERSION } from "../common/version.js";
 
 export interface HiveIdentity {
   /** Unique in the cluster; defaults to the hostname. */

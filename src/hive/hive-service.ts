@@ -16,7 +16,7 @@ import { LatestMailbox } from "./latest-mailbox.js";
 import { firstProbedReport } from "./first-probed-report.js";
 import { resolveGpus } from "./workers/resolve-gpus.js";
 import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
-import { compareIds } from "../rpc/compare-ids.js";
+import { compareIds } from "../common/compare-ids.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {

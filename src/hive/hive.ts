@@ -1,7 +1,7 @@
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { createHttpRoutes } from "../rpc/http-routes.js";
-import { createLogger } from "../rpc/logger.js";
+import { createLogger } from "../common/logger.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
 import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
 import { startRpcServer, type RpcServer } from "../rpc/server.js";

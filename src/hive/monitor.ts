@@ -11,7 +11,7 @@ import {
   type GpuProbeStatus,
   type HiveReport,
 } from "../../gen/apiary/v1/telemetry_pb.js";
-import { awaitWithin, pause } from "../rpc/wait.js";
+import { awaitWithin, pause } from "../common/wait.js";
 import { EndedWorkers, isFinal } from "./ended-workers.js";
 import { attributeGpuUse } from "./gpu-attribution.js";
 import type { GpuProcessUsage } from "./gpu/merge-gpu-processes.js";

@@ -1,7 +1,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { Transport } from "@connectrpc/connect";
-import { awaitWithin } from "../rpc/wait.js";
+import { awaitWithin } from "../common/wait.js";
 
 /** One queen the heartbeat can try: a URL, and the address it is pinned to when its name has several. */
 export interface QueenEndpoint {

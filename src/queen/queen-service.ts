@@ -2,17 +2,17 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { GetHiveResponseSchema, ListEventsResponseSchema, ListHivesResponseSchema, type QueenService } from "../../gen/apiary/v1/queen_pb.js";
-import type { Clock } from "./clock.js";
-import { findDevices } from "./find-devices.js";
-import { findWorkers } from "./find-workers.js";
-import { heartbeat, type HiveClaims } from "./heartbeat-handler.js";
+import type { Clock } from "../common/clock.js";
+import { findDevices } from "./scheduling/find-devices.js";
+import { findWorkers } from "./scheduling/find-workers.js";
+import { heartbeat, type HiveClaims } from "./ingest/heartbeat-handler.js";
 import { labelsMatch } from "../contracts/hive-match.js";
-import type { HiveSessions } from "./hive-sessions.js";
-import type { ObjectEvents } from "./object-events.js";
-import type { Registry } from "./registry.js";
+import type { HiveSessions } from "./ingest/hive-sessions.js";
+import type { ObjectEvents } from "./registry/object-events.js";
+import type { Registry } from "./registry/registry.js";
 import { validateFindDevices, validateFindWorkers, validateGetHive, validateListEvents, validateListHives, watchParams } from "./request-validation.js";
-import type { WatchHub } from "./watch-hub.js";
-import { watchStream } from "./watch-stream.js";
+import type { WatchHub } from "./watch/watch-hub.js";
+import { watchStream } from "./watch/watch-stream.js";
 
 export interface QueenServiceDeps {
   registry: Registry;

@@ -2,13 +2,12 @@ import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
-import { dashboardRoutes } from "../dashboard/dashboard-routes.js";
-import { allowEveryone, combineHttpRoutes, createHttpRoutes } from "../rpc/http-routes.js";
-import { createLogger } from "../rpc/logger.js";
+import { allowEveryone, combineHttpRoutes, createHttpRoutes, type HttpRouteHandler } from "../rpc/http-routes.js";
+import { createLogger } from "../common/logger.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
 import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
-import { LivenessClock, systemClock, type Clock } from "./clock.js";
+import { LivenessClock, systemClock, type Clock } from "../common/clock.js";
 import type { ClusterStore } from "./cluster/cluster-store.js";
 import { ClusterUnavailableError } from "./cluster/cluster-errors.js";
 import { ClusterNode } from "./cluster/cluster-node.js";
@@ -16,18 +15,18 @@ import { PeerPublisher } from "./cluster/peer-publisher.js";
 import { createQueenPeerService, DEFAULT_PEER_FLUSH_INTERVAL_MS } from "./cluster/peer-service.js";
 import { QueenPeerService } from "../../gen/apiary/v1/queen_peer_pb.js";
 import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.js";
-import type { HiveClaims } from "./heartbeat-handler.js";
-import { HiveSessions } from "./hive-sessions.js";
+import type { HiveClaims } from "./ingest/heartbeat-handler.js";
+import { HiveSessions } from "./ingest/hive-sessions.js";
 import { heartbeatBinaryRoute, heartbeatHttp2Streams } from "./ingest/heartbeat-route.js";
-import { watchHttp2Streams } from "./watch-route.js";
-import { LivenessSweeper } from "./liveness-sweeper.js";
-import { MemoryRegistry } from "./memory-registry.js";
+import { watchHttp2Streams } from "./watch/watch-route.js";
+import { LivenessSweeper } from "./registry/liveness-sweeper.js";
+import { MemoryRegistry } from "./registry/memory-registry.js";
 import { QueenMetrics } from "./metrics/queen-metrics.js";
-import { ObjectEvents } from "./object-events.js";
+import { ObjectEvents } from "./registry/object-events.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
 import { createQueenService } from "./queen-service.js";
-import type { Registry } from "./registry.js";
-import { WatchHub } from "./watch-hub.js";
+import type { Registry } from "./registry/registry.js";
+import { WatchHub } from "./watch/watch-hub.js";
 
 export const DEFAULT_QUEEN_HOST = "127.0.0.1";
 export const DEFAULT_QUEEN_PORT = 7833;
@@ -62,6 +61,8 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   peerFlushIntervalMs?: number;
   /** CA, client certificate and key (or token) for calls to the other queens, when they serve TLS. */
   peerCredentials?: ClientCredentials;
+  /** Static pages anyone may GET beside /metrics (the dashboard); they must carry no data. Default none. */
+  publicRoutes?: Record<string, HttpRouteHandler>;
 }
 
 export interface Queen {
@@ -172,7 +173,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     interceptors: [...metrics.interceptors, unexpectedErrorInterceptor(logger)],
     httpRoutes: combineHttpRoutes(
       createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
-      createHttpRoutes({ routes: dashboardRoutes(), authorize: allowEveryone, onError: (err, path) => logger.error({ err, path }, "dashboard route failed") }),
+      createHttpRoutes({ routes: options.publicRoutes ?? {}, authorize: allowEveryone, onError: (err, path) => logger.error({ err, path }, "public route failed") }),
     ),
   });
   server.shutdownSignal.addEventListener("abort", () => stopping.abort(), { once: true });

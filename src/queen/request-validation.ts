@@ -8,8 +8,8 @@ import type {
 } from "../../gen/apiary/v1/queen_pb.js";
 import { DeviceOrder, WatchKind, WorkerOrder } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
-import { checkCount, checkEnum, checkId, checkLabels, checkNumber, checkText, checkTimestamp, durationToMs, invalid } from "./field-checks.js";
-import type { WatchParams } from "./watch-hub.js";
+import { checkCount, checkEnum, checkId, checkLabels, checkNumber, checkText, checkTimestamp, durationToMs, invalid } from "../contracts/field-checks.js";
+import type { WatchParams } from "./watch/watch-hub.js";
 
 const MAX_HIVE_IDS = 10_000;
 /** Largest max_batch honoured; larger requests are lowered to it. */

@@ -8,7 +8,7 @@ import {
   type HealthCheckRequest,
   type HealthCheckResponse,
 } from "../../gen/grpc/health/v1/health_pb.js";
-import { untilAborted } from "./wait.js";
+import { untilAborted } from "../common/wait.js";
 
 export { ServingStatus };
 

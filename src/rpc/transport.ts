@@ -80,22 +80,3 @@ function bearerToken(token: string): Interceptor {
   };
 }
 
-/**
- * "127.0.0.1:7833" → "http://127.0.0.1:7833" (https:// when `secure`); URLs pass through without
- * a trailing slash.
- */
-export function normalizeAddress(address: string, secure = false): string {
-  const trimmed = address.trim();
-  if (trimmed === "") throw new Error(`invalid address "${address}": must not be empty`);
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `${secure ? "https" : "http"}://${trimmed}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new Error(`invalid address "${address}": expected host:port or a URL`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error(`invalid address "${address}": scheme must be http or https`);
-  }
-  return withScheme.replace(/\/+$/, "");
-}

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./helpers/cluster.js";
 import { APIARY_BIN } from "./helpers/apiary-process.js";
-import { pause } from "../../src/rpc/wait.js";
+import { pause } from "../../src/common/wait.js";
 import { waitUntil } from "../helpers/wait.js";
 
 const SOCKET = `apiary-top-${process.pid}`;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { HeartbeatClient, type HeartbeatClientOptions } from "../../src/hive/heartbeat-client.js";
 import { QueenTargets, type LookupAll } from "../../src/hive/queen-targets.js";
-import { parseQueenList } from "../../src/rpc/queen-addresses.js";
+import { parseQueenList } from "../../src/common/queen-addresses.js";
 import { startQueen, type Queen } from "../../src/queen/queen.js";
 import { startRpcServer, type RpcServer } from "../../src/rpc/server.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";

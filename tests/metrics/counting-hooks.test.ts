@@ -3,8 +3,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { HiveReportSchema, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import { WorkerCounters } from "../../src/hive/metrics/worker-counters.js";
-import { ChangeType, type RegistryEvent } from "../../src/queen/registry.js";
-import { WatcherQueue } from "../../src/queen/watcher-queue.js";
+import { ChangeType, type RegistryEvent } from "../../src/queen/registry/registry.js";
+import { WatcherQueue } from "../../src/queen/watch/watcher-queue.js";
 import { makeWorker } from "../queen/helpers/telemetry-builders.js";
 
 let rev = 0;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeviceOrder, HeartbeatRequestSchema, WorkerOrder, type QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { GpuProbeState, HiveReportSchema, WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { Queen } from "../../src/queen/queen.js";
-import { validateReport } from "../../src/queen/report-validation.js";
+import { validateReport } from "../../src/queen/ingest/report-validation.js";
 import { AsyncQueue } from "./helpers/async-queue.js";
 import { startTestQueen } from "./helpers/queen-fixture.js";
 import { makeDevice, makeHiveInfo, makeReport, makeWorker } from "./helpers/telemetry-builders.js";

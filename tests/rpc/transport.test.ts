@@ -3,7 +3,8 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import { HiveService, ListWorkersRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import type { RpcServer } from "../../src/rpc/server.js";
-import { createApiaryTransport, normalizeAddress } from "../../src/rpc/transport.js";
+import { normalizeAddress } from "../../src/common/queen-addresses.js";
+import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { DUMMY_HIVE_ID, dummyListWorkers } from "./support/dummy-hive.js";
 import { startTestServer } from "./support/start-test-server.js";
 

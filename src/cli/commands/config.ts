@@ -1,7 +1,7 @@
 import path from "node:path";
 import { stringify } from "yaml";
 import { CliError, UsageError, type Command, type ParsedArgs } from "../command.js";
-import { configPath, readClientConfig, writeClientConfig, type ContextSettings } from "../client-config.js";
+import { configPath, readClientConfig, writeClientConfig, type ContextSettings } from "../../client/client-config.js";
 import { durationFlag } from "../parse-values.js";
 import { renderTable } from "../table.js";
 

@@ -4,8 +4,8 @@ import { DEFAULT_QUEEN } from "../common-flags.js";
 import { logLevelFlag, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { hiveIdentity, hiveIdentityFlags, hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
 import { hiveStartupLine } from "../startup-line.js";
-import { createLogger } from "../../rpc/logger.js";
-import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { createLogger } from "../../common/logger.js";
+import { onShutdownSignals } from "../../common/shutdown-signals.js";
 import { stallExitFlag, watchEventLoop } from "../stall-watch.js";
 import { startHive } from "../../hive/hive.js";
 

@@ -1,9 +1,10 @@
+import { dashboardRoutes } from "../../dashboard/dashboard-routes.js";
 import type { Command } from "../command.js";
 import { CliError, UsageError } from "../command.js";
 import { intFlag } from "../parse-values.js";
 import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags, serverSecurity, serverSecurityFlags } from "../server-flags.js";
-import { createLogger } from "../../rpc/logger.js";
-import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { createLogger } from "../../common/logger.js";
+import { onShutdownSignals } from "../../common/shutdown-signals.js";
 import { stallExitFlag, watchEventLoop } from "../stall-watch.js";
 import { startQueen } from "../../queen/queen.js";
 import { queenClusterFlags, queenClusterOptions } from "./queen-cluster-flags.js";
@@ -35,6 +36,7 @@ export const queenCommand: Command = {
     const logger = createLogger("queen", { level: flags["log-level"] as string });
     const cluster = await queenClusterOptions(flags);
     const queen = await startQueen({
+      publicRoutes: dashboardRoutes(),
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),
       logger,

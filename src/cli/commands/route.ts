@@ -5,8 +5,8 @@ import { queenFlag } from "../common-flags.js";
 import { choiceFlag, durationFlag, intFlag, sizeFlag } from "../parse-values.js";
 import { connect } from "../rpc-client.js";
 import { logLevelFlag, serverSecurity, serverSecurityFlags } from "../server-flags.js";
-import { createLogger } from "../../rpc/logger.js";
-import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { createLogger } from "../../common/logger.js";
+import { onShutdownSignals } from "../../common/shutdown-signals.js";
 import { startClusterRouter } from "../../route/cluster-router.js";
 import { ROUTE_POLICIES, type RoutePolicy } from "../../route/picker.js";
 

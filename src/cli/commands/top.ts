@@ -3,8 +3,8 @@ import { QueenService, WatchRequestSchema } from "../../../gen/apiary/v1/queen_p
 import type { Command } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { connect } from "../rpc-client.js";
-import { resumingWatch } from "../resuming-watch.js";
-import { ClusterState } from "../cluster-state.js";
+import { resumingWatch } from "../../client/resuming-watch.js";
+import { ClusterState } from "../../client/cluster-state.js";
 import { renderTop, type TopViewOptions } from "../top-view.js";
 import { applyKeys, TOP_KEY_HELP, type TopInput } from "../top-keys.js";
 import { durationFlag } from "../parse-values.js";

@@ -1,3 +1,4 @@
+import { dashboardRoutes } from "../../dashboard/dashboard-routes.js";
 import { accessSync, constants } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,9 +9,9 @@ import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } fro
 import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
 import { hiveStartupLine, readoptedLine } from "../startup-line.js";
 import { startDemoWorkers } from "../demo-workers.js";
-import { packagePath } from "../../package-root.js";
-import { createLogger } from "../../rpc/logger.js";
-import { onShutdownSignals } from "../../rpc/shutdown-signals.js";
+import { packagePath } from "../../common/package-root.js";
+import { createLogger } from "../../common/logger.js";
+import { onShutdownSignals } from "../../common/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
 import { startHive } from "../../hive/hive.js";
 import { firstProbedReport } from "../../hive/first-probed-report.js";
@@ -56,6 +57,7 @@ export const upCommand: Command = {
     const daemonLogger = (name: string) => createLogger(name, { level, destination: logFile });
 
     const queen = await startQueen({
+      publicRoutes: dashboardRoutes(),
       host: flags.host as string,
       port: intFlag("port", flags.port as string, 0, 65535),
       logger: daemonLogger("queen"),

@@ -12,7 +12,7 @@ import { JSON_OPTIONS } from "../output/print-list.js";
 import { rpcFailure } from "../rpc-client.js";
 import { intFlag, choiceFlag, durationFlag } from "../parse-values.js";
 import { connect } from "../rpc-client.js";
-import { resumingWatch } from "../resuming-watch.js";
+import { resumingWatch } from "../../client/resuming-watch.js";
 import { bytes, pct, health, workerState, labels } from "../format.js";
 
 const KINDS = { hive: WatchKind.HIVE, worker: WatchKind.WORKER };

@@ -1,5 +1,5 @@
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import type { WorkerSeries } from "../../rpc/metrics/telemetry-series.js";
+import type { WorkerSeries } from "../../contracts/telemetry-series.js";
 
 const seconds = (d: Duration | undefined) => (d === undefined ? undefined : Number(d.seconds) + d.nanos / 1e9);
 

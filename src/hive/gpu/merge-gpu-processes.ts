@@ -1,7 +1,7 @@
 import type { GpuDevice } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { ComputeAppEntry } from "./parse-compute-apps.js";
 import type { PmonEntry } from "./parse-pmon.js";
-import { compareIds } from "../../rpc/compare-ids.js";
+import { compareIds } from "../../common/compare-ids.js";
 
 /** One process on one GPU: VRAM from --query-compute-apps, SM % from pmon. */
 export interface GpuProcessUsage {

@@ -1,7 +1,7 @@
 import { Counter, Histogram, type Registry } from "prom-client";
 import { GpuProbeState } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { GpuProbeObserver } from "../gpu/gpu-probe.js";
-import { enumLabel, enumValues } from "../../rpc/metrics/enum-label.js";
+import { enumLabel, enumValues } from "../../common/enum-label.js";
 
 /** apiary_gpu_probe_*: how the hive's nvidia-smi probe fares. */
 export function gpuProbeMetrics(registry: Registry, hiveId: string): GpuProbeObserver {

@@ -1,7 +1,7 @@
 import { Counter, type Registry } from "prom-client";
 import type { HiveReport } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { createMetricsRegistry } from "../../rpc/metrics/metrics-route.js";
-import { isEnded, registerTelemetrySeries, WORKER_LABELS, type WorkerSeries } from "../../rpc/metrics/telemetry-series.js";
+import { isEnded, registerTelemetrySeries, WORKER_LABELS, type WorkerSeries } from "../../contracts/telemetry-series.js";
 import type { GpuProbeObserver } from "../gpu/gpu-probe.js";
 import { gpuProbeMetrics } from "./gpu-probe-metrics.js";
 import { WorkerCounters, type WorkerTotals } from "./worker-counters.js";

@@ -1,6 +1,6 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { HiveReport, WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { isEnded } from "../../rpc/metrics/telemetry-series.js";
+import { isEnded } from "../../contracts/telemetry-series.js";
 
 /** Cumulative totals of one live worker since this hive process first measured it. */
 export interface WorkerTotals {

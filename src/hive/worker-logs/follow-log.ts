@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
-import { pause } from "../../rpc/wait.js";
+import { pause } from "../../common/wait.js";
 
 export interface LogChunk {
   data: Uint8Array;

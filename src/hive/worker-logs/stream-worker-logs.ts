@@ -3,7 +3,7 @@ import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { StreamWorkerLogsResponseSchema, type StreamWorkerLogsRequest, type StreamWorkerLogsResponse } from "../../../gen/apiary/v1/hive_pb.js";
-import { checkWorkerId } from "../../rpc/worker-fields.js";
+import { checkWorkerId } from "../../contracts/worker-fields.js";
 import { followLog } from "./follow-log.js";
 import type { LogCheckpoints } from "./log-checkpoints.js";
 import { tailOffset } from "./tail-offset.js";

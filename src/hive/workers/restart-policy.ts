@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { RestartPolicy, WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { Backoff } from "../../rpc/backoff.js";
+import { Backoff } from "../../common/backoff.js";
 import type { ExitOutcome } from "./exit-state.js";
 
 export interface RestartSettings {

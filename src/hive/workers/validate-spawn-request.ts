@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { SpawnWorkerRequest } from "../../../gen/apiary/v1/hive_pb.js";
-import { checkArgv, checkGpuIds, checkMemoryLimit, checkModel, checkWorkerId, checkWorkerLabels } from "../../rpc/worker-fields.js";
+import { checkArgv, checkGpuIds, checkMemoryLimit, checkModel, checkWorkerId, checkWorkerLabels } from "../../contracts/worker-fields.js";
 import type { CgroupLimits } from "../cgroup/cgroup-driver.js";
 import { EndpointError, resolveMetricsEndpoint } from "../engine/metrics-endpoint.js";
 import { modelFromArgv } from "./model-from-argv.js";
@@ -32,7 +32,7 @@ function invalid(message: string): ConnectError {
 
 /**
  * Checks a SpawnWorkerRequest; throws INVALID_ARGUMENT naming the offending field. Worker fields
- * follow the rules the queen applies to reports (src/rpc/worker-fields.ts).
+ * follow the rules the queen applies to reports (src/contracts/worker-fields.ts).
  */
 export function validateSpawnRequest(req: SpawnWorkerRequest, allowEnv: EnvAllowList = DEFAULT_ENV_ALLOW_LIST): ValidSpawn {
   if (req.argv.length === 0) throw invalid("argv: must not be empty");

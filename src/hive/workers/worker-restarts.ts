@@ -2,7 +2,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { WorkerState, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { pause } from "../../rpc/wait.js";
+import { pause } from "../../common/wait.js";
 import type { ExitOutcome } from "./exit-state.js";
 import { lastExitOf, RestartBackoff, type RestartSettings, type RestartState } from "./restart-policy.js";
 import type { ValidSpawn } from "./validate-spawn-request.js";

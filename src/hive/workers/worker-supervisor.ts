@@ -28,7 +28,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RestartPolicy } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { WorkerRestarts } from "./worker-restarts.js";
 import { generateWorkerId } from "./worker-id.js";
-import { compareIds } from "../../rpc/compare-ids.js";
+import { compareIds } from "../../common/compare-ids.js";
 
 export interface WorkerSample {
   telemetry: WorkerTelemetry;

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveStatusSchema, type HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
-import type { HiveView } from "../registry.js";
-import { hiveInfosEqual } from "../telemetry-equality.js";
+import type { HiveView } from "../registry/registry.js";
+import { hiveInfosEqual } from "../registry/telemetry-equality.js";
 import type { HiveMembership } from "./cluster-store.js";
 
 /** The durable part of a hive as this queen holds it. */

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../common/clock.js";
 import type { ClusterStore } from "./cluster-store.js";
 import type { StoreState } from "./store-state.js";
 

@@ -3,8 +3,8 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import type { HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
 import { QueenPeerService } from "../../../gen/apiary/v1/queen_peer_pb.js";
-import { Backoff } from "../../rpc/backoff.js";
-import { pause } from "../../rpc/wait.js";
+import { Backoff } from "../../common/backoff.js";
+import { pause } from "../../common/wait.js";
 
 export interface PeerFollowerOptions {
   selfId: string;

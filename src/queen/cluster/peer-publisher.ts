@@ -1,4 +1,4 @@
-import type { Registry } from "../registry.js";
+import type { Registry } from "../registry/registry.js";
 
 /**
  * What one follower has yet to be sent: the ids of the hives that changed since (one entry per

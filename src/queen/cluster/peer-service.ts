@@ -4,8 +4,8 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import type { Logger } from "pino";
 import type { HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
 import { FollowHeldHivesResponseSchema, type FollowHeldHivesRequest, type FollowHeldHivesResponse, type QueenPeerService } from "../../../gen/apiary/v1/queen_peer_pb.js";
-import { pause } from "../../rpc/wait.js";
-import type { Registry } from "../registry.js";
+import { pause } from "../../common/wait.js";
+import type { Registry } from "../registry/registry.js";
 import type { PeerPublisher } from "./peer-publisher.js";
 
 export const DEFAULT_PEER_FLUSH_INTERVAL_MS = 250;

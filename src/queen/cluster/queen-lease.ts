@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { Backoff } from "../../rpc/backoff.js";
-import { pause } from "../../rpc/wait.js";
+import { Backoff } from "../../common/backoff.js";
+import { pause } from "../../common/wait.js";
 import type { ClusterStore, QueenMember, QueenSession } from "./cluster-store.js";
 
 export interface QueenLeaseOptions {

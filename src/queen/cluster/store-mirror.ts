@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { Backoff } from "../../rpc/backoff.js";
-import { pause } from "../../rpc/wait.js";
+import { Backoff } from "../../common/backoff.js";
+import { pause } from "../../common/wait.js";
 import { StoreCompactedError, type ClusterStore, type ClusterWatch } from "./cluster-store.js";
 import type { StoreState } from "./store-state.js";
 

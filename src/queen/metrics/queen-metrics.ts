@@ -3,13 +3,13 @@ import type { Interceptor } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { enumLabel, enumValues } from "../../rpc/metrics/enum-label.js";
+import { enumLabel, enumValues } from "../../common/enum-label.js";
 import { createMetricsRegistry } from "../../rpc/metrics/metrics-route.js";
 import { rpcMetricsInterceptor } from "../../rpc/metrics/rpc-metrics.js";
-import { isEnded, registerTelemetrySeries } from "../../rpc/metrics/telemetry-series.js";
-import type { LivenessClock } from "../clock.js";
-import type { Registry as HiveRegistry } from "../registry.js";
-import type { WatchHub } from "../watch-hub.js";
+import { isEnded, registerTelemetrySeries } from "../../contracts/telemetry-series.js";
+import type { LivenessClock } from "../../common/clock.js";
+import type { Registry as HiveRegistry } from "../registry/registry.js";
+import type { WatchHub } from "../watch/watch-hub.js";
 import { registerClusterMetrics, type ClusterMetricsSource } from "./cluster-metrics.js";
 import { ingestMetricsInterceptor } from "./ingest-metrics.js";
 

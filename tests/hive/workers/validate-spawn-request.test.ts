@@ -5,7 +5,7 @@ import { SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { WorkerState, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { validateSpawnRequest } from "../../../src/hive/workers/validate-spawn-request.js";
 import { modelFromArgv } from "../../../src/hive/workers/model-from-argv.js";
-import { validateWorker } from "../../../src/queen/report-validation.js";
+import { validateWorker } from "../../../src/queen/ingest/report-validation.js";
 
 const ok = (f: () => unknown): boolean => {
   try {

@@ -5,10 +5,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HiveStatusSchema } from "../../../gen/apiary/v1/queen_pb.js";
 import { FollowHeldHivesResponseSchema, QueenPeerService } from "../../../gen/apiary/v1/queen_peer_pb.js";
 import { PeerFollower } from "../../../src/queen/cluster/peer-follower.js";
-import { Backoff } from "../../../src/rpc/backoff.js";
+import { Backoff } from "../../../src/common/backoff.js";
 import { startRpcServer, type RpcServer } from "../../../src/rpc/server.js";
 import { createApiaryTransport } from "../../../src/rpc/transport.js";
-import { untilAborted } from "../../../src/rpc/wait.js";
+import { untilAborted } from "../../../src/common/wait.js";
 import { waitUntil } from "../../helpers/wait.js";
 import { makeHiveInfo } from "../helpers/telemetry-builders.js";
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { LivenessClock, ManualClock } from "../../../src/queen/clock.js";
-import { LivenessSweeper } from "../../../src/queen/liveness-sweeper.js";
-import { MemoryRegistry } from "../../../src/queen/memory-registry.js";
-import { ChangeType, type RegistryEvent } from "../../../src/queen/registry.js";
+import { LivenessClock, ManualClock } from "../../../src/common/clock.js";
+import { LivenessSweeper } from "../../../src/queen/registry/liveness-sweeper.js";
+import { MemoryRegistry } from "../../../src/queen/registry/memory-registry.js";
+import { ChangeType, type RegistryEvent } from "../../../src/queen/registry/registry.js";
 import { makeDevice, makeHiveInfo, makeReport, makeWorker } from "../helpers/telemetry-builders.js";
 
 function setup() {

@@ -1,7 +1,7 @@
 // A process that shuts down through onShutdownSignals. SHUTDOWN_MODE: "ok" (the handler
 // finishes), "hang" (it never does). Prints "ready" once its signal handlers are installed.
-import { createLogger } from "../../../src/rpc/logger.js";
-import { onShutdownSignals } from "../../../src/rpc/shutdown-signals.js";
+import { createLogger } from "../../../src/common/logger.js";
+import { onShutdownSignals } from "../../../src/common/shutdown-signals.js";
 
 const mode = process.env.SHUTDOWN_MODE ?? "ok";
 const keepAlive = setInterval(() => {}, 60_000);

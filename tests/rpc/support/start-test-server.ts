@@ -1,5 +1,5 @@
 import { HiveService } from "../../../gen/apiary/v1/hive_pb.js";
-import { createLogger } from "../../../src/rpc/logger.js";
+import { createLogger } from "../../../src/common/logger.js";
 import { startRpcServer, type RpcServer, type RpcServerOptions } from "../../../src/rpc/server.js";
 import { createDummyHive } from "./dummy-hive.js";
 

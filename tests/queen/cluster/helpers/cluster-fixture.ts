@@ -1,7 +1,7 @@
 import { HiveHealth } from "../../../../gen/apiary/v1/queen_pb.js";
 import { MemoryClusterStore } from "../../../../src/queen/cluster/memory-cluster-store.js";
 import type { Queen, StartQueenOptions } from "../../../../src/queen/queen.js";
-import { ChangeType, type RegistryEvent } from "../../../../src/queen/registry.js";
+import { ChangeType, type RegistryEvent } from "../../../../src/queen/registry/registry.js";
 import { startTestQueen } from "../../helpers/queen-fixture.js";
 
 /** Several real queens on loopback ports sharing one MemoryClusterStore. */

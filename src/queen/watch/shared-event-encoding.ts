@@ -1,0 +1,244 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { HiveEventSchema, WatchResponseSchema, WorkerEventSchema, type WatchEvent, type WatchResponse } from "../../../gen/apiary/v1/queen_pb.js";
+import { wireBytesOf } from "../ingest/wire-bytes.js";
+import type { ChangeType, RegistryEvent } from "../registry/registry.js";
+
+/** An event as one watcher sees it (its filter may make the type differ from the event's own). */
+export interface TypedEvent {
+  readonly event: RegistryEvent;
+  readonly type: ChangeType;
+}
+
+/** WatchResponse's own fields, written by encodeWatchResponse. */
+const TAG_RESPONSE_REVISION = (1 << 3) | WireType.Varint;
+const TAG_RESPONSE_EPOCH = (2 << 3) | WireType.LengthDelimited;
+const TAG_RESPONSE_SNAPSHOT = (7 << 3) | WireType.Varint;
+/** WatchResponse field numbers of the oneof cases carried pre-encoded. */
+const HIVE_FIELD = 3;
+const WORKER_FIELD = 4;
+const BATCH_FIELD = 10;
+/** Tags (field number << 3 | wire type) inside a batch: WatchBatch.events, WatchEvent.revision, .hive, .worker. */
+const TAG_BATCH_EVENT = (1 << 3) | WireType.LengthDelimited;
+const TAG_EVENT_REVISION = (1 << 3) | WireType.Varint;
+const TAG_EVENT_HIVE = (2 << 3) | WireType.LengthDelimited;
+const TAG_EVENT_WORKER = (3 << 3) | WireType.LengthDelimited;
+/** WorkerEvent's tags: type, hive_id, worker. */
+const TAG_WORKER_EVENT_TYPE = (1 << 3) | WireType.Varint;
+const TAG_WORKER_EVENT_HIVE_ID = (2 << 3) | WireType.LengthDelimited;
+const TAG_WORKER_EVENT_WORKER = (3 << 3) | WireType.LengthDelimited;
+
+interface UnknownField {
+  no: number;
+  wireType: WireType;
+  data: Uint8Array;
+}
+
+/** One type an event was sent as: `field` null once sent to one watcher, the encoded field from the second on. */
+interface EncodedAs {
+  readonly type: ChangeType;
+  field: UnknownField | null;
+  /** Another type (a watcher's filter can make an UPDATED an ADDED or REMOVED): rare, so a list. */
+  next: EncodedAs | undefined;
+}
+
+/** Per event, the types it was sent as (no Map per event: events are many and short-lived). */
+const encoded = new WeakMap<RegistryEvent, EncodedAs>();
+
+function findEncoded(event: RegistryEvent, type: ChangeType): EncodedAs | undefined {
+  for (let e = encoded.get(event); e !== undefined; e = e.next) if (e.type === type) return e;
+  return undefined;
+}
+
+/** The event's entry for `type`, made on first use. */
+function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
+  const found = findEncoded(event, type);
+  if (found) return found;
+  const entry: EncodedAs = { type, field: null, next: encoded.get(event) };
+  encoded.set(event, entry);
+  return entry;
+}
+
+/**
+ * A WatchResponse for an event whose `hive`/`worker` part is encoded once and shared by every
+ * further watcher that receives it, instead of encoding the same telemetry again per watcher
+ * (measured: 45 µs per message encoded apart, 9 µs with 10 watchers per event, 5 µs with 100).
+ * protobuf-es writes a message's unknown fields verbatim (after its known fields: with `snapshot`
+ * set, the field order differs, which every protobuf parser accepts), so it decodes to exactly the
+ * ordinary message. Binary codecs only: the JSON codec ignores unknown fields, so JSON clients get
+ * ordinary messages (see eventResponse).
+ */
+export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
+  let entry = findEncoded(event, type);
+  if (entry === undefined && !(event.kind === "worker" && wireBytesOf(event.worker))) {
+    // Most events reach one watcher only (each watching its own hives): encoding them apart would
+    // cost more, unless the worker's bytes are at hand.
+    encodedAs(event, type);
+    return eventResponse(event, type, epoch, snapshot, revision);
+  }
+  entry ??= encodedAs(event, type);
+  const field = (entry.field ??= encodeEventField(event, type));
+  const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
+  (response as { $unknown?: UnknownField[] }).$unknown = [field];
+  return response;
+}
+
+/** The ordinary WatchResponse for an event, as watchers see it with `type`, stamped with `revision` (the stream's resume point). */
+export function eventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
+  return create(WatchResponseSchema, {
+    revision: BigInt(revision),
+    epoch,
+    snapshot,
+    kind:
+      event.kind === "hive"
+        ? { case: "hive", value: { type: type as number, hive: event.hive } }
+        : { case: "worker", value: { type: type as number, hiveId: event.hiveId, worker: event.worker } },
+  });
+}
+
+/**
+ * A WatchResponse carrying several events in its `batch` case, stamped with `revision` (the
+ * stream's resume point after them). Binary codecs: each event's bytes are encoded once and shared
+ * with every watcher (a batch is copied together from them); JSON: an ordinary message.
+ */
+export function batchResponse(changes: readonly TypedEvent[], epoch: string, snapshot: boolean, revision: number, binary: boolean): WatchResponse {
+  if (!binary) {
+    const events = changes.map(({ event, type }): Omit<WatchEvent, "$typeName"> => ({
+      revision: BigInt(event.revision),
+      kind:
+        event.kind === "hive"
+          ? { case: "hive", value: create(HiveEventSchema, { type: type as number, hive: event.hive }) }
+          : { case: "worker", value: create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }) },
+    }));
+    return create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot, kind: { case: "batch", value: { events } } });
+  }
+  const fields: UnknownField[] = [];
+  const sizes: number[] = [];
+  let total = 0;
+  for (const { event, type } of changes) {
+    const field = sharedField(event, type);
+    const size = 1 + varintSize(event.revision) + 1 + field.data.length;
+    fields.push(field);
+    sizes.push(size);
+    total += 1 + varintSize(size) + size;
+  }
+  const data = new Uint8Array(varintSize(total) + total);
+  let pos = writeVarint(data, 0, total);
+  for (let i = 0; i < changes.length; i++) {
+    data[pos++] = TAG_BATCH_EVENT;
+    pos = writeVarint(data, pos, sizes[i]);
+    data[pos++] = TAG_EVENT_REVISION;
+    pos = writeVarint(data, pos, changes[i].event.revision);
+    data[pos++] = fields[i].no === HIVE_FIELD ? TAG_EVENT_HIVE : TAG_EVENT_WORKER;
+    data.set(fields[i].data, pos); // already length-prefixed
+    pos += fields[i].data.length;
+  }
+  const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
+  (response as { $unknown?: UnknownField[] }).$unknown = [{ no: BATCH_FIELD, wireType: WireType.LengthDelimited, data }];
+  return response;
+}
+
+/**
+ * A WatchResponse's bytes, exactly as toBinary writes them; one carrying a pre-encoded event or
+ * batch is written in one buffer of its final size (toBinary grows its buffer by doubling).
+ */
+export function encodeWatchResponse(response: WatchResponse): Uint8Array {
+  const unknown = (response as { $unknown?: UnknownField[] }).$unknown;
+  if (response.kind.case !== undefined || unknown?.length !== 1 || unknown[0].wireType !== WireType.LengthDelimited || response.revision > BigInt(Number.MAX_SAFE_INTEGER)) {
+    return toBinary(WatchResponseSchema, response);
+  }
+  const field = unknown[0];
+  const revision = Number(response.revision);
+  const epoch = response.epoch === "" ? undefined : epochBytes(response.epoch);
+  const fieldTag = (field.no << 3) | WireType.LengthDelimited;
+  let size = varintSize(fieldTag) + field.data.length; // data is already length-prefixed
+  if (revision !== 0) size += 1 + varintSize(revision);
+  if (epoch) size += 1 + varintSize(epoch.length) + epoch.length;
+  if (response.snapshot) size += 2;
+  const out = new Uint8Array(size);
+  let pos = 0;
+  if (revision !== 0) {
+    out[pos++] = TAG_RESPONSE_REVISION;
+    pos = writeVarint(out, pos, revision);
+  }
+  if (epoch) {
+    out[pos++] = TAG_RESPONSE_EPOCH;
+    pos = writeVarint(out, pos, epoch.length);
+    out.set(epoch, pos);
+    pos += epoch.length;
+  }
+  if (response.snapshot) {
+    out[pos++] = TAG_RESPONSE_SNAPSHOT;
+    out[pos++] = 1;
+  }
+  pos = writeVarint(out, pos, fieldTag);
+  out.set(field.data, pos);
+  return out;
+}
+
+/** A queen has one epoch: its bytes are encoded once, not for every message. */
+let lastEpoch: { text: string; bytes: Uint8Array } | undefined;
+function epochBytes(epoch: string): Uint8Array {
+  if (lastEpoch?.text !== epoch) lastEpoch = { text: epoch, bytes: Buffer.from(epoch, "utf8") };
+  return lastEpoch.bytes;
+}
+
+/** The event's encoded `hive`/`worker` field for `type`, encoded on first use and kept with the event. */
+function sharedField(event: RegistryEvent, type: ChangeType): UnknownField {
+  const entry = encodedAs(event, type);
+  return (entry.field ??= encodeEventField(event, type));
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Writes a non-negative integer below 2^53 as a varint; returns the position after it. */
+function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 128) {
+    buf[pos++] = (n % 128) | 128;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField {
+  if (event.kind === "worker") {
+    const worker = wireBytesOf(event.worker);
+    if (worker !== undefined) return { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: workerEventField(type, event.hiveId, worker) };
+  }
+  const body =
+    event.kind === "hive"
+      ? toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive }))
+      : toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
+  const data = new BinaryWriter().bytes(body).finish(); // length-prefixed, as a field's value on the wire
+  return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data };
+}
+
+/** A WorkerEvent, length-prefixed, around a worker's bytes as they came from its hive (as toBinary writes it). */
+function workerEventField(type: ChangeType, hiveId: string, worker: Uint8Array): Uint8Array {
+  const hiveIdBytes = Buffer.from(hiveId, "utf8");
+  // type is never 0 (EVENT_TYPE_UNSPECIFIED), so always on the wire.
+  let body = 1 + varintSize(type) + 1 + varintSize(worker.length) + worker.length;
+  if (hiveIdBytes.length > 0) body += 1 + varintSize(hiveIdBytes.length) + hiveIdBytes.length;
+  const data = new Uint8Array(varintSize(body) + body);
+  let pos = writeVarint(data, 0, body);
+  data[pos++] = TAG_WORKER_EVENT_TYPE;
+  pos = writeVarint(data, pos, type);
+  if (hiveIdBytes.length > 0) {
+    data[pos++] = TAG_WORKER_EVENT_HIVE_ID;
+    pos = writeVarint(data, pos, hiveIdBytes.length);
+    data.set(hiveIdBytes, pos);
+    pos += hiveIdBytes.length;
+  }
+  data[pos++] = TAG_WORKER_EVENT_WORKER;
+  pos = writeVarint(data, pos, worker.length);
+  data.set(worker, pos);
+  return data;
+}

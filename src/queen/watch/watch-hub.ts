@@ -1,0 +1,176 @@
+import type { Registry, RegistryEvent } from "../registry/registry.js";
+import { ChangeType } from "../registry/registry.js";
+import { WatcherQueue } from "./watcher-queue.js";
+import { TurnBudget } from "./watch-turn-budget.js";
+
+/** Watch events all streams together produce per event-loop turn (see TurnBudget). */
+export const DEFAULT_WATCH_EVENTS_PER_TURN = 500;
+
+/** What a watcher asked for, validated. */
+export interface WatchParams {
+  sinceRevision: number;
+  epoch: string;
+  hiveIds: ReadonlySet<string> | undefined;
+  model: string;
+  hives: boolean;
+  workers: boolean;
+  bookmarkIntervalMs: number;
+  minUpdateIntervalMs: number;
+  /** Events per WatchResponse (the batch case); 0 = one event per message. */
+  maxBatch: number;
+}
+
+/**
+ * What a watcher sees of an event: its type, nothing (undefined), or, when a worker's model change
+ * moves it into or out of the watcher's model filter, ADDED or REMOVED.
+ */
+export function watchedType(params: WatchParams, event: RegistryEvent): ChangeType | undefined {
+  if (params.hiveIds && !params.hiveIds.has(event.hiveId)) return undefined;
+  if (event.kind === "hive") return params.hives ? event.type : undefined;
+  if (!params.workers) return undefined;
+  if (params.model === "") return event.type;
+  const matches = event.worker.model === params.model;
+  if (event.previousModel === undefined) return matches ? event.type : undefined;
+  const matched = event.previousModel === params.model;
+  if (matches) return matched ? ChangeType.Updated : ChangeType.Added;
+  return matched ? ChangeType.Removed : undefined;
+}
+
+function offerTo(queue: WatcherQueue, params: WatchParams, event: RegistryEvent): void {
+  const type = watchedType(params, event);
+  if (type !== undefined) queue.offer(event, type);
+}
+
+/** One open Watch: its queue, and the snapshot to send first (when it could not resume). */
+export interface WatchSession {
+  readonly id: number;
+  readonly params: WatchParams;
+  readonly queue: WatcherQueue;
+  /** ADDED events of the snapshot, or undefined when the watch resumed from history. */
+  readonly snapshot: RegistryEvent[] | undefined;
+  /** Revision the snapshot (or the resume point) is at. */
+  readonly startRevision: number;
+}
+
+/** Fans registry events out to every watcher's queue, synchronously and without ever waiting. */
+export class WatchHub {
+  private readonly sessions = new Set<WatchSession>();
+  /** Sessions without a hive_ids filter: offered every event. */
+  private readonly anyHive = new Set<WatchSession>();
+  /** Sessions with a hive_ids filter, under each of their hives: an event only visits its hive's watchers. */
+  private readonly byHive = new Map<string, Set<WatchSession>>();
+  private readonly unsubscribe: () => void;
+  private nextId = 1;
+  private closedCoalesced = 0;
+  private overflows = 0;
+
+  /** Shared by every stream: bounds fan-out work per event-loop turn. */
+  readonly budget: TurnBudget;
+
+  constructor(
+    readonly registry: Registry,
+    private readonly maxPending: number,
+    eventsPerTurn = DEFAULT_WATCH_EVENTS_PER_TURN,
+  ) {
+    this.budget = new TurnBudget(eventsPerTurn);
+    this.unsubscribe = registry.subscribe((event) => {
+      for (const session of this.anyHive) offerTo(session.queue, session.params, event);
+      const ofHive = this.byHive.get(event.hiveId);
+      if (ofHive) for (const session of ofHive) offerTo(session.queue, session.params, event);
+    });
+  }
+
+  /**
+   * Opens a watch at the registry's current revision: replays retained history after
+   * since_revision when the epoch matches and nothing after it was dropped; else takes a snapshot.
+   * Synchronous, so no event can fall between the snapshot (or replay) and the live feed.
+   */
+  open(params: WatchParams): WatchSession {
+    const queue = new WatcherQueue(params.minUpdateIntervalMs, this.maxPending);
+    const current = this.registry.revision();
+    const replay =
+      params.sinceRevision > 0 && params.epoch === this.registry.epoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
+    let snapshot: RegistryEvent[] | undefined;
+    if (replay) {
+      for (const event of replay) offerTo(queue, params, event);
+    } else {
+      snapshot = this.snapshot(params, current);
+    }
+    const session: WatchSession = { id: this.nextId++, params, queue, snapshot, startRevision: replay ? params.sinceRevision : current };
+    this.sessions.add(session);
+    if (!params.hiveIds) this.anyHive.add(session);
+    else {
+      for (const hiveId of params.hiveIds) {
+        let set = this.byHive.get(hiveId);
+        if (!set) this.byHive.set(hiveId, (set = new Set()));
+        set.add(session);
+      }
+    }
+    return session;
+  }
+
+  close(session: WatchSession): void {
+    if (!this.sessions.delete(session)) return session.queue.close();
+    this.closedCoalesced += session.queue.coalesced();
+    if (session.queue.isOverflowed()) this.overflows++;
+    this.anyHive.delete(session);
+    for (const hiveId of session.params.hiveIds ?? []) {
+      const set = this.byHive.get(hiveId);
+      set?.delete(session);
+      if (set?.size === 0) this.byHive.delete(hiveId);
+    }
+    session.queue.close();
+  }
+
+  /** Ends every watch (server shutdown). */
+  closeAll(): void {
+    for (const session of this.sessions) session.queue.close();
+    this.sessions.clear();
+    this.anyHive.clear();
+    this.byHive.clear();
+    this.unsubscribe();
+  }
+
+  /** Open watchers and their undelivered entry counts. */
+  /** Open Watch streams. */
+  get watcherCount(): number {
+    return this.sessions.size;
+  }
+
+  stats(): { id: number; pending: number }[] {
+    return [...this.sessions].map((s) => ({ id: s.id, pending: s.queue.size() }));
+  }
+
+  /** Changes coalesced in watcher queues and watchers ended for overflowing, since the hub started. */
+  totals(): { coalesced: number; overflowed: number } {
+    let coalesced = this.closedCoalesced;
+    let overflowed = this.overflows;
+    for (const s of this.sessions) {
+      coalesced += s.queue.coalesced();
+      if (s.queue.isOverflowed()) overflowed++;
+    }
+    return { coalesced, overflowed };
+  }
+
+  private snapshot(params: WatchParams, revision: number): RegistryEvent[] {
+    const events: RegistryEvent[] = [];
+    const hives = params.hiveIds
+      ? [...params.hiveIds].map((id) => this.registry.hive(id)).filter((h) => h !== undefined)
+      : [...this.registry.hives()];
+    hives.sort((a, b) => (a.hiveId < b.hiveId ? -1 : a.hiveId > b.hiveId ? 1 : 0));
+    if (params.hives) {
+      for (const hive of hives) {
+        events.push({ revision, kind: "hive", type: ChangeType.Added, hiveId: hive.hiveId, hive: this.registry.hiveStatus(hive, false) });
+      }
+    }
+    if (params.workers) {
+      for (const hive of hives) {
+        for (const worker of hive.workers.values()) {
+          if (params.model !== "" && worker.model !== params.model) continue;
+          events.push({ revision, kind: "worker", type: ChangeType.Added, hiveId: hive.hiveId, worker });
+        }
+      }
+    }
+    return events;
+  }
+}

@@ -1,0 +1,212 @@
+import { ChangeType, type RegistryEvent } from "../registry/registry.js";
+import { EntryHeap } from "./watch-entry-heap.js";
+
+/** An undelivered change for one object: the latest event, and the type the watcher must see. */
+export interface PendingChange {
+  readonly type: ChangeType;
+  readonly event: RegistryEvent;
+}
+
+/** Identifies the object an event is about. */
+export function objectKey(event: RegistryEvent): string {
+  return event.kind === "hive" ? `h\u0000${event.hiveId}` : `w\u0000${event.hiveId}\u0000${event.worker.workerId}`;
+}
+
+const REMOVED_SUFFIX = "\u0000removed";
+
+interface Entry extends PendingChange {
+  type: ChangeType;
+  event: RegistryEvent;
+  readonly key: string;
+  /** Revision of the oldest change this entry carries: its place in line, fixed for its life. */
+  readonly firstRevision: number;
+  /** When a held UPDATED may go out (0 while not held). */
+  dueAtMs: number;
+  heapIndex: number;
+  /** Neighbours in the list of every undelivered entry, oldest first. */
+  older: Entry | undefined;
+  newer: Entry | undefined;
+}
+
+/**
+ * One watcher's undelivered changes, coalesced per object so a slow or stalled watcher holds at
+ * most one entry per live object (plus one per object removed since it last read):
+ * - the latest state of an object replaces an older undelivered one in place: the entry keeps the
+ *   revision of the oldest change it carries (its `firstRevision`), and an undelivered ADDED stays ADDED;
+ * - a REMOVED replaces every pending change of its object and is never dropped; an ADDED after a
+ *   pending REMOVED is kept beside it (the REMOVED has the older firstRevision, so goes first);
+ * - entries go out in firstRevision order;
+ * - with minUpdateMs, an object's UPDATED waits until minUpdateMs after its previous delivery
+ *   (held aside in a heap by due time, still coalescing); ADDED and REMOVED are never delayed.
+ * {@link resumePoint} is the revision up to which every change has gone out: one less than the
+ * oldest firstRevision still undelivered (held ones included). Stamping every message with it is
+ * what makes any message a safe place to resume from.
+ * The publisher only ever calls offer(), which never waits. Every operation is O(log n).
+ */
+export class WatcherQueue {
+  private readonly entries = new Map<string, Entry>();
+  private readonly ready = new EntryHeap<Entry>((a, b) => a.firstRevision < b.firstRevision);
+  private readonly held = new EntryHeap<Entry>((a, b) => a.dueAtMs < b.dueAtMs || (a.dueAtMs === b.dueAtMs && a.firstRevision < b.firstRevision));
+  private readonly lastSentMs = new Map<string, number>();
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
+  private wake: (() => void) | undefined;
+  private overflowed = false;
+  private closed = false;
+  private coalescedCount = 0;
+
+  constructor(
+    private readonly minUpdateMs: number,
+    private readonly maxPending: number,
+  ) {}
+
+  /** `type` is what this watcher must see, when its filter makes it differ from the event's own type. */
+  offer(event: RegistryEvent, type: ChangeType = event.type): void {
+    if (this.closed || this.overflowed) return;
+    const key = objectKey(event);
+    if (type === ChangeType.Removed) {
+      const live = this.entries.get(key);
+      if (live) {
+        this.drop(live);
+        this.coalescedCount++;
+      }
+      this.lastSentMs.delete(key);
+      const removed = this.entries.get(key + REMOVED_SUFFIX);
+      if (removed) removed.event = event;
+      else this.add(key + REMOVED_SUFFIX, ChangeType.Removed, event);
+    } else {
+      const entry = this.entries.get(key);
+      if (entry) {
+        this.coalescedCount++;
+        entry.event = event;
+        if (entry.type !== ChangeType.Added) entry.type = type;
+      } else {
+        this.add(key, type, event);
+      }
+    }
+    if (this.entries.size > this.maxPending) this.overflowed = true;
+    this.notify();
+  }
+
+  /** The next change due for delivery at nowMs, removed from the queue. */
+  take(nowMs: number): PendingChange | undefined {
+    for (let entry = this.ready.pop(); entry; entry = this.ready.pop()) {
+      if (this.minUpdateMs > 0) {
+        if (entry.type === ChangeType.Updated) {
+          const last = this.lastSentMs.get(entry.key);
+          // Compared as the due time itself, so a released entry is never held again by rounding.
+          if (last !== undefined && nowMs < last + this.minUpdateMs) {
+            entry.dueAtMs = last + this.minUpdateMs;
+            this.held.push(entry);
+            continue;
+          }
+        }
+        if (entry.type !== ChangeType.Removed) this.lastSentMs.set(entry.key, nowMs);
+      }
+      this.unlink(entry);
+      return entry;
+    }
+    return undefined;
+  }
+
+  /** Moves held UPDATEDs whose time has come back in line: O(log n) each, the rest untouched. */
+  releaseDue(nowMs: number): void {
+    for (let top = this.held.peek(); top && top.dueAtMs <= nowMs; top = this.held.peek()) {
+      this.held.pop();
+      top.dueAtMs = 0;
+      this.ready.push(top);
+    }
+  }
+
+  /** When the next held UPDATED is due, if any. */
+  nextDueMs(): number | undefined {
+    return this.held.peek()?.dueAtMs;
+  }
+
+  /**
+   * The revision every change up to which has gone out to this watcher, given the registry's
+   * current revision (which every change up to has been offered). Never decreases.
+   */
+  resumePoint(currentRevision: number): number {
+    return this.oldest ? this.oldest.firstRevision - 1 : currentRevision;
+  }
+
+  /** Undelivered changes replaced by a later one of the same object (metrics). */
+  coalesced(): number {
+    return this.coalescedCount;
+  }
+
+  /** Number of undelivered entries (in line and held). */
+  size(): number {
+    return this.entries.size;
+  }
+
+  /** Entries ready to go out now. */
+  readyCount(): number {
+    return this.ready.size;
+  }
+
+  isOverflowed(): boolean {
+    return this.overflowed;
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.entries.clear();
+    this.ready.clear();
+    this.held.clear();
+    this.lastSentMs.clear();
+    this.oldest = this.newest = undefined;
+    this.notify();
+  }
+
+  /** Resolves when work arrives, the queue closes, or after timeoutMs. */
+  waitForWork(timeoutMs: number): Promise<void> {
+    if (this.ready.size > 0 || this.closed || this.overflowed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.wake === done) self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private add(key: string, type: ChangeType, event: RegistryEvent): void {
+    const entry: Entry = { key, type, event, firstRevision: event.revision, dueAtMs: 0, heapIndex: -1, older: this.newest, newer: undefined };
+    if (this.newest) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
+    this.entries.set(key, entry);
+    this.ready.push(entry);
+  }
+
+  /** Forgets an undelivered entry (superseded by a REMOVED). */
+  private drop(entry: Entry): void {
+    if (entry.dueAtMs > 0) this.held.remove(entry);
+    else this.ready.remove(entry);
+    this.unlink(entry);
+  }
+
+  private unlink(entry: Entry): void {
+    this.entries.delete(entry.key);
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    entry.older = entry.newer = undefined;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
