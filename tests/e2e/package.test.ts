@@ -58,7 +58,7 @@ describe("apiary as a package", () => {
   it("rebuilds the bundle of a source checkout when a source it was built from changes", async () => {
     if (distIsStale()) await buildDist();
     expect(distIsStale()).toBe(false);
-    const source = path.join(repoRoot, "src", "version.ts");
+    const source = path.join(repoRoot, "src", "common", "version.ts");
     const now = new Date();
     utimesSync(source, now, now);
     expect(distIsStale()).toBe(true);
