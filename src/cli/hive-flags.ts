@@ -9,6 +9,9 @@ export const hiveRuntimeFlags: FlagSpec[] = [
   { name: "nvidia-smi", type: "string", value: "PATH", env: "APIARY_NVIDIA_SMI", default: "nvidia-smi", help: "nvidia-smi to probe GPUs with" },
   { name: "gpu-deadline", type: "string", value: "DUR", env: "APIARY_GPU_DEADLINE", default: "2s", help: "hard deadline of each nvidia-smi call" },
   { name: "no-gpu", type: "boolean", env: "APIARY_NO_GPU", help: "never run nvidia-smi" },
+  { name: "kmsg-path", type: "string", value: "PATH", env: "APIARY_KMSG_PATH", default: "/dev/kmsg", help: "kernel log to read GPU Xid events from (a file or FIFO for tests)" },
+  { name: "gpu-health-ignore-xid", type: "string", value: "N,N", env: "APIARY_GPU_HEALTH_IGNORE_XID", help: "Xid codes the GPU health verdict ignores, e.g. 13,31" },
+  { name: "gpu-health-xid-hold", type: "string", value: "DUR", env: "APIARY_GPU_HEALTH_XID_HOLD", default: "10m", help: "how long an Xid keeps its GPU DEGRADED/UNHEALTHY" },
   { name: "cgroup-root", type: "string", value: "DIR", env: "APIARY_CGROUP_ROOT", default: "/sys/fs/cgroup", help: "cgroup filesystem to put workers in" },
   { name: "cgroup-mode", type: "string", value: "MODE", env: "APIARY_CGROUP_MODE", default: "auto", help: "auto|v2|v1|none" },
   { name: "cgroup-parent", type: "string", value: "PATH", env: "APIARY_CGROUP_PARENT", help: "group of this hive's workers below each hierarchy [default: apiary/<hive id>]" },
@@ -25,6 +28,9 @@ export function hiveRuntime(flags: ParsedArgs["flags"]): HiveConfig {
     nvidiaSmiPath: flags["nvidia-smi"] as string,
     gpuDeadlineMs: durationFlag("gpu-deadline", flags["gpu-deadline"] as string),
     gpuEnabled: flags["no-gpu"] !== true,
+    kmsgPath: flags["kmsg-path"] as string,
+    gpuHealthIgnoreXids: xidList("gpu-health-ignore-xid", flags["gpu-health-ignore-xid"] as string | undefined),
+    gpuXidHoldMs: durationFlag("gpu-health-xid-hold", flags["gpu-health-xid-hold"] as string),
     cgroupRoot: flags["cgroup-root"] as string,
     cgroupMode: choiceFlag("cgroup-mode", flags["cgroup-mode"] as string, CGROUP_MODES),
     cgroupParent: flags["cgroup-parent"] as string | undefined,
@@ -34,6 +40,12 @@ export function hiveRuntime(flags: ParsedArgs["flags"]): HiveConfig {
     workerLogRetentionMs: durationFlag("worker-log-retention", flags["worker-log-retention"] as string),
     workerLogMaxFiles: intFlag("worker-log-max-files", flags["worker-log-max-files"] as string, 0, 1_000_000),
   };
+}
+
+/** "13,31" → [13, 31]; each an Xid code 0–9999. */
+function xidList(flag: string, value: string | undefined): number[] {
+  if (value === undefined || value.trim() === "") return [];
+  return value.split(",").filter((part) => part.trim() !== "").map((part) => intFlag(flag, part.trim(), 0, 9999)!);
 }
 
 /** Flags of a hive that joins a queen; only `apiary hive` has them. */

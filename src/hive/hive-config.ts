@@ -32,6 +32,12 @@ export interface HiveConfig {
   gpuDeadlineMs?: number;
   /** false: never run nvidia-smi (report NOT_FOUND). Default true. */
   gpuEnabled?: boolean;
+  /** Kernel log read for Xid events; default /dev/kmsg (--kmsg-path). */
+  kmsgPath?: string;
+  /** Xid codes the GPU verdict ignores (--gpu-health-ignore-xid 13,31); default none. */
+  gpuHealthIgnoreXids?: number[];
+  /** How long an Xid keeps its GPU's verdict; default 10 minutes (--gpu-health-xid-hold). */
+  gpuXidHoldMs?: number;
   /** Default env APIARY_CGROUP_ROOT, else /sys/fs/cgroup. */
   cgroupRoot?: string;
   /** Default "auto": detect. */
@@ -102,6 +108,9 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     nvidiaSmiPath: nonEmpty(config.nvidiaSmiPath) ?? nonEmpty(env.APIARY_NVIDIA_SMI) ?? "nvidia-smi",
     gpuDeadlineMs: config.gpuDeadlineMs ?? 2000,
     gpuEnabled: config.gpuEnabled ?? true,
+    kmsgPath: nonEmpty(config.kmsgPath) ?? "/dev/kmsg",
+    gpuHealthIgnoreXids: [...(config.gpuHealthIgnoreXids ?? [])],
+    gpuXidHoldMs: config.gpuXidHoldMs ?? 10 * 60_000,
     cgroupRoot: nonEmpty(config.cgroupRoot) ?? nonEmpty(env.APIARY_CGROUP_ROOT),
     cgroupMode: config.cgroupMode ?? "auto",
     cgroupParent: "",
@@ -149,7 +158,7 @@ export function advertisedEndpoint(config: ResolvedHiveConfig, boundPort: number
 }
 
 function validate(config: ResolvedHiveConfig): void {
-  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs", "workerLogRetentionMs", "engineScrapeDeadlineMs", "engineScrapeMaxBytes"];
+  const positive: (keyof ResolvedHiveConfig)[] = ["gpuDeadlineMs", "tickIntervalMs", "reportIntervalMs", "ackDeadlineMs", "pingIntervalMs", "pingTimeoutMs", "workerLogRetentionMs", "engineScrapeDeadlineMs", "engineScrapeMaxBytes", "gpuXidHoldMs"];
   for (const key of positive) {
     const value = config[key];
     if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`hive config ${key}: must be a positive number, got ${String(value)}`);

@@ -10,6 +10,7 @@ import { createApiaryTransport } from "../rpc/transport.js";
 import { EngineScraper } from "./engine/engine-scraper.js";
 import { ENGINE_WORKER_SERIES } from "./engine/engine-series.js";
 import { GpuProbe } from "./gpu/gpu-probe.js";
+import { XidMonitor } from "./kmsg/xid-monitor.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import { QueenTargets } from "./queen-targets.js";
 import { advertisedEndpoint, resolveHiveConfig, type HiveConfig, type ResolvedHiveConfig } from "./hive-config.js";
@@ -62,7 +63,12 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   });
   await supervisor.init();
   const metrics = new HiveMetrics({ hiveId: resolved.hiveId, extraWorkerSeries: ENGINE_WORKER_SERIES });
+  const xids = resolved.gpuEnabled
+    ? new XidMonitor({ path: resolved.kmsgPath, holdMs: resolved.gpuXidHoldMs, logger: logger.child({ component: "kmsg" }) })
+    : undefined;
   const gpuProbe = new GpuProbe({
+    ...(xids ? { xids } : {}),
+    ignoreXids: new Set(resolved.gpuHealthIgnoreXids),
     observer: metrics.gpuProbeObserver,
     nvidiaSmiPath: resolved.nvidiaSmiPath,
     deadlineMs: resolved.gpuDeadlineMs,
@@ -116,6 +122,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     });
   } catch (error) {
     await Promise.allSettled([gpuProbe.close(), supervisor.close({ stopWorkers: false })]);
+    xids?.close();
     throw error;
   }
   const url = advertisedEndpoint(resolved, server.port);
@@ -169,6 +176,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       shutdown.abort();
       await server.close();
       await gpuProbe.close();
+      xids?.close();
       await supervisor.close({ stopWorkers: options.stopWorkers ?? false });
       logger.info({ hiveId: hiveInfo.hiveId, stopWorkers: options.stopWorkers ?? false }, "hive stopped");
     })());

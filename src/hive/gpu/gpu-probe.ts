@@ -8,6 +8,8 @@ import {
   type CollectionError,
   type GpuDevice,
   type GpuProbeStatus,
+  type XidCount,
+  type XidEvent,
 } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { mergeGpuProcesses, type GpuProcessUsage } from "./merge-gpu-processes.js";
 import { COMPUTE_APPS_ARGS, parseComputeApps } from "./parse-compute-apps.js";
@@ -46,11 +48,18 @@ export interface GpuProbeOptions {
   observer?: GpuProbeObserver;
   /** Xid codes never judged (--gpu-health-ignore-xid). */
   ignoreXids?: ReadonlySet<number>;
-  /** Xids seen so far per PCI bus id (normalised, see normalizeBusId); default none. */
-  xidsByBusId?: () => ReadonlyMap<string, readonly XidSeen[]>;
+  /** Xid events of the kernel log by PCI bus id (normalised, see normalizeBusId); polled once per round; default none. */
+  xids?: XidSource;
 }
 
 /** What a probe tells its observer: each answer's state, each round's duration, each call killed at its deadline. */
+/** Where the probe gets Xid events from (src/hive/kmsg/xid-monitor.ts). */
+export interface XidSource {
+  /** Reads new kernel-log lines; answers the standing error (one, not one per tick), if any. */
+  poll(): CollectionError | undefined;
+  history(busId: string): { seen: XidSeen[]; recent: XidEvent[]; counts: XidCount[] };
+}
+
 export interface GpuProbeObserver {
   /** A probe() answer: a finished round, a disabled probe, or TIMEOUT because a round is still running. */
   outcome(state: GpuProbeState): void;
@@ -96,7 +105,7 @@ export class GpuProbe {
   private readonly rejectedFields = new Set<string>();
   private readonly lastUncorrectedAggregate = new Map<string, bigint>();
   private readonly ignoreXids: ReadonlySet<number>;
-  private readonly xidsByBusId: (() => ReadonlyMap<string, readonly XidSeen[]>) | undefined;
+  private readonly xids: XidSource | undefined;
 
   constructor(opts: GpuProbeOptions) {
     this.path = opts.nvidiaSmiPath ?? "nvidia-smi";
@@ -107,7 +116,7 @@ export class GpuProbe {
     this.env = opts.env;
     this.observer = opts.observer;
     this.ignoreXids = opts.ignoreXids ?? new Set();
-    this.xidsByBusId = opts.xidsByBusId;
+    this.xids = opts.xids;
     this.snapshot = {
       devices: [],
       processes: [],
@@ -216,10 +225,14 @@ export class GpuProbe {
   }
 
   private judge(devices: GpuDevice[]): void {
-    const xids = this.xidsByBusId?.() ?? new Map<string, readonly XidSeen[]>();
     for (const d of devices) {
       const previous = this.lastUncorrectedAggregate.get(d.uuid);
-      d.health = judgeGpu(d, previous, xids.get(normalizeBusId(d.pciBusId)) ?? [], { ignoreXids: this.ignoreXids });
+      const xids = d.pciBusId ? this.xids?.history(normalizeBusId(d.pciBusId)) : undefined;
+      d.health = judgeGpu(d, previous, xids?.seen ?? [], { ignoreXids: this.ignoreXids });
+      if (xids) {
+        d.health.recentXids = xids.recent;
+        d.health.xidCounts = xids.counts;
+      }
       const now = d.health.ecc?.uncorrectedAggregate;
       if (now !== undefined) this.lastUncorrectedAggregate.set(d.uuid, now);
     }
@@ -242,6 +255,8 @@ export class GpuProbe {
     const pmon = interpretSmiCall("nvidia-smi pmon", pmonRun, parsePmon, ctx);
     if (!pmon.ok) errors.push(create(CollectionErrorSchema, { source: "gpu.pmon", message: pmon.message }));
 
+    const kmsgError = this.xids?.poll();
+    if (kmsgError) errors.push(kmsgError);
     this.judge(gpus.value);
     const now = Date.now();
     this.lastSuccessMs = now;
