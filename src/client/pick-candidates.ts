@@ -4,9 +4,9 @@ import { byId, byMostFreeVram, knownAscending } from "../contracts/worker-order.
 import type { CachedWorker } from "./cached-worker.js";
 import { IndexedHeap } from "./indexed-heap.js";
 
-/** A worker pick may return: RUNNING, on a HEALTHY hive. */
+/** A worker pick may return: RUNNING, on a HEALTHY hive, none of its GPUs UNHEALTHY (as FindWorkers' defaults). */
 export function isPickable(w: CachedWorker): boolean {
-  return w.state === WorkerState.RUNNING && w.hive.health === HiveHealth.HEALTHY;
+  return w.state === WorkerState.RUNNING && w.hive.health === HiveHealth.HEALTHY && !w.gpuUnhealthy;
 }
 
 /**

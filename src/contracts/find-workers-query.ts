@@ -46,7 +46,8 @@ function hasLabels(labels: Record<string, string>, wanted: [string, string][]): 
 
 /**
  * Every per-worker filter of a (validated) FindWorkers request as one predicate: state, GPU
- * utilisation, idle, engine load, free VRAM, hive health and labels, worker labels. Not model and
+ * utilisation, idle, engine load, free VRAM, GPU health (a worker on an UNHEALTHY GPU is left out
+ * unless include_unhealthy_gpus), hive health and labels, worker labels. Not model and
  * not hive_ids: those choose the lists a caller scans (see {@link answerFindWorkers}).
  */
 export function workerPredicate(req: FindWorkersRequest): (e: SchedulingEntry) => boolean {
@@ -64,8 +65,10 @@ export function workerPredicate(req: FindWorkersRequest): (e: SchedulingEntry) =
   const checkFree = minFree > 0n;
   const minFreeAsNumber = Number(minFree);
   const workerLabels = Object.entries(req.workerLabels);
+  const skipUnhealthyGpus = !req.includeUnhealthyGpus;
   return (e) => {
     if (e.state !== state) return false;
+    if (skipUnhealthyGpus && e.gpuUnhealthy) return false;
     if (checkUtil && !(e.gpuUtil <= maxUtilAsNumber)) return false; // NaN (unknown) fails
     if (idleOnly && !isIdle(e, maxIdleUtil)) return false;
     if (checkWaiting && !(e.waiting <= maxWaiting)) return false;

@@ -1,5 +1,5 @@
 import type { HiveHealth } from "../../gen/apiary/v1/queen_pb.js";
-import type { GpuDevice, HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
+import { GpuHealthState, type GpuDevice, type HiveInfo, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 
 /**
  * What scheduling needs to know of a hive: the queen's registry record and a client's informer
@@ -38,6 +38,23 @@ export interface SchedulingEntry<H extends SchedulingHive = SchedulingHive> {
   readonly running: number;
   /** worker.engine_load.kv_cache_usage_ratio; NaN when unknown. */
   readonly kvUsage: number;
+  /** One of the worker's GPUs is judged UNHEALTHY by its hive (see {@link workerOnUnhealthyGpu}). */
+  readonly gpuUnhealthy: boolean;
+}
+
+/** The hive judged the GPU UNHEALTHY (needs a reset or service); UNSPECIFIED (old hive) counts as healthy. */
+export function isUnhealthyGpu(device: GpuDevice | undefined): boolean {
+  return device?.health?.state === GpuHealthState.UNHEALTHY;
+}
+
+/**
+ * A worker is on an unhealthy GPU when any one of its GPUs is UNHEALTHY: a worker spread over
+ * several GPUs (tensor parallel) fails as a whole when one of them does, so partial counts as sick.
+ */
+export function workerOnUnhealthyGpu(hive: SchedulingHive, worker: WorkerTelemetry): boolean {
+  const uuids = worker.gpuUuids;
+  for (let i = 0; i < uuids.length; i++) if (isUnhealthyGpu(hive.devicesByUuid.get(uuids[i]))) return true;
+  return false;
 }
 
 /** Doubles at or below this are exact integers, and so are the integers they came from. */
@@ -100,6 +117,7 @@ export class WorkerEntry<H extends SchedulingHive = SchedulingHive> implements S
   waiting = NaN;
   running = NaN;
   kvUsage = NaN;
+  gpuUnhealthy = false;
   slot = -1;
 
   constructor(
@@ -117,6 +135,7 @@ export class WorkerEntry<H extends SchedulingHive = SchedulingHive> implements S
     this.waiting = load?.requestsWaiting ?? NaN;
     this.running = load?.requestsRunning ?? NaN;
     this.kvUsage = load?.kvCacheUsageRatio ?? NaN;
+    this.gpuUnhealthy = workerOnUnhealthyGpu(this.hive, w);
   }
 }
 

@@ -9,6 +9,7 @@ import type {
   WorkerTelemetry,
 } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { engineLoadsEqual } from "../ingest/engine-load-checks.js";
+import { deviceHealthFieldsEqual } from "./gpu-health-equality.js";
 
 // Hand-written field comparisons: applying a report diffs every worker, and reflection-based
 // equality costs an order of magnitude more. Keep these in step with telemetry.proto.
@@ -105,7 +106,8 @@ export function devicesEqual(a: GpuDevice, b: GpuDevice): boolean {
     a.powerLimitW === b.powerLimitW &&
     a.computeCapability === b.computeCapability &&
     a.pciBusId === b.pciBusId &&
-    a.memoryUtilizationPct === b.memoryUtilizationPct
+    a.memoryUtilizationPct === b.memoryUtilizationPct &&
+    deviceHealthFieldsEqual(a, b)
   );
 }
 

@@ -11,7 +11,7 @@ import type { GpuDevice } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { MAX_MATCHES } from "../../contracts/find-workers-query.js";
 import { candidateHives } from "./hive-filter.js";
 import type { HiveView, Registry } from "../registry/registry.js";
-import { deviceFreeVram } from "../../contracts/scheduling-entry.js";
+import { deviceFreeVram, isUnhealthyGpu } from "../../contracts/scheduling-entry.js";
 import { compareKnownFirst, selectTop } from "../../common/top-k.js";
 import { compareIds as compareStrings } from "../../common/compare-ids.js";
 
@@ -42,6 +42,7 @@ export function findDevices(registry: Registry, req: FindDevicesRequest): FindDe
   function* matches(): Iterable<Candidate> {
     for (const hive of candidateHives(registry, filter)) {
       for (const device of hive.devices) {
+        if (!req.includeUnhealthyGpus && isUnhealthyGpu(device)) continue;
         const free = deviceFreeVram(device);
         if (req.minFreeVramBytes > 0n && (free === undefined || free < req.minFreeVramBytes)) continue;
         if (maxUtil !== undefined && (device.utilizationPct === undefined || device.utilizationPct > maxUtil)) continue;

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { FindWorkersRequestSchema, HiveHealth, WorkerOrder, type FindWorkersRequest } from "../../../gen/apiary/v1/queen_pb.js";
-import { EngineKind, EngineLoadSchema, GpuDeviceSchema, WorkerState, type GpuDevice, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { EngineKind, EngineLoadSchema, GpuDeviceSchema, GpuHealthState, WorkerState, type GpuDevice, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { Queen } from "../../../src/queen/queen.js";
 import { seededRandom } from "../../helpers/seeded-random.js";
 import { GiB, makeHiveInfo, makeReport, makeWorker } from "../../queen/helpers/telemetry-builders.js";
@@ -33,6 +33,8 @@ function randomDevices(r: Choices, hiveId: string): GpuDevice[] {
       memoryTotalBytes: r.chance(0.1) ? undefined : huge ? HUGE : 80n * GiB,
       memoryUsedBytes: r.chance(0.1) ? undefined : huge ? BigInt(r.int(3)) : r.pick(USED),
       utilizationPct: r.int(101),
+      // Sometimes judged by the hive: UNHEALTHY GPUs leave FindWorkers unless include_unhealthy_gpus.
+      health: r.chance(0.3) ? { state: r.pick([GpuHealthState.HEALTHY, GpuHealthState.DEGRADED, GpuHealthState.UNHEALTHY]) } : undefined,
     });
   });
 }
@@ -125,5 +127,6 @@ export function randomQuery(r: Choices): FindWorkersRequest {
     maxRequestsWaiting: r.chance(0.15) ? r.pick([0, 2, 5]) : undefined,
     maxKvCacheUsageRatio: r.chance(0.15) ? r.pick([0, 0.5, 1]) : undefined,
     workerLabels: r.chance(0.15) ? { tier: r.pick(["gold", "free"]) } : {},
+    includeUnhealthyGpus: r.chance(0.3),
   });
 }
