@@ -10,6 +10,7 @@ import { invalid } from "../../contracts/field-checks.js";
 import type { HiveSessions } from "./hive-sessions.js";
 import { HiveNotCurrentError, type Registry, type WorkerRejection } from "../registry/registry.js";
 import { validateHello, validateReport, withoutRejected } from "./report-validation.js";
+import { PartialReportBase } from "./partial-report-base.js";
 
 /** Several queens: a hive must be claimed in the cluster store before it is welcomed. */
 export interface HiveClaims {
@@ -112,11 +113,12 @@ async function* stream(
   );
   let goodbye = false;
   let reason = "stream ended without goodbye";
+  const base = new PartialReportBase();
   try {
     yield create(HeartbeatResponseSchema, {
       kind: {
         case: "welcome",
-        value: { reportInterval: durationFromMs(deps.reportIntervalMs), revision: BigInt(joined.revision), epoch: registry.epoch },
+        value: { reportInterval: durationFromMs(deps.reportIntervalMs), revision: BigInt(joined.revision), epoch: registry.epoch, partialReports: true },
       },
     });
     for (;;) {
@@ -130,8 +132,9 @@ async function* stream(
         case "report": {
           const rejected = validateReport(kind.value);
           if (session.signal.aborted) throw streamEnded(session.signal);
+          const resync = base.needsResync(kind.value, registry.hive(hiveId));
           const revision = applyReport(registry, hiveId, incarnation, withoutRejected(kind.value, rejected), rejected);
-          yield create(HeartbeatResponseSchema, { kind: { case: "ack", value: { seq: kind.value.seq, revision: BigInt(revision) } } });
+          yield create(HeartbeatResponseSchema, { kind: { case: "ack", value: { seq: kind.value.seq, revision: BigInt(revision), resync } } });
           break;
         }
         case "goodbye":

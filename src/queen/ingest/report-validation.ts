@@ -1,6 +1,6 @@
 import type { HiveHello } from "../../../gen/apiary/v1/queen_pb.js";
 import type { GpuDevice, HiveInfo, HiveReport, WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { GpuProbeState, RestartPolicy, WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { GpuProbeState, ReportScope, RestartPolicy, WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { ConnectError } from "@connectrpc/connect";
 import {
   checkBigint,
@@ -167,6 +167,9 @@ export function validateReport(report: HiveReport): RejectedWorker[] {
     checkText(`report.errors[${i}].source`, e.source, 64);
     checkText(`report.errors[${i}].message`, e.message, 4096);
   });
+  checkEnum("report.scope", report.scope, ReportScope.UNSPECIFIED, ReportScope.PARTIAL);
+  checkCount("report.removed_worker_ids", report.removedWorkerIds.length, REPORT_LIMITS.maxWorkers);
+  report.removedWorkerIds.forEach((id, i) => checkWorkerId(`report.removed_worker_ids[${i}]`, id));
   const rejected: RejectedWorker[] = [];
   const ids = new Set<string>();
   report.workers.forEach((w, i) => {

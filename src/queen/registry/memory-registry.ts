@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { HiveHealth, HiveStatusSchema, type HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
-import { CollectionErrorSchema, type CollectionError, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { CollectionErrorSchema, ReportScope, type CollectionError, type HiveInfo, type HiveReport, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { LivenessClock } from "../../common/clock.js";
 import { EventHistory } from "./event-history.js";
 import { DEFAULT_QUEEN_CONFIG } from "../queen-config.js";
@@ -12,6 +12,7 @@ import { applyRemoteHiveFields } from "./remote-hive-state.js";
 import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
 import type { SchedulingEntry } from "../scheduling/scheduling-index.js";
 import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual } from "./telemetry-equality.js";
+import { mergePartialReport } from "./partial-report.js";
 import { forgetEnded, replaceWorkers, type EndedWorkerRetention } from "./worker-replacement.js";
 
 export interface MemoryRegistryOptions {
@@ -102,6 +103,7 @@ export class MemoryRegistry implements Registry {
     record.lastSeenMs = this.opts.clock.nowMs();
     record.lastSeenWallMs = this.opts.clock.clock.wallMs();
     record.lastSeq = report.seq;
+    const merged = report.scope === ReportScope.PARTIAL ? mergePartialReport(record, report, rejected) : { report, rejected };
 
     let hiveChanged = false;
     if (record.health !== HiveHealth.HEALTHY && record.connected) {
@@ -109,6 +111,14 @@ export class MemoryRegistry implements Registry {
       record.health = HiveHealth.HEALTHY;
       hiveChanged = true;
     }
+    if (!merged) {
+      // A partial report with nothing in it: a lease renewal.
+      if (hiveChanged) this.emitHive(ChangeType.Updated, record);
+      return this.rev;
+    }
+    ({ report, rejected } = merged);
+    record.reportedErrors = report.errors;
+    record.rejected = rejected;
     if (!deviceListsEqual(record.devices, report.devices)) {
       record.setDevices(report.devices);
       hiveChanged = true;

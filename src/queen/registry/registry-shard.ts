@@ -1,6 +1,6 @@
 import { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
-import type { HiveDepartureView, HiveView } from "./registry.js";
+import type { HiveDepartureView, HiveView, WorkerRejection } from "./registry.js";
 import { ModelLists, WorkerEntry } from "../../contracts/scheduling-entry.js";
 import type { RegistryWorkerEntry } from "../scheduling/scheduling-index.js";
 
@@ -17,6 +17,9 @@ export class HiveRecord implements HiveView {
   gpuProbe: GpuProbeStatus | undefined = undefined;
   memoryAvailableBytes: bigint | undefined = undefined;
   errors: readonly CollectionError[] = [];
+  /** The hive's own errors of its last report, and the worker entries left out (errors holds both). */
+  reportedErrors: readonly CollectionError[] = [];
+  rejected: readonly WorkerRejection[] = [];
   /** The messages of the worker entries left out of the last report, joined (to log only changes). */
   rejectionKey = "";
   /** When the queen first saw each ended worker (liveness clock), for its retention. */
