@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Flags, parseArgs } from "./lib/args.js";
 import type { FigureResult } from "./lib/results.js";
 import { markdownTable, textTable } from "./lib/table.js";
+import { headlineMarkdown, replaceHeadline, type ResultsDoc } from "./lib/headline.js";
 import { lineChartSvg } from "./lib/svg-plot.js";
 import type { FigureContext } from "./figures/context.js";
 import { ceilingFigure, ingestFigure } from "./figures/ingest.js";
@@ -83,9 +84,20 @@ function writeSvg(extras: Record<string, unknown>): void {
   log(`wrote bench/ingest-latency.svg`);
 }
 
+/** The headline table of BENCHMARKS.md from a results file; --write replaces it in BENCHMARKS.md. */
+function printHeadline(): void {
+  const from = `${benchDir}/results/${flags.str("from", "latest.json").replace(/[^\w.+-]/g, "_")}`;
+  const table = headlineMarkdown(JSON.parse(readFileSync(from, "utf8")) as ResultsDoc);
+  if (!flags.bool("write")) return log(table);
+  const target = `${benchDir}/../BENCHMARKS.md`;
+  writeFileSync(target, replaceHeadline(readFileSync(target, "utf8"), table));
+  log(`wrote the headline of BENCHMARKS.md from bench/results/${from.split("/").pop()}`);
+}
+
 async function main(): Promise<void> {
   const which = positional[0] ?? "all";
   if (which === "load") return runStandaloneLoad(flags, log);
+  if (which === "headline") return printHeadline();
   if (which === "svg") {
     // Redraws bench/ingest-latency.svg from the ingest curves saved in latest.json.
     const saved = JSON.parse(readFileSync(`${benchDir}/results/latest.json`, "utf8")) as { runs?: { extras?: Record<string, unknown> }[] };
