@@ -1,7 +1,11 @@
+import { toJson } from "@bufbuild/protobuf";
+import { JSON_OPTIONS } from "../output/print-list.js";
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
+import { GpuDeviceSchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { CliError, UsageError, type Command } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { formatHive, formatWorker } from "../describe/describe-format.js";
+import { formatDevice } from "../describe/describe-gpu.js";
 import { hiveDocument, renderDocument, workerDocument } from "../describe/describe-output.js";
 import { outputFlag, jsonFlag, outputFormat } from "../output/output-format.js";
 import { intFlag } from "../parse-values.js";
@@ -9,8 +13,8 @@ import { connect, rpcFailure } from "../rpc-client.js";
 
 export const describeCommand: Command = {
   name: "describe",
-  summary: "everything the queen knows of a hive or a worker, with its recent events",
-  usage: "apiary describe hive HIVE_ID | worker WORKER_ID [--hive-id H] [--events N] [-o json|yaml]",
+  summary: "everything the queen knows of a hive, a worker or a GPU, with its recent events",
+  usage: "apiary describe hive HIVE_ID | worker WORKER_ID [--hive-id H] | device GPU_UUID [--events N] [-o json|yaml]",
   description: "Events (health changes, restarts, exits, OOM kills, collection errors) are kept by the queen, a few per object, while it knows the object.",
   flags: [
     ...queenFlags,
@@ -21,8 +25,8 @@ export const describeCommand: Command = {
   ],
   async run({ flags, positionals }) {
     const [kind, id, ...extra] = positionals;
-    if ((kind !== "hive" && kind !== "worker") || !id || extra.length > 0) {
-      throw new UsageError("apiary describe: give hive HIVE_ID or worker WORKER_ID");
+    if ((kind !== "hive" && kind !== "worker" && kind !== "device") || !id || extra.length > 0) {
+      throw new UsageError("apiary describe: give hive HIVE_ID, worker WORKER_ID or device GPU_UUID");
     }
     const limit = intFlag("events", flags.events as string, 0, 1000)!;
     const format = outputFormat(flags, ["table", "json", "yaml"]) as "table" | "json" | "yaml";
@@ -44,6 +48,13 @@ export const describeCommand: Command = {
     }
     const hives = await client.listHives({}, { timeoutMs }).catch(fail);
     const wanted = flags["hive-id"] as string | undefined;
+    if (kind === "device") {
+      const found = hives.hives.flatMap((h) => h.devices.filter((d) => d.uuid === id && (wanted === undefined || h.info?.hiveId === wanted)).map((d) => ({ hiveId: h.info!.hiveId, device: d })));
+      if (found.length === 0) throw new CliError(`no hive known to the queen at ${url} reports a GPU ${id}`);
+      const { hiveId, device } = found[0];
+      process.stdout.write(format === "table" ? formatDevice(hiveId, device) : renderDocument({ kind: "device", hiveId, device: toJson(GpuDeviceSchema, device, JSON_OPTIONS) }, format));
+      return 0;
+    }
     const hits = hives.hives.flatMap((h) =>
       wanted !== undefined && h.info?.hiveId !== wanted ? [] : h.workers.filter((w) => w.workerId === id).map((w) => ({ hiveId: h.info!.hiveId, worker: w })),
     );

@@ -23,6 +23,7 @@ export const devicesCommand: Command = {
     hiveLabelFlag, includeDegradedFlag, limitFlag,
     { name: "order", type: "string", value: "O", help: "most-free-vram|least-utilized [default: by hive, index]" },
     { name: "hive", type: "string", value: "ID", multiple: true, help: "only GPUs of this hive" },
+    { name: "include-unhealthy", type: "boolean", help: "also list GPUs their hive judged UNHEALTHY (HEALTH column; -o wide shows the reasons)" },
   ],
   async run({ flags }) {
     const format = outputFormat(flags);
@@ -34,6 +35,7 @@ export const devicesCommand: Command = {
       limit: intFlag("limit", flags.limit as string | undefined, 0, 1000),
       order: choiceFlag("order", flags.order as string | undefined, ORDERS),
       hiveIds: flags.hive as string[],
+      includeUnhealthyGpus: flags["include-unhealthy"] === true,
     });
     const { client, url, timeoutMs } = connect(QueenService, flags);
     const res = await client.findDevices(request, { timeoutMs }).catch((err) => {

@@ -3,6 +3,7 @@ import { ObjectEventLevel, type HiveStatus, type ObjectEvent } from "../../../ge
 import { RestartPolicy, type GpuDevice, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { ago, bytes, DASH, health, labels, pct, probeState, rate, workerState } from "../format.js";
 import { renderTable } from "../table.js";
+import { gpuHealth } from "./describe-gpu.js";
 
 type Field = [string, string];
 
@@ -49,7 +50,7 @@ function shortAge(ms: number): string {
 }
 
 function device(d: GpuDevice): string[] {
-  return [String(d.index), d.uuid, d.name, `${bytes(d.memoryUsedBytes)} / ${bytes(d.memoryTotalBytes)}`, pct(d.utilizationPct), d.temperatureC === undefined ? DASH : `${d.temperatureC}°C`];
+  return [String(d.index), d.uuid, d.name, `${bytes(d.memoryUsedBytes)} / ${bytes(d.memoryTotalBytes)}`, pct(d.utilizationPct), d.temperatureC === undefined ? DASH : `${d.temperatureC}°C`, gpuHealth(d.health)];
 }
 
 /** The names `apiary spawn --restart` takes. */
@@ -83,7 +84,9 @@ export function formatHive(h: HiveStatus, events: ObjectEvent[]): string {
     ["GPU probe", `${probeState(h.gpuProbe?.state)}${h.gpuProbe?.message ? `: ${h.gpuProbe.message}` : ""}`],
     ["Errors", h.errors.length === 0 ? "<none>" : h.errors.map((e) => `${e.source}: ${e.message}`).join("; ")],
   ]);
-  out += h.devices.length === 0 ? "GPUs:  <none>\n" : "GPUs:\n" + indented(renderTable([">#", "UUID", "NAME", "MEMORY", ">UTIL", ">TEMP"], h.devices.map(device)));
+  out += h.devices.length === 0 ? "GPUs:  <none>\n" : "GPUs:\n" + indented(renderTable([">#", "UUID", "NAME", "MEMORY", ">UTIL", ">TEMP", "HEALTH"], h.devices.map(device)));
+  const sick = h.devices.filter((d) => (d.health?.reasons.length ?? 0) > 0);
+  if (sick.length > 0) out += "GPU health:\n" + sick.map((d) => `  ${d.index}: ${gpuHealth(d.health)}: ${d.health!.reasons.join("; ")}\n`).join("");
   const rows = h.workers.map((w) => [w.workerId, workerState(w.state), String(w.pid), w.model || DASH, String(w.restartCount), pct(w.cpuPct), bytes(w.memoryRssBytes)]);
   out += rows.length === 0 ? "Workers:  <none>\n" : "Workers:\n" + indented(renderTable(["ID", "STATE", ">PID", "MODEL", ">RESTARTS", ">CPU", ">MEM"], rows));
   return out + formatEvents(events);
