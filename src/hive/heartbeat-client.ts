@@ -15,6 +15,7 @@ import { Backoff } from "../common/backoff.js";
 import { awaitWithin, pause, pauseUnlessWoken } from "../common/wait.js";
 import { ThrottledWarning } from "./throttled-warning.js";
 import { endpointName, singleQueen, type QueenEndpoint, type QueenRound } from "./queen-targets.js";
+import { ReportDelta, type SendOnChangeOptions } from "./report-delta.js";
 
 export interface HeartbeatClientOptions {
   /**
@@ -45,6 +46,11 @@ export interface HeartbeatClientOptions {
   backoffCapMs?: number;
   /** How often a repeating connection failure is logged again; default 60 s. */
   failureLogIntervalMs?: number;
+  /**
+   * Send-on-change to a queen that accepts partial reports (HeartbeatWelcome.partial_reports):
+   * the bands and the full-report interval; false: full reports only. Default on, default bands.
+   */
+  sendOnChange?: SendOnChangeOptions | false;
 }
 
 export interface HeartbeatStopOptions {
@@ -77,6 +83,8 @@ interface Connection {
   flushRequested: boolean;
   /** When the oldest unanswered message (the hello, then reports) was sent, by seq. */
   unanswered: { seq: bigint; sentAt: number; report?: HiveReport }[];
+  /** Set once the queen's welcome says it takes partial reports (and send-on-change is on). */
+  delta: ReportDelta | undefined;
 }
 
 /**
@@ -223,6 +231,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
       wakeup: undefined,
       flushRequested: false,
       unanswered: [{ seq: 0n, sentAt: performance.now() }],
+      delta: undefined,
     };
     this.current = connection;
     const watchdog = setInterval(() => this.checkDeadline(connection), Math.max(10, Math.min(500, this.ackDeadlineMs / 5)));
@@ -271,7 +280,8 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
       if (report) {
         this.seq += 1n;
         connection.unanswered.push({ seq: this.seq, sentAt: performance.now(), report });
-        yield create(HeartbeatRequestSchema, { kind: { case: "report", value: { ...report, seq: this.seq } } });
+        const value = connection.delta ? connection.delta.next(report, this.seq) : { ...report, seq: this.seq };
+        yield create(HeartbeatRequestSchema, { kind: { case: "report", value } });
       }
       // A report flushed ahead of its slot leaves the schedule as it was.
       if (performance.now() < nextAt) continue;
@@ -284,6 +294,8 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
     const interval = welcome.reportInterval ? durationMs(welcome.reportInterval) : 0;
     if (interval > 0) this.reportIntervalMs = Math.min(MAX_REPORT_INTERVAL_MS, Math.max(MIN_REPORT_INTERVAL_MS, interval));
     connection.welcomed = true;
+    const sendOnChange = this.options.sendOnChange ?? {};
+    if (welcome.partialReports && sendOnChange !== false) connection.delta = new ReportDelta(this.options.info.memoryTotalBytes, sendOnChange);
     connection.unanswered = connection.unanswered.filter((m) => m.seq !== 0n);
     this.revision = welcome.revision;
     this.connectedNow = true;
@@ -298,6 +310,7 @@ export class HeartbeatClient extends EventEmitter<HeartbeatClientEvents> {
       if (answered.report) this.options.onDelivered?.(answered.report);
     }
     this.revision = ack.revision;
+    if (ack.resync) connection.delta?.fullNext();
     if (!connection.acked) {
       connection.acked = true;
       const queen = this.currentName;

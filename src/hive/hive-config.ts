@@ -6,6 +6,7 @@ import type { ClientCredentials } from "../rpc/transport.js";
 import { parseQueenList } from "../common/queen-addresses.js";
 import { wantsTls } from "../rpc/tls/client-credentials.js";
 import { DEFAULT_SCRAPE_DEADLINE_MS, DEFAULT_SCRAPE_MAX_BYTES } from "./engine/fetch-metrics.js";
+import type { SendOnChangeOptions } from "./report-delta.js";
 import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";
 
 export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
@@ -76,6 +77,11 @@ export interface HiveConfig {
   queenCredentials?: ClientCredentials;
   /** Absolute paths or globs of the programs SpawnWorker may start; empty or unset: any (--allow-program). */
   allowPrograms?: string[];
+  /**
+   * Send-on-change heartbeats to a queen that accepts them: the deadbands and the full-report
+   * interval (default 30 s), or false for full reports every interval. Default on.
+   */
+  sendOnChange?: SendOnChangeOptions | false;
 }
 
 export type ResolvedHiveConfig = Required<Omit<HiveConfig, "queenUrl" | "advertiseUrl" | "hiveId" | "logger" | "cgroupRoot" | "security" | "queenCredentials">> & {
@@ -129,6 +135,7 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     security: { ...(config.security ?? {}) },
     queenCredentials: config.queenCredentials,
     allowPrograms: [...(config.allowPrograms ?? [])],
+    sendOnChange: config.sendOnChange ?? {},
   };
   resolved.cgroupParent = nonEmpty(config.cgroupParent) ?? nonEmpty(env.APIARY_CGROUP_PARENT) ?? defaultCgroupParent(resolved.hiveId);
   validate(resolved);

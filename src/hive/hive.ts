@@ -158,6 +158,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       onDelivered: (report) => monitor.delivered(report),
       reportIntervalMs: resolved.reportIntervalMs,
       ackDeadlineMs: resolved.ackDeadlineMs,
+      sendOnChange: resolved.sendOnChange,
       logger: logger.child({ component: "heartbeat" }),
     });
     heartbeat.start();
