@@ -1,9 +1,9 @@
 import { create, createFileRegistry, fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { HeartbeatRequestSchema, type HeartbeatRequest } from "../../../gen/apiary/v1/queen_pb.js";
-import { GpuDeviceSchema, HiveReportSchema, WorkerTelemetrySchema, type HiveReport } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { GpuDeviceSchema, HiveReportSchema, WorkerTelemetrySchema, type GpuDevice, type HiveReport, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { newSlot, ReuseDecoder, type Slot } from "./reuse-decoder.js";
 
 /**
@@ -23,23 +23,38 @@ export const HeartbeatFrameSchema: DescMessage = createFileRegistry(
 
 export type HeartbeatFrame = Message;
 
-const HEARTBEAT_REPORT_FIELD = 2;
+const HEARTBEAT_REPORT_FIELD = HeartbeatRequestSchema.field.report.number;
+/** The tag byte of a request that is a report (field `report`, length-delimited). */
+const REPORT_TAG = (HEARTBEAT_REPORT_FIELD << 3) | WireType.LengthDelimited;
 
 // Fields that change from one report to the next; everything else is compared by bytes and reused.
-const deviceDecoder = new ReuseDecoder(GpuDeviceSchema, {
-  // memory_used_bytes, utilization_pct, temperature_c, power_draw_w, memory_utilization_pct
-  dynamic: [5, 6, 7, 8, 12],
+const deviceDecoder = new ReuseDecoder<GpuDevice>(GpuDeviceSchema, {
+  dynamic: ["memoryUsedBytes", "utilizationPct", "temperatureC", "powerDrawW", "memoryUtilizationPct"],
 });
-const workerDecoder = new ReuseDecoder(WorkerTelemetrySchema, {
-  // cpu_pct, memory_rss_bytes, io_read/write_bytes_per_sec, gpu_utilization_pct, vram_used_bytes,
-  // process_count, uptime
-  dynamic: [7, 8, 9, 10, 11, 12, 20, 22],
+const workerDecoder = new ReuseDecoder<WorkerTelemetry>(WorkerTelemetrySchema, {
+  dynamic: ["cpuPct", "memoryRssBytes", "ioReadBytesPerSec", "ioWriteBytesPerSec", "gpuUtilizationPct", "vramUsedBytes", "processCount", "uptime"],
 });
 const reportDecoder = new ReuseDecoder<HiveReport>(HiveReportSchema, {
-  // seq, collected_at, memory_available_bytes
-  dynamic: [1, 2, 5],
-  children: { 3: deviceDecoder, 4: workerDecoder },
+  dynamic: ["seq", "collectedAt", "memoryAvailableBytes", "baseSeq"],
+  children: { devices: deviceDecoder, workers: workerDecoder },
 });
+
+/**
+ * Where the report starts when `buf` is a length prefix followed by exactly that many bytes
+ * (from `start`), else -1: a truncated or overlong varint, or a length that does not fit.
+ */
+function payloadStart(buf: Uint8Array, start: number): number {
+  if (start >= buf.length) return -1;
+  const reader = new BinaryReader(buf);
+  reader.pos = start;
+  let len: number;
+  try {
+    len = reader.uint32();
+  } catch {
+    return -1;
+  }
+  return reader.pos <= buf.length && reader.pos + len === buf.length ? reader.pos : -1;
+}
 
 /**
  * Turns one hive stream's frames into HeartbeatRequests. A report is decoded against the stream's
@@ -59,36 +74,19 @@ export class HeartbeatDecoder {
     const fields = frame.$unknown ?? [];
     const only = fields.length === 1 ? fields[0] : undefined;
     if (only && only.no === HEARTBEAT_REPORT_FIELD && only.wireType === WireType.LengthDelimited) {
-      const data = only.data;
       // data is the field's payload behind its length prefix.
-      let pos = 0;
-      let len = 0;
-      for (let shift = 0; ; shift += 7) {
-        const b = data[pos++];
-        len |= (b & 0x7f) << shift;
-        if (b < 0x80 || shift > 28) break;
-      }
-      if (pos + len === data.length) return this.reportRequest(data, pos);
+      const at = payloadStart(only.data, 0);
+      if (at >= 0) return this.reportRequest(only.data, at);
     }
     return decodeOrdinary(fields);
   }
 
   /** The same for a request's bytes as they came off the wire (the raw gRPC path). */
   decodeBytes(bytes: Uint8Array): HeartbeatRequest {
-    // A report alone: tag 0x12 (field 2, length-delimited), its length, the report to the end.
-    if (bytes.length > 1 && bytes[0] === (HEARTBEAT_REPORT_FIELD << 3) + WireType.LengthDelimited) {
-      let pos = 1;
-      let len = 0;
-      let terminated = false;
-      for (let shift = 0; pos < bytes.length && shift <= 28; shift += 7) {
-        const b = bytes[pos++];
-        len |= (b & 0x7f) << shift;
-        if (b < 0x80) {
-          terminated = true;
-          break;
-        }
-      }
-      if (terminated && len >= 0 && pos + len === bytes.length) return this.reportRequest(bytes, pos);
+    // A report alone: the report field's tag, its length, the report to the end.
+    if (bytes.length > 1 && bytes[0] === REPORT_TAG) {
+      const at = payloadStart(bytes, 1);
+      if (at >= 0) return this.reportRequest(bytes, at);
     }
     try {
       return fromBinary(HeartbeatRequestSchema, bytes);

@@ -26,20 +26,21 @@ export class ReuseDecoder<T extends Message> {
    */
   keepWireBytes = false;
 
+  /** Fields are named as in the generated code (`memoryUsedBytes`); their numbers come from the schema. */
   constructor(
     readonly schema: DescMessage,
-    spec: { dynamic: number[]; children?: Record<number, ReuseDecoder<Message>> },
+    spec: { dynamic: FieldName<T>[]; children?: Partial<Record<FieldName<T>, ReuseDecoder<Message>>> },
   ) {
     this.copy = shallowCopier(schema);
-    for (const no of spec.dynamic) {
-      const field = fieldOf(schema, no);
-      this.dynamic.set(no, dynamicField(field));
-      this.dynamicByNo[no] = this.dynamic.get(no);
+    for (const name of spec.dynamic) {
+      const field = fieldOf(schema, name);
+      this.dynamic.set(field.number, dynamicField(field));
+      this.dynamicByNo[field.number] = this.dynamic.get(field.number);
     }
-    for (const [no, decoder] of Object.entries(spec.children ?? {})) {
-      const field = fieldOf(schema, Number(no));
+    for (const [name, decoder] of Object.entries(spec.children ?? {}) as [string, ReuseDecoder<Message>][]) {
+      const field = fieldOf(schema, name);
       if (field.fieldKind !== "list" || field.listKind !== "message") throw new Error(`${schema.typeName}.${field.name}: children must be repeated messages`);
-      this.children.set(Number(no), { localName: field.localName, decoder });
+      this.children.set(field.number, { localName: field.localName, decoder });
     }
   }
 
@@ -221,9 +222,12 @@ interface DynamicField {
   read(reader: BinaryReader, previous: unknown): unknown;
 }
 
-function fieldOf(schema: DescMessage, no: number): DescField {
-  const field = schema.fields.find((f) => f.number === no);
-  if (!field) throw new Error(`${schema.typeName} has no field ${no}`);
+/** A message field's name in the generated code. */
+export type FieldName<T extends Message> = Exclude<keyof T, "$typeName" | "$unknown"> & string;
+
+function fieldOf(schema: DescMessage, localName: string): DescField {
+  const field = schema.fields.find((f) => f.localName === localName);
+  if (!field) throw new Error(`${schema.typeName} has no field ${localName}`);
   return field;
 }
 

@@ -172,4 +172,25 @@ describe("HeartbeatDecoder", () => {
     expect(thrown).toBeInstanceOf(ConnectError);
     expect((thrown as ConnectError).code).toBe(Code.InvalidArgument);
   });
+
+  it("reads the report's length prefix once, the same way for frames and raw bytes, whatever the prefix holds", () => {
+    const report = toBinary(HiveReportSchema, create(HiveReportSchema, { seq: 3n, baseSeq: 2n, removedWorkerIds: ["w1"], workers: [{ workerId: "w2", cpuPct: 4 }] }));
+    const request = toBinary(HeartbeatRequestSchema, reportRequest(fromBinary(HiveReportSchema, report)));
+    const decoder = new HeartbeatDecoder();
+    expect(decoder.decodeBytes(request)).toEqual(fromBinary(HeartbeatRequestSchema, request));
+    expect(decoder.decode(frameOf(request))).toEqual(fromBinary(HeartbeatRequestSchema, request));
+    // Prefixes that do not frame the rest: too short, too long, truncated, an overlong varint.
+    const tag = request[0];
+    for (const prefix of [[report.length - 1], [report.length + 1], [0x80], [0xff, 0xff, 0xff, 0xff, 0xff, 0x0f]]) {
+      const bytes = Uint8Array.from([tag, ...prefix, ...report]);
+      let outcome: unknown;
+      try {
+        outcome = decoder.decodeBytes(bytes);
+      } catch (err) {
+        outcome = err;
+      }
+      if (outcome instanceof Error) expect((outcome as ConnectError).code).toBe(Code.InvalidArgument);
+      else expect(outcome).toEqual(fromBinary(HeartbeatRequestSchema, bytes));
+    }
+  });
 });
