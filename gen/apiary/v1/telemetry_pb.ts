@@ -1052,7 +1052,7 @@ export const GpuProbeStatusSchema: GenMessage<GpuProbeStatus> = /*@__PURE__*/
  *   worker CPU ±1 pt, memory ±1 %, GPU utilisation ±2 pt, VRAM ±64 MiB, I/O rates ±1 MiB/s or
  *   ±10 %; engine load on any change of requests running or waiting, KV-cache ±0.01, token rates
  *   and latency percentiles ±10 %; device memory used ±64 MiB, utilisation ±2 pt, temperature
- *   ±2 °C, power draw ±5 W; machine memory available ±1 % of its total. Values that change every
+ *   ±2 °C, power draw ±5 W, SM and memory clocks ±10 %; machine memory available ±1 % of its total. Values that change every
  *   tick by construction (a worker's uptime, an engine load's age and sampled_at, gpu_probe's
  *   last_success_at) never make a worker, device or the hive fields count as changed; they are
  *   brought up to date by the next change or full report.
