@@ -10,7 +10,7 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const UNITS = ["apiary-queen.service", "apiary-hive.service"];
 
-/** The units as installed from this checkout: /opt/apiary/ is where README's install puts it. */
+/** The units as installed from this checkout: /opt/apiary/ is where the install in docs/operations.md puts it. */
 const dir = mkdtempSync(path.join(os.tmpdir(), "apiary-units-"));
 for (const unit of UNITS) {
   const text = readFileSync(path.join(ROOT, "deploy", "systemd", unit), "utf8");

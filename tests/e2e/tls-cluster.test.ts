@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/wait.js";
 import { ApiaryProcess, runApiary } from "./helpers/apiary-process.js";
 
-/** The README's TLS cluster, as an operator runs it: certs, a queen and a hive over mTLS, the CLI through a context. */
+/** The TLS cluster of docs/operations.md, as an operator runs it: certs, a queen and a hive over mTLS, the CLI through a context. */
 describe("a TLS cluster end to end", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "apiary-tls-e2e-"));
   const pki = path.join(dir, "pki");
