@@ -26,6 +26,74 @@ function currentMode() {
   return env.FAKE_NVIDIA_SMI_MODE ?? "ok";
 }
 
+// Health: every field the hive asks for, H100-like (as in the full-field capture), with per-GPU
+// overrides from FAKE_NVIDIA_SMI_HEALTH_FILE, read at every call. One line per GPU:
+//   <index> sick | slow | x4 | <field>=<value> …   e.g. "0 sick", "1 remapped_rows.failure=Yes"
+// "sick": a row remap pending (UNHEALTHY); "slow": hw_slowdown active (DEGRADED); "x4": PCIe trained down to x4.
+// An empty or missing file: every GPU well. See README.md.
+const PRESETS = {
+  sick: { "remapped_rows.pending": "Yes" },
+  slow: { "clocks_event_reasons.hw_slowdown": "Active", "clocks_throttle_reasons.hw_slowdown": "Active", "clocks_event_reasons.active": "0x0000000000000008", "clocks_throttle_reasons.active": "0x0000000000000008" },
+  x4: { "pcie.link.width.current": "4" },
+};
+
+function healthOverrides() {
+  const file = env.FAKE_NVIDIA_SMI_HEALTH_FILE;
+  const byIndex = new Map();
+  if (!file || !existsSync(file)) return byIndex;
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const [index, ...words] = line.trim().split(/\s+/);
+    if (!/^\d+$/.test(index ?? "")) continue;
+    const fields = byIndex.get(Number(index)) ?? {};
+    for (const word of words) {
+      if (PRESETS[word]) Object.assign(fields, PRESETS[word]);
+      const eq = word.indexOf("=");
+      if (eq > 0) fields[word.slice(0, eq)] = word.slice(eq + 1).replace(/_/g, " ");
+    }
+    byIndex.set(Number(index), fields);
+  }
+  return byIndex;
+}
+
+function healthState(util, overrides) {
+  const idle = util === 0;
+  const reasons = {};
+  for (const family of ["clocks_event_reasons", "clocks_throttle_reasons"]) {
+    reasons[`${family}.active`] = idle ? "0x0000000000000001" : "0x0000000000000000";
+    reasons[`${family}.supported`] = "0x00000000000001FF";
+    for (const r of ["applications_clocks_setting", "sw_power_cap", "hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "sw_thermal_slowdown", "sync_boost"]) reasons[`${family}.${r}`] = "Not Active";
+    reasons[`${family}.gpu_idle`] = idle ? "Active" : "Not Active";
+  }
+  return {
+    "ecc.mode.current": "Enabled",
+    "ecc.mode.pending": "Enabled",
+    "ecc.errors.corrected.volatile.total": "0",
+    "ecc.errors.uncorrected.volatile.total": "0",
+    "ecc.errors.corrected.aggregate.total": "0",
+    "ecc.errors.uncorrected.aggregate.total": "0",
+    "retired_pages.single_bit_ecc.count": "[N/A]",
+    "retired_pages.double_bit.count": "[N/A]",
+    "retired_pages.pending": "[N/A]",
+    "remapped_rows.correctable": "0",
+    "remapped_rows.uncorrectable": "0",
+    "remapped_rows.pending": "No",
+    "remapped_rows.failure": "No",
+    ...reasons,
+    "clocks.current.sm": { v: idle ? "345" : "1980", unit: "MHz" },
+    "clocks.max.sm": { v: "1980", unit: "MHz" },
+    "clocks.current.memory": { v: "2619", unit: "MHz" },
+    "clocks.max.memory": { v: "2619", unit: "MHz" },
+    "pcie.link.gen.current": "5",
+    "pcie.link.gen.max": "5",
+    "pcie.link.width.current": "16",
+    "pcie.link.width.max": "16",
+    pstate: "P0",
+    "mig.mode.current": "Disabled",
+    "mig.mode.pending": "Disabled",
+    ...overrides,
+  };
+}
+
 function uuidFor(index) {
   const h = createHash("sha256").update(`${SEED}:${index}`).digest("hex");
   return `GPU-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
@@ -89,7 +157,7 @@ function gpuProcesses() {
   return result.sort((a, b) => a.gpu.index - b.gpu.index || a.pid - b.pid);
 }
 
-function deviceState(gpu, procs, na) {
+function deviceState(gpu, procs, na, overrides = new Map()) {
   const mine = procs.filter((p) => p.gpu === gpu);
   const usedMiB = Math.min(TOTAL_MIB, mine.reduce((s, p) => s + p.vramMiB, 0));
   const util = Math.min(100, mine.reduce((s, p) => s + p.sm, 0));
@@ -108,10 +176,21 @@ function deviceState(gpu, procs, na) {
     "power.limit": { v: v("700.00"), unit: "W" },
     compute_cap: v("9.0"),
     "pci.bus_id": gpu.busId,
+    ...healthState(util, overrides.get(gpu.index) ?? {}),
   };
 }
 
-const ALIASES = { gpu_name: "name", gpu_uuid: "uuid", gpu_bus_id: "pci.bus_id", used_gpu_memory: "used_memory" };
+const ALIASES = {
+  gpu_name: "name",
+  gpu_uuid: "uuid",
+  gpu_bus_id: "pci.bus_id",
+  used_gpu_memory: "used_memory",
+  "clocks.sm": "clocks.current.sm",
+  "clocks.mem": "clocks.current.memory",
+  "clocks.max.mem": "clocks.max.memory",
+  "retired_pages.sbe": "retired_pages.single_bit_ecc.count",
+  "retired_pages.dbe": "retired_pages.double_bit.count",
+};
 
 function csv(fields, rows, format) {
   const opts = new Set(format.split(","));
@@ -137,7 +216,8 @@ function csv(fields, rows, format) {
 function queryGpu(fieldList, format, na) {
   const procs = gpuProcesses();
   const fields = fieldList.split(",").map((f) => f.trim());
-  const values = gpus.map((g) => deviceState(g, procs, na));
+  const overrides = healthOverrides();
+  const values = gpus.map((g) => deviceState(g, procs, na, overrides));
   const units = {};
   for (const [k, cell] of Object.entries(values[0] ?? {})) if (typeof cell === "object") units[k] = cell.unit;
   return csv(fields, { values, units }, format);

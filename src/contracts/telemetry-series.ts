@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from "prom-client";
 import { WorkerState, type GpuDevice, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { enumLabel, enumValues } from "../common/enum-label.js";
+import { GPU_HEALTH_SERIES, registerGpuHealthSeries } from "./gpu-health-series.js";
 
 /** One hive's devices and live workers, as the series read them at scrape time. */
 export interface HiveTelemetry {
@@ -72,7 +73,8 @@ export function registerTelemetrySeries(
   source: TelemetrySource,
   extraWorkerSeries: readonly WorkerSeries[] = [],
 ): void {
-  for (const series of DEVICE_SERIES) {
+  registerGpuHealthSeries(registry, source);
+  for (const series of [...DEVICE_SERIES, ...GPU_HEALTH_SERIES]) {
     new Gauge({
       name: series.name,
       help: series.help,

@@ -54,6 +54,21 @@ describe("GpuProbe with Xid events", () => {
     expect(gpu0.health?.xidCounts.map((c) => c.code)).toEqual([79]);
   });
 
+  it("the fake learns sickness from its health file: sick → UNHEALTHY, slow/x4 → DEGRADED, cleared → HEALTHY", async () => {
+    const file = path.join(tempDir("apiary-fake-health-"), "health");
+    const env: NodeJS.ProcessEnv = { ...process.env, FAKE_NVIDIA_SMI_GPUS: "2", FAKE_NVIDIA_SMI_HEALTH_FILE: file };
+    const probe = new GpuProbe({ nvidiaSmiPath: fakeNvidiaSmi, deadlineMs: 20_000, logger: silent, env });
+    closers.push(() => probe.close());
+    writeFileSync(file, "0 sick\n1 slow x4\n");
+    const sick = await probe.probe();
+    expect(sick.devices[0].health).toMatchObject({ state: GpuHealthState.UNHEALTHY, reasons: ["remapped_rows.pending: Yes (reset needed to remap)"] });
+    expect(sick.devices[1].health?.state).toBe(GpuHealthState.DEGRADED);
+    expect(sick.devices[1].health?.reasons).toEqual(["pcie.link.width x4 below max x16", "clocks_event_reasons.hw_slowdown: Active"]);
+    writeFileSync(file, "");
+    const well = await probe.probe();
+    expect(well.devices.map((d) => d.health?.state)).toEqual([GpuHealthState.HEALTHY, GpuHealthState.HEALTHY]);
+  });
+
   it("an unreadable kernel log is one CollectionError in each snapshot, devices still reported", async () => {
     const env = { ...process.env, FAKE_NVIDIA_SMI_GPUS: "1" };
     const xids = new XidMonitor({ path: "/nonexistent/kmsg" });
