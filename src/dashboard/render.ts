@@ -1,6 +1,6 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { HiveHealth, type HiveStatus } from "../../gen/apiary/v1/queen_pb.js";
-import { WorkerState, type GpuDevice } from "../../gen/apiary/v1/telemetry_pb.js";
+import { GpuHealthState, WorkerState, type GpuDevice } from "../../gen/apiary/v1/telemetry_pb.js";
 import { workerKey, type DashboardState, type WorkerRow } from "./dashboard-state.js";
 import { compareIds } from "../common/compare-ids.js";
 import { sparkline } from "./sparkline.js";
@@ -107,12 +107,21 @@ export function renderGpus(state: DashboardState, v: ViewOptions): string {
       rows.push(
         `<tr data-gpu-uuid="${esc(d.uuid)}"><td>${esc(h.info!.hiveId)}</td><td>${d.index}</td><td>${esc(d.name)}</td><td class="vram">${vramBar(d)}</td>` +
           `<td class="util"><div class="bar small"><div class="fill util" style="width:${util ?? 0}%"></div><span>${pct(util)}</span></div></td>` +
-          `<td>${d.temperatureC === undefined ? "–" : `${d.temperatureC.toFixed(0)} °C`}</td><td>${d.powerDrawW === undefined ? "–" : `${d.powerDrawW.toFixed(0)} W`}</td></tr>`,
+          `<td>${d.temperatureC === undefined ? "–" : `${d.temperatureC.toFixed(0)} °C`}</td><td>${d.powerDrawW === undefined ? "–" : `${d.powerDrawW.toFixed(0)} W`}</td>${gpuHealthCell(d)}</tr>`,
       );
     }
   }
   if (rows.length === 0) return `<p class="empty">No GPUs.</p>`;
-  return `<table><thead><tr><th>Hive</th><th>#</th><th>GPU</th><th>VRAM</th><th>Utilisation</th><th>Temp</th><th>Power</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table><thead><tr><th>Hive</th><th>#</th><th>GPU</th><th>VRAM</th><th>Utilisation</th><th>Temp</th><th>Power</th><th>Health</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+/** The GPU's verdict, its reasons as the tooltip and beside it ("–" while not judged). */
+function gpuHealthCell(d: GpuDevice): string {
+  const state = d.health?.state ?? GpuHealthState.UNSPECIFIED;
+  if (state === GpuHealthState.UNSPECIFIED) return `<td class="gpu-health">–</td>`;
+  const name = (GpuHealthState[state] ?? String(state)).toLowerCase();
+  const reasons = d.health?.reasons.join("; ") ?? "";
+  return `<td class="gpu-health gpu-${name}" title="${esc(reasons)}">${name}${reasons ? ` <small>${esc(reasons)}</small>` : ""}</td>`;
 }
 
 export function renderWorkers(state: DashboardState, v: ViewOptions): string {
