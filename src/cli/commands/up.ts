@@ -13,6 +13,7 @@ import { packagePath } from "../../common/package-root.js";
 import { createLogger } from "../../common/logger.js";
 import { onShutdownSignals } from "../../common/shutdown-signals.js";
 import { startQueen } from "../../queen/queen.js";
+import { setUpFakeSickness } from "../fake-gpu-sickness.js";
 import { startHive } from "../../hive/hive.js";
 import { firstProbedReport } from "../../hive/first-probed-report.js";
 import { startUpRouter, upRouteFlags } from "./up-route.js";
@@ -52,6 +53,7 @@ export const upCommand: Command = {
     const runtime = hiveRuntime(flags);
     const gpuNote = chooseGpuProbe(runtime, fakeGpus, flags["no-gpu"] === true);
     runtime.stateDir ??= path.join(os.homedir(), ".local", "state", "apiary", "up");
+    const sicknessNote = runtime.nvidiaSmiPath === FAKE_NVIDIA_SMI ? setUpFakeSickness(runtime, runtime.stateDir) : "";
     // The daemons log to a file, never to the terminal: these lines are for a person.
     const logFile = path.resolve((flags["log-file"] as string | undefined) ?? path.join(runtime.stateDir, "apiary-up.log"));
     const daemonLogger = (name: string) => createLogger(name, { level, destination: logFile });
@@ -92,7 +94,7 @@ export const upCommand: Command = {
       { logger, timeoutMs: 30_000 },
     );
     process.stderr.write(hiveStartupLine(hive));
-    process.stderr.write(`GPUs: ${gpuNote}\n`);
+    process.stderr.write(`GPUs: ${gpuNote}\n${sicknessNote}`);
     process.stderr.write(`logs: ${logFile} (queen and hive, level ${level})\n`);
     if (hive.readopted.length > 0) process.stderr.write(readoptedLine(hive.readopted));
 
