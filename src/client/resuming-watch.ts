@@ -42,6 +42,7 @@ export async function* resumingWatch(
   let current = 0;
   let since = request.sinceRevision;
   let epoch = request.epoch;
+  let token = request.resumeToken ?? new Uint8Array();
   let failures = 0;
   const missed = new MissedRemovals();
   const backoff = new Backoff({ baseMs: 250, capMs: Math.max(250, opts.maxBackoffMs ?? 5000) });
@@ -50,7 +51,7 @@ export async function* resumingWatch(
     missed.streamStarted();
     try {
       const maxBatch = request.maxBatch || CLI_WATCH_BATCH;
-      for await (const res of queens[current].watch({ ...request, sinceRevision: since, epoch, maxBatch }, { signal: opts.signal })) {
+      for await (const res of queens[current].watch({ ...request, sinceRevision: since, epoch, resumeToken: token, maxBatch }, { signal: opts.signal })) {
         failures = 0;
         backoff.reset();
         const resumable = !res.snapshot || res.kind.case === "snapshotEnd";
@@ -62,6 +63,7 @@ export async function* resumingWatch(
         if (resumable) {
           since = res.revision;
           epoch = res.epoch;
+          token = res.resumeToken;
         }
       }
     } catch (err) {

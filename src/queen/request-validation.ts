@@ -10,6 +10,7 @@ import { DeviceOrder, WatchKind, WorkerOrder } from "../../gen/apiary/v1/queen_p
 import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import { checkCount, checkEnum, checkId, checkLabels, checkNumber, checkText, checkTimestamp, durationToMs, invalid } from "../contracts/field-checks.js";
 import type { WatchParams } from "./watch/watch-hub.js";
+import { decodeResumeToken } from "./watch/watch-resume-ledger.js";
 
 const MAX_HIVE_IDS = 10_000;
 /** Largest max_batch honoured; larger requests are lowered to it. */
@@ -79,6 +80,8 @@ export function watchParams(req: WatchRequest, defaults: { bookmarkIntervalMs: n
     if (ms < 0) throw invalid("min_update_interval", "must not be negative");
     minUpdateIntervalMs = Math.min(MAX_WATCH_INTERVAL_MS, ms);
   }
+  const resumeFrom = req.resumeToken.length === 0 ? undefined : decodeResumeToken(req.resumeToken);
+  if (req.resumeToken.length > 0 && !resumeFrom) throw invalid("resume_token", "is not a resume token from a WatchResponse");
   const kinds = new Set(req.kinds);
   return {
     sinceRevision: req.sinceRevision > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(req.sinceRevision),
@@ -90,5 +93,6 @@ export function watchParams(req: WatchRequest, defaults: { bookmarkIntervalMs: n
     bookmarkIntervalMs,
     minUpdateIntervalMs,
     maxBatch: Math.min(MAX_WATCH_BATCH, req.maxBatch),
+    resumeFrom,
   };
 }

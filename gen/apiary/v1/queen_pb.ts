@@ -894,8 +894,9 @@ export const ListHivesResponseSchema: GenMessage<ListHivesResponse> = /*@__PURE_
  * the last message received outside a snapshot (or of a snapshot_end) and pass
  * it back, with the same filters, to resume: the new stream then carries every
  * change not yet delivered exactly once — each object's changes coalesced to
- * its latest state — never a change already delivered, never an UPDATED or
- * REMOVED for an object not held, never an ADDED for one held. When the queen
+ * its latest state — never a change already delivered, never an UPDATED for
+ * an object not held (a REMOVED may name one whose ADDED never went out: ignore
+ * it), never an ADDED for one held. When the queen
  * cannot honour the token (another queen's epoch, a restart, a position older
  * than what it retains — about 4,096 changes after the message or 5 minutes
  * after the stream ended), the stream starts with a snapshot, which replaces

@@ -14,6 +14,7 @@ export interface TypedEvent {
 const TAG_RESPONSE_REVISION = (1 << 3) | WireType.Varint;
 const TAG_RESPONSE_EPOCH = (2 << 3) | WireType.LengthDelimited;
 const TAG_RESPONSE_SNAPSHOT = (7 << 3) | WireType.Varint;
+const TAG_RESPONSE_RESUME_TOKEN = (11 << 3) | WireType.LengthDelimited;
 /** WatchResponse field numbers of the oneof cases carried pre-encoded. */
 const HIVE_FIELD = 3;
 const WORKER_FIELD = 4;
@@ -155,6 +156,8 @@ export function encodeWatchResponse(response: WatchResponse): Uint8Array {
   if (revision !== 0) size += 1 + varintSize(revision);
   if (epoch) size += 1 + varintSize(epoch.length) + epoch.length;
   if (response.snapshot) size += 2;
+  const token = response.resumeToken;
+  if (token.length > 0) size += 1 + varintSize(token.length) + token.length;
   const out = new Uint8Array(size);
   let pos = 0;
   if (revision !== 0) {
@@ -170,6 +173,12 @@ export function encodeWatchResponse(response: WatchResponse): Uint8Array {
   if (response.snapshot) {
     out[pos++] = TAG_RESPONSE_SNAPSHOT;
     out[pos++] = 1;
+  }
+  if (token.length > 0) {
+    out[pos++] = TAG_RESPONSE_RESUME_TOKEN;
+    pos = writeVarint(out, pos, token.length);
+    out.set(token, pos);
+    pos += token.length;
   }
   pos = writeVarint(out, pos, fieldTag);
   out.set(field.data, pos);

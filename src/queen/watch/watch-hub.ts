@@ -1,6 +1,7 @@
 import type { Registry, RegistryEvent } from "../registry/registry.js";
 import { ChangeType } from "../registry/registry.js";
-import { WatcherQueue } from "./watcher-queue.js";
+import { entryKey, WatcherQueue } from "./watcher-queue.js";
+import { ResumeLedgers, StreamLedger, type ResumeCursor } from "./watch-resume-ledger.js";
 import { TurnBudget } from "./watch-turn-budget.js";
 
 /** Watch events all streams together produce per event-loop turn (see TurnBudget). */
@@ -18,6 +19,13 @@ export interface WatchParams {
   minUpdateIntervalMs: number;
   /** Events per WatchResponse (the batch case); 0 = one event per message. */
   maxBatch: number;
+  /** Where to resume exactly (WatchRequest.resume_token); takes precedence over sinceRevision. */
+  resumeFrom?: ResumeCursor;
+}
+
+/** A watch's filters as one string: a resume token resumes only a stream with the same ones. */
+function filterKey(params: WatchParams): string {
+  return JSON.stringify([params.hiveIds ? [...params.hiveIds].sort() : null, params.model, params.hives, params.workers]);
 }
 
 /**
@@ -50,6 +58,8 @@ export interface WatchSession {
   readonly snapshot: RegistryEvent[] | undefined;
   /** Revision the snapshot (or the resume point) is at. */
   readonly startRevision: number;
+  /** Where the stream stood at each message: what its resume tokens name. */
+  readonly ledger: StreamLedger;
 }
 
 /** Fans registry events out to every watcher's queue, synchronously and without ever waiting. */
@@ -63,6 +73,7 @@ export class WatchHub {
   private nextId = 1;
   private closedCoalesced = 0;
   private overflows = 0;
+  private readonly ledgers = new ResumeLedgers();
 
   /** Shared by every stream: bounds fan-out work per event-loop turn. */
   readonly budget: TurnBudget;
@@ -88,15 +99,27 @@ export class WatchHub {
   open(params: WatchParams): WatchSession {
     const queue = new WatcherQueue(params.minUpdateIntervalMs, this.maxPending);
     const current = this.registry.revision();
-    const replay =
-      params.sinceRevision > 0 && params.epoch === this.registry.epoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
+    const filters = filterKey(params);
     let snapshot: RegistryEvent[] | undefined;
-    if (replay) {
-      for (const event of replay) offerTo(queue, params, event);
+    let startRevision = current;
+    if (params.resumeFrom) {
+      const resumed = this.resumeExactly(params, params.resumeFrom, filters, queue);
+      if (resumed === undefined) snapshot = this.snapshot(params, current);
+      else startRevision = resumed;
     } else {
-      snapshot = this.snapshot(params, current);
+      const replay =
+        params.sinceRevision > 0 && params.epoch === this.registry.epoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
+      if (replay) {
+        for (const event of replay) offerTo(queue, params, event);
+        startRevision = params.sinceRevision;
+      } else {
+        snapshot = this.snapshot(params, current);
+      }
     }
-    const session: WatchSession = { id: this.nextId++, params, queue, snapshot, startRevision: replay ? params.sinceRevision : current };
+    const id = this.nextId++;
+    const ledger = new StreamLedger(id, filters, queue);
+    this.ledgers.add(ledger);
+    const session: WatchSession = { id, params, queue, snapshot, startRevision, ledger };
     this.sessions.add(session);
     if (!params.hiveIds) this.anyHive.add(session);
     else {
@@ -111,6 +134,7 @@ export class WatchHub {
 
   close(session: WatchSession): void {
     if (!this.sessions.delete(session)) return session.queue.close();
+    this.ledgers.end(session.ledger, this.registry.revision());
     this.closedCoalesced += session.queue.coalesced();
     if (session.queue.isOverflowed()) this.overflows++;
     this.anyHive.delete(session);
@@ -128,6 +152,7 @@ export class WatchHub {
     this.sessions.clear();
     this.anyHive.clear();
     this.byHive.clear();
+    this.ledgers.clear();
     this.unsubscribe();
   }
 
@@ -150,6 +175,34 @@ export class WatchHub {
       if (s.queue.isOverflowed()) overflowed++;
     }
     return { coalesced, overflowed };
+  }
+
+  /**
+   * Fills `queue` with what was still undelivered at the token's message: the changes after its
+   * revision, and before it only those of the entries then pending, from each one's first change
+   * on. Returns the revision the replay starts after, or undefined when the token cannot be
+   * honoured (other epoch or filters, ledger gone, history too short): then a snapshot.
+   */
+  private resumeExactly(params: WatchParams, cursor: ResumeCursor, filters: string, queue: WatcherQueue): number | undefined {
+    if (cursor.epoch !== this.registry.epoch || cursor.throughRevision > this.registry.revision()) return undefined;
+    const ledger = this.ledgers.get(cursor.streamId);
+    if (ledger?.filterKey !== filters) return undefined;
+    const pending = ledger.pendingAt(cursor);
+    if (!pending) return undefined;
+    let from = cursor.throughRevision;
+    for (const first of pending.values()) from = Math.min(from, first - 1);
+    const events = this.registry.eventsSince(from);
+    if (!events) return undefined;
+    for (const event of events) {
+      const type = watchedType(params, event);
+      if (type === undefined) continue;
+      if (event.revision <= cursor.throughRevision) {
+        const first = pending.get(entryKey(event, type));
+        if (first === undefined || event.revision < first) continue;
+      }
+      queue.offer(event, type);
+    }
+    return from;
   }
 
   private snapshot(params: WatchParams, revision: number): RegistryEvent[] {

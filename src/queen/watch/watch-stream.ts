@@ -6,6 +6,7 @@ import type { Clock } from "../../common/clock.js";
 import { batchResponse, eventResponse, preEncodedEventResponse } from "./shared-event-encoding.js";
 import type { WatchHub, WatchParams } from "./watch-hub.js";
 import type { PendingChange } from "./watcher-queue.js";
+import { encodeResumeToken } from "./watch-resume-ledger.js";
 
 /**
  * The Watch stream: snapshot (or history replay), snapshot_end, then live changes and bookmarks.
@@ -31,6 +32,11 @@ export async function* watchStream(
   const shuttingDown = () => shutdownSignal.aborted || session.queue.isClosed();
   const budget = hub.budget;
   const batch = params.maxBatch;
+  /** Numbers a message outside the snapshot and gives it the token that resumes right after it. */
+  const stamped = (response: WatchResponse, throughRevision = hub.registry.revision()): WatchResponse => {
+    response.resumeToken = encodeResumeToken({ epoch, streamId: session.id, seq: session.ledger.stamp(), throughRevision });
+    return response;
+  };
   try {
     if (session.snapshot) {
       const events = session.snapshot;
@@ -55,7 +61,7 @@ export async function* watchStream(
           yield respond(event, event.type, epoch, true, session.startRevision);
         }
       }
-      yield create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, snapshot: true, kind: { case: "snapshotEnd", value: {} } });
+      yield stamped(create(WatchResponseSchema, { revision: BigInt(session.startRevision), epoch, snapshot: true, kind: { case: "snapshotEnd", value: {} } }), session.startRevision);
     }
     let lastSentMs = clock.monotonicMs();
     for (;;) {
@@ -77,7 +83,7 @@ export async function* watchStream(
         for (let c = session.queue.take(now); c; c = changes.length < batch ? session.queue.take(now) : undefined) changes.push(c);
         if (changes.length > 0) {
           budget.spend(changes.length);
-          yield batchResponse(changes, epoch, false, session.queue.resumePoint(hub.registry.revision()), binary);
+          yield stamped(batchResponse(changes, epoch, false, session.queue.resumePoint(hub.registry.revision()), binary));
           lastSentMs = clock.monotonicMs();
           continue;
         }
@@ -85,7 +91,7 @@ export async function* watchStream(
         const change = session.queue.take(now);
         if (change) {
           budget.spend(1);
-          yield respond(change.event, change.type, epoch, false, session.queue.resumePoint(hub.registry.revision()));
+          yield stamped(respond(change.event, change.type, epoch, false, session.queue.resumePoint(hub.registry.revision())));
           lastSentMs = clock.monotonicMs();
           continue;
         }
@@ -94,7 +100,7 @@ export async function* watchStream(
       if (now >= bookmarkDueMs) {
         // A bookmark never passes a change still held back by min_update_interval.
         const revision = session.queue.resumePoint(hub.registry.revision());
-        yield create(WatchResponseSchema, { revision: BigInt(revision), epoch, kind: { case: "bookmark", value: {} } });
+        yield stamped(create(WatchResponseSchema, { revision: BigInt(revision), epoch, kind: { case: "bookmark", value: {} } }));
         lastSentMs = clock.monotonicMs();
         continue;
       }

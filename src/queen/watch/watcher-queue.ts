@@ -14,6 +14,11 @@ export function objectKey(event: RegistryEvent): string {
 
 const REMOVED_SUFFIX = "\u0000removed";
 
+/** The key of the queue entry a change of this type goes to (a REMOVED has its own, beside the live one). */
+export function entryKey(event: RegistryEvent, type: ChangeType): string {
+  return type === ChangeType.Removed ? objectKey(event) + REMOVED_SUFFIX : objectKey(event);
+}
+
 interface Entry extends PendingChange {
   type: ChangeType;
   event: RegistryEvent;
@@ -54,6 +59,8 @@ export class WatcherQueue {
   private overflowed = false;
   private closed = false;
   private coalescedCount = 0;
+  /** Told of every entry that leaves the queue, sent or superseded (the stream's resume ledger). */
+  onDeparture: ((key: string, firstRevision: number) => void) | undefined;
 
   constructor(
     private readonly minUpdateMs: number,
@@ -104,6 +111,7 @@ export class WatcherQueue {
         if (entry.type !== ChangeType.Removed) this.lastSentMs.set(entry.key, nowMs);
       }
       this.unlink(entry);
+      this.onDeparture?.(entry.key, entry.firstRevision);
       return entry;
     }
     return undefined;
@@ -129,6 +137,11 @@ export class WatcherQueue {
    */
   resumePoint(currentRevision: number): number {
     return this.oldest ? this.oldest.firstRevision - 1 : currentRevision;
+  }
+
+  /** Every undelivered entry's key and first revision. */
+  *pendingEntries(): Iterable<{ key: string; firstRevision: number }> {
+    yield* this.entries.values();
   }
 
   /** Undelivered changes replaced by a later one of the same object (metrics). */
@@ -193,6 +206,7 @@ export class WatcherQueue {
     if (entry.dueAtMs > 0) this.held.remove(entry);
     else this.ready.remove(entry);
     this.unlink(entry);
+    this.onDeparture?.(entry.key, entry.firstRevision);
   }
 
   private unlink(entry: Entry): void {
