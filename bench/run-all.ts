@@ -9,6 +9,7 @@ import { headlineMarkdown, replaceHeadline, type ResultsDoc } from "./lib/headli
 import { lineChartSvg } from "./lib/svg-plot.js";
 import type { FigureContext } from "./figures/context.js";
 import { ceilingFigure, ingestFigure } from "./figures/ingest.js";
+import { ingestOnChangeFigure } from "./figures/ingest-on-change.js";
 import type { IngestPoint } from "./figures/ingest-sweep.js";
 import { findWorkersFigure } from "./figures/find-workers.js";
 import { informerFigure } from "./figures/informer.js";
@@ -32,6 +33,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   "hive-tick-engine": hiveTickEngineFigure,
   startup: startupFigure,
   ingest: ingestFigure,
+  "ingest-on-change": ingestOnChangeFigure,
   "transport-cost": transportCostFigure,
   watch: watchFigure,
   "multi-queen": multiQueenFigure,
@@ -39,7 +41,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   route: routeFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
-const ALL = ["ceiling", "find-workers", "informer", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "transport-cost", "watch", "multi-queen", "route"];
+const ALL = ["ceiling", "find-workers", "informer", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "ingest-on-change", "transport-cost", "watch", "multi-queen", "route"];
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));

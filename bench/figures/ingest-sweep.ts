@@ -34,6 +34,8 @@ export interface SweepOptions {
   gpus: number;
   hivesPerConnection: number;
   client: "raw" | "connect";
+  /** Send-on-change hives (see ClusterShape.changeFraction); unset: full reports. */
+  changeFraction?: number;
   /** Called after each measured window (e.g. to check the queen's log). */
   onPoint?: (point: IngestPoint) => void;
 }
@@ -50,7 +52,7 @@ export function sustained(point: IngestPoint, p99GoalMs: number): boolean {
 export async function ingestSweep(ctx: FigureContext, opts: SweepOptions): Promise<IngestPoint[]> {
   const fleet = await GeneratorFleet.start(
     opts.generators,
-    { target: opts.target, address: opts.server.address, intervalMs: opts.intervalMs, workers: opts.workers, gpus: opts.gpus, hivesPerConnection: opts.hivesPerConnection, client: opts.client },
+    { target: opts.target, address: opts.server.address, intervalMs: opts.intervalMs, workers: opts.workers, gpus: opts.gpus, hivesPerConnection: opts.hivesPerConnection, client: opts.client, changeFraction: opts.changeFraction },
     ctx.profileDir,
   );
   const points: IngestPoint[] = [];

@@ -124,7 +124,7 @@ function cpuPerReportUs(points: IngestPoint[]): number | undefined {
   return point && point.ackRate > 0 ? (point.serverCpu / point.ackRate) * 1e6 : undefined;
 }
 
-async function withServer<T>(start: () => Promise<BenchServer>, body: (server: BenchServer) => Promise<T>): Promise<T> {
+export async function withServer<T>(start: () => Promise<BenchServer>, body: (server: BenchServer) => Promise<T>): Promise<T> {
   const server = await start();
   try {
     return await body(server);

@@ -119,7 +119,7 @@ export class LoadGenerator {
       while (this.rawConnections.length <= connection) {
         this.rawConnections.push(new RawGrpcConnection(this.config.address, this.tlsFor(local), this.handshakeMs));
       }
-      return new RawGrpcHive(sim, this.rawConnections[connection], this.counters);
+      return new RawGrpcHive(sim, this.rawConnections[connection], this.counters, this.config.changeFraction);
     }
     while (this.transports.length <= connection) {
       // Pings would only add noise to a loopback benchmark; the stream itself shows liveness.

@@ -7,7 +7,8 @@ import type { LoadCounters } from "./load-stats.js";
 import { encodeGrpcFrame } from "../../src/rpc/grpc-frame-reader.js";
 import { PendingAcks } from "./pending-acks.js";
 import { encodeReport } from "./report-encoder.js";
-import type { SimulatedHive } from "./telemetry-model.js";
+import { partialOf, type SimulatedHive } from "./telemetry-model.js";
+import { HiveReportSchema } from "../../gen/apiary/v1/telemetry_pb.js";
 import { preciseWallMs } from "../lib/stats.js";
 
 const HEARTBEAT_PATH = "/apiary.v1.QueenService/Heartbeat";
@@ -58,6 +59,8 @@ export class RawGrpcHive implements BenchHive {
     readonly sim: SimulatedHive,
     private readonly connection: RawGrpcConnection,
     private readonly counters: LoadCounters,
+    /** Send-on-change (see ClusterShape.changeFraction); unset: full reports. */
+    private readonly changeFraction?: number,
   ) {}
 
   outstanding(): number {
@@ -66,6 +69,7 @@ export class RawGrpcHive implements BenchHive {
 
   connect(): Promise<void> {
     this.awaitingAck.reset();
+    this.sim.newStream();
     return new Promise((resolve, reject) => {
       const stream = this.connection.session.request({
         ":method": "POST",
@@ -106,7 +110,10 @@ export class RawGrpcHive implements BenchHive {
 
   send(): void {
     if (!this.connected || !this.stream) return;
-    const bytes = encodeReport(this.sim.next(preciseWallMs()));
+    const full = this.sim.next(preciseWallMs());
+    const fraction = this.changeFraction;
+    const partial = fraction === undefined ? undefined : partialOf(this.sim, fraction, Math.random);
+    const bytes = partial ? toBinary(HiveReportSchema, partial) : encodeReport(full);
     this.awaitingAck.sent();
     this.stream.write(reportFrame(bytes));
     this.counters.sent++;

@@ -5,6 +5,7 @@ import {
   GpuProbeState,
   HiveInfoSchema,
   HiveReportSchema,
+  ReportScope,
   WorkerState,
   WorkerTelemetrySchema,
   type GpuDevice,
@@ -23,6 +24,12 @@ export interface ClusterShape {
   gpus: number;
   /** Distinct models served across the cluster. */
   models: number;
+  /**
+   * Send-on-change: the share of workers (and of GPUs) whose values leave the deadband in a tick;
+   * such a hive sends a PARTIAL report with just those, and a FULL one first and every 30 reports.
+   * Unset: a full report every tick.
+   */
+  changeFraction?: number;
 }
 
 /** Hive ids sort in number order: h000000, h000001, … (so a watcher's slice is one etcd key range). */
@@ -75,6 +82,8 @@ export class SimulatedHive {
   private readonly random: () => number;
   private readonly startedAtMs: number;
   private seq = 0n;
+  /** Reports sent since the stream opened (send-on-change: the first is full). */
+  private sentOnStream = 0;
 
   constructor(
     readonly index: number,
@@ -132,6 +141,16 @@ export class SimulatedHive {
     });
   }
 
+  /** Counts a report sent on the current stream; returns how many were sent before it. */
+  countSent(): number {
+    return this.sentOnStream++;
+  }
+
+  /** A new stream: its first report is full. */
+  newStream(): void {
+    this.sentOnStream = 0;
+  }
+
   /** Advances the telemetry one tick and stamps it: seq, collected_at and uptime = sentAtMs. */
   next(sentAtMs: number): HiveReport {
     const r = this.random;
@@ -161,6 +180,25 @@ export class SimulatedHive {
     }
     return report;
   }
+}
+
+/** Every 30th report of a send-on-change hive is full (its hive index staggers them). */
+const FULL_EVERY = 30;
+
+/** The report a send-on-change hive sends this tick, after next(): partial, or undefined for the full one. */
+export function partialOf(sim: SimulatedHive, changeFraction: number, random: () => number): HiveReport | undefined {
+  const report = sim.report;
+  const n = sim.countSent();
+  if (n === 0 || (Number(report.seq) + sim.index) % FULL_EVERY === 0) return undefined;
+  return create(HiveReportSchema, {
+    seq: report.seq,
+    collectedAt: report.collectedAt,
+    scope: ReportScope.PARTIAL,
+    baseSeq: report.seq - 1n,
+    workers: report.workers.filter(() => random() < changeFraction),
+    devices: report.devices.filter(() => random() < changeFraction),
+    hiveFieldsUnchanged: true,
+  });
 }
 
 function drift(value: number, r: () => number, min: number, max: number, step: number): number {
