@@ -21,29 +21,47 @@ export const DEFAULT_STALL_EXIT_MS = 30_000;
 const WATCHER = `
 const { workerData } = require("node:worker_threads");
 const { writeSync } = require("node:fs");
-const beats = new Int32Array(workerData.shared);
+const beats = new Int32Array(workerData.shared, 0, 1);
+const deadline = new BigInt64Array(workerData.shared, 8, 1);
 let seen = Atomics.load(beats, 0);
+function exit(msg, fields) {
+  writeSync(2, JSON.stringify({ level: 60, msg, ...fields }) + "\\n");
+  process.kill(process.pid, "SIGKILL");
+}
 let since = Date.now();
 setInterval(() => {
   const now = Date.now();
+  const shutdownBy = Number(Atomics.load(deadline, 0));
+  if (shutdownBy > 0 && now >= shutdownBy) exit("shutdown deadline passed, exiting", { lateMs: now - shutdownBy });
   const beat = Atomics.load(beats, 0);
   if (beat !== seen) { seen = beat; since = now; return; }
-  if (now - since >= workerData.exitAfterMs) {
-    writeSync(2, JSON.stringify({ level: 60, msg: "event loop stalled, exiting", stalledMs: now - since }) + "\\n");
-    process.kill(process.pid, "SIGKILL");
-  }
-}, Math.min(250, workerData.exitAfterMs));
+  if (workerData.exitAfterMs > 0 && now - since >= workerData.exitAfterMs) exit("event loop stalled, exiting", { stalledMs: now - since });
+}, Math.min(250, workerData.exitAfterMs || 250));
 `;
 
+export interface LoopWatchdog {
+  /**
+   * The process must be gone `ms` from now: the watchdog's thread kills it (SIGKILL) then, even
+   * when the main loop is wedged and its own shutdown timer can never fire. Armed at SIGTERM.
+   */
+  armShutdownDeadline(ms: number): void;
+  stop(): void;
+}
+
 /** Watches that the event loop keeps turning; stop() ends the watch (and its thread). */
-export function startLoopWatchdog(opts: LoopWatchdogOptions = {}): { stop(): void } {
+export function startLoopWatchdog(opts: LoopWatchdogOptions = {}): LoopWatchdog {
   const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
   const exitAfterMs = opts.exitAfterMs ?? DEFAULT_STALL_EXIT_MS;
   const beatMs = opts.beatMs ?? 250;
-  const shared = new SharedArrayBuffer(4);
-  const beats = new Int32Array(shared);
-  const thread = exitAfterMs > 0 ? new Worker(WATCHER, { eval: true, execArgv: [], workerData: { shared, exitAfterMs } }) : undefined;
-  thread?.unref();
+  const shared = new SharedArrayBuffer(16);
+  const beats = new Int32Array(shared, 0, 1);
+  const deadline = new BigInt64Array(shared, 8, 1);
+  let thread: Worker | undefined;
+  const startThread = () => {
+    thread ??= new Worker(WATCHER, { eval: true, execArgv: [], workerData: { shared, exitAfterMs } });
+    thread.unref();
+  };
+  if (exitAfterMs > 0) startThread();
   let last = performance.now();
   let stalled = false;
   let recoverAt = 0;
@@ -63,6 +81,10 @@ export function startLoopWatchdog(opts: LoopWatchdogOptions = {}): { stop(): voi
   }, beatMs);
   timer.unref();
   return {
+    armShutdownDeadline(ms) {
+      Atomics.store(deadline, 0, BigInt(Date.now() + Math.max(0, ms)));
+      startThread();
+    },
     stop() {
       clearInterval(timer);
       void thread?.terminate();
