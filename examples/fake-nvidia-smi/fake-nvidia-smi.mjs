@@ -94,6 +94,14 @@ function healthState(util, overrides) {
   };
 }
 
+// FAKE_NVIDIA_SMI_MIG=1: GPU 0 has MIG enabled, with the instances of the H100 MIG capture.
+const MIG = env.FAKE_NVIDIA_SMI_MIG === "1";
+const MIG_PROFILES = [["3g.40gb", 2, 40448], ["2g.20gb", 3, 20096], ["1g.10gb", 9, 9984], ["1g.10gb", 10, 9984]];
+function migUuid(i) {
+  const h = createHash("sha256").update(`${SEED}:mig:${i}`).digest("hex");
+  return `MIG-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
 function uuidFor(index) {
   const h = createHash("sha256").update(`${SEED}:${index}`).digest("hex");
   return `GPU-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
@@ -177,6 +185,7 @@ function deviceState(gpu, procs, na, overrides = new Map()) {
     compute_cap: v("9.0"),
     "pci.bus_id": gpu.busId,
     ...healthState(util, overrides.get(gpu.index) ?? {}),
+    ...(MIG && gpu.index === 0 ? { "mig.mode.current": "Enabled", "mig.mode.pending": "Enabled" } : {}),
   };
 }
 
@@ -256,7 +265,21 @@ function pmon(na) {
 }
 
 function listGpus() {
-  return gpus.map((g) => `GPU ${g.index}: ${NAME} (UUID: ${g.uuid})`).join("\n") + "\n";
+  const lines = [];
+  for (const g of gpus) {
+    lines.push(`GPU ${g.index}: ${NAME} (UUID: ${g.uuid})`);
+    if (MIG && g.index === 0) MIG_PROFILES.forEach(([profile], i) => lines.push(`  MIG ${profile.padEnd(11)} Device  ${i}: (UUID: ${migUuid(i)})`));
+  }
+  return lines.join("\n") + "\n";
+}
+
+function migSection() {
+  const lines = ["", "| MIG devices:                                                                            |", "| GPU  GI  CI  MIG |              Shared Memory-Usage |        Vol|        Shared         |", "|==================+==================================+===========+=======================|"];
+  MIG_PROFILES.forEach(([, gi, totalMiB], i) => {
+    lines.push(`|  0  ${String(gi).padStart(3)}   0   ${i}  | ${`${i === 0 ? 11091 : 9}MiB / ${totalMiB}MiB`.padStart(28)}     | 16      0 |  1   0    1    0    1 |`);
+    lines.push("+------------------+----------------------------------+-----------+-----------------------+");
+  });
+  return lines;
 }
 
 function table(na) {
@@ -276,6 +299,7 @@ function table(na) {
     lines.push(`| N/A ${s["temperature.gpu"].padStart(4)}C P0 ${`${s["power.draw"].v}W / 700W`.padStart(22)} | ${mem.padStart(22)} | ${`${s["utilization.gpu"].v}%`.padStart(8)}      Default |`);
     lines.push("+-----------------------------------------+------------------------+----------------------+");
   }
+  if (MIG) lines.push(...migSection());
   lines.push("", "| Processes:                                                                              |");
   for (const p of procs) lines.push(`|  ${String(p.gpu.index).padStart(4)}   N/A  N/A ${String(p.pid).padStart(9)}      C   ${p.command.padEnd(40)} ${String(p.vramMiB).padStart(6)}MiB |`);
   if (procs.length === 0) lines.push("|  No running processes found                                                             |");

@@ -18,6 +18,9 @@ import { queryGpuArgs, queryGpuFields, parseQueryGpu } from "./parse-query-gpu.j
 import { healthFields, rejectedField, type ClockReasonFamily } from "./parse-gpu-health-fields.js";
 import { judgeGpu, type XidSeen } from "./gpu-health-verdict.js";
 import { runWithDeadline } from "./run-with-deadline.js";
+import { migDevices, placeMigProcesses } from "./mig-devices.js";
+import { parseListGpus } from "./parse-list-gpus.js";
+import { parseMigTable } from "./parse-mig-table.js";
 import { interpretSmiCall } from "./smi-call.js";
 
 export type { GpuProcessUsage } from "./merge-gpu-processes.js";
@@ -258,9 +261,23 @@ export class GpuProbe {
     const kmsgError = this.xids?.poll();
     if (kmsgError) errors.push(kmsgError);
     this.judge(gpus.value);
+    let processes = mergeGpuProcesses(gpus.value, apps.ok ? apps.value : [], pmon.ok ? pmon.value : []);
+    if (gpus.value.some((d) => d.migModeCurrent === true)) {
+      // Only on a GPU with MIG enabled: two more calls, for the instances and their memory and processes.
+      const [listRun, tableRun] = await Promise.all([this.run(["-L"]), this.run([])]);
+      const listed = interpretSmiCall("nvidia-smi -L", listRun, parseListGpus, ctx);
+      const table = interpretSmiCall("nvidia-smi", tableRun, (t) => ({ ok: true as const, value: parseMigTable(t), warnings: [] }), ctx);
+      if (!listed.ok) errors.push(create(CollectionErrorSchema, { source: "gpu.mig", message: listed.message }));
+      else {
+        const migTable = table.ok ? table.value : { instances: [], processes: [] };
+        if (!table.ok) errors.push(create(CollectionErrorSchema, { source: "gpu.mig", message: table.message }));
+        const parents = [...gpus.value];
+        gpus.value.push(...migDevices(parents, listed.value, migTable));
+        processes = placeMigProcesses(processes, parents, listed.value, migTable);
+      }
+    }
     const now = Date.now();
     this.lastSuccessMs = now;
-    const processes = mergeGpuProcesses(gpus.value, apps.ok ? apps.value : [], pmon.ok ? pmon.value : []);
     const message = gpus.warnings.length > 0 ? `${gpus.value.length} GPU(s); ${gpus.warnings[0]}` : `${gpus.value.length} GPU(s)`;
     this.snapshot = {
       devices: gpus.value,

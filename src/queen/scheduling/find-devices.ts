@@ -43,6 +43,8 @@ export function findDevices(registry: Registry, req: FindDevicesRequest): FindDe
     for (const hive of candidateHives(registry, filter)) {
       for (const device of hive.devices) {
         if (!req.includeUnhealthyGpus && isUnhealthyGpu(device)) continue;
+        // A GPU with MIG enabled runs work only in its instances, which are offered as devices of their own.
+        if (device.migModeCurrent === true) continue;
         const free = deviceFreeVram(device);
         if (req.minFreeVramBytes > 0n && (free === undefined || free < req.minFreeVramBytes)) continue;
         if (maxUtil !== undefined && (device.utilizationPct === undefined || device.utilizationPct > maxUtil)) continue;

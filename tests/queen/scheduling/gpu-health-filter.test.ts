@@ -65,6 +65,22 @@ describe("GPU health in scheduling", () => {
       ["no-gpu", "on-degraded", "on-healthy", "on-sick", "on-unjudged", "partly-sick"],
     );
   });
+  it("FindDevices offers a MIG-enabled GPU's instances, not the GPU itself", async () => {
+    const m = await TestHive.connect(queen.url, makeHiveInfo("m"));
+    try {
+      const parent = makeDevice("m", 0);
+      parent.migModeCurrent = true;
+      const instance = makeDevice("m", 0, { totalGiB: 40 });
+      instance.uuid = "MIG-m-0";
+      instance.parentUuid = parent.uuid;
+      instance.migProfile = "3g.40gb";
+      await m.report(makeReport(1, [parent, instance], []));
+      const r = await client.findDevices({ hiveIds: ["m"] });
+      expect(r.matches.map((x) => [x.device!.uuid, x.device!.migProfile])).toEqual([["MIG-m-0", "3g.40gb"]]);
+    } finally {
+      m.abort();
+    }
+  });
   it("a GPU that recovers is offered again at the next report", async () => {
     const healed = devices().map((d) => judged(d, GpuHealthState.HEALTHY));
     await hive.report(makeReport(2, healed, workers));
