@@ -149,6 +149,29 @@ describe("HeartbeatClient under send-on-change", () => {
     expect(after[fullAt].workers).toHaveLength(3);
   });
 
+  it("a Watch client sees one event per real change: none for values wobbling inside the deadband", async () => {
+    const queen = await startQueen({ host: "127.0.0.1", port: 0, logger: quiet, shutdownGraceMs: 200, reportIntervalMs: 20 });
+    cleanups.push(() => queen.close());
+    const updates: number[] = [];
+    queen.registry.subscribe((e) => {
+      if (e.kind === "worker" && e.type === 2) updates.push(e.worker.cpuPct ?? -1);
+    });
+    let cpu = 50;
+    let calls = 0;
+    startHive(queen.url, {
+      latestReport: () => makeReport(0, [], [makeWorker("w0", { cpuPct: cpu + (++calls % 2) * 0.4 })]),
+    });
+    const seq = () => queen.registry.hive("h")?.lastSeq ?? 0n;
+    await waitUntil(() => seq() >= 10n, "ten reports applied");
+    expect(updates).toEqual([]);
+    cpu = 55;
+    await waitUntil(() => updates.length > 0, "the change reaches the queen");
+    const at = seq();
+    await waitUntil(() => seq() >= at + 10n, "ten more reports applied");
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toBeGreaterThanOrEqual(55);
+  });
+
   it("a restarted queen gets the whole hive again from the first report on the new stream", async () => {
     const first = await startQueen({ host: "127.0.0.1", port: 0, logger: quiet, shutdownGraceMs: 200, reportIntervalMs: 20 });
     const port = Number(new URL(first.url).port);
