@@ -31,6 +31,7 @@ export const GPU_HEALTH_SERIES: readonly DeviceSeries[] = [
   { name: "apiary_gpu_pcie_link_generation_max", help: "Maximum PCIe link generation (DCGM_FI_DEV_PCIE_MAX_LINK_GEN).", value: (d) => d.pcieLinkGenMax },
   { name: "apiary_gpu_pcie_link_width", help: "Current PCIe link width, lanes (DCGM_FI_DEV_PCIE_LINK_WIDTH).", value: (d) => d.pcieLinkWidth },
   { name: "apiary_gpu_pcie_link_width_max", help: "Maximum PCIe link width, lanes (DCGM_FI_DEV_PCIE_MAX_LINK_WIDTH).", value: (d) => d.pcieLinkWidthMax },
+  { name: "apiary_gpu_performance_state", help: "Performance state, 0 (P0, most performance) to 15 (DCGM_FI_DEV_PSTATE).", value: (d) => (/^P\d{1,2}$/.test(d.pstate) ? Number(d.pstate.slice(1)) : undefined) },
   { name: "apiary_gpu_xid_last", help: "Code of the GPU's most recent Xid event seen by the hive (DCGM_FI_DEV_XID_ERRORS).", value: (d) => d.health?.recentXids.at(-1)?.code },
 ];
 

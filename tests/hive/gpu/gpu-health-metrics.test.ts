@@ -47,6 +47,7 @@ describe("GPU health on the hive's /metrics", () => {
     expect(valueOf(samples, "apiary_gpu_ecc_uncorrected_volatile_errors", gpu(0))).toBe(0);
     expect(valueOf(samples, "apiary_gpu_pcie_link_width_max", gpu(0))).toBe(16);
     expect(valueOf(samples, "apiary_gpu_sm_clock_max_hertz", gpu(0))).toBe(1980e6);
+    expect(valueOf(samples, "apiary_gpu_performance_state", gpu(0))).toBe(0);
     // H100 reports retired pages as [N/A]: no sample, never 0.
     expect(find(samples, "apiary_gpu_retired_pages_pending", gpu(0))).toEqual([]);
   }, 30_000);
