@@ -10,6 +10,7 @@ import type { Deadband } from "../../../src/hive/report-deadband.js";
 import { startTestQueen } from "../helpers/queen-fixture.js";
 import { GiB, makeDevice, makeHiveInfo, makeReport, makeWorker } from "../helpers/telemetry-builders.js";
 import { TestHive } from "../helpers/test-hive.js";
+import { seededRandom } from "../../helpers/seeded-random.js";
 
 const EXACT: Deadband = {
   workerCpuPct: 0,
@@ -26,22 +27,12 @@ const EXACT: Deadband = {
   memoryAvailableRatio: 0,
 };
 
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A hive's life in full reports: workers that change a little or not at all, start, end (EXITED
  * once, then dropped, as a hive does after the ack), vanish; GPUs and machine memory that move.
  */
 function* hiveLife(hiveId: string, ticks: number, seed: number): Generator<HiveReport> {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const workers = new Map<string, { cpu: number; vram: bigint; state: WorkerState; model: string }>();
   let next = 0;
   for (let i = 0; i < 5; i++) workers.set(`w${next++}`, { cpu: 10, vram: GiB, state: WorkerState.RUNNING, model: `m${i % 2}` });
