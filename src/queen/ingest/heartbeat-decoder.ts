@@ -43,9 +43,8 @@ const reportDecoder = new ReuseDecoder<HiveReport>(HiveReportSchema, {
  * Where the report starts when `buf` is a length prefix followed by exactly that many bytes
  * (from `start`), else -1: a truncated or overlong varint, or a length that does not fit.
  */
-function payloadStart(buf: Uint8Array, start: number): number {
+function payloadStart(reader: BinaryReader, buf: Uint8Array, start: number): number {
   if (start >= buf.length) return -1;
-  const reader = new BinaryReader(buf);
   reader.pos = start;
   let len: number;
   try {
@@ -75,8 +74,9 @@ export class HeartbeatDecoder {
     const only = fields.length === 1 ? fields[0] : undefined;
     if (only && only.no === HEARTBEAT_REPORT_FIELD && only.wireType === WireType.LengthDelimited) {
       // data is the field's payload behind its length prefix.
-      const at = payloadStart(only.data, 0);
-      if (at >= 0) return this.reportRequest(only.data, at);
+      const reader = new BinaryReader(only.data);
+      const at = payloadStart(reader, only.data, 0);
+      if (at >= 0) return this.reportRequest(only.data, at, reader);
     }
     return decodeOrdinary(fields);
   }
@@ -85,8 +85,9 @@ export class HeartbeatDecoder {
   decodeBytes(bytes: Uint8Array): HeartbeatRequest {
     // A report alone: the report field's tag, its length, the report to the end.
     if (bytes.length > 1 && bytes[0] === REPORT_TAG) {
-      const at = payloadStart(bytes, 1);
-      if (at >= 0) return this.reportRequest(bytes, at);
+      const reader = new BinaryReader(bytes);
+      const at = payloadStart(reader, bytes, 1);
+      if (at >= 0) return this.reportRequest(bytes, at, reader);
     }
     try {
       return fromBinary(HeartbeatRequestSchema, bytes);
@@ -96,11 +97,11 @@ export class HeartbeatDecoder {
   }
 
   /** A request holding just the report in buf[start, end of buf), decoded against this stream's previous one. */
-  private reportRequest(buf: Uint8Array, start: number): HeartbeatRequest {
+  private reportRequest(buf: Uint8Array, start: number, reader: BinaryReader): HeartbeatRequest {
     workerDecoder.keepWireBytes = this.keepWireBytes();
     let report: HiveReport;
     try {
-      report = reportDecoder.decode(buf, start, buf.length, this.slot);
+      report = reportDecoder.decode(buf, start, buf.length, this.slot, reader);
     } catch (err) {
       throw undecodable(err);
     }
