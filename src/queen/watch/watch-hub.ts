@@ -1,4 +1,4 @@
-import type { Registry, RegistryEvent } from "../registry/registry.js";
+import type { RegistryEvent, RegistryReadView } from "../registry/registry.js";
 import { ChangeType } from "../registry/registry.js";
 import { entryKey, WatcherQueue } from "./watcher-queue.js";
 import { ResumeLedgers, StreamLedger, type ResumeCursor } from "./watch-resume-ledger.js";
@@ -74,12 +74,18 @@ export class WatchHub {
   private closedCoalesced = 0;
   private overflows = 0;
   private readonly ledgers = new ResumeLedgers();
+  /**
+   * The last snapshot taken, shared by every watch opened at the same revision with the same
+   * filters: a burst of identical Watch calls (a dashboard fleet reconnecting, or a rapid-reset
+   * attack) costs one walk of the registry, not one per stream.
+   */
+  private lastSnapshot: { revision: number; filters: string; events: RegistryEvent[] } | undefined;
 
   /** Shared by every stream: bounds fan-out work per event-loop turn. */
   readonly budget: TurnBudget;
 
   constructor(
-    readonly registry: Registry,
+    readonly registry: RegistryReadView,
     private readonly maxPending: number,
     eventsPerTurn = DEFAULT_WATCH_EVENTS_PER_TURN,
   ) {
@@ -104,7 +110,7 @@ export class WatchHub {
     let startRevision = current;
     if (params.resumeFrom) {
       const resumed = this.resumeExactly(params, params.resumeFrom, filters, queue);
-      if (resumed === undefined) snapshot = this.snapshot(params, current);
+      if (resumed === undefined) snapshot = this.snapshot(params, current, filters);
       else startRevision = resumed;
     } else {
       const replay =
@@ -113,7 +119,7 @@ export class WatchHub {
         for (const event of replay) offerTo(queue, params, event);
         startRevision = params.sinceRevision;
       } else {
-        snapshot = this.snapshot(params, current);
+        snapshot = this.snapshot(params, current, filters);
       }
     }
     const id = this.nextId++;
@@ -205,8 +211,11 @@ export class WatchHub {
     return from;
   }
 
-  private snapshot(params: WatchParams, revision: number): RegistryEvent[] {
+  private snapshot(params: WatchParams, revision: number, filters: string): RegistryEvent[] {
+    const cached = this.lastSnapshot;
+    if (cached?.revision === revision && cached.filters === filters) return cached.events;
     const events: RegistryEvent[] = [];
+    this.lastSnapshot = { revision, filters, events };
     const hives = params.hiveIds
       ? [...params.hiveIds].map((id) => this.registry.hive(id)).filter((h) => h !== undefined)
       : [...this.registry.hives()];
