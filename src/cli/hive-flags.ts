@@ -57,7 +57,8 @@ export const hiveIdentityFlags: FlagSpec[] = [
   { name: "label", type: "string", value: "K=V", env: "APIARY_HIVE_LABELS", multiple: true, help: "label for scheduling filters (env: comma-separated)" },
   { name: "ack-deadline", type: "string", value: "DUR", env: "APIARY_ACK_DEADLINE", default: "5s", help: "reconnect when the queen does not ack a report within this" },
   { name: "queen-ca", type: "string", value: "FILE", env: "APIARY_QUEEN_CA", help: "CA to verify the queen with [default: --client-ca]; the hive's --tls-cert/--tls-key are its client certificate" },
-  { name: "allow-program", type: "string", value: "PATH|GLOB", env: "APIARY_ALLOW_PROGRAMS", multiple: true, help: "SpawnWorker may start only these programs (absolute path or glob; env: comma-separated)" },
+  { name: "allow-program", type: "string", value: "PATH|GLOB", env: "APIARY_ALLOW_PROGRAMS", multiple: true, help: "SpawnWorker may start only these programs, by real path (absolute path or glob; an interpreter only as 'INTERPRETER SCRIPT'; env: comma-separated)" },
+  { name: "allow-env", type: "string", value: "NAME|GLOB", env: "APIARY_ALLOW_ENV", multiple: true, help: "SpawnWorker env variables passed on (replaces the default HF_*, VLLM_*, CUDA_*, NCCL_*…; LD_*, PYTHON*, BASH_ENV… are refused always; env: comma-separated)" },
 ];
 
 export function hiveIdentity(flags: ParsedArgs["flags"]): HiveConfig {
@@ -67,6 +68,7 @@ export function hiveIdentity(flags: ParsedArgs["flags"]): HiveConfig {
   return {
     queenCredentials: certFile || caFile ? { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}) } : undefined,
     allowPrograms: (flags["allow-program"] as string[] | undefined) ?? [],
+    allowEnv: (flags["allow-env"] as string[] | undefined) ?? [],
     host: flags.host as string,
     port: intFlag("port", flags.port as string, 0, 65535),
     advertiseUrl: flags.advertise as string | undefined,

@@ -8,6 +8,8 @@ import { wantsTls } from "../rpc/tls/client-credentials.js";
 import { DEFAULT_SCRAPE_DEADLINE_MS, DEFAULT_SCRAPE_MAX_BYTES } from "./engine/fetch-metrics.js";
 import type { SendOnChangeOptions } from "./report-delta.js";
 import { DEFAULT_WORKER_LOG_RETENTION } from "./workers/worker-log-retention.js";
+import { DEFAULT_ALLOW_ENV, EnvAllowList } from "./workers/worker-env.js";
+import { ProgramAllowList } from "./workers/program-allow-list.js";
 
 export type CgroupModeSetting = "auto" | "v2" | "v1" | "none";
 
@@ -78,6 +80,11 @@ export interface HiveConfig {
   /** Absolute paths or globs of the programs SpawnWorker may start; empty or unset: any (--allow-program). */
   allowPrograms?: string[];
   /**
+   * Names or globs of the SpawnWorker env variables passed on (--allow-env); empty or unset:
+   * DEFAULT_ALLOW_ENV. Loader, shell and interpreter variables are refused whatever this says.
+   */
+  allowEnv?: string[];
+  /**
    * Send-on-change heartbeats to a queen that accepts them: the deadbands and the full-report
    * interval (default 30 s), or false for full reports every interval. Default on.
    */
@@ -135,6 +142,7 @@ export function resolveHiveConfig(config: HiveConfig, env: NodeJS.ProcessEnv = p
     security: { ...(config.security ?? {}) },
     queenCredentials: config.queenCredentials,
     allowPrograms: [...(config.allowPrograms ?? [])],
+    allowEnv: config.allowEnv && config.allowEnv.length > 0 ? [...config.allowEnv] : [...DEFAULT_ALLOW_ENV],
     sendOnChange: config.sendOnChange ?? {},
   };
   resolved.cgroupParent = nonEmpty(config.cgroupParent) ?? nonEmpty(env.APIARY_CGROUP_PARENT) ?? defaultCgroupParent(resolved.hiveId);
@@ -174,6 +182,8 @@ function validate(config: ResolvedHiveConfig): void {
   if (!Number.isInteger(config.workerLogMaxFiles) || config.workerLogMaxFiles < 0) throw new RangeError(`hive config workerLogMaxFiles: must be an integer >= 0, got ${config.workerLogMaxFiles}`);
   if (!(config.goodbyeDeadlineMs >= 0)) throw new RangeError(`hive config goodbyeDeadlineMs: must be >= 0, got ${config.goodbyeDeadlineMs}`);
   for (const p of config.allowPrograms) if (!p.startsWith("/")) throw new RangeError(`hive config allowPrograms: ${JSON.stringify(p)} must be an absolute path or glob`);
+  new ProgramAllowList(config.allowPrograms); // throws naming a malformed entry
+  new EnvAllowList(config.allowEnv);
   const parts = config.cgroupParent.split("/");
   if (config.cgroupParent.startsWith("/") || parts.some((p) => p === "" || p === "." || p === "..")) {
     throw new RangeError(`hive config cgroupParent: must be a relative path without empty, "." or ".." parts, got ${JSON.stringify(config.cgroupParent)}`);

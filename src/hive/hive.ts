@@ -21,6 +21,7 @@ import { Monitor } from "./monitor.js";
 import { WorkerSupervisor } from "./workers/worker-supervisor.js";
 import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
 import { ProgramAllowList } from "./workers/program-allow-list.js";
+import { EnvAllowList } from "./workers/worker-env.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -60,6 +61,8 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     cgroupParent: resolved.cgroupParent,
     logRetention: { maxAgeMs: resolved.workerLogRetentionMs, maxFiles: resolved.workerLogMaxFiles },
     logger: logger.child({ component: "workers" }),
+    allowEnv: new EnvAllowList(resolved.allowEnv),
+    ...(resolved.allowPrograms.length > 0 ? { programs: new ProgramAllowList(resolved.allowPrograms) } : {}),
   });
   await supervisor.init();
   const metrics = new HiveMetrics({ hiveId: resolved.hiveId, extraWorkerSeries: ENGINE_WORKER_SERIES });
@@ -95,7 +98,6 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   monitor.subscribe((report) => logCheckpoints.observe(report.workers.map((w) => w.logPath)));
 
   const shutdown = new AbortController();
-  const allowList = resolved.allowPrograms.length > 0 ? new ProgramAllowList(resolved.allowPrograms) : undefined;
   let info: HiveInfo | undefined;
   let server: RpcServer;
   try {
@@ -110,7 +112,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
         {
           service: HiveService,
           impl: createHiveService({
-            workers: allowList ? allowList.guard(supervisor) : supervisor,
+            workers: supervisor,
             reports: monitor,
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,

@@ -1,11 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { closeSync, existsSync, fchmodSync, openSync, readFileSync, rmSync } from "node:fs";
-import { chmod, mkdir, stat } from "node:fs/promises";
+import { chmod, mkdir, realpath, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { CgroupInUseError, type CgroupDriver } from "../cgroup/cgroup-driver.js";
 import { readProcStat } from "../procfs/proc-stat.js";
 import { systemConstants } from "../procfs/system-constants.js";
 import { launchInCgroup } from "./launch-in-cgroup.js";
+import type { ProgramAllowList } from "./program-allow-list.js";
 import { modelFromArgv } from "./model-from-argv.js";
 import { resolveProgram } from "./resolve-program.js";
 import { workerEnv } from "./worker-env.js";
@@ -20,6 +21,8 @@ export interface SpawnContext {
   logDir: string;
   procRoot: string;
   bootTimeMs: number;
+  /** --allow-program: checked on the real path resolved here, which is then what runs; absent = any program. */
+  programs?: ProgramAllowList;
 }
 
 function failedPrecondition(message: string): ConnectError {
@@ -49,6 +52,14 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
   const env = workerEnv(req.env, req.gpuUuids);
   const program = await resolveProgram(req.argv[0], env.PATH, cwd);
   if (!program) throw failedPrecondition(`argv[0]: program not found: ${req.argv[0]}`);
+  // Resolved once: the allow-list judges the real path, and that same path is exec'd (no second
+  // lookup, no symlink followed later). Without a list the looked-up path runs (a venv's python
+  // must keep its own path to find its venv).
+  let execPath = program;
+  if (ctx.programs) {
+    execPath = await realpath(program);
+    await ctx.programs.check(execPath, req.argv, cwd);
+  }
 
   await mkdir(ctx.logDir, { recursive: true, mode: 0o700 });
   await chmod(ctx.logDir, 0o700);
@@ -71,7 +82,7 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
     throw new ConnectError(`log_path: cannot open ${logPath}: ${String(err)}`, Code.Internal);
   }
   // Exec exactly the path resolved here, not argv[0] looked up again by the wrapper.
-  const launched = await launchInCgroup({ argv: [program, ...req.argv.slice(1)], procsFiles: cgroup.procsFiles, env, cwd, logFd });
+  const launched = await launchInCgroup({ argv: [execPath, ...req.argv.slice(1)], procsFiles: cgroup.procsFiles, env, cwd, logFd });
   closeSync(logFd);
   if (!launched.ok) {
     const detail = logTail(logPath);
@@ -88,6 +99,7 @@ export async function spawnWorker(ctx: SpawnContext, req: ValidSpawn, workerId: 
     startTimeTicks: procStat?.startTimeTicks ?? -1,
     startedAtMs: procStat ? ctx.bootTimeMs + (procStat.startTimeTicks * 1000) / clockTicksPerSec : Date.now(),
     argv: req.argv,
+    program: execPath,
     model: req.model !== "" ? req.model : modelFromArgv(req.argv),
     labels: req.labels,
     gpuUuids: req.gpuUuids,

@@ -25,6 +25,8 @@ export interface WorkerRecord {
   rates: RateTracker;
   latest: WorkerTelemetry;
   stopRequested: boolean;
+  /** Why the hive's current --allow-program refuses this (re-adopted) worker; it is being stopped. */
+  refusal?: string;
   stopping?: Promise<WorkerTelemetry>;
   /** Set by StopWorker: resolves once every process of the worker is gone. */
   treeGone?: Promise<void>;

@@ -1,4 +1,4 @@
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { WorkerState, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
@@ -18,6 +18,8 @@ export interface RestartHost {
   endLeftovers(record: WorkerRecord): Promise<void>;
   /** Starts a new run of the worker and makes it the live one (throws when it cannot start). */
   startRun(request: ValidSpawn, workerId: string, restart: RestartState): Promise<WorkerRecord>;
+  /** The hive's lists refuse the worker now (PERMISSION_DENIED, INVALID_ARGUMENT): it ends instead of waiting again. */
+  giveUp(record: WorkerRecord, message: string): void;
 }
 
 /**
@@ -98,6 +100,10 @@ export class WorkerRestarts {
         return;
       } catch (err) {
         const message = err instanceof ConnectError ? err.rawMessage : String(err);
+        if (err instanceof ConnectError && (err.code === Code.PermissionDenied || err.code === Code.InvalidArgument)) {
+          if (!record.stopRequested) this.host.giveUp(record, message);
+          return;
+        }
         restart.lastExit = { state: WorkerState.FAILED, exitSignal: "", reason: `could not start again: ${message}`, endReason: "Error", endedAtMs: Date.now() };
         delayMs = this.backoffs.get(workerId)!.next(0);
         record.backoffUntilMs = Date.now() + delayMs;

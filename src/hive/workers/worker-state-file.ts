@@ -11,6 +11,8 @@ export interface WorkerStateFile {
   startTimeTicks: number;
   startedAtMs: number;
   argv: string[];
+  /** The path exec'd (the real path when an allow-list judged it); absent in files of older hives. */
+  program?: string;
   model: string;
   labels: Record<string, string>;
   gpuUuids: string[];

@@ -19,7 +19,9 @@ import { modelFromArgv } from "./model-from-argv.js";
 import { signalPids, waitTreeGone } from "./process-tree.js";
 import { spawnWorker } from "./spawn-worker.js";
 import { validateSpawnRequest } from "./validate-spawn-request.js";
-import type { EnvAllowList } from "./worker-env.js";
+import { baseWorkerEnv, EnvAllowList } from "./worker-env.js";
+import type { ProgramAllowList } from "./program-allow-list.js";
+import { resolveProgram } from "./resolve-program.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
 import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
@@ -29,6 +31,7 @@ import { RestartPolicy } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { WorkerRestarts } from "./worker-restarts.js";
 import { generateWorkerId } from "./worker-id.js";
 import { compareIds } from "../../common/compare-ids.js";
+import { realpath } from "node:fs/promises";
 
 export interface WorkerSample {
   telemetry: WorkerTelemetry;
@@ -50,6 +53,8 @@ export interface SupervisorOptions {
   logger: Logger;
   /** Request env variables SpawnWorker passes on (--allow-env); default DEFAULT_ALLOW_ENV. */
   allowEnv?: EnvAllowList;
+  /** --allow-program, checked at every spawn, every restart and every re-adoption; absent = any program. */
+  programs?: ProgramAllowList;
   /** Default 10000. */
   defaultGraceMs?: number;
   /** Default /proc; tests may point it elsewhere. */
@@ -92,18 +97,23 @@ export class WorkerSupervisor {
   private bootTimeMs = 0;
   private closed = false;
   private readonly restarts: WorkerRestarts;
+  private readonly allowEnv: EnvAllowList;
   /** Ids of the workers found alive at init (left running by an earlier hive process). */
   readonly readopted: string[] = [];
 
   constructor(private readonly opts: SupervisorOptions) {
     this.procRoot = opts.procRoot ?? "/proc";
     this.logDir = opts.logDir ?? `${opts.stateDir}/logs`;
+    this.allowEnv = opts.allowEnv ?? new EnvAllowList();
     this.restarts = new WorkerRestarts({ ...DEFAULT_RESTART_SETTINGS, ...opts.restart }, {
       stateDir: opts.stateDir,
       logger: opts.logger,
       isClosed: () => this.closed,
       endLeftovers: (record) => this.endLeftovers(record),
+      giveUp: (record, message) => this.endWaiting(record, message),
       startRun: async (request, workerId, restart) => {
+        // The hive's current lists judge every restart, not the ones of the first start.
+        this.allowEnv.check(request.env);
         const next = await spawnWorker(this.spawnContext(), request, workerId, restart);
         this.live.set(workerId, next);
         void next.exit?.then((exit) => this.onMainExit(next, exit));
@@ -152,6 +162,13 @@ export class WorkerSupervisor {
         this.live.set(state.workerId, record);
         this.readopted.push(state.workerId);
         this.opts.logger.info({ workerId: state.workerId, pid: state.pid }, "worker re-adopted");
+        const refused = await this.refusedProgram(state);
+        if (refused !== undefined) {
+          // Started under an older, wider --allow-program: it does not keep running under this one.
+          this.opts.logger.warn({ workerId: state.workerId, pid: state.pid, reason: refused }, "re-adopted worker's program is not allowed now: stopping it");
+          record.refusal = refused;
+          void this.stop(state.workerId).catch((err: unknown) => this.opts.logger.warn({ err, workerId: state.workerId }, "cannot stop refused worker"));
+        }
       } else if (state.restart && wantsRestart(state.restart.policy, WorkerState.FAILED)) {
         // It ended while no hive watched it: its policy starts it again, after a back-off.
         const record = newRecord(state);
@@ -166,6 +183,20 @@ export class WorkerSupervisor {
     }
   }
 
+  /** Why the current --allow-program refuses a worker's program, or undefined when it admits it. */
+  private async refusedProgram(state: WorkerStateFile): Promise<string | undefined> {
+    if (!this.opts.programs) return undefined;
+    const cwd = state.restart?.cwd || process.cwd();
+    const found = state.program ?? (await resolveProgram(state.argv[0], baseWorkerEnv().PATH, cwd));
+    if (found === undefined) return `argv[0]: program not found: ${state.argv[0]}`;
+    try {
+      await this.opts.programs.check(await realpath(found), state.argv, cwd);
+      return undefined;
+    } catch (err) {
+      return err instanceof ConnectError ? err.rawMessage : String(err);
+    }
+  }
+
   /** Workers alive now (not ended). */
   get runningCount(): number {
     return this.live.size;
@@ -173,7 +204,7 @@ export class WorkerSupervisor {
 
   async spawn(request: SpawnWorkerRequest): Promise<WorkerTelemetry> {
     if (this.closed) throw new ConnectError("hive is shutting down", Code.Unavailable);
-    const req = validateSpawnRequest(request, this.opts.allowEnv);
+    const req = validateSpawnRequest(request, this.allowEnv);
     const policy = checkRestartPolicy(request.restartPolicy);
     let workerId = req.workerId;
     if (workerId === "") {
@@ -205,7 +236,7 @@ export class WorkerSupervisor {
   }
 
   private spawnContext() {
-    return { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs };
+    return { driver: this.driver, stateDir: this.opts.stateDir, logDir: this.logDir, procRoot: this.procRoot, bootTimeMs: this.bootTimeMs, programs: this.opts.programs };
   }
 
   /** Where the worker's log is (or would be): `<logDir>/<worker_id>.log`. */
@@ -279,6 +310,7 @@ export class WorkerSupervisor {
     final.processCount = 0;
     if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.endReason === "OOMKilled" ? "cgroup" : "spawn", message: outcome.reason }));
     if (outcome.note) final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: outcome.note }));
+    if (record.refusal) final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: `stopped at re-adoption: ${record.refusal}` }));
     record.final = final;
     record.latest = final;
     this.live.delete(workerId);
@@ -335,16 +367,27 @@ export class WorkerSupervisor {
     const current = this.live.get(workerId);
     if (current && current !== record) return this.stop(workerId, graceMs); // it had just started again
     if (!record.final) {
-      const final = this.restarts.finalOfWaiting(record);
-      record.final = final;
-      record.latest = final;
-      this.live.delete(workerId);
-      this.finals.set(workerId, record);
-      record.cleanup = this.cleanup(record);
+      this.endWaiting(record);
       this.opts.logger.info({ workerId }, "worker stopped while waiting to restart");
     }
     await record.cleanup;
     return record.final!;
+  }
+
+  /** A worker waiting to restart ends with its last run's end; `refusal`: why it may not start again. */
+  private endWaiting(record: WorkerRecord, refusal?: string): void {
+    const final = this.restarts.finalOfWaiting(record);
+    if (refusal !== undefined) {
+      final.state = WorkerState.FAILED;
+      final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: `not restarted: ${refusal}` }));
+      this.opts.logger.warn({ workerId: record.state.workerId, reason: refusal }, "worker not restarted: refused by the hive's current lists");
+    }
+    record.final = final;
+    record.latest = final;
+    this.live.delete(record.state.workerId);
+    this.finals.set(record.state.workerId, record);
+    record.cleanup = this.cleanup(record);
+    if (refusal !== undefined) for (const listener of this.exitListeners) listener(final);
   }
 
   async sample(): Promise<WorkerSample[]> {
