@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Flags, parseArgs } from "./lib/args.js";
 import type { FigureResult } from "./lib/results.js";
 import { markdownTable, textTable } from "./lib/table.js";
-import { headlineMarkdown, replaceHeadline, type ResultsDoc } from "./lib/headline.js";
+import { headlineMarkdown, mergeResults, replaceHeadline, type ResultsDoc } from "./lib/headline.js";
 import { lineChartSvg } from "./lib/svg-plot.js";
 import type { FigureContext } from "./figures/context.js";
 import { ceilingFigure, ingestFigure } from "./figures/ingest.js";
@@ -88,12 +88,13 @@ function writeSvg(extras: Record<string, unknown>): void {
 
 /** The headline table of BENCHMARKS.md from a results file; --write replaces it in BENCHMARKS.md. */
 function printHeadline(): void {
-  const from = `${benchDir}/results/${flags.str("from", "latest.json").replace(/[^\w.+-]/g, "_")}`;
-  const table = headlineMarkdown(JSON.parse(readFileSync(from, "utf8")) as ResultsDoc);
+  const files = flags.str("from", "latest.json").split(",").map((f) => f.trim().replace(/[^\w.+-]/g, "_"));
+  const docs = files.map((f) => JSON.parse(readFileSync(`${benchDir}/results/${f}`, "utf8")) as ResultsDoc);
+  const table = headlineMarkdown(mergeResults(docs));
   if (!flags.bool("write")) return log(table);
   const target = `${benchDir}/../BENCHMARKS.md`;
   writeFileSync(target, replaceHeadline(readFileSync(target, "utf8"), table));
-  log(`wrote the headline of BENCHMARKS.md from bench/results/${from.split("/").pop()}`);
+  log(`wrote the headline of BENCHMARKS.md from bench/results/{${files.join(",")}}`);
 }
 
 async function main(): Promise<void> {

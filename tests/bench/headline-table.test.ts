@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { figureResult, infoResult } from "../../bench/lib/results.js";
-import { HEADLINE_END, HEADLINE_START, headlineMarkdown, headlineRows, replaceHeadline, type ResultsDoc } from "../../bench/lib/headline.js";
+import { HEADLINE_END, HEADLINE_START, headlineMarkdown, headlineRows, mergeResults, replaceHeadline, type ResultsDoc } from "../../bench/lib/headline.js";
 
 const date = "2026-12-02T05:54:24.620Z";
 const goalRow = (name: string, runs: number[], goal: string, goalValue: number, higherIsBetter: boolean, unit = "reports/s") =>
@@ -54,5 +54,19 @@ describe("BENCHMARKS.md headline", () => {
     expect(out).toBe(`# Benchmarks\n\n${HEADLINE_START}\n${table}\n${HEADLINE_END}\n\n## Appended by someone\nkept\n`);
     expect(table.split("\n")[0]).toBe("| figure | apiary | reference (same run) | ratio (apiary ÷ reference) | goal | date | machine |");
     expect(() => replaceHeadline("# no markers", table)).toThrow(/markers/);
+  });
+
+  it("merges results files: a later file's rows replace the earlier rows of the same figure", () => {
+    const later = "2026-12-07T10:51:13.961Z";
+    const rerun: ResultsDoc = {
+      updated: later,
+      results: [{ ...goalRow("queen start to listening (spawn to the listening line)", [120], "< 1,000 ms", 1000, false, "ms"), figure: "startup", date: undefined }],
+      runs: [{ date: later, machine: { nproc: "4", cpu: "Xeon", memory: "64.0 GiB total", node: "v20.20.2" } }],
+    };
+    const first: ResultsDoc = { ...doc, results: doc.results.map((r) => (r.name.startsWith("queen start") ? { ...r, figure: "startup" } : r)) };
+    const rows = headlineRows(mergeResults([first, rerun]));
+    expect(rows.find((r) => r.figure.startsWith("queen start"))).toMatchObject({ apiary: "120 ms", date: "2026-12-07 10:51 UTC", machine: "4 cores Xeon, 64.0 GiB, Node v20.20.2" });
+    expect(rows.find((r) => r.figure.startsWith("heartbeat ingest"))).toMatchObject({ date: "2026-12-02 05:54 UTC" });
+    expect(mergeResults([first, rerun]).updated).toBe(later);
   });
 });
