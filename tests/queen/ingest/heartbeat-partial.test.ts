@@ -154,6 +154,20 @@ describe("send-on-change: the queen merges partial reports", () => {
     hive.abort();
   });
 
+  it("a worker entry left out of a report stays left out, and named in the hive's errors, until the hive sends it again", async () => {
+    const hive = await TestHive.connect(partialQueen.url, "h-rejected");
+    const queenErrors = () => partialQueen.registry.hive("h-rejected")!.errors.filter((e) => e.source === "queen").map((e) => e.message);
+    await hive.report(makeReport(0, [], [makeWorker("a"), makeWorker("b", { state: 99 as WorkerState })]));
+    expect(queenErrors()).toHaveLength(1);
+    await hive.report(create(HiveReportSchema, { scope: ReportScope.PARTIAL, baseSeq: 1n, workers: [makeWorker("a", { cpuPct: 90 })], hiveFieldsUnchanged: true }));
+    expect(queenErrors()).toEqual([expect.stringContaining('"b"')]);
+    expect([...partialQueen.registry.hive("h-rejected")!.workers.keys()]).toEqual(["a"]);
+    await hive.report(create(HiveReportSchema, { scope: ReportScope.PARTIAL, baseSeq: 2n, workers: [makeWorker("b")], hiveFieldsUnchanged: true }));
+    expect(queenErrors()).toEqual([]);
+    expect([...partialQueen.registry.hive("h-rejected")!.workers.keys()].sort()).toEqual(["a", "b"]);
+    hive.abort();
+  });
+
   it("an empty partial report renews liveness and makes no event", async () => {
     const hive = await TestHive.connect(partialQueen.url, "h-empty");
     const first = await hive.report(makeReport(0, [makeDevice("h-empty", 0)], [makeWorker("a")]));
