@@ -1,0 +1,70 @@
+import { connect, type Socket } from "node:net";
+
+// HTTP/2 written by hand, so a test can be the client no library lets it be: one that never
+// reads, resets streams as fast as it opens them, lies in frame headers or sends garbage.
+
+export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, WINDOW_UPDATE: 8 } as const;
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+const ACK = 0x1;
+const CANCEL = 0x8;
+
+export function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0), claimedLength = payload.length): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(claimedLength, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(streamId & 0x7fffffff, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/** HPACK: literal header fields without indexing, new names, no Huffman (lengths under 127). */
+function hpack(headers: [string, string][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of headers) {
+    parts.push(Buffer.from([0x00, name.length]), Buffer.from(name, "latin1"), Buffer.from([value.length]), Buffer.from(value, "latin1"));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The client preface, SETTINGS with the largest window, an ACK of the server's SETTINGS sent blind, and the widest connection window. */
+export function hello(): Buffer {
+  const settings = Buffer.alloc(6);
+  settings.writeUInt16BE(0x4, 0); // SETTINGS_INITIAL_WINDOW_SIZE
+  settings.writeUInt32BE(0x7fffffff, 2);
+  const increment = Buffer.alloc(4);
+  increment.writeUInt32BE(0x7fffffff - 65_535, 0);
+  return Buffer.concat([PREFACE, frame(FRAME.SETTINGS, 0, 0, settings), frame(FRAME.SETTINGS, ACK, 0), frame(FRAME.WINDOW_UPDATE, 0, 0, increment)]);
+}
+
+/** A gRPC call on `streamId`: HEADERS then one DATA frame with the (already encoded) request message. */
+export function grpcCall(streamId: number, path: string, authority: string, message: Uint8Array = new Uint8Array()): Buffer {
+  const headers = hpack([
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", path],
+    [":authority", authority],
+    ["content-type", "application/grpc"],
+    ["te", "trailers"],
+  ]);
+  const body = Buffer.alloc(5 + message.length);
+  body.writeUInt32BE(message.length, 1);
+  body.set(message, 5);
+  return Buffer.concat([frame(FRAME.HEADERS, END_HEADERS, streamId, headers), frame(FRAME.DATA, END_STREAM, streamId, body)]);
+}
+
+export function rstStream(streamId: number): Buffer {
+  const code = Buffer.alloc(4);
+  code.writeUInt32BE(CANCEL, 0);
+  return frame(FRAME.RST_STREAM, 0, streamId, code);
+}
+
+/** A TCP connection to host:port, resolved once connected. */
+export function rawConnect(url: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
