@@ -1,4 +1,5 @@
-import { Agent, request } from "node:http";
+import { Agent, request, type ClientRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 export const DEFAULT_SCRAPE_DEADLINE_MS = 300;
 /** Real expositions are 10–100 KB; vLLM with many LoRA adapters or ranks stays well under this. */
@@ -8,6 +9,8 @@ export type FetchOutcome = { ok: true; body: string } | { ok: false; error: stri
 
 // Connections to loopback engines are kept between ticks: one scrape per worker per second.
 const agent = new Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000 });
+// An engine serving https (vLLM --ssl-certfile) is verified like any server: the system CAs.
+const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000 });
 
 /**
  * GETs one /metrics with a hard deadline over the whole exchange (connect, headers, body) and a
@@ -16,6 +19,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000
 export function fetchMetrics(url: string, opts: { deadlineMs: number; maxBytes: number }): Promise<FetchOutcome> {
   return new Promise((resolve) => {
     let done = false;
+    let timer: NodeJS.Timeout | undefined;
     const finish = (outcome: FetchOutcome): void => {
       if (done) return;
       done = true;
@@ -28,12 +32,17 @@ export function fetchMetrics(url: string, opts: { deadlineMs: number; maxBytes: 
     } catch {
       return finish({ ok: false, error: `not a URL: ${url}` });
     }
-    const req = request(target, {
-      method: "GET",
-      agent,
-      headers: { accept: "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5,*/*;q=0.1" },
-    });
-    const timer = setTimeout(() => {
+    const headers = { accept: "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5,*/*;q=0.1" };
+    let req: ClientRequest;
+    try {
+      // node:http throws synchronously for an https: URL; that threw out of the tick and blanked every worker's load.
+      if (target.protocol === "https:") req = httpsRequest(target, { method: "GET", agent: httpsAgent, headers });
+      else if (target.protocol === "http:") req = request(target, { method: "GET", agent, headers });
+      else return finish({ ok: false, error: `${url}: only http:// and https:// are scraped` });
+    } catch (err) {
+      return finish({ ok: false, error: `${url}: ${(err as Error).message}` });
+    }
+    timer = setTimeout(() => {
       finish({ ok: false, error: `${url}: no complete answer within ${opts.deadlineMs} ms` });
       req.destroy();
     }, opts.deadlineMs);
