@@ -14,7 +14,7 @@ function wedge(): never {
 
 const logger = pino({ level: "warn" }, pino.destination(2));
 const timeoutMs = Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 500);
-watchEventLoop(new HealthStatus(), logger, { "stall-exit-after": process.env.STALL_EXIT_AFTER ?? "0" }, timeoutMs);
+watchEventLoop(new HealthStatus(), logger, { help: false, "stall-exit-after": process.env.STALL_EXIT_AFTER ?? "0" }, timeoutMs);
 onShutdownSignals(
   async () => {
     if (process.env.WEDGE === "shutdown") wedge();
