@@ -6,7 +6,7 @@ import { encodeWatchResponse } from "../../../src/queen/watch/shared-event-encod
 import type { WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { LivenessClock, systemClock, type Clock } from "../../../src/common/clock.js";
 import { MemoryRegistry } from "../../../src/queen/registry/memory-registry.js";
-import { decodeResumeToken } from "../../../src/queen/watch/watch-resume-ledger.js";
+import { decodeResumeToken, LEDGER_MAX_DEPARTURES } from "../../../src/queen/watch/watch-resume-ledger.js";
 import { WatchHub, type WatchParams } from "../../../src/queen/watch/watch-hub.js";
 import { watchStream } from "../../../src/queen/watch/watch-stream.js";
 import { seededRandom } from "../../helpers/seeded-random.js";
@@ -250,5 +250,29 @@ describe("resume_token", () => {
     expect(next.snapshot).toBe(false);
     expect(next.kind.case).toBe("worker");
     await same.close();
+  });
+});
+
+describe("resume ledger bounds", () => {
+  it("keeps at most LEDGER_MAX_DEPARTURES per stream: a token older than that starts a snapshot, a recent one still resumes", async () => {
+    const { registry, hub } = cluster();
+    registry.hello(makeHiveInfo("h0"), "inc");
+    const stream = open(hub, params({ hives: false }), systemClock);
+    let m = await stream.next();
+    while (m.kind.case !== "snapshotEnd") m = await stream.next();
+    const old = decodeResumeToken(m.resumeToken)!;
+    let recent = old;
+    for (let i = 0; i <= LEDGER_MAX_DEPARTURES; i++) {
+      registry.applyReport("h0", "inc", makeReport(i + 1, [], [makeWorker("w0", { cpuPct: i % 100 })]));
+      recent = decodeResumeToken((await stream.next()).resumeToken)!;
+    }
+    await stream.close();
+    const fromOld = open(hub, params({ hives: false, resumeFrom: old }), systemClock);
+    expect((await fromOld.next()).snapshot, "a token past the ledger").toBe(true);
+    await fromOld.close();
+    const fromRecent = open(hub, params({ hives: false, resumeFrom: recent }), systemClock);
+    registry.applyReport("h0", "inc", makeReport(LEDGER_MAX_DEPARTURES + 10, [], [makeWorker("w0", { cpuPct: 7 })]));
+    expect((await fromRecent.next()).snapshot, "a recent token").toBe(false);
+    await fromRecent.close();
   });
 });
