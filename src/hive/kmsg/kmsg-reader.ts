@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 export interface KmsgReaderOptions {
   /** Default /dev/kmsg; a regular file or FIFO works too (tests, the fake kmsg). */
   path?: string;
-  /** The most reads one poll() makes; default 2000. */
+  /** The most reads one poll() makes, and about the most lines it returns; default 2000. */
   maxReadsPerPoll?: number;
   /** The most time one poll() reads for; default 20 ms. */
   deadlineMs?: number;
@@ -64,7 +64,8 @@ export class KmsgReader {
     if (this.fd === undefined && !this.open()) return { lines, error: this.error };
     const fd = this.fd as number;
     const deadline = this.now() + this.deadlineMs;
-    for (let reads = 0; reads < this.maxReads && this.now() <= deadline; reads++) {
+    // Bounded in reads, lines (a file read returns many) and time; the caller parses every line returned.
+    for (let reads = 0; reads < this.maxReads && lines.length < this.maxReads && this.now() <= deadline; reads++) {
       let n: number;
       try {
         n = readSync(fd, this.buf, 0, READ_SIZE, null);
