@@ -22,6 +22,7 @@ import { startupFigure } from "./figures/startup.js";
 import { tlsFigure } from "./figures/tls.js";
 import { routeFigure } from "./figures/route.js";
 import { transportCostFigure } from "./figures/transport-cost.js";
+import { soakFigure } from "./figures/soak.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -39,6 +40,8 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   "multi-queen": multiQueenFigure,
   tls: tlsFigure,
   route: routeFigure,
+  // Not in ALL: 30 minutes by default (--soak-min).
+  soak: soakFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
 const ALL = ["ceiling", "find-workers", "informer", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "ingest-on-change", "transport-cost", "watch", "multi-queen", "route"];

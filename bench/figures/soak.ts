@@ -1,0 +1,152 @@
+import { readFileSync } from "node:fs";
+import { createClient, type Client } from "@connectrpc/connect";
+import { EventType, QueenService, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { createApiaryTransport } from "../../src/rpc/transport.js";
+import { seededRandom } from "../../tests/helpers/seeded-random.js";
+import { sleep } from "../lib/args.js";
+import { GeneratorFleet } from "../lib/generators.js";
+import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
+import { startQueenServer } from "../lib/servers.js";
+import type { FigureContext } from "./context.js";
+
+/**
+ * Soak: a queen under `--soak-hives` reporting hives whose number churns (ADDED/REMOVED), watchers
+ * that cancel at random and resume from their last resume_token, and one watcher that never
+ * reads. Every second: the queen's RSS and its own event-loop delay (p99/max since the previous
+ * scrape). Each resuming watcher checks, per object, that no event repeats a change it already
+ * had (batch events carry their revision) and that no ADDED comes for an object it holds.
+ */
+export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
+  const f = ctx.flags;
+  const minutes = f.num("soak-min", 30);
+  const hives = f.num("soak-hives", 1_000);
+  const watcherCount = f.num("soak-watchers", 50);
+  const rnd = seededRandom(f.num("seed", 19));
+  const queen = await startQueenServer({}, ctx.queenStart);
+  const fleet = await GeneratorFleet.start(f.num("generators", 2), { target: "apiary", address: queen.address, workers: 8, gpus: 2 });
+  const url = `http://${queen.address}`;
+  const stop = new AbortController();
+  const samples: { s: number; rssMiB: number; p99Ms: number; maxMs: number }[] = [];
+  try {
+    await fleet.scaleTo(hives);
+    const watchers = Array.from({ length: watcherCount }, () => new RestlessWatcher(createClient(QueenService, createApiaryTransport(url)), rnd));
+    const running = watchers.map((w) => w.run(stop.signal));
+    const idle = createClient(QueenService, createApiaryTransport(url)).watch({}, { signal: stop.signal })[Symbol.asyncIterator]();
+    await idle.next(); // and never again: its queue coalesces, its stream backs up
+    const started = performance.now();
+    const endAt = started + minutes * 60_000;
+    let churnAt = started + 10_000;
+    while (performance.now() < endAt) {
+      await sleep(1_000);
+      if (performance.now() >= churnAt) {
+        churnAt += 10_000;
+        await fleet.scaleTo(Math.round(hives * (0.9 + rnd() * 0.1)));
+      }
+      const delay = await loopDelay(url);
+      samples.push({ s: Math.round((performance.now() - started) / 1000), rssMiB: rssMiB(queen.child.pid!), p99Ms: delay.p99 * 1000, maxMs: delay.max * 1000 });
+    }
+    stop.abort();
+    await Promise.allSettled(running);
+    const duplicates = watchers.reduce((n, w) => n + w.duplicates, 0);
+    const events = watchers.reduce((n, w) => n + w.events, 0);
+    const resumes = watchers.reduce((n, w) => n + w.resumes, 0);
+    const snapshots = watchers.reduce((n, w) => n + w.snapshotsAfterResume, 0);
+    const slope = rssSlopeMiBPerMin(samples);
+    const maxDelay = Math.max(...samples.map((s) => s.maxMs));
+    const p99s = samples.map((s) => s.p99Ms).sort((a, b) => a - b);
+    ctx.log(`  soak ${minutes} min, ${hives} hives, ${watcherCount} restless watchers + 1 never reading: ${events} events, ${resumes} resumes (${snapshots} started over), ${duplicates} duplicates; RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB (${slope.toFixed(2)} MiB/min); loop delay max ${maxDelay.toFixed(0)} ms`);
+    ctx.extras.soak = samples;
+    return [
+      figureResult({ figure: "soak", name: "soak: events repeated to a resuming watcher", runs: [duplicates], unit: "events", goal: "0", goalValue: 0, higherIsBetter: false, notes: `${events} events, ${resumes} resumes from resume_token, ${snapshots} of them started over with a snapshot` }),
+      figureResult({ figure: "soak", name: "soak: queen event-loop delay, max over the run", runs: [maxDelay], unit: "ms", goal: "< 500 ms", goalValue: 500, higherIsBetter: false, notes: `per-second p99 median ${(p99s[p99s.length >> 1] ?? NaN).toFixed(1)} ms, worst ${(p99s.at(-1) ?? NaN).toFixed(1)} ms` }),
+      infoResult("soak", "soak: queen RSS slope", [slope], "MiB/min", `RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB over ${minutes} min`),
+    ];
+  } finally {
+    stop.abort();
+    await fleet.stop(false).catch(() => {});
+    await queen.stop();
+  }
+}
+
+class RestlessWatcher {
+  duplicates = 0;
+  events = 0;
+  resumes = 0;
+  snapshotsAfterResume = 0;
+  private token: Uint8Array = new Uint8Array();
+  private held = new Map<string, bigint>();
+
+  constructor(
+    private readonly client: Client<typeof QueenService>,
+    private readonly rnd: () => number,
+  ) {}
+
+  async run(stopped: AbortSignal): Promise<void> {
+    while (!stopped.aborted) {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 500 + Math.floor(this.rnd() * 3_000));
+      const resuming = this.token.length > 0;
+      let first = true;
+      let snapshot: Map<string, bigint> | undefined;
+      try {
+        const request = { maxBatch: 100, minUpdateInterval: { nanos: 500_000_000 }, resumeToken: this.token };
+        for await (const m of this.client.watch(request, { signal: AbortSignal.any([abort.signal, stopped]) })) {
+          if (first && resuming && m.snapshot) this.snapshotsAfterResume++;
+          first = false;
+          if (m.snapshot && m.kind.case !== "snapshotEnd") {
+            snapshot ??= new Map();
+            for (const e of batchEvents(m)) snapshot.set(e.key, e.revision);
+            continue;
+          }
+          if (m.kind.case === "snapshotEnd") this.held = snapshot ?? new Map();
+          for (const e of batchEvents(m)) this.apply(e);
+          this.token = m.resumeToken;
+        }
+      } catch {
+        // cancelled
+      } finally {
+        clearTimeout(timer);
+      }
+      if (resuming) this.resumes++;
+    }
+  }
+
+  private apply(e: { key: string; type: EventType; revision: bigint }): void {
+    this.events++;
+    const last = this.held.get(e.key);
+    if ((e.type === EventType.ADDED && last !== undefined) || (last !== undefined && e.revision <= last)) this.duplicates++;
+    if (e.type === EventType.REMOVED) this.held.delete(e.key);
+    else this.held.set(e.key, e.revision);
+  }
+}
+
+function batchEvents(m: WatchResponse): { key: string; type: EventType; revision: bigint }[] {
+  if (m.kind.case !== "batch") return [];
+  return m.kind.value.events.flatMap((e) => {
+    if (e.kind.case === "hive") return [{ key: `h/${e.kind.value.hive!.info!.hiveId}`, type: e.kind.value.type, revision: e.revision }];
+    if (e.kind.case === "worker") return [{ key: `w/${e.kind.value.hiveId}/${e.kind.value.worker!.workerId}`, type: e.kind.value.type, revision: e.revision }];
+    return [];
+  });
+}
+
+async function loopDelay(url: string): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const value = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1] ?? NaN);
+  return { p99: value("apiary_queen_event_loop_delay_p99_seconds"), max: value("apiary_queen_event_loop_delay_max_seconds") };
+}
+
+function rssMiB(pid: number): number {
+  const kib = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m)?.[1] ?? NaN);
+  return kib / 1024;
+}
+
+/** Least-squares slope of RSS over time, after the first quarter (warm-up). */
+function rssSlopeMiBPerMin(samples: { s: number; rssMiB: number }[]): number {
+  const xs = samples.slice(Math.floor(samples.length / 4));
+  if (xs.length < 2) return NaN;
+  const mx = xs.reduce((a, p) => a + p.s, 0) / xs.length;
+  const my = xs.reduce((a, p) => a + p.rssMiB, 0) / xs.length;
+  const num = xs.reduce((a, p) => a + (p.s - mx) * (p.rssMiB - my), 0);
+  const den = xs.reduce((a, p) => a + (p.s - mx) ** 2, 0);
+  return (num / den) * 60;
+}
