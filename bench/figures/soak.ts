@@ -3,6 +3,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { EventType, QueenService, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { seededRandom } from "../../tests/helpers/seeded-random.js";
+import { queenLoopDelay } from "../../tests/hostile/support/queen-loop-delay.js";
 import { sleep } from "../lib/args.js";
 import { GeneratorFleet } from "../lib/generators.js";
 import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
@@ -42,7 +43,7 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
         churnAt += 10_000;
         await fleet.scaleTo(Math.round(hives * (0.9 + rnd() * 0.1)));
       }
-      const delay = await loopDelay(url);
+      const delay = await queenLoopDelay(url);
       samples.push({ s: Math.round((performance.now() - started) / 1000), rssMiB: rssMiB(queen.child.pid!), p99Ms: delay.p99 * 1000, maxMs: delay.max * 1000 });
     }
     stop.abort();
@@ -127,12 +128,6 @@ function batchEvents(m: WatchResponse): { key: string; type: EventType; revision
     if (e.kind.case === "worker") return [{ key: `w/${e.kind.value.hiveId}/${e.kind.value.worker!.workerId}`, type: e.kind.value.type, revision: e.revision }];
     return [];
   });
-}
-
-async function loopDelay(url: string): Promise<{ p99: number; max: number }> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-  const value = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1] ?? NaN);
-  return { p99: value("apiary_queen_event_loop_delay_p99_seconds"), max: value("apiary_queen_event_loop_delay_max_seconds") };
 }
 
 function rssMiB(pid: number): number {

@@ -7,6 +7,7 @@ import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../.
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { ApiaryProcess } from "../e2e/helpers/apiary-process.js";
 import { TestHive } from "../queen/helpers/test-hive.js";
+import { queenLoopDelay } from "./support/queen-loop-delay.js";
 import { FRAME, frame, grpcCall, hello, PREFACE, rawConnect, rstStream } from "./support/raw-h2.js";
 
 // One long-lived queen process (its loop is the one that must keep turning), a few hundred
@@ -27,12 +28,6 @@ const hives: TestHive[] = [];
 let controlTimer: NodeJS.Timeout | undefined;
 const sockets: Socket[] = [];
 
-async function loopDelay(): Promise<{ p99: number; max: number }> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(ANSWER_DEADLINE_MS) })).text();
-  const value = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1] ?? NaN);
-  return { p99: value("apiary_queen_event_loop_delay_p99_seconds"), max: value("apiary_queen_event_loop_delay_max_seconds") };
-}
-
 /** The queen answers a fresh client: health SERVING, FindWorkers exact, loop delay bounded. */
 async function expectAnswering(step: string): Promise<void> {
   const transport = createApiaryTransport(url);
@@ -40,7 +35,7 @@ async function expectAnswering(step: string): Promise<void> {
   expect(health.status, `${step}: health`).toBe(ServingStatus.SERVING);
   const found = await createClient(QueenService, transport).findWorkers({ model: CONTROL_MODEL }, { timeoutMs: ANSWER_DEADLINE_MS });
   expect(found.matches.map((m) => m.worker!.workerId).sort(), `${step}: FindWorkers`).toEqual(Array.from({ length: CONTROL_WORKERS }, (_, i) => `w${i}`).sort());
-  const delay = await loopDelay();
+  const delay = await queenLoopDelay(url, ANSWER_DEADLINE_MS);
   if (process.env.HOSTILE_REPORT) process.stderr.write(`hostile ${step}: loop delay p99 ${(delay.p99 * 1000).toFixed(1)} ms, max ${(delay.max * 1000).toFixed(1)} ms\n`);
   expect(delay.max, `${step}: event-loop delay max (s)`).toBeLessThan(2);
 }
