@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hiveRuntime } from "../../src/cli/hive-flags.js";
 
-const base = { "nvidia-smi": "nvidia-smi", "gpu-deadline": "2s", "cgroup-root": "/sys/fs/cgroup", "cgroup-mode": "auto", "tick-interval": "1s", "engine-scrape-deadline": "300ms", "worker-log-retention": "7d", "worker-log-max-files": "1000", "kmsg-path": "/dev/kmsg", "gpu-health-xid-hold": "10m" };
+const base = { help: false, "nvidia-smi": "nvidia-smi", "gpu-deadline": "2s", "cgroup-root": "/sys/fs/cgroup", "cgroup-mode": "auto", "tick-interval": "1s", "engine-scrape-deadline": "300ms", "worker-log-retention": "7d", "worker-log-max-files": "1000", "kmsg-path": "/dev/kmsg", "gpu-health-xid-hold": "10m" };
 
 describe("GPU health flags of the hive", () => {
   it("--gpu-health-ignore-xid 13,31 and --kmsg-path reach the hive config", () => {
