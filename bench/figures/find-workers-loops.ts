@@ -1,7 +1,7 @@
 import type { FindWorkersRequest } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState, type WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { hiveMatches, type HiveFilter } from "../../src/contracts/hive-match.js";
-import type { HiveView, Registry } from "../../src/queen/registry/registry.js";
+import type { HiveView, RegistryReadView } from "../../src/queen/registry/registry.js";
 import { selectTop } from "../../src/common/top-k.js";
 
 /**
@@ -33,7 +33,7 @@ function deviceFree(hive: HiveView): Map<string, number> {
   return out;
 }
 
-export function findWorkersLoops(registry: Registry, req: FindWorkersRequest): { total: number; top: Hit[] } {
+export function findWorkersLoops(registry: RegistryReadView, req: FindWorkersRequest): { total: number; top: Hit[] } {
   const filter: HiveFilter = { hiveIds: req.hiveIds, hiveLabels: req.hiveLabels, includeDegraded: req.includeDegraded };
   const state = req.state === WorkerState.UNSPECIFIED ? WorkerState.RUNNING : req.state;
   const minFree = Number(req.minFreeVramBytes);

@@ -5,17 +5,18 @@ import { GetHiveResponseSchema, ListEventsResponseSchema, ListHivesResponseSchem
 import type { Clock } from "../common/clock.js";
 import { findDevices } from "./scheduling/find-devices.js";
 import { findWorkers } from "./scheduling/find-workers.js";
-import { heartbeat, type HiveClaims } from "./ingest/heartbeat-handler.js";
+import { heartbeat } from "./ingest/heartbeat-handler.js";
+import type { HiveClaims } from "./registry/hive-claims.js";
 import { labelsMatch } from "../contracts/hive-match.js";
 import type { HiveSessions } from "./ingest/hive-sessions.js";
 import type { ObjectEvents } from "./registry/object-events.js";
-import type { Registry } from "./registry/registry.js";
+import type { RegistryWriter } from "./registry/registry.js";
 import { validateFindDevices, validateFindWorkers, validateGetHive, validateListEvents, validateListHives, watchParams } from "./request-validation.js";
 import type { WatchHub } from "./watch/watch-hub.js";
 import { watchStream } from "./watch/watch-stream.js";
 
 export interface QueenServiceDeps {
-  registry: Registry;
+  registry: RegistryWriter;
   hub: WatchHub;
   sessions: HiveSessions;
   /** Several queens: claims a hive in the cluster store before its welcome. */

@@ -9,13 +9,12 @@ import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/serv
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "../common/clock.js";
 import type { ClusterStore } from "./cluster/cluster-store.js";
-import { ClusterUnavailableError } from "./cluster/cluster-errors.js";
+import { ClusterUnavailableError, type HiveClaims } from "./registry/hive-claims.js";
 import { ClusterNode } from "./cluster/cluster-node.js";
 import { PeerPublisher } from "./cluster/peer-publisher.js";
 import { createQueenPeerService, DEFAULT_PEER_FLUSH_INTERVAL_MS } from "./cluster/peer-service.js";
 import { QueenPeerService } from "../../gen/apiary/v1/queen_peer_pb.js";
 import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.js";
-import type { HiveClaims } from "./ingest/heartbeat-handler.js";
 import { HiveSessions } from "./ingest/hive-sessions.js";
 import { heartbeatBinaryRoute, heartbeatHttp2Streams } from "./ingest/heartbeat-route.js";
 import { watchHttp2Streams } from "./watch/watch-route.js";
@@ -25,7 +24,7 @@ import { QueenMetrics } from "./metrics/queen-metrics.js";
 import { ObjectEvents } from "./registry/object-events.js";
 import { resolveQueenConfig, type QueenConfig } from "./queen-config.js";
 import { createQueenService } from "./queen-service.js";
-import type { Registry } from "./registry/registry.js";
+import type { RegistryWriter } from "./registry/registry.js";
 import { WatchHub } from "./watch/watch-hub.js";
 
 export const DEFAULT_QUEEN_HOST = "127.0.0.1";
@@ -67,7 +66,7 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
 
 export interface Queen {
   readonly server: RpcServer;
-  readonly registry: Registry;
+  readonly registry: RegistryWriter;
   readonly hub: WatchHub;
   readonly sweeper: LivenessSweeper;
   readonly config: QueenConfig;

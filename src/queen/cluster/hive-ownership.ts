@@ -5,8 +5,8 @@ import type { HiveInfo } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { Backoff } from "../../common/backoff.js";
 import type { Clock } from "../../common/clock.js";
 import type { HiveSessions } from "../ingest/hive-sessions.js";
-import { ChangeType, type Registry, type RegistryEvent } from "../registry/registry.js";
-import { ClusterUnavailableError } from "./cluster-errors.js";
+import { ChangeType, type RegistryEvent, type RegistryWriter } from "../registry/registry.js";
+import { ClusterUnavailableError } from "../registry/hive-claims.js";
 import type { HiveMembership, QueenSession, WriteOutcome } from "./cluster-store.js";
 import { membershipOf, membershipsEqual } from "./membership.js";
 import type { StoreState } from "./store-state.js";
@@ -18,7 +18,7 @@ const RETRY = { baseMs: 200, capMs: 5_000 };
 
 export interface HiveOwnershipDeps {
   queenId: string;
-  registry: Registry;
+  registry: RegistryWriter;
   sessions: HiveSessions;
   state: StoreState;
   clock: Clock;

@@ -1,4 +1,4 @@
-import type { Registry } from "../registry/registry.js";
+import type { RegistryReadView } from "../registry/registry.js";
 
 /**
  * What one follower has yet to be sent: the ids of the hives that changed since (one entry per
@@ -49,7 +49,7 @@ export class PeerPublisher {
   private readonly followers = new Set<FollowerQueue>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly registry: Registry) {}
+  constructor(private readonly registry: RegistryReadView) {}
 
   follow(): FollowerQueue {
     if (!this.unsubscribe) this.unsubscribe = this.registry.subscribe((e) => this.touch(e.hiveId));

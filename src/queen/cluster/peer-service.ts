@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
 import { FollowHeldHivesResponseSchema, type FollowHeldHivesRequest, type FollowHeldHivesResponse, type QueenPeerService } from "../../../gen/apiary/v1/queen_peer_pb.js";
 import { pause } from "../../common/wait.js";
-import type { Registry } from "../registry/registry.js";
+import type { RegistryReadView } from "../registry/registry.js";
 import type { PeerPublisher } from "./peer-publisher.js";
 
 export const DEFAULT_PEER_FLUSH_INTERVAL_MS = 250;
@@ -14,7 +14,7 @@ const MIN_FLUSH_INTERVAL_MS = 10;
 const HIVES_PER_MESSAGE = 256;
 
 export interface QueenPeerServiceDeps {
-  registry: Registry;
+  registry: RegistryReadView;
   /** This queen's id; undefined until it is known (the stream is refused meanwhile). */
   queenId(): string | undefined;
   /** True for a hive whose stream this queen holds. */

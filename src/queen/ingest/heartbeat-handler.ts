@@ -4,23 +4,16 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import type { HiveInfo, HiveReport } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { ClusterUnavailableError } from "../cluster/cluster-errors.js";
 import { StreamAbort } from "../../common/wait.js";
 import { invalid } from "../../contracts/field-checks.js";
 import type { HiveSessions } from "./hive-sessions.js";
-import { HiveNotCurrentError, type Registry, type WorkerRejection } from "../registry/registry.js";
+import { ClusterUnavailableError, type HiveClaims } from "../registry/hive-claims.js";
+import { HiveNotCurrentError, type RegistryWriter, type WorkerRejection } from "../registry/registry.js";
 import { validateHello, validateReport, withoutRejected } from "./report-validation.js";
 import { PartialReportBase } from "./partial-report-base.js";
 
-/** Several queens: a hive must be claimed in the cluster store before it is welcomed. */
-export interface HiveClaims {
-  readonly queenId: string;
-  /** Takes the hive for this queen; throws ClusterUnavailableError when it cannot now. */
-  claim(info: HiveInfo, incarnation: string): Promise<void>;
-}
-
 export interface HeartbeatDeps {
-  registry: Registry;
+  registry: RegistryWriter;
   sessions: HiveSessions;
   /** Absent for a single queen. */
   claims?: HiveClaims;
@@ -64,7 +57,7 @@ async function claimHive(deps: HeartbeatDeps, info: HiveInfo, incarnation: strin
 }
 
 /** Applies a report; a hive evicted or replaced meanwhile gets a status that tells it to say hello again. */
-function applyReport(registry: Registry, hiveId: string, incarnation: string, report: HiveReport, rejected: readonly WorkerRejection[]): number {
+function applyReport(registry: RegistryWriter, hiveId: string, incarnation: string, report: HiveReport, rejected: readonly WorkerRejection[]): number {
   try {
     return registry.applyReport(hiveId, incarnation, report, rejected);
   } catch (err) {

@@ -8,13 +8,13 @@ import { createMetricsRegistry } from "../../rpc/metrics/metrics-route.js";
 import { rpcMetricsInterceptor } from "../../rpc/metrics/rpc-metrics.js";
 import { isEnded, registerTelemetrySeries } from "../../contracts/telemetry-series.js";
 import type { LivenessClock } from "../../common/clock.js";
-import type { Registry as HiveRegistry } from "../registry/registry.js";
+import type { RegistryReadView } from "../registry/registry.js";
 import type { WatchHub } from "../watch/watch-hub.js";
 import { registerClusterMetrics, type ClusterMetricsSource } from "./cluster-metrics.js";
 import { ingestMetricsInterceptor } from "./ingest-metrics.js";
 
 export interface QueenMetricsOptions {
-  registry: HiveRegistry;
+  registry: RegistryReadView;
   hub: WatchHub;
   liveness: LivenessClock;
   /** Also export every hive's per-GPU and per-worker gauges (off by default: 1,000 hives × 8 GPUs is tens of thousands of series). */

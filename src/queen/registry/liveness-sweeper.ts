@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
 import type { LivenessClock } from "../../common/clock.js";
-import type { Registry } from "./registry.js";
+import type { RegistryWriter } from "./registry.js";
 
 export interface LivenessThresholds {
   healthyMs: number;
@@ -42,7 +42,7 @@ export class LivenessSweeper {
   private stopped = true;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: RegistryWriter,
     private readonly clock: LivenessClock,
     private readonly opts: LivenessSweeperOptions,
     private readonly logger?: Logger,

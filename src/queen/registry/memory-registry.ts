@@ -7,7 +7,7 @@ import { CollectionErrorSchema, ReportScope, type CollectionError, type HiveInfo
 import type { LivenessClock } from "../../common/clock.js";
 import { EventHistory } from "./event-history.js";
 import { DEFAULT_QUEEN_CONFIG } from "../queen-config.js";
-import { ChangeType, HiveNotCurrentError, type HelloResult, type HiveView, type Registry, type RegistryEvent, type RemoteScope, type WorkerRejection } from "./registry.js";
+import { ChangeType, HiveNotCurrentError, type HelloResult, type HiveView, type RegistryEvent, type RegistryWriter, type RemoteScope, type WorkerRejection } from "./registry.js";
 import { applyRemoteHiveFields } from "./remote-hive-state.js";
 import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
 import type { SchedulingEntry } from "../scheduling/scheduling-index.js";
@@ -27,8 +27,8 @@ export interface MemoryRegistryOptions {
   epoch?: string;
 }
 
-/** The in-memory, sharded registry cache (see {@link Registry}). */
-export class MemoryRegistry implements Registry {
+/** The in-memory, sharded registry cache (see {@link RegistryReadView} and {@link RegistryWriteView}). */
+export class MemoryRegistry implements RegistryWriter {
   readonly epoch: string;
   readonly shardCount: number;
   private readonly shards: RegistryShard[];

@@ -4,7 +4,7 @@ import { HiveHealth, ObjectEventLevel, ObjectEventSchema, type HiveStatus } from
 import { GpuProbeState, WorkerState, type CollectionError, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { Clock } from "../../common/clock.js";
 import { ObjectEventLog, objectKey, type ObjectEventLogOptions } from "./object-event-log.js";
-import { ChangeType, type Registry, type RegistryEvent } from "./registry.js";
+import { ChangeType, type RegistryEvent, type RegistryReadView } from "./registry.js";
 
 interface HiveMemo {
   health: HiveHealth;
@@ -60,7 +60,7 @@ export class ObjectEvents {
   private readonly workers = new Map<string, Map<string, WorkerMemo>>();
   private readonly unsubscribe: () => void;
 
-  constructor(registry: Registry, private readonly clock: Clock, options: ObjectEventLogOptions = {}) {
+  constructor(registry: RegistryReadView, private readonly clock: Clock, options: ObjectEventLogOptions = {}) {
     this.log = new ObjectEventLog(options);
     this.unsubscribe = registry.subscribe((event) => this.onChange(event));
   }

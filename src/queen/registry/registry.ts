@@ -103,21 +103,49 @@ export type RemoteScope =
   | "full";
 
 /**
- * The queen's registry cache: what it knows of the cluster, read synchronously (FindWorkers,
- * GetHive, ListHives, Watch). The hives whose Heartbeat streams this queen holds are fed by their
- * reports ("local" hives, judged by this queen's liveness sweeper). With several queens on a
- * cluster store, hives held by other queens are "remote": fed from the store's watch (membership)
- * and from their owner's telemetry stream (applyRemote), never judged here. The revision counter
- * is this queen process's own (its epoch): every observable change gets the next revision and is
- * delivered to listeners synchronously, whether it came from a report or from another queen.
+ * The read view of the queen's registry cache: what it knows of the cluster, read synchronously
+ * (FindWorkers, FindDevices, GetHive, ListHives, Watch, metrics, the peer publisher). The hives
+ * whose Heartbeat streams this queen holds are fed by their reports ("local" hives, judged by this
+ * queen's liveness sweeper). With several queens on a cluster store, hives held by other queens
+ * are "remote": fed from the store's watch (membership) and from their owner's telemetry stream
+ * (applyRemote), never judged here. The revision counter is this queen process's own (its epoch):
+ * every observable change gets the next revision and is delivered to listeners synchronously,
+ * whether it came from a report or from another queen.
+ *
+ * Split as etcd's mvcc splits ReadView/WriteView: readers get this interface, the few writers
+ * (Heartbeat, the liveness sweeper, the cluster node) a {@link RegistryWriter}.
  */
-export interface Registry {
+export interface RegistryReadView {
   /** Identifies this registry's revision space (a fresh random value per queen process). */
   readonly epoch: string;
   readonly shardCount: number;
   /** Revision of the latest change (0 before any). */
   revision(): number;
 
+  hive(hiveId: string): HiveView | undefined;
+  /** Every hive, shard by shard (unordered). */
+  hives(): Iterable<HiveView>;
+  hivesInShard(shard: number): Iterable<HiveView>;
+  /**
+   * The scheduling entries of the workers serving the model, as flat lists (one or more per shard),
+   * so FindWorkers never scans workers it cannot return. The lists are live: read them at once.
+   */
+  schedulingListsOfModel(model: string): Iterable<readonly SchedulingEntry[]>;
+  /** Every worker's scheduling entry, as flat lists (live, like {@link schedulingListsOfModel}). */
+  allSchedulingLists(): Iterable<readonly SchedulingEntry[]>;
+  hiveCount(): number;
+  workerCount(): number;
+
+  /** Retained events with revision > since, oldest first; undefined when some of them are no longer retained. */
+  eventsSince(since: number): RegistryEvent[] | undefined;
+  /** Calls listener synchronously for every change; returns the unsubscribe function. */
+  subscribe(listener: (event: RegistryEvent) => void): () => void;
+  /** The hive-event payload: the hive's status without workers. */
+  hiveStatus(hive: HiveView, withWorkers: boolean): HiveStatus;
+}
+
+/** The changes a registry accepts; each gives the events its readers see. */
+export interface RegistryWriteView {
   /**
    * A hive said hello: adds it, or refreshes it; a new incarnation resets its report sequence.
    * The hive is local from now on, held by ownerQueenId (undefined for a single queen).
@@ -154,25 +182,7 @@ export interface Registry {
   makeRemote(hiveId: string, ownerQueenId: string | undefined): void;
   /** Forgets a remote hive (its record left the cluster store); false when unknown or local. */
   forgetRemote(hiveId: string, reason: string): boolean;
-
-  hive(hiveId: string): HiveView | undefined;
-  /** Every hive, shard by shard (unordered). */
-  hives(): Iterable<HiveView>;
-  hivesInShard(shard: number): Iterable<HiveView>;
-  /**
-   * The scheduling entries of the workers serving the model, as flat lists (one or more per shard),
-   * so FindWorkers never scans workers it cannot return. The lists are live: read them at once.
-   */
-  schedulingListsOfModel(model: string): Iterable<readonly SchedulingEntry[]>;
-  /** Every worker's scheduling entry, as flat lists (live, like {@link schedulingListsOfModel}). */
-  allSchedulingLists(): Iterable<readonly SchedulingEntry[]>;
-  hiveCount(): number;
-  workerCount(): number;
-
-  /** Retained events with revision > since, oldest first; undefined when some of them are no longer retained. */
-  eventsSince(since: number): RegistryEvent[] | undefined;
-  /** Calls listener synchronously for every change; returns the unsubscribe function. */
-  subscribe(listener: (event: RegistryEvent) => void): () => void;
-  /** The hive-event payload: the hive's status without workers. */
-  hiveStatus(hive: HiveView, withWorkers: boolean): HiveStatus;
 }
+
+/** A writer reads what it writes (as etcd's TxnWrite embeds TxnRead). */
+export interface RegistryWriter extends RegistryReadView, RegistryWriteView {}

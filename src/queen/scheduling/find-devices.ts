@@ -10,7 +10,7 @@ import {
 import type { GpuDevice } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { MAX_MATCHES } from "../../contracts/find-workers-query.js";
 import { candidateHives } from "./hive-filter.js";
-import type { HiveView, Registry } from "../registry/registry.js";
+import type { HiveView, RegistryReadView } from "../registry/registry.js";
 import { deviceFreeVram, isUnhealthyGpu } from "../../contracts/scheduling-entry.js";
 import { compareKnownFirst, selectTop } from "../../common/top-k.js";
 import { compareIds as compareStrings } from "../../common/compare-ids.js";
@@ -35,7 +35,7 @@ function comparator(order: DeviceOrder): (a: Candidate, b: Candidate) => number 
 }
 
 /** Answers FindDevices over a validated request. */
-export function findDevices(registry: Registry, req: FindDevicesRequest): FindDevicesResponse {
+export function findDevices(registry: RegistryReadView, req: FindDevicesRequest): FindDevicesResponse {
   const filter = { hiveIds: req.hiveIds, hiveLabels: req.hiveLabels, includeDegraded: req.includeDegraded };
   const maxUtil = req.maxUtilizationPct;
   let total = 0;
