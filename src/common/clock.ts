@@ -37,9 +37,18 @@ export class ManualClock implements Clock {
  */
 export class LivenessClock {
   private stalledMs = 0;
-  constructor(readonly clock: Clock) {}
+  constructor(private readonly clock: Clock) {}
+  /** Liveness milliseconds: monotonic time without the stalls. */
   nowMs(): number {
     return this.clock.monotonicMs() - this.stalledMs;
+  }
+  /** The underlying monotonic time, stalls included (to measure the stalls themselves). */
+  monotonicMs(): number {
+    return this.clock.monotonicMs();
+  }
+  /** Wall-clock milliseconds, for display only. */
+  wallMs(): number {
+    return this.clock.wallMs();
   }
   /** Credits a stall of the queen's event loop to every hive. */
   addStall(ms: number): void {

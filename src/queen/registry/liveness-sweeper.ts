@@ -51,7 +51,7 @@ export class LivenessSweeper {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.lastTickMs = this.clock.clock.monotonicMs();
+    this.lastTickMs = this.clock.monotonicMs();
     this.schedule();
   }
 
@@ -68,7 +68,7 @@ export class LivenessSweeper {
    * Exposed so tests can drive the sweeper with a manual clock.
    */
   async tick(): Promise<void> {
-    const now = this.clock.clock.monotonicMs();
+    const now = this.clock.monotonicMs();
     if (this.lastTickMs !== undefined) {
       const lateMs = now - this.lastTickMs - this.opts.sweepIntervalMs;
       if (lateMs > 0) {
@@ -76,11 +76,11 @@ export class LivenessSweeper {
         if (lateMs >= this.opts.healthyMs) this.logger?.warn({ lateMs }, "queen event loop stalled; stall not counted against hives");
       }
     }
-    const started = this.clock.clock.monotonicMs();
+    const started = this.clock.monotonicMs();
     await this.sweepAll();
-    this.opts.onSweep?.(this.clock.clock.monotonicMs() - started);
+    this.opts.onSweep?.(this.clock.monotonicMs() - started);
     // The next tick is due one interval after this sweep ends; the sweep's own duration is not a stall.
-    this.lastTickMs = this.clock.clock.monotonicMs();
+    this.lastTickMs = this.clock.monotonicMs();
   }
 
   /** Sweeps every shard once, yielding to the event loop between slices. */

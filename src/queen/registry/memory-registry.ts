@@ -56,7 +56,7 @@ export class MemoryRegistry implements RegistryWriter {
     const id = info.hiveId;
     const shard = this.shardFor(id);
     const now = this.opts.clock.nowMs();
-    const wall = this.opts.clock.clock.wallMs();
+    const wall = this.opts.clock.wallMs();
     const existing = shard.hives.get(id);
     if (!existing) {
       const record = new HiveRecord(info, incarnation, now, wall, wall);
@@ -101,7 +101,7 @@ export class MemoryRegistry implements RegistryWriter {
     if (!record) throw new HiveNotCurrentError(hiveId, "evicted");
     if (record.incarnation !== incarnation) throw new HiveNotCurrentError(hiveId, "superseded");
     record.lastSeenMs = this.opts.clock.nowMs();
-    record.lastSeenWallMs = this.opts.clock.clock.wallMs();
+    record.lastSeenWallMs = this.opts.clock.wallMs();
     record.lastSeq = report.seq;
     const merged = report.scope === ReportScope.PARTIAL ? mergePartialReport(record, report, rejected) : { report, rejected };
 
@@ -159,7 +159,7 @@ export class MemoryRegistry implements RegistryWriter {
     const record = this.shardFor(hiveId).hives.get(hiveId);
     if (!record || record.remote || record.incarnation !== incarnation) return;
     record.connected = false;
-    record.departure = { reason, workersLeftRunning, leftAtWallMs: this.opts.clock.clock.wallMs() };
+    record.departure = { reason, workersLeftRunning, leftAtWallMs: this.opts.clock.wallMs() };
     this.logHealth(record, HiveHealth.DOWN, `left with ${workersLeftRunning} worker(s) running`);
     record.health = HiveHealth.DOWN;
     this.emitHive(ChangeType.Updated, record);
@@ -214,7 +214,7 @@ export class MemoryRegistry implements RegistryWriter {
     let record = shard.hives.get(info.hiveId);
     const added = !record;
     if (!record) {
-      const wall = this.opts.clock.clock.wallMs();
+      const wall = this.opts.clock.wallMs();
       record = new HiveRecord(info, status.incarnation, this.opts.clock.nowMs(), wall, wall);
       shard.hives.set(info.hiveId, record);
     }
