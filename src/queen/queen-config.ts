@@ -1,4 +1,12 @@
-/** Every tunable of the queen. Defaults follow DESIGN.md ("Semantics" and "Defaults"). */
+/**
+ * Every tunable of the queen; the flags that set them are in docs/configuration.md. Why the defaults:
+ * a hive reports every 1 s, so 3 s (three missed reports) is the first sign of trouble (DEGRADED) and
+ * 10 s, a restart's worth, is DOWN; a DOWN hive is kept 60 s more so a rebooting host comes back with
+ * its history instead of as a new hive. The sweep runs every 250 ms, 4 of the 16 shards per turn,
+ * so no sweep holds the event loop for long. 10,000 retained events cover a reconnecting Watch of a
+ * few seconds on a busy cluster; bookmarks every 10 s (at least 100 ms apart) tell an idle watcher
+ * the revision it is at; ended workers stay listed 15 min so an operator can still see why they ended.
+ */
 export interface QueenConfig {
   /** Number of registry shards (hash of hive_id). */
   shards: number;
