@@ -11,6 +11,7 @@ import { startQueen } from "../../src/queen/queen.js";
 import { startClusterRouter } from "../../src/route/cluster-router.js";
 import type { RouterOptions } from "../../src/route/router.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
+import { freePort } from "../../src/common/free-port.js";
 import { sleep } from "../lib/args.js";
 import { forkBench, stopChild, track } from "../lib/children.js";
 import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
@@ -213,11 +214,3 @@ async function ttftLoad(url: string, rate: number, seconds: number): Promise<Lat
   return summarize(ttfts);
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exitWithParent, serveChildRpc } from "../lib/children.js";
 import { cpuSecondsOf, rssBytesOf } from "../lib/proc-stats.js";
-import { freePort } from "./free-port.js";
+import { freePort } from "../../src/common/free-port.js";
 
 /**
  * Keeps one etcd on loopback for the bench, with its data in a fresh temp dir. etcd is killed and

@@ -1,23 +1,14 @@
 import { create } from "@bufbuild/protobuf";
-import { createServer, type AddressInfo } from "node:net";
 import { SpawnWorkerRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import type { GpuDevice, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { Hive } from "../hive/hive.js";
 import { packagePath } from "../common/package-root.js";
+import { freePort } from "../common/free-port.js";
 
 export const DEMO_WORKER = packagePath("examples", "demo-worker", "demo-worker.mjs");
 
 /** Models of demo-1, demo-2, …: the first model twice among the first three, so `apiary route` has a choice. */
 const MODELS = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "llama-3.1-8b-instruct", "mistral-7b-instruct", "qwen2.5-7b-instruct", "phi-3-mini"];
-
-/** A loopback port that was free a moment ago (the demo worker binds it itself). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * Starts `count` demo workers on the hive (skipping ids it already re-adopted), spread over its

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createClient, type Client } from "@connectrpc/connect";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
-import { freePort } from "../../bench/servers/free-port.js";
+import { freePort } from "../../src/common/free-port.js";
 import { createApiaryTransport, type ClientCredentials } from "../../src/rpc/transport.js";
 import { DEMO_WORKER, FAKE_NVIDIA_SMI, FAST_QUEEN_ARGS } from "../e2e/helpers/cluster.js";
 import { ApiaryProcess, runApiary } from "../e2e/helpers/apiary-process.js";

@@ -7,7 +7,7 @@ import type { PemPair } from "../../src/rpc/tls/pki.js";
 import { EtcdClient, type EtcdClientOptions } from "../../src/etcd/etcd-client.js";
 import { isAlive } from "./processes.js";
 import { waitUntil } from "./wait.js";
-import { freePort } from "../../bench/servers/free-port.js";
+import { freePort } from "../../src/common/free-port.js";
 
 /**
  * Real etcd members for tests: child processes on free loopback ports with their data on tmpfs.

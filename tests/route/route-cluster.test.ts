@@ -12,7 +12,7 @@ import { startClusterRouter, type ClusterRouter } from "../../src/route/cluster-
 import type { RouterOptions } from "../../src/route/router.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { demoWorker, tempDir } from "../hive/hive-test-helpers.js";
-import { freePort } from "../helpers/free-port.js";
+import { freePort } from "../../src/common/free-port.js";
 import { waitFor } from "../helpers/wait.js";
 import { post, quiet } from "./route-fixtures.js";
 

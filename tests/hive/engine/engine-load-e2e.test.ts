@@ -1,12 +1,12 @@
 // End to end: a queen, a hive, and demo workers in engine mode serving vLLM-format /metrics.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createServer } from "node:net";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { HiveService, SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { FindWorkersRequestSchema, QueenService, WorkerOrder } from "../../../gen/apiary/v1/queen_pb.js";
 import { EngineKind, type HiveReport } from "../../../gen/apiary/v1/telemetry_pb.js";
+import { freePort } from "../../../src/common/free-port.js";
 import { startHive, type Hive } from "../../../src/hive/hive.js";
 import { startQueen, type Queen } from "../../../src/queen/queen.js";
 import { createApiaryTransport } from "../../../src/rpc/transport.js";
@@ -18,15 +18,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** A port that was free a moment ago (the demo worker binds it itself). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function setLoad(port: number, load: string): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${port}/load`, { method: "POST", body: load });

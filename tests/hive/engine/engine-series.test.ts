@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { createServer } from "node:net";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { parsePrometheusText } from "../../../src/hive/engine/prometheus-text.js";
+import { freePort } from "../../../src/common/free-port.js";
 import { startHive, type Hive } from "../../../src/hive/hive.js";
 import { waitFor } from "../../helpers/wait.js";
 import { promtoolCheck, scrape, valueOf } from "../../metrics/support/scrape.js";
@@ -14,14 +14,6 @@ afterEach(async () => {
   await hive?.close({ stopWorkers: true });
   hive = undefined;
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe("engine load on the hive's /metrics", () => {
   it("re-exports each worker's engine load as apiary_worker_engine_* gauges", async () => {

@@ -1,21 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "../../../src/common/free-port.js";
 import { waitFor } from "../../helpers/wait.js";
-
-/** A free loopback port (bound and released; Prometheus cannot be told to pick one itself). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ScrapeJob {
   job: string;
