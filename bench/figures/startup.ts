@@ -1,12 +1,12 @@
 import { execFile, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../../src/common/package-root.js";
 import { promisify } from "node:util";
 import { buildDist, distIsStale } from "../../scripts/build.mjs";
 import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import type { FigureContext } from "./context.js";
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL("../..", import.meta.url));
+const root = PACKAGE_ROOT;
 const BUILT = ["bin/apiary.mjs"];
 // The way apiary started before the bundle: tsx compiling the TypeScript sources at every start.
 const FROM_SOURCE = ["--import", "tsx", "src/cli.ts"];

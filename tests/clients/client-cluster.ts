@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../../src/common/package-root.js";
 import { promisify } from "node:util";
 import { createClient, type Client } from "@connectrpc/connect";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
@@ -11,7 +11,7 @@ import { createApiaryTransport, type ClientCredentials } from "../../src/rpc/tra
 import { DEMO_WORKER, FAKE_NVIDIA_SMI, FAST_QUEEN_ARGS } from "../e2e/helpers/cluster.js";
 import { ApiaryProcess, runApiary } from "../e2e/helpers/apiary-process.js";
 
-export const REPO = fileURLToPath(new URL("../..", import.meta.url));
+export const REPO = PACKAGE_ROOT;
 export const execFileAsync = promisify(execFile);
 
 /** A client's TLS files, as `apiary certs` issued them. */

@@ -3,11 +3,11 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../../src/common/package-root.js";
 import { afterEach, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = PACKAGE_ROOT;
 const WRAPPER = path.join(ROOT, "deploy", "systemd", "apiary-hive-exec");
 
 describe("deploy/systemd/apiary-hive-exec (the hive unit's ExecStart)", () => {

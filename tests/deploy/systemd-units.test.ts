@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../../src/common/package-root.js";
 import { afterAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = PACKAGE_ROOT + path.sep;
 const UNITS = ["apiary-queen.service", "apiary-hive.service"];
 
 /** The units as installed from this checkout: /opt/apiary/ is where the install in docs/operations.md puts it. */

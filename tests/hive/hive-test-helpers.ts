@@ -3,10 +3,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../../src/common/package-root.js";
 import { pino, type Logger } from "pino";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const repoRoot = PACKAGE_ROOT;
 export const fakeNvidiaSmi = path.join(repoRoot, "examples/fake-nvidia-smi/fake-nvidia-smi");
 export const demoWorker = path.join(repoRoot, "examples/demo-worker/demo-worker.mjs");
 

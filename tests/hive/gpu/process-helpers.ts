@@ -1,9 +1,9 @@
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../../../src/common/package-root.js";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+export const repoRoot = PACKAGE_ROOT;
 export const fakeNvidiaSmi = path.join(repoRoot, "examples/fake-nvidia-smi/fake-nvidia-smi");
 
 interface ProcStat {
