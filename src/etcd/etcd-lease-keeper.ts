@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { LeaseKeepAliveRequestSchema } from "../../gen/etcd/etcdserver/etcdserverpb/rpc_pb.js";
 import type { EtcdClient } from "./etcd-client.js";
 import { isTokenRejected } from "./etcd-errors.js";
-import { Pushable } from "../common/pushable.js";
+import { PushQueue } from "../common/push-queue.js";
 
 export interface LeaseKeeperOptions {
   id: bigint;
@@ -30,7 +30,7 @@ export class LeaseKeeper {
   private readonly margin: number;
   private readonly tick: NodeJS.Timeout;
   private deadlineTimer: NodeJS.Timeout | undefined;
-  private stream: { requests: Pushable<KeepAliveInit>; sent: number[]; abort: AbortController } | undefined;
+  private stream: { requests: PushQueue<KeepAliveInit>; sent: number[]; abort: AbortController } | undefined;
   private stopped = false;
   /** Keep-alives answered with TTL > 0. */
   renewals = 0;
@@ -66,7 +66,7 @@ export class LeaseKeeper {
   }
 
   private openStream(): void {
-    const requests = new Pushable<KeepAliveInit>(8);
+    const requests = new PushQueue<KeepAliveInit>({ limit: 8, overflow: "drop-oldest" });
     const abort = new AbortController();
     const s = { requests, sent: [] as number[], abort };
     this.stream = s;

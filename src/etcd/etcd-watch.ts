@@ -6,7 +6,7 @@ import { pause } from "../common/wait.js";
 import type { EtcdClient } from "./etcd-client.js";
 import { EtcdCompactedError, EtcdUnavailableError, isTokenRejected } from "./etcd-errors.js";
 import { bytes, prefixEnd } from "./key-range.js";
-import { Pushable } from "../common/pushable.js";
+import { PushQueue } from "../common/push-queue.js";
 
 export interface EtcdWatchHandlers {
   /** The events of one revision (one transaction), in key order as etcd sends them. */
@@ -73,7 +73,7 @@ export class EtcdWatch {
       try {
         const target = await this.client.streamTarget();
         url = target.url;
-        const requests = new Pushable<WatchRequestInit>(4);
+        const requests = new PushQueue<WatchRequestInit>({ limit: 4, overflow: "drop-oldest" });
         const create: WatchRequestInit = {
           requestUnion: {
             case: "createRequest",
