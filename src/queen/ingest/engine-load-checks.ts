@@ -29,31 +29,3 @@ function engineLoadFields(load: EngineLoad): void {
   checkTimestamp("age", load.age);
   checkTimestamp("sampled_at", load.sampledAt);
 }
-
-/** Equal in everything a watcher needs; sampled_at and age are left out (they change every scrape). */
-export function engineLoadsEqual(a: EngineLoad | undefined, b: EngineLoad | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  return (
-    a.kind === b.kind &&
-    a.version === b.version &&
-    a.model === b.model &&
-    a.requestsRunning === b.requestsRunning &&
-    a.requestsWaiting === b.requestsWaiting &&
-    a.kvCacheUsageRatio === b.kvCacheUsageRatio &&
-    a.promptTokensPerSec === b.promptTokensPerSec &&
-    a.generationTokensPerSec === b.generationTokensPerSec &&
-    durationsEqual(a.ttftP50, b.ttftP50) &&
-    durationsEqual(a.ttftP95, b.ttftP95) &&
-    durationsEqual(a.interTokenLatencyP50, b.interTokenLatencyP50) &&
-    durationsEqual(a.interTokenLatencyP95, b.interTokenLatencyP95) &&
-    a.stale === b.stale &&
-    a.endpoint === b.endpoint
-  );
-}
-
-function durationsEqual(a: { seconds: bigint; nanos: number } | undefined, b: { seconds: bigint; nanos: number } | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  return a.seconds === b.seconds && a.nanos === b.nanos;
-}

@@ -1,6 +1,7 @@
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type {
   CollectionError,
+  EngineLoad,
   GpuDevice,
   GpuProbeStatus,
   HiveInfo,
@@ -8,7 +9,6 @@ import type {
   WorkerExit,
   WorkerTelemetry,
 } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { engineLoadsEqual } from "../ingest/engine-load-checks.js";
 import { deviceHealthFieldsEqual } from "./gpu-health-equality.js";
 
 // Hand-written field comparisons: applying a report diffs every worker, and reflection-based
@@ -18,6 +18,28 @@ function timestampsEqual(a: Timestamp | Duration | undefined, b: Timestamp | Dur
   if (a === b) return true;
   if (!a || !b) return false;
   return a.seconds === b.seconds && a.nanos === b.nanos;
+}
+
+/** Equal in everything a watcher needs; sampled_at and age are left out (they change every scrape). */
+function engineLoadsEqual(a: EngineLoad | undefined, b: EngineLoad | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    a.kind === b.kind &&
+    a.version === b.version &&
+    a.model === b.model &&
+    a.requestsRunning === b.requestsRunning &&
+    a.requestsWaiting === b.requestsWaiting &&
+    a.kvCacheUsageRatio === b.kvCacheUsageRatio &&
+    a.promptTokensPerSec === b.promptTokensPerSec &&
+    a.generationTokensPerSec === b.generationTokensPerSec &&
+    timestampsEqual(a.ttftP50, b.ttftP50) &&
+    timestampsEqual(a.ttftP95, b.ttftP95) &&
+    timestampsEqual(a.interTokenLatencyP50, b.interTokenLatencyP50) &&
+    timestampsEqual(a.interTokenLatencyP95, b.interTokenLatencyP95) &&
+    a.stale === b.stale &&
+    a.endpoint === b.endpoint
+  );
 }
 
 function stringArraysEqual(a: readonly string[], b: readonly string[]): boolean {
