@@ -10,7 +10,7 @@ import { DEFAULT_QUEEN_CONFIG } from "../queen-config.js";
 import { ChangeType, HiveNotCurrentError, type HelloResult, type HiveView, type RegistryEvent, type RegistryWriter, type RemoteScope, type WorkerRejection } from "./registry.js";
 import { applyRemoteHiveFields } from "./remote-hive-state.js";
 import { HiveRecord, RegistryShard, shardOf } from "./registry-shard.js";
-import type { SchedulingEntry } from "../scheduling/scheduling-index.js";
+import type { SchedulingEntry } from "./scheduling-entries.js";
 import { deviceListsEqual, errorsEqual, hiveInfosEqual, probesEqual } from "./telemetry-equality.js";
 import { mergePartialReport } from "./partial-report.js";
 import { forgetEnded, replaceWorkers, type EndedWorkerRetention } from "./worker-replacement.js";

@@ -2,7 +2,7 @@ import { HiveHealth } from "../../../gen/apiary/v1/queen_pb.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { HiveDepartureView, HiveView, WorkerRejection } from "./registry.js";
 import { ModelLists, WorkerEntry } from "../../contracts/scheduling-entry.js";
-import type { RegistryWorkerEntry } from "../scheduling/scheduling-index.js";
+import type { RegistryWorkerEntry } from "./scheduling-entries.js";
 
 /** The mutable state of one hive inside its shard. */
 export class HiveRecord implements HiveView {

@@ -1,5 +1,5 @@
 import type { HiveHealth, HiveStatus } from "../../../gen/apiary/v1/queen_pb.js";
-import type { SchedulingEntry } from "../scheduling/scheduling-index.js";
+import type { SchedulingEntry } from "./scheduling-entries.js";
 import type { CollectionError, GpuDevice, GpuProbeStatus, HiveInfo, HiveReport, WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 
 /** Observable change kinds; the numbers match apiary.v1.EventType. */

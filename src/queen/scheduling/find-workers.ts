@@ -3,7 +3,7 @@ import { answerFindWorkers, hiveFilterOf } from "../../contracts/find-workers-qu
 import type { HiveFilter } from "../../contracts/hive-match.js";
 import { candidateHives } from "./hive-filter.js";
 import type { RegistryReadView } from "../registry/registry.js";
-import type { SchedulingEntry } from "./scheduling-index.js";
+import type { SchedulingEntry } from "../registry/scheduling-entries.js";
 
 /** Answers FindWorkers over a validated request, with the filters and orders a client's informer uses too. */
 export function findWorkers(registry: RegistryReadView, req: FindWorkersRequest): FindWorkersResponse {

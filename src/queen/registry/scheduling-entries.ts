@@ -1,5 +1,5 @@
 import type { SchedulingEntry as SharedEntry, WorkerEntry } from "../../contracts/scheduling-entry.js";
-import type { HiveView } from "../registry/registry.js";
+import type { HiveView } from "./registry.js";
 
 /**
  * The registry's scheduling entries: the flat, number-only view of a worker that FindWorkers
