@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Builds dist/apiary.mjs: the CLI and both servers as one ES module bundled by esbuild, so
+// Builds dist/apiary.mjs (+ dist/cli-chunks/): the CLI and both servers bundled by esbuild, so
 // `apiary` starts without compiling TypeScript. Run by `npm ci`/`npm install` (prepare) and
 // `npm pack`; bin/apiary.mjs rebuilds when a source the last build read has changed since.
 // Usage: node scripts/build.mjs [--if-stale]
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const DIST_ENTRY = path.join(root, "dist", "apiary.mjs");
 const MANIFEST = path.join(root, "dist", "apiary.inputs.json");
+const CHUNKS = path.join(root, "dist", "cli-chunks");
 // Loaded from node_modules at run time, not bundled: pino starts transports (pino-pretty) as
 // worker threads by resolving their files on disk.
 const EXTERNAL = ["pino", "pino-pretty", "thread-stream"];
@@ -35,17 +36,23 @@ export function distIsStale() {
   return false;
 }
 
-/** Bundles src/cli.ts into dist/apiary.mjs (written under a temporary name, then renamed, so a
- * concurrent start never imports a half-written file). */
+/** Bundles src/cli.ts into dist/apiary.mjs plus one chunk per command under dist/cli-chunks/, loaded
+ * when that command runs (the command table imports each command lazily), so `apiary --help` parses
+ * a few kB instead of the whole 2 MB. Chunk names carry a content hash and are written before the
+ * entry, which is written under a temporary name and renamed: a concurrent start never imports a
+ * half-written file, and one already running keeps finding the chunks it was built with. */
 export async function buildDist() {
   const builtAtMs = Date.now();
   const { build } = await import("esbuild");
-  mkdirSync(path.dirname(DIST_ENTRY), { recursive: true });
-  const tmp = `${DIST_ENTRY}.${process.pid}.tmp`;
+  mkdirSync(CHUNKS, { recursive: true });
   const result = await build({
     absWorkingDir: root,
-    entryPoints: ["src/cli.ts"],
-    outfile: tmp,
+    entryPoints: { apiary: "src/cli.ts" },
+    outdir: path.dirname(DIST_ENTRY),
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "cli-chunks/[name]-[hash]",
+    splitting: true,
+    write: false,
     bundle: true,
     platform: "node",
     format: "esm",
@@ -56,12 +63,28 @@ export async function buildDist() {
     metafile: true,
     logLevel: "warning",
   });
+  const entry = result.outputFiles.find((f) => f.path === DIST_ENTRY);
+  const written = new Set();
+  for (const file of [...result.outputFiles.filter((f) => f !== entry), entry]) {
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, file.contents);
+    renameSync(tmp, file.path);
+    written.add(path.basename(file.path));
+  }
+  pruneOldChunks(written);
   const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes("node_modules/"));
-  renameSync(tmp, DIST_ENTRY);
   const manifest = { builtAtMs, inputs: [...inputs, ...ALSO_WATCHED.filter((f) => existsSync(path.join(root, f)))] };
   const tmpManifest = `${MANIFEST}.${process.pid}.tmp`;
   writeFileSync(tmpManifest, `${JSON.stringify(manifest, null, 1)}\n`);
   renameSync(tmpManifest, MANIFEST);
+}
+
+/** Chunks of earlier builds, once no process started from them can still be loading them (an hour). */
+function pruneOldChunks(current) {
+  for (const name of readdirSync(CHUNKS)) {
+    const file = path.join(CHUNKS, name);
+    if (!current.has(name) && statSync(file).mtimeMs < Date.now() - 3_600_000) rmSync(file, { force: true });
+  }
 }
 
 if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {

@@ -1,14 +1,11 @@
-import { CliError, UsageError, type Command } from "./cli/command.js";
+import { CliError, UsageError, type CommandEntry, type LoadedCommand } from "./cli/command.js";
 import { parseFlags } from "./cli/parse-flags.js";
 import { commandHelp, mainHelp } from "./cli/help.js";
-import { APIARY_VERSION } from "./common/version.js";
 import { commands } from "./cli/commands/index.js";
-import { WrongServerError } from "./cli/rpc-client.js";
-import { wrongServerMessage } from "./cli/server-identity.js";
 import { exitQuietlyOnClosedOutput } from "./cli/closed-output.js";
-import { LogFormatError } from "./common/logger.js";
-import { ClientConfigError } from "./client/client-config.js";
 
+// Only the command table is imported up front: each command's code (and the RPC stack, the protobuf
+// descriptors, pino) loads when that command runs, so `apiary --help` starts in a few milliseconds.
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === "--help" || name === "-h") {
@@ -20,14 +17,20 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(mainHelp(commands));
       return 0;
     }
-    process.stdout.write(commandHelp(findCommand(args[0])));
+    if (args[0] === "--markdown") {
+      const { cliReference } = await import("./cli/cli-reference.js");
+      process.stdout.write(await cliReference(commands));
+      return 0;
+    }
+    process.stdout.write(commandHelp(await loadCommand(findCommand(args[0]))));
     return 0;
   }
   if (name === "--version" || name === "version") {
+    const { APIARY_VERSION } = await import("./common/version.js");
     process.stdout.write(`apiary ${APIARY_VERSION}\n`);
     return 0;
   }
-  const command = findCommand(name);
+  const command = await loadCommand(findCommand(name));
   const parsed = parseFlags(command.name, command.flags, args);
   if (parsed.flags.help) {
     process.stdout.write(commandHelp(command));
@@ -40,16 +43,26 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError && !err.message.startsWith("apiary")) {
       throw new UsageError(`apiary ${command.name}: ${err.message}`);
     }
-    if (err instanceof WrongServerError) throw new CliError(await wrongServerMessage(err.wanted, err.url));
+    // The command loaded these modules already: importing them here costs nothing.
+    const { WrongServerError } = await import("./cli/rpc-client.js");
+    if (err instanceof WrongServerError) {
+      const { wrongServerMessage } = await import("./cli/server-identity.js");
+      throw new CliError(await wrongServerMessage(err.wanted, err.url));
+    }
+    const { LogFormatError } = await import("./common/logger.js");
     if (err instanceof LogFormatError) throw new UsageError(`apiary ${command.name}: ${err.message}`);
     throw err;
   }
 }
 
-function findCommand(name: string): Command {
-  const command = commands.find((c) => c.name === name);
-  if (!command) throw new UsageError(`apiary: unknown command ${name} (see apiary --help)`);
-  return command;
+function findCommand(name: string): CommandEntry {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) throw new UsageError(`apiary: unknown command ${name} (see apiary --help)`);
+  return entry;
+}
+
+async function loadCommand(entry: CommandEntry): Promise<LoadedCommand> {
+  return { ...(await entry.load()), name: entry.name, summary: entry.summary };
 }
 
 exitQuietlyOnClosedOutput();
@@ -57,7 +70,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    const { ClientConfigError } = await import("./client/client-config.js");
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 2;

@@ -1,4 +1,4 @@
-import type { Command } from "./command.js";
+import type { LoadedCommand as Command } from "./command.js";
 
 /** Every word a command accepts as a flag, long and short, including --help. */
 function flagWords(cmd: Command): string[] {

@@ -1,7 +1,7 @@
-import type { Command, FlagSpec } from "./command.js";
+import type { CommandEntry, FlagSpec, LoadedCommand } from "./command.js";
 
 /** The text `apiary CMD --help` prints. */
-export function commandHelp(cmd: Command): string {
+export function commandHelp(cmd: LoadedCommand): string {
   const lines = [`usage: ${cmd.usage}`, "", cmd.summary];
   if (cmd.description) lines.push("", cmd.description.trim());
   if (cmd.flags.length > 0) {
@@ -13,13 +13,13 @@ export function commandHelp(cmd: Command): string {
   return lines.join("\n") + "\n";
 }
 
-function flagLeft(flag: FlagSpec): string {
+export function flagLeft(flag: FlagSpec): string {
   const short = flag.short ? `-${flag.short}, ` : "";
   const value = flag.type === "string" ? ` ${flag.value ?? "VALUE"}` : "";
   return `${short}--${flag.name}${value}`;
 }
 
-function flagRight(flag: FlagSpec): string {
+export function flagRight(flag: FlagSpec): string {
   const parts = [flag.help];
   if (flag.multiple) parts.push("(repeatable)");
   if (flag.default !== undefined && flag.default !== false) parts.push(`[default: ${String(flag.default)}]`);
@@ -28,7 +28,7 @@ function flagRight(flag: FlagSpec): string {
 }
 
 /** The text `apiary --help` prints. */
-export function mainHelp(commands: Command[]): string {
+export function mainHelp(commands: readonly CommandEntry[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     "usage: apiary COMMAND [flags]",

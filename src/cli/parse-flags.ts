@@ -1,11 +1,11 @@
 import { parseArgs } from "node:util";
-import { UsageError, type FlagSpec, type ParsedArgs } from "./command.js";
+import { UsageError, type FlagSpec, type FlagValues, type ParsedArgs, type UntypedFlags } from "./command.js";
 
 /**
  * Parses argv against a command's flags. A flag given on the command line wins,
  * then its APIARY_* environment variable, then its default.
  */
-export function parseFlags(commandName: string, specs: FlagSpec[], argv: string[], env = process.env): ParsedArgs {
+export function parseFlags<const F extends readonly FlagSpec[]>(commandName: string, specs: F, argv: string[], env = process.env): ParsedArgs<F> {
   const dashDash = argv.indexOf("--");
   const own = dashDash === -1 ? argv : argv.slice(0, dashDash);
   const rest = dashDash === -1 ? [] : argv.slice(dashDash + 1);
@@ -22,7 +22,7 @@ export function parseFlags(commandName: string, specs: FlagSpec[], argv: string[
   } catch (err) {
     throw new UsageError(`apiary ${commandName}: ${cleanParseError(err)} (see apiary ${commandName} --help)`);
   }
-  const flags: ParsedArgs["flags"] = { help: parsed.values.help as boolean | undefined };
+  const flags: UntypedFlags = { help: parsed.values.help === true };
   for (const spec of specs) {
     const given = parsed.values[spec.name];
     if (given !== undefined) {
@@ -34,9 +34,10 @@ export function parseFlags(commandName: string, specs: FlagSpec[], argv: string[
       flags[spec.name] = envValue(spec, fromEnv, commandName);
       continue;
     }
-    flags[spec.name] = spec.multiple ? [] : spec.default;
+    flags[spec.name] = spec.multiple ? [] : (spec.default ?? (spec.type === "boolean" ? false : undefined));
   }
-  return { flags, positionals: parsed.positionals, rest };
+  // The one place where the table's types meet the values node:util parsed against the same table.
+  return { flags: flags as FlagValues<F>, positionals: parsed.positionals, rest };
 }
 
 function envValue(spec: FlagSpec, text: string, commandName: string): string | boolean | string[] {

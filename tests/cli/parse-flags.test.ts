@@ -19,7 +19,7 @@ describe("parseFlags", () => {
   it("keeps repeated flags and everything after --", () => {
     const parsed = parseFlags("spawn", specs, ["--label", "a=1", "--label", "b=2", "--", "python", "--json"], {});
     expect(parsed.flags.label).toEqual(["a=1", "b=2"]);
-    expect(parsed.flags.json).toBeUndefined();
+    expect(parsed.flags.json).toBe(false);
     expect(parsed.rest).toEqual(["python", "--json"]);
   });
 

@@ -14,7 +14,6 @@ const USAGE = [
 
 export const certsCommand: Command = {
   name: "certs",
-  summary: "a small PKI: a CA, certificates for hives, queens and clients, bearer tokens",
   usage: USAGE,
   description: [
     "Identities are SPIFFE IDs in the certificate's URI SAN: spiffe://apiary/hive/<id>,",

@@ -1,11 +1,9 @@
-import type { Command } from "../command.js";
-import { UsageError } from "../command.js";
+import { UsageError, defineCommand, loadCommands } from "../command.js";
 import { bashCompletion, zshCompletion } from "../completion-script.js";
 import { commands } from "./index.js";
 
-export const completionCommand: Command = {
+export const completionCommand = defineCommand({
   name: "completion",
-  summary: "print a shell completion script (bash or zsh)",
   usage: "apiary completion bash|zsh",
   description: "bash: source <(apiary completion bash)   zsh: source <(apiary completion zsh)",
   flags: [],
@@ -14,7 +12,8 @@ export const completionCommand: Command = {
     if (positionals.length !== 1 || (shell !== "bash" && shell !== "zsh")) {
       throw new UsageError("apiary completion: give one shell, bash or zsh");
     }
-    process.stdout.write(shell === "bash" ? bashCompletion(commands) : zshCompletion(commands));
+    const all = await loadCommands(commands);
+    process.stdout.write(shell === "bash" ? bashCompletion(all) : zshCompletion(all));
     return 0;
   },
-};
+});

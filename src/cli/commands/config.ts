@@ -13,7 +13,6 @@ const USAGE = [
 
 export const configCommand: Command = {
   name: "config",
-  summary: "named contexts (a queen and its TLS and token settings), as kubectl's kubeconfig",
   usage: USAGE,
   description: [
     "The file is $APIARY_CONFIG, else $XDG_CONFIG_HOME/apiary/config.yaml (~/.config/apiary/config.yaml).",

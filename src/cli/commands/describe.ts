@@ -13,7 +13,6 @@ import { connect, rpcFailure } from "../rpc-client.js";
 
 export const describeCommand: Command = {
   name: "describe",
-  summary: "everything the queen knows of a hive, a worker or a GPU, with its recent events",
   usage: "apiary describe hive HIVE_ID | worker WORKER_ID [--hive-id H] | device GPU_UUID [--events N] [-o json|yaml]",
   description: "Events (health changes, restarts, exits, OOM kills, collection errors) are kept by the queen, a few per object, while it knows the object.",
   flags: [

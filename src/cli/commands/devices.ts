@@ -15,7 +15,6 @@ const ORDERS = { "most-free-vram": DeviceOrder.MOST_FREE_VRAM, "least-utilized":
 
 export const devicesCommand: Command = {
   name: "devices",
-  summary: "find GPUs with room for a new worker (FindDevices)",
   usage: "apiary devices [--min-free-vram 8GiB] [--hive-label k=v]… [-o wide|json|yaml|name]",
   flags: [
     ...queenFlags, ...outputFlags, minFreeVramFlag,

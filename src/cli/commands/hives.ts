@@ -12,7 +12,6 @@ import { hiveColumns, hiveName } from "../output/hive-columns.js";
 
 export const hivesCommand: Command = {
   name: "hives",
-  summary: "list every hive the queen knows (ListHives)",
   usage: "apiary hives [-l k=v]… [-o wide|json|yaml|name]",
   flags: [
     ...queenFlags, ...outputFlags,

@@ -10,7 +10,6 @@ import { hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 
 export const logsCommand: Command = {
   name: "logs",
-  summary: "print a worker's stdout and stderr from its hive (StreamWorkerLogs); -f follows",
   usage: "apiary logs WORKER [-f] [--tail N] [--since 10m] [--hive ID | --hive-addr ADDR]",
   description: [
     "Without --hive or --hive-addr, the queen is asked which hive runs WORKER.",

@@ -24,7 +24,6 @@ const queenConnectionFlags: FlagSpec[] = [
 
 export const routeCommand: Command = {
   name: "route",
-  summary: "OpenAI-compatible router: sends each request to the least loaded worker serving its model",
   usage: "apiary route [--queen ADDR] [--listen 127.0.0.1:7840] [--prefix-affinity] [--session-header x-session-id] [flags]",
   description: [
     "POST /v1/chat/completions, /v1/completions, /v1/embeddings go to a worker serving the body's `model`,",

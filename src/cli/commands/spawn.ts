@@ -12,7 +12,6 @@ import { formatMessage } from "../output/print-list.js";
 
 export const spawnCommand: Command = {
   name: "spawn",
-  summary: "start a worker process on a hive (SpawnWorker)",
   usage: "apiary spawn [--hive ID | --hive-addr ADDR] [--model M] [--memory-max 2GiB] [--cpu-max 1.5] [--gpus 0,1] [-l k=v]… -- CMD ARGS…",
   description: [
     "Without --hive or --hive-addr, the worker goes to the queen's only hive.",

@@ -10,7 +10,6 @@ import { workerState } from "../format.js";
 
 export const stopCommand: Command = {
   name: "stop",
-  summary: "stop a worker (StopWorker): SIGTERM, then SIGKILL after the grace period",
   usage: "apiary stop WORKER [--hive ID | --hive-addr ADDR] [--grace 10s]",
   description: [
     "WORKER is a worker id, HIVE/WORKER, or worker/HIVE/WORKER as `apiary workers -o name` prints it.",

@@ -13,7 +13,6 @@ const CLEAR = "\x1b[H\x1b[2J";
 
 export const topCommand: Command = {
   name: "top",
-  summary: "live view of hives, GPUs and workers, fed by Watch",
   usage: "apiary top [--queen ADDR] [--refresh 1s] [--once]",
   description:
     "Redraws in place; resumes by revision when the queen restarts. On a terminal: c/m/g/v sort workers by " +

@@ -22,7 +22,6 @@ export const FAKE_NVIDIA_SMI = packagePath("examples", "fake-nvidia-smi", "fake-
 
 export const upCommand: Command = {
   name: "up",
-  summary: "run the whole thing on this machine: a queen, a local hive and demo workers",
   usage: "apiary up [--port 7833] [--hive-port 7835] [--fake-gpus N] [--no-demo] [flags]",
   description: [
     "Without --fake-gpus, the real nvidia-smi is used when it is on PATH, else a bundled fake",

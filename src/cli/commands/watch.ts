@@ -19,7 +19,6 @@ const KINDS = { hive: WatchKind.HIVE, worker: WatchKind.WORKER };
 
 export const watchCommand: Command = {
   name: "watch",
-  summary: "stream every change of the cluster (Watch), resuming across queen restarts",
   usage: "apiary watch [--since REV --epoch E] [--model M] [--hive ID]… [--kind hive|worker] [-o wide|json|yaml|name]",
   description:
     "-o json prints one WatchResponse per line (every field); -o yaml one document per response.\n" +

@@ -19,7 +19,6 @@ const STATES = {
 
 export const workersCommand: Command = {
   name: "workers",
-  summary: "find workers (FindWorkers): by model, free VRAM, idleness, labels",
   usage: "apiary workers [--model M] [--min-free-vram 8GiB] [--idle] [-l k=v]… [--hive-label k=v]… [-o wide|json|yaml|name]",
   flags: [
     ...queenFlags, ...outputFlags,

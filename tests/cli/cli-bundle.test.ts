@@ -1,0 +1,25 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { buildDist, distIsStale, DIST_ENTRY } from "../../scripts/build.mjs";
+
+/** dist/apiary.mjs and every chunk it imports statically: what `apiary --help` parses. */
+function staticallyLoaded(file: string, seen = new Map<string, string>()): Map<string, string> {
+  if (seen.has(file)) return seen;
+  const text = readFileSync(file, "utf8");
+  seen.set(file, text);
+  for (const m of text.matchAll(/^(?:import|\} from|export .* from)[^"\n]*"(\.\/[^"]+)"/gm)) staticallyLoaded(path.resolve(path.dirname(file), m[1]), seen);
+  return seen;
+}
+
+describe("dist/apiary.mjs", () => {
+  it("loads the command table only: each command's code (RPC stack, protobuf descriptors) is imported when it runs", async () => {
+    if (distIsStale()) await buildDist();
+    const loaded = [...staticallyLoaded(DIST_ENTRY).values()].join("\n");
+    expect(loaded).toContain("find workers (FindWorkers)");
+    expect(loaded).not.toContain("apiary.v1.QueenService");
+    expect(loaded).not.toContain("createConnectTransport");
+    expect(loaded.length).toBeLessThan(100_000);
+    expect(loaded).toMatch(/import\("\.\/(cli-chunks\/)?workers-[A-Z0-9]+\.mjs"\)/);
+  });
+});
