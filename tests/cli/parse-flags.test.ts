@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { parseFlags } from "../../src/cli/parse-flags.js";
-import { UsageError, type FlagSpec } from "../../src/cli/command.js";
+import { UsageError, defineFlags, type FlagSpec } from "../../src/cli/command.js";
 import { parseKeyValues, sizeFlag, coresFlag, intFlag } from "../../src/cli/parse-values.js";
 
 const specs: FlagSpec[] = [
@@ -21,6 +21,23 @@ describe("parseFlags", () => {
     expect(parsed.flags.label).toEqual(["a=1", "b=2"]);
     expect(parsed.flags.json).toBe(false);
     expect(parsed.rest).toEqual(["python", "--json"]);
+  });
+
+  it("yields an object typed from a defineFlags table: no casts in the commands", () => {
+    const table = defineFlags([
+      { name: "queen", type: "string", default: "127.0.0.1:7833", help: "" },
+      { name: "limit", type: "string", help: "" },
+      { name: "json", type: "boolean", help: "" },
+      { name: "label", type: "string", multiple: true, help: "" },
+    ]);
+    const { flags } = parseFlags("x", table, ["--limit", "3", "--label", "a=1"], {});
+    expectTypeOf(flags.queen).toEqualTypeOf<string>();
+    expectTypeOf(flags.limit).toEqualTypeOf<string | undefined>();
+    expectTypeOf(flags.json).toEqualTypeOf<boolean>();
+    expectTypeOf(flags.label).toEqualTypeOf<string[]>();
+    // @ts-expect-error a flag the table does not have
+    expect(flags.nope).toBeUndefined();
+    expect(flags).toEqual({ help: false, queen: "127.0.0.1:7833", limit: "3", json: false, label: ["a=1"] });
   });
 
   it("names an unknown flag", () => {

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   QueenService, FindDevicesRequestSchema, FindDevicesResponseSchema, DeviceOrder,
 } from "../../../gen/apiary/v1/queen_pb.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { queenFlags, hiveLabelFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, intFlag, choiceFlag, numberFlag } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
@@ -13,7 +13,7 @@ import { deviceColumns, deviceName } from "../output/device-columns.js";
 
 const ORDERS = { "most-free-vram": DeviceOrder.MOST_FREE_VRAM, "least-utilized": DeviceOrder.LEAST_UTILIZED };
 
-export const devicesCommand: Command = {
+export const devicesCommand = defineCommand({
   name: "devices",
   usage: "apiary devices [--min-free-vram 8GiB] [--hive-label k=v]… [-o wide|json|yaml|name]",
   flags: [
@@ -27,13 +27,13 @@ export const devicesCommand: Command = {
   async run({ flags }) {
     const format = outputFormat(flags);
     const request = create(FindDevicesRequestSchema, {
-      minFreeVramBytes: sizeFlag("min-free-vram", flags["min-free-vram"] as string | undefined) ?? 0n,
-      maxUtilizationPct: numberFlag("max-util", flags["max-util"] as string | undefined, 0, 100),
-      hiveLabels: parseKeyValues("hive-label", flags["hive-label"] as string[], true),
+      minFreeVramBytes: sizeFlag("min-free-vram", flags["min-free-vram"]) ?? 0n,
+      maxUtilizationPct: numberFlag("max-util", flags["max-util"], 0, 100),
+      hiveLabels: parseKeyValues("hive-label", flags["hive-label"], true),
       includeDegraded: flags["include-degraded"] === true,
-      limit: intFlag("limit", flags.limit as string | undefined, 0, 1000),
-      order: choiceFlag("order", flags.order as string | undefined, ORDERS),
-      hiveIds: flags.hive as string[],
+      limit: intFlag("limit", flags.limit, 0, 1000),
+      order: choiceFlag("order", flags.order, ORDERS),
+      hiveIds: flags.hive,
       includeUnhealthyGpus: flags["include-unhealthy"] === true,
     });
     const { client, url, timeoutMs } = connect(QueenService, flags);
@@ -46,4 +46,4 @@ export const devicesCommand: Command = {
     });
     return 0;
   },
-};
+});

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { QueenService, ListHivesRequestSchema, ListHivesResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { parseKeyValues } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
@@ -10,7 +10,7 @@ import { outputFlags, outputFormat } from "../output/output-format.js";
 import { printListing } from "../output/print-list.js";
 import { hiveColumns, hiveName } from "../output/hive-columns.js";
 
-export const hivesCommand: Command = {
+export const hivesCommand = defineCommand({
   name: "hives",
   usage: "apiary hives [-l k=v]… [-o wide|json|yaml|name]",
   flags: [
@@ -20,7 +20,7 @@ export const hivesCommand: Command = {
   async run({ flags }) {
     const format = outputFormat(flags);
     const request = create(ListHivesRequestSchema, {
-      hiveLabels: parseKeyValues("label", flags.label as string[], true),
+      hiveLabels: parseKeyValues("label", flags.label, true),
       omitWorkers: false,
     });
     const { client, url, timeoutMs } = connect(QueenService, flags);
@@ -34,7 +34,7 @@ export const hivesCommand: Command = {
     });
     return 0;
   },
-};
+});
 
 /** Lines under the table: a hive that left with workers running, and its collection errors. */
 function notes(h: HiveStatus): string[] {

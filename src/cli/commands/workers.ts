@@ -3,7 +3,7 @@ import {
   QueenService, FindWorkersRequestSchema, FindWorkersResponseSchema, WorkerOrder,
 } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../../gen/apiary/v1/telemetry_pb.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { queenFlags, hiveLabelFlag, workerLabelFlag, includeDegradedFlag, limitFlag, minFreeVramFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, intFlag, choiceFlag, numberFlag } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
@@ -17,7 +17,7 @@ const STATES = {
   starting: WorkerState.STARTING, running: WorkerState.RUNNING, exited: WorkerState.EXITED, failed: WorkerState.FAILED, backoff: WorkerState.BACKOFF,
 };
 
-export const workersCommand: Command = {
+export const workersCommand = defineCommand({
   name: "workers",
   usage: "apiary workers [--model M] [--min-free-vram 8GiB] [--idle] [-l k=v]… [--hive-label k=v]… [-o wide|json|yaml|name]",
   flags: [
@@ -35,21 +35,21 @@ export const workersCommand: Command = {
   ],
   async run({ flags }) {
     const format = outputFormat(flags);
-    const maxUtil = numberFlag("max-gpu-util", flags["max-gpu-util"] as string | undefined, 0, 100);
+    const maxUtil = numberFlag("max-gpu-util", flags["max-gpu-util"], 0, 100);
     const request = create(FindWorkersRequestSchema, {
-      model: (flags.model as string | undefined) ?? "",
+      model: (flags.model) ?? "",
       idleOnly: flags.idle === true,
       maxGpuUtilizationPct: maxUtil,
-      minFreeVramBytes: sizeFlag("min-free-vram", flags["min-free-vram"] as string | undefined) ?? 0n,
-      workerLabels: parseKeyValues("label", flags.label as string[], true),
-      hiveLabels: parseKeyValues("hive-label", flags["hive-label"] as string[], true),
+      minFreeVramBytes: sizeFlag("min-free-vram", flags["min-free-vram"]) ?? 0n,
+      workerLabels: parseKeyValues("label", flags.label, true),
+      hiveLabels: parseKeyValues("hive-label", flags["hive-label"], true),
       includeDegraded: flags["include-degraded"] === true,
-      state: choiceFlag("state", flags.state as string | undefined, STATES),
-      limit: intFlag("limit", flags.limit as string | undefined, 0, 1000),
-      order: choiceFlag("order", flags.order as string | undefined, ORDERS),
-      hiveIds: flags.hive as string[],
-      maxRequestsWaiting: intFlag("max-waiting", flags["max-waiting"] as string | undefined, 0, 2 ** 32 - 1),
-      maxKvCacheUsageRatio: numberFlag("max-kv", flags["max-kv"] as string | undefined, 0, 1),
+      state: choiceFlag("state", flags.state, STATES),
+      limit: intFlag("limit", flags.limit, 0, 1000),
+      order: choiceFlag("order", flags.order, ORDERS),
+      hiveIds: flags.hive,
+      maxRequestsWaiting: intFlag("max-waiting", flags["max-waiting"], 0, 2 ** 32 - 1),
+      maxKvCacheUsageRatio: numberFlag("max-kv", flags["max-kv"], 0, 1),
     });
     const { client, url, timeoutMs } = connect(QueenService, flags);
     const res = await client.findWorkers(request, { timeoutMs }).catch((err) => {
@@ -63,4 +63,4 @@ export const workersCommand: Command = {
     });
     return 0;
   },
-};
+});

@@ -1,17 +1,17 @@
-import type { FlagSpec, ParsedArgs } from "../command.js";
+import { defineFlags, type FlagSpec, type ParsedArgs } from "../command.js";
 import { UsageError } from "../command.js";
 
 export const OUTPUT_FORMATS = ["table", "wide", "json", "yaml", "name"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-export const outputFlag: FlagSpec = {
+export const outputFlag = {
   name: "output", short: "o", type: "string", value: "FORMAT", env: "APIARY_OUTPUT",
   help: "table|wide|json|yaml|name (wide adds labels, GPU UUIDs, endpoints; json/yaml print every field)",
-};
-export const jsonFlag: FlagSpec = { name: "json", type: "boolean", help: "same as -o json" };
+} as const satisfies FlagSpec;
+export const jsonFlag = { name: "json", type: "boolean", help: "same as -o json" } as const satisfies FlagSpec;
 
 /** Both output flags, for a command's flag list. */
-export const outputFlags: FlagSpec[] = [outputFlag, jsonFlag];
+export const outputFlags = defineFlags([outputFlag, jsonFlag]);
 
 /** The format asked for by -o / --json; `allowed` limits it for commands that print no table. */
 export function outputFormat(flags: ParsedArgs["flags"], allowed: readonly OutputFormat[] = OUTPUT_FORMATS): OutputFormat {
