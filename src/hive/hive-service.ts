@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   HiveService,
   ListWorkersResponseSchema,
@@ -8,6 +8,7 @@ import {
   StopWorkerResponseSchema,
   WatchTelemetryResponseSchema,
   type SpawnWorkerRequest,
+  type StopWorkerRequest,
   type WatchTelemetryResponse,
 } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo, HiveReport, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
@@ -17,6 +18,7 @@ import { firstProbedReport } from "./first-probed-report.js";
 import { resolveGpus } from "./workers/resolve-gpus.js";
 import { streamWorkerLogs, type WorkerLogSource } from "./worker-logs/stream-worker-logs.js";
 import { compareIds } from "../common/compare-ids.js";
+import type { WriteAudit } from "./write-audit.js";
 
 /** What the service needs of the worker supervisor (WorkerSupervisor satisfies it). */
 export interface WorkerControl {
@@ -47,6 +49,8 @@ export interface HiveServiceDeps {
   reportEnded?: (worker: WorkerTelemetry) => Promise<void>;
   /** Worker logs for StreamWorkerLogs; absent = UNIMPLEMENTED. */
   logs?: WorkerLogSource;
+  /** Records every SpawnWorker and StopWorker that reaches the service, with its caller and outcome. */
+  audit?: WriteAudit;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -55,30 +59,10 @@ export const MAX_STOP_GRACE_MS = 3_600_000;
 /** HiveService: spawn, stop and list workers, and stream the hive's reports. */
 export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof HiveService> {
   return {
-    async spawnWorker(request) {
-      if (request.gpuUuids.length > 0) {
-        const report = await firstProbedReport(deps.reports, deps.gpuProbeWaitMs ?? 15_000);
-        const note = report?.gpuProbe?.message || "GPU probe not finished";
-        request.gpuUuids = resolveGpus(request.gpuUuids, report?.devices ?? [], note);
-      }
-      const worker = await deps.workers.spawn(request);
-      return create(SpawnWorkerResponseSchema, { worker });
-    },
+    spawnWorker: (request, context) =>
+      audited(deps, "SpawnWorker", context, { argv: request.argv, workerId: request.workerId }, () => spawn(request), (r) => r.worker?.workerId ?? ""),
 
-    async stopWorker(request) {
-      if (request.workerId === "") throw invalid("worker_id: must not be empty");
-      let graceMs = DEFAULT_STOP_GRACE_MS;
-      if (request.gracePeriod) {
-        const { seconds, nanos } = request.gracePeriod;
-        if (seconds < 0n || nanos < 0) throw invalid("grace_period: must not be negative");
-        if (nanos > 999_999_999) throw invalid("grace_period.nanos: must be below 1e9");
-        graceMs = durationMs(request.gracePeriod);
-        if (graceMs > MAX_STOP_GRACE_MS) throw invalid(`grace_period: must be at most 1h, got ${graceMs} ms`);
-      }
-      const worker = await deps.workers.stop(request.workerId, graceMs);
-      await deps.reportEnded?.(worker);
-      return create(StopWorkerResponseSchema, { worker });
-    },
+    stopWorker: (request, context) => audited(deps, "StopWorker", context, { workerId: request.workerId }, () => stop(request)),
 
     listWorkers() {
       return create(ListWorkersResponseSchema, { hive: deps.info(), workers: currentWorkers(deps) });
@@ -86,28 +70,59 @@ export function createHiveService(deps: HiveServiceDeps): ServiceImpl<typeof Hiv
 
     streamWorkerLogs: (request, context) => streamWorkerLogs(deps.logs, request, context, deps.shutdownSignal),
 
-    async *watchTelemetry(_request, context) {
-      if (deps.shutdownSignal.aborted) throw new ConnectError("hive is shutting down", Code.Unavailable);
-      const mailbox = new LatestMailbox<HiveReport>();
-      const first = deps.reports.latest();
-      if (first) mailbox.put(first);
-      const unsubscribe = deps.reports.subscribe((report) => mailbox.put(report));
-      const onShutdown = (): void => mailbox.close(new ConnectError("hive is shutting down", Code.Unavailable));
-      const onCancel = (): void => mailbox.close();
-      deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-      context.signal.addEventListener("abort", onCancel, { once: true });
-      try {
-        for await (const report of mailbox) {
-          const message: WatchTelemetryResponse = create(WatchTelemetryResponseSchema, { report });
-          yield message;
-        }
-      } finally {
-        unsubscribe();
-        deps.shutdownSignal.removeEventListener("abort", onShutdown);
-        context.signal.removeEventListener("abort", onCancel);
-      }
-    },
+    watchTelemetry: (request, context) => watchTelemetry(deps, context),
   };
+
+  async function spawn(request: SpawnWorkerRequest) {
+    if (request.gpuUuids.length > 0) {
+      const report = await firstProbedReport(deps.reports, deps.gpuProbeWaitMs ?? 15_000);
+      const note = report?.gpuProbe?.message || "GPU probe not finished";
+      request.gpuUuids = resolveGpus(request.gpuUuids, report?.devices ?? [], note);
+    }
+    const worker = await deps.workers.spawn(request);
+    return create(SpawnWorkerResponseSchema, { worker });
+  }
+
+  async function stop(request: StopWorkerRequest) {
+    if (request.workerId === "") throw invalid("worker_id: must not be empty");
+    let graceMs = DEFAULT_STOP_GRACE_MS;
+    if (request.gracePeriod) {
+      const { seconds, nanos } = request.gracePeriod;
+      if (seconds < 0n || nanos < 0) throw invalid("grace_period: must not be negative");
+      if (nanos > 999_999_999) throw invalid("grace_period.nanos: must be below 1e9");
+      graceMs = durationMs(request.gracePeriod);
+      if (graceMs > MAX_STOP_GRACE_MS) throw invalid(`grace_period: must be at most 1h, got ${graceMs} ms`);
+    }
+    const worker = await deps.workers.stop(request.workerId, graceMs);
+    await deps.reportEnded?.(worker);
+    return create(StopWorkerResponseSchema, { worker });
+  }
+}
+
+function audited<T>(deps: HiveServiceDeps, method: "SpawnWorker" | "StopWorker", context: HandlerContext, what: { argv?: string[]; workerId?: string }, run: () => Promise<T>, workerIdOf?: (r: T) => string): Promise<T> {
+  return deps.audit ? deps.audit.around(method, context, what, run, workerIdOf) : run();
+}
+
+async function* watchTelemetry(deps: HiveServiceDeps, context: HandlerContext): AsyncGenerator<WatchTelemetryResponse> {
+  if (deps.shutdownSignal.aborted) throw new ConnectError("hive is shutting down", Code.Unavailable);
+  const mailbox = new LatestMailbox<HiveReport>();
+  const first = deps.reports.latest();
+  if (first) mailbox.put(first);
+  const unsubscribe = deps.reports.subscribe((report) => mailbox.put(report));
+  const onShutdown = (): void => mailbox.close(new ConnectError("hive is shutting down", Code.Unavailable));
+  const onCancel = (): void => mailbox.close();
+  deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+  context.signal.addEventListener("abort", onCancel, { once: true });
+  try {
+    for await (const report of mailbox) {
+      const message: WatchTelemetryResponse = create(WatchTelemetryResponseSchema, { report });
+      yield message;
+    }
+  } finally {
+    unsubscribe();
+    deps.shutdownSignal.removeEventListener("abort", onShutdown);
+    context.signal.removeEventListener("abort", onCancel);
+  }
 }
 
 /** Last tick's workers, plus any spawned since, and the final state of any that ended since; ordered by worker_id. */

@@ -22,6 +22,9 @@ import { WorkerSupervisor } from "./workers/worker-supervisor.js";
 import { LogCheckpoints } from "./worker-logs/log-checkpoints.js";
 import { ProgramAllowList } from "./workers/program-allow-list.js";
 import { EnvAllowList } from "./workers/worker-env.js";
+import { newLocalToken, writeLocalCredential, type LocalCredential } from "../rpc/auth/local-credential.js";
+import { localCredentialGuard } from "./local-credential-guard.js";
+import { WriteAudit } from "./write-audit.js";
 
 export interface HiveCloseOptions {
   /** Also stop every worker (SIGTERM, then SIGKILL after their grace); default false: workers outlive the hive and are re-adopted. */
@@ -100,13 +103,22 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
   const shutdown = new AbortController();
   let info: HiveInfo | undefined;
   let server: RpcServer;
+  const audit = new WriteAudit(logger.child({ component: "audit" }));
+  // Without client authentication, loopback is still no trust boundary: writes need the local credential.
+  const sec = resolved.security;
+  const localToken = sec.tls?.clientCaFile === undefined && sec.tokenFile === undefined ? newLocalToken() : undefined;
+  let localCredential: LocalCredential | undefined;
   try {
     server = await startRpcServer({
       host: resolved.host,
       port: resolved.port,
       logger,
       ...resolved.security,
-      interceptors: [rpcMetricsInterceptor(metrics.registry), unexpectedErrorInterceptor(logger)],
+      interceptors: [
+        ...(localToken ? [localCredentialGuard(localToken, () => localCredential?.file ?? "the hive's local credential file", audit)] : []),
+        rpcMetricsInterceptor(metrics.registry),
+        unexpectedErrorInterceptor(logger),
+      ],
       httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
       services: [
         {
@@ -117,11 +129,20 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
             info: () => info as HiveInfo,
             shutdownSignal: shutdown.signal,
             reportEnded: (worker) => reportEnded(worker),
+            audit,
             logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
           }),
         },
       ],
     });
+    if (localToken) {
+      localCredential = await Promise.resolve()
+        .then(() => writeLocalCredential(server.port, localToken))
+        .catch(async (err: Error) => {
+          await server.close();
+          throw new Error(`local credential: ${err.message}`);
+        });
+    }
   } catch (error) {
     await Promise.allSettled([gpuProbe.close(), supervisor.close({ stopWorkers: false })]);
     xids?.close();
@@ -166,7 +187,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
     heartbeat.start();
   }
   logger.info(
-    { url, hiveId: hiveInfo.hiveId, queen: resolved.queenUrl ?? null, cgroupMode: hiveInfo.cgroupMode, incarnation, readopted: supervisor.readopted },
+    { url, hiveId: hiveInfo.hiveId, queen: resolved.queenUrl ?? null, cgroupMode: hiveInfo.cgroupMode, incarnation, readopted: supervisor.readopted, localCredential: localCredential?.file ?? null },
     "hive started",
   );
 
@@ -178,6 +199,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
       await monitor.stop();
       shutdown.abort();
       await server.close();
+      localCredential?.remove();
       await gpuProbe.close();
       xids?.close();
       await supervisor.close({ stopWorkers: options.stopWorkers ?? false });

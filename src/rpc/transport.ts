@@ -1,5 +1,6 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { localCredentialInterceptor } from "./auth/local-credential.js";
 import { clientTlsOptions, wantsTls, type ClientCredentials } from "./tls/client-credentials.js";
 
 export type { ClientCredentials } from "./tls/client-credentials.js";
@@ -42,6 +43,8 @@ export function createApiaryTransport(baseUrl: string, opts: ApiaryTransportOpti
   }
   const interceptors: Interceptor[] = [];
   if (creds?.token) interceptors.push(bearerToken(creds.token));
+  const local = secure ? undefined : localCredentialInterceptor(baseUrl); // a loopback server's local credential, when this user can read it
+  if (local) interceptors.push(local);
   const pinned = opts.pinnedAddress;
   const nodeOptions = {
     ...(secure && creds ? clientTlsOptions(creds) : {}),

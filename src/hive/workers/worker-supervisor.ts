@@ -226,7 +226,7 @@ export class WorkerSupervisor {
       this.live.set(workerId, record);
       void record.exit?.then((exit) => this.onMainExit(record, exit));
       this.opts.logger.info(
-        { workerId, pid: record.state.pid, argv: record.state.argv, model: record.state.model, cgroup: record.state.cgroup.primaryPath, enforced: record.state.enforced },
+        { workerId, pid: record.state.pid, argv: record.latest.argv, model: record.state.model, cgroup: record.state.cgroup.primaryPath, enforced: record.state.enforced },
         "worker spawned",
       );
       return record.latest;
