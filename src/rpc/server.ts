@@ -12,10 +12,17 @@ import { HealthStatus, ServingStatus, createHealthService } from "./health.js";
 import { sniffProtocol } from "./protocol-sniffer.js";
 import { createHostCheck, refuseHttp1, refuseHttp2, type HostCheck } from "./host-check.js";
 import { Authenticator, PEER_CERTIFICATE, type PeerCertificate } from "./auth/authenticator.js";
+import type { Permission } from "./auth/policy.js";
 import { identityFromSans, uriSans } from "./auth/identity.js";
 import { TokenStore } from "./auth/token-store.js";
 import { checkListenSecurity } from "./tls/listen-safety.js";
 import { DirectoryWatcher, loadServerTls, type ServerTlsFiles } from "./tls/server-credentials.js";
+import { ConnectionLimits } from "./admission/connection-limits.js";
+import { refuseHttp1Request, refuseHttp2Stream } from "./admission/early-refusal.js";
+import { PerPeerStreamCaps } from "./admission/per-peer-stream-caps.js";
+import { pathOfUrl, RequestGate } from "./admission/request-gate.js";
+import { resolveServerLimits, type ServerLimits } from "./server-limits.js";
+import type { DescMethod } from "@bufbuild/protobuf";
 
 export type { ServerTlsFiles } from "./tls/server-credentials.js";
 import { REFLECTION_SERVICES, createReflectionV1, createReflectionV1alpha } from "./reflection.js";
@@ -43,6 +50,8 @@ export interface ServerSecurity {
    * defence, see host-check.ts); these names are served too (--allow-host).
    */
   allowHosts?: string[];
+  /** Connection and stream caps (server-limits.ts); each one left out takes its default. */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface RpcServerOptions extends ServerSecurity {
@@ -84,6 +93,10 @@ export interface RpcServerOptions extends ServerSecurity {
    * each is asked before connect-node sees a stream.
    */
   http2Streams?: ((setup: Http2StreamSetup) => Http2StreamHandler)[];
+  /** Long-lived streaming methods capped per peer address (limits.maxStreamsPerPeer); Health.Watch always is. */
+  perPeerStreamMethods?: DescMethod[];
+  /** The permission each method needs (default: policy.ts's requiredPermission). */
+  permissionOf?: (serviceTypeName: string, methodName: string) => Permission;
 }
 
 /** A binary-only registration; its own interceptors run first (outermost), before the server's. */
@@ -141,7 +154,6 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 
 const HTTP2_SETTINGS: http2.Settings = {
-  maxConcurrentStreams: 1000,
   initialWindowSize: 1024 * 1024,
   maxHeaderListSize: 64 * 1024,
 };
@@ -201,7 +213,16 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     enabled: opts.tls?.clientCaFile !== undefined || tokens !== undefined,
     tokens,
     logger,
+    permissionOf: opts.permissionOf,
   });
+  const limits = resolveServerLimits(opts.limits);
+  const connectionLimits = new ConnectionLimits({ ...limits, onRefused: (address, reason) => auth.recordDenial(address, reason) });
+  const cappedStreams = [Health.method.watch, ...(opts.perPeerStreamMethods ?? [])].map((m) => `/${m.parent.typeName}/${m.name}`);
+  const gate = new RequestGate(
+    [...opts.services.map((r) => r.service), Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection],
+    auth,
+    new PerPeerStreamCaps(cappedStreams, limits.maxStreamsPerPeer),
+  );
   const shutdown = new AbortController();
   // Every open stream listens for shutdown: thousands of hives are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
@@ -230,7 +251,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
 
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
-  const h2 = http2.createServer({ settings: HTTP2_SETTINGS }, handler);
+  const h2 = http2.createServer({ settings: { ...HTTP2_SETTINGS, maxConcurrentStreams: limits.maxStreamsPerConnection } }, handler);
   const openStreams = new Map<http2.Http2Session, number>();
   h2.on("session", (session) => {
     sessions.add(session);
@@ -249,7 +270,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal: shutdown.signal,
   };
-  takeHttp2Streams(h2, (opts.http2Streams ?? []).map((make) => make(streamSetup)), hostCheck, logger);
+  takeHttp2Streams(h2, (opts.http2Streams ?? []).map((make) => make(streamSetup)), hostCheck, gate, logger);
   h2.on("stream", (stream: http2.ServerHttp2Stream) => {
     const session = stream.session;
     if (!session || !openStreams.has(session)) return;
@@ -280,8 +301,17 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       h1Busy.set(socket, busy - 1);
       endIfIdle(socket);
     });
-    if (refusedHost !== undefined) refuseHttp1(res, refusedHost, req.headers["content-type"]);
-    else handler(req, res);
+    if (refusedHost !== undefined) {
+      refuseHttp1(res, refusedHost, req.headers["content-type"]);
+      return;
+    }
+    const decision = gate.check(pathOfUrl(req.url ?? ""), req.headers.authorization, socket);
+    if (!decision.admitted) {
+      refuseHttp1Request(res, decision.refusal, req.headers["content-type"]);
+      return;
+    }
+    res.once("close", decision.release);
+    handler(req, res);
   });
   // The timeouts above are enforced only once the server saw "listening"; this one never listens itself.
   h1.emit("listening");
@@ -302,10 +332,12 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   };
   const sniffThenDispatch = (socket: net.Socket): void =>
     sniffProtocol(socket, headersTimeoutMs, (protocol) => dispatch(socket, protocol));
-  const track = (socket: net.Socket): void => {
+  const track = (socket: net.Socket): boolean => {
+    if (!connectionLimits.admit(socket)) return false;
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => logger.debug({ err }, "connection error"));
+    return true;
   };
 
   let tcp: net.Server;
@@ -330,8 +362,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     tcp = secure;
   } else {
     tcp = net.createServer((socket) => {
-      track(socket);
-      sniffThenDispatch(socket);
+      if (track(socket)) sniffThenDispatch(socket);
     });
   }
 
@@ -407,8 +438,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
  * Puts the Host check, then the handlers, in front of the server's own "stream" listener (node's
  * compatibility layer, which feeds connect-node and the HTTP routes): every HTTP/2 request passes here.
  */
-function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[], hostCheck: HostCheck | undefined, logger: pino.Logger): void {
-  if (handlers.length === 0 && !hostCheck) return;
+function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[], hostCheck: HostCheck | undefined, gate: RequestGate, logger: pino.Logger): void {
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
@@ -417,6 +447,13 @@ function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[],
       refuseHttp2(stream, refusedHost, headers["content-type"]);
       return;
     }
+    const socket = stream.session?.socket;
+    const decision = socket ? gate.check(pathOfUrl(String(headers[":path"] ?? "")), headers.authorization, socket as net.Socket) : undefined;
+    if (decision && !decision.admitted) {
+      refuseHttp2Stream(stream, decision.refusal, headers["content-type"]);
+      return;
+    }
+    if (decision) stream.once("close", decision.release);
     try {
       for (const handler of handlers) if (handler(stream, headers)) return;
     } catch (err) {

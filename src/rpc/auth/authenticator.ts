@@ -35,6 +35,8 @@ export interface AuthenticatorOptions {
   enabled: boolean;
   tokens?: TokenStore;
   logger: Logger;
+  /** The permission each method needs; default requiredPermission. */
+  permissionOf?: (serviceTypeName: string, methodName: string) => Permission;
 }
 
 export type AuthResult = { ok: true; identity: Identity | undefined } | { ok: false; code: Code.Unauthenticated | Code.PermissionDenied; message: string };
@@ -46,11 +48,13 @@ export class Authenticator {
   readonly enabled: boolean;
   private readonly tokens: TokenStore | undefined;
   private readonly denials: DenialLog;
+  readonly permissionOf: (serviceTypeName: string, methodName: string) => Permission;
 
   constructor(opts: AuthenticatorOptions) {
     this.enabled = opts.enabled;
     this.tokens = opts.tokens;
     this.denials = new DenialLog(opts.logger);
+    this.permissionOf = opts.permissionOf ?? requiredPermission;
   }
 
   /** For connectNodeAdapter's contextValues: the peer of a node request. */
@@ -74,7 +78,7 @@ export class Authenticator {
   /** Connect interceptor: every call is authorised before its handler runs; Heartbeat hellos are checked. */
   readonly interceptor: Interceptor = (next) => async (req) => {
     const peer = req.contextValues.get(peerKey);
-    const permission = requiredPermission(req.service.typeName, req.method.name);
+    const permission = this.permissionOf(req.service.typeName, req.method.name);
     const result = this.authorize(peer, req.header.get("authorization"), permission);
     if (!result.ok) throw new ConnectError(result.message, result.code);
     req.contextValues.set(callerKey, result.identity);
@@ -152,6 +156,11 @@ function unauthenticated(message: string): Extract<AuthResult, { ok: false }> {
 }
 
 function peerOf(req: NodeRequest): Peer {
-  const socket = req.socket as net.Socket & { [PEER_CERTIFICATE]?: PeerCertificate };
+  return peerOfSocket(req.socket);
+}
+
+/** The peer of a connection (for an HTTP/2 stream: its session's socket). */
+export function peerOfSocket(connection: net.Socket): Peer {
+  const socket = connection as net.Socket & { [PEER_CERTIFICATE]?: PeerCertificate };
   return { address: `${socket.remoteAddress ?? "unknown"}`, certificate: socket[PEER_CERTIFICATE] };
 }
