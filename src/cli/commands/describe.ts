@@ -2,7 +2,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { JSON_OPTIONS } from "../output/print-list.js";
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
 import { GpuDeviceSchema } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { CliError, UsageError, type Command } from "../command.js";
+import { CliError, UsageError, defineCommand } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { formatHive, formatWorker } from "../describe/describe-format.js";
 import { formatDevice } from "../describe/describe-gpu.js";
@@ -11,7 +11,7 @@ import { outputFlag, jsonFlag, outputFormat } from "../output/output-format.js";
 import { intFlag } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
 
-export const describeCommand: Command = {
+export const describeCommand = defineCommand({
   name: "describe",
   usage: "apiary describe hive HIVE_ID | worker WORKER_ID [--hive-id H] | device GPU_UUID [--events N] [-o json|yaml]",
   description: "Events (health changes, restarts, exits, OOM kills, collection errors) are kept by the queen, a few per object, while it knows the object.",
@@ -27,7 +27,7 @@ export const describeCommand: Command = {
     if ((kind !== "hive" && kind !== "worker" && kind !== "device") || !id || extra.length > 0) {
       throw new UsageError("apiary describe: give hive HIVE_ID, worker WORKER_ID or device GPU_UUID");
     }
-    const limit = intFlag("events", flags.events as string, 0, 1000)!;
+    const limit = intFlag("events", flags.events, 0, 1000)!;
     const format = outputFormat(flags, ["table", "json", "yaml"]) as "table" | "json" | "yaml";
     const { client, url, timeoutMs } = connect(QueenService, flags);
     const fail = (err: unknown): never => {
@@ -46,7 +46,7 @@ export const describeCommand: Command = {
       return 0;
     }
     const hives = await client.listHives({}, { timeoutMs }).catch(fail);
-    const wanted = flags["hive-id"] as string | undefined;
+    const wanted = flags["hive-id"];
     if (kind === "device") {
       const found = hives.hives.flatMap((h) => h.devices.filter((d) => d.uuid === id && (wanted === undefined || h.info?.hiveId === wanted)).map((d) => ({ hiveId: h.info!.hiveId, device: d })));
       if (found.length === 0) throw new CliError(`no hive known to the queen at ${url} reports a GPU ${id}`);
@@ -68,4 +68,4 @@ export const describeCommand: Command = {
     }
     return 0;
   },
-};
+});

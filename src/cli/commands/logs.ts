@@ -1,14 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveService, StreamWorkerLogsRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
-import { CliError, UsageError, type Command } from "../command.js";
+import { CliError, UsageError, defineCommand } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { durationFlag, intFlag } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
 import { workerHiveTarget } from "../hive-target.js";
 import { hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 
-export const logsCommand: Command = {
+export const logsCommand = defineCommand({
   name: "logs",
   usage: "apiary logs WORKER [-f] [--tail N] [--since 10m] [--hive ID | --hive-addr ADDR]",
   description: [
@@ -27,8 +27,8 @@ export const logsCommand: Command = {
   async run({ flags, positionals }) {
     const workerId = positionals[0];
     if (!workerId || positionals.length > 1) throw new UsageError("apiary logs: give exactly one WORKER id");
-    const tailLines = intFlag("tail", flags.tail as string | undefined, 0, 1_000_000);
-    const sinceMs = durationFlag("since", flags.since as string | undefined);
+    const tailLines = intFlag("tail", flags.tail, 0, 1_000_000);
+    const sinceMs = durationFlag("since", flags.since);
     const target = await workerHiveTarget(flags, workerId).catch((err: Error) => {
       throw err instanceof CliError && flags.hive === undefined ? new CliError(`${err.message} (for the log of a worker that ended, pass --hive)`) : err;
     });
@@ -59,4 +59,4 @@ export const logsCommand: Command = {
     }
     return 0;
   },
-};
+});

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { HiveService, SpawnWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
 import { ResourceLimitsSchema, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
-import { UsageError, type Command } from "../command.js";
+import { UsageError, defineCommand } from "../command.js";
 import { queenFlags, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 import { parseKeyValues, sizeFlag, coresFlag, intFlag, choiceFlag } from "../parse-values.js";
 import { RESTART_POLICIES } from "../describe/describe-format.js";
@@ -10,7 +10,7 @@ import { hiveTarget } from "../hive-target.js";
 import { outputFlags, outputFormat } from "../output/output-format.js";
 import { formatMessage } from "../output/print-list.js";
 
-export const spawnCommand: Command = {
+export const spawnCommand = defineCommand({
   name: "spawn",
   usage: "apiary spawn [--hive ID | --hive-addr ADDR] [--model M] [--memory-max 2GiB] [--cpu-max 1.5] [--gpus 0,1] [-l k=v]… -- CMD ARGS…",
   description: [
@@ -35,19 +35,19 @@ export const spawnCommand: Command = {
     const format = outputFormat(flags, ["table", "json", "yaml", "name"]);
     const argv = rest.length > 0 ? rest : positionals;
     if (argv.length === 0) throw new UsageError("apiary spawn: give the command after --, e.g. apiary spawn -- python serve.py");
-    const memoryMax = sizeFlag("memory-max", flags["memory-max"] as string | undefined);
-    const cpuMax = coresFlag("cpu-max", flags["cpu-max"] as string | undefined);
-    const pidsMax = intFlag("pids-max", flags["pids-max"] as string | undefined, 1, 4_194_304);
+    const memoryMax = sizeFlag("memory-max", flags["memory-max"]);
+    const cpuMax = coresFlag("cpu-max", flags["cpu-max"]);
+    const pidsMax = intFlag("pids-max", flags["pids-max"], 1, 4_194_304);
     const request = create(SpawnWorkerRequestSchema, {
       argv,
-      model: (flags.model as string | undefined) ?? "",
-      workerId: (flags.id as string | undefined) ?? "",
-      env: parseKeyValues("env", flags.env as string[]),
-      labels: parseKeyValues("label", flags.label as string[]),
-      cwd: (flags.cwd as string | undefined) ?? "",
-      gpuUuids: ((flags.gpus as string | undefined) ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+      model: (flags.model) ?? "",
+      workerId: (flags.id) ?? "",
+      env: parseKeyValues("env", flags.env),
+      labels: parseKeyValues("label", flags.label),
+      cwd: (flags.cwd) ?? "",
+      gpuUuids: ((flags.gpus) ?? "").split(",").map((s) => s.trim()).filter(Boolean),
       limits: create(ResourceLimitsSchema, { memoryMaxBytes: memoryMax, cpuMaxMillicores: cpuMax, pidsMax }),
-      restartPolicy: choiceFlag("restart", flags.restart as string, RESTART_POLICIES),
+      restartPolicy: choiceFlag("restart", flags.restart, RESTART_POLICIES),
     });
     const target = await hiveTarget(flags);
     const { client, url, timeoutMs } = connect(HiveService, flags, target);
@@ -69,4 +69,4 @@ export const spawnCommand: Command = {
     for (const e of w.errors) process.stdout.write(`warning: ${e.source}: ${e.message}\n`);
     return 0;
   },
-};
+});

@@ -1,14 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { HiveService, StopWorkerRequestSchema } from "../../../gen/apiary/v1/hive_pb.js";
-import { UsageError, type Command } from "../command.js";
+import { UsageError, defineCommand } from "../command.js";
 import { queenFlags, hiveIdFlag, hiveAddrFlag } from "../common-flags.js";
 import { durationFlag } from "../parse-values.js";
 import { connect, rpcFailure } from "../rpc-client.js";
 import { workerHiveTarget } from "../hive-target.js";
 import { workerState } from "../format.js";
 
-export const stopCommand: Command = {
+export const stopCommand = defineCommand({
   name: "stop",
   usage: "apiary stop WORKER [--hive ID | --hive-addr ADDR] [--grace 10s]",
   description: [
@@ -25,7 +25,7 @@ export const stopCommand: Command = {
     if (hiveId !== undefined && flags.hive !== undefined && flags.hive !== hiveId) {
       throw new UsageError(`apiary stop: ${positionals[0]} names hive ${hiveId}, --hive names ${String(flags.hive)}`);
     }
-    const graceMs = durationFlag("grace", flags.grace as string)!;
+    const graceMs = durationFlag("grace", flags.grace)!;
     const target = await workerHiveTarget({ ...flags, hive: flags.hive ?? hiveId }, workerId);
     const { client, url, timeoutMs } = connect(HiveService, flags, target);
     const res = await client
@@ -41,7 +41,7 @@ export const stopCommand: Command = {
     process.stdout.write(`stopped ${w.workerId}${target.hiveId ? ` on ${target.hiveId}` : ""}: ${workerState(w.state)} (${how})\n`);
     return 0;
   },
-};
+});
 
 /** "w", "hive/w" or "worker/hive/w". */
 export function parseWorkerName(name: string): { hiveId?: string; workerId: string } {

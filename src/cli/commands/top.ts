@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { QueenService, WatchRequestSchema } from "../../../gen/apiary/v1/queen_pb.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { connect } from "../rpc-client.js";
 import { resumingWatch } from "../../client/resuming-watch.js";
@@ -11,7 +11,7 @@ import { durationFlag } from "../parse-values.js";
 
 const CLEAR = "\x1b[H\x1b[2J";
 
-export const topCommand: Command = {
+export const topCommand = defineCommand({
   name: "top",
   usage: "apiary top [--queen ADDR] [--refresh 1s] [--once]",
   description:
@@ -23,7 +23,7 @@ export const topCommand: Command = {
     { name: "once", type: "boolean", help: "print one frame once the snapshot is in, then exit (for scripts)" },
   ],
   async run({ flags }) {
-    const refreshMs = durationFlag("refresh", flags.refresh as string)!;
+    const refreshMs = durationFlag("refresh", flags.refresh)!;
     const { clients } = connect(QueenService, flags);
     let url = clients[0].url;
     const state = new ClusterState();
@@ -101,4 +101,4 @@ export const topCommand: Command = {
     }
     return 0;
   },
-};
+});

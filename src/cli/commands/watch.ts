@@ -5,7 +5,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
   QueenService, WatchRequestSchema, WatchResponseSchema, WatchKind, EventType, type WatchResponse,
 } from "../../../gen/apiary/v1/queen_pb.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { outputFlag, jsonFlag, outputFormat, type OutputFormat } from "../output/output-format.js";
 import { JSON_OPTIONS } from "../output/print-list.js";
@@ -17,7 +17,7 @@ import { bytes, pct, health, workerState, labels } from "../format.js";
 
 const KINDS = { hive: WatchKind.HIVE, worker: WatchKind.WORKER };
 
-export const watchCommand: Command = {
+export const watchCommand = defineCommand({
   name: "watch",
   usage: "apiary watch [--since REV --epoch E] [--model M] [--hive ID]… [--kind hive|worker] [-o wide|json|yaml|name]",
   description:
@@ -36,13 +36,13 @@ export const watchCommand: Command = {
   ],
   async run({ flags }) {
     const format = outputFormat(flags);
-    const kind = choiceFlag("kind", flags.kind as string | undefined, KINDS);
-    const minUpdate = durationFlag("min-update-interval", flags["min-update-interval"] as string | undefined);
+    const kind = choiceFlag("kind", flags.kind, KINDS);
+    const minUpdate = durationFlag("min-update-interval", flags["min-update-interval"]);
     const request = create(WatchRequestSchema, {
-      sinceRevision: BigInt(intFlag("since", flags.since as string | undefined) ?? 0),
-      epoch: (flags.epoch as string | undefined) ?? "",
-      model: (flags.model as string | undefined) ?? "",
-      hiveIds: flags.hive as string[],
+      sinceRevision: BigInt(intFlag("since", flags.since) ?? 0),
+      epoch: (flags.epoch) ?? "",
+      model: (flags.model) ?? "",
+      hiveIds: flags.hive,
       kinds: kind === undefined ? [] : [kind],
       minUpdateInterval: minUpdate === undefined ? undefined : durationFromMs(minUpdate),
     });
@@ -70,7 +70,7 @@ export const watchCommand: Command = {
     }
     return 0;
   },
-};
+});
 
 /** One response in the format asked for; undefined for what that format leaves out. */
 export function formatEvent(res: WatchResponse, format: OutputFormat, bookmarks: boolean): string | undefined {
