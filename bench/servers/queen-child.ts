@@ -11,7 +11,16 @@ import { cpuSecondsOf } from "../lib/proc-stats.js";
  */
 const options = JSON.parse(process.argv[2] ?? "{}") as Partial<StartQueenOptions>;
 const logger = pino({ name: "queen", level: process.env.APIARY_LOG_LEVEL ?? "info" });
-const queen = await startQueen({ ...options, host: "127.0.0.1", port: 0, logger, shutdownGraceMs: 1_000 });
+// A simulated fleet comes from one address: the per-peer caps of a real queen would stop it.
+const fleetOnLoopback = { maxConnectionsPerPeer: 1_000_000, maxConnections: 1_000_000, maxStreamsPerPeer: 1_000_000 };
+const queen = await startQueen({
+  ...options,
+  security: { ...options.security, limits: { ...fleetOnLoopback, ...options.security?.limits } },
+  host: "127.0.0.1",
+  port: 0,
+  logger,
+  shutdownGraceMs: 1_000,
+});
 
 let closing = false;
 async function shutdown(): Promise<void> {

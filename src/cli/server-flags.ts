@@ -1,5 +1,6 @@
 import { UsageError, type FlagSpec, type ParsedArgs } from "./command.js";
 import type { ServerSecurity } from "../rpc/server.js";
+import { DEFAULT_SERVER_LIMITS } from "../rpc/server-limits.js";
 import { durationFlag, intFlag } from "./parse-values.js";
 
 export const logLevelFlag: FlagSpec = {
@@ -50,6 +51,10 @@ export const serverSecurityFlags: FlagSpec[] = [
     name: "allow-host", type: "string", value: "NAME", env: "APIARY_ALLOW_HOSTS", multiple: true,
     help: "without TLS and tokens, also answer requests whose Host is NAME (loopback names and IP addresses always are; others are refused against DNS rebinding; env: comma-separated)",
   },
+  { name: "max-connections", type: "string", value: "N", env: "APIARY_MAX_CONNECTIONS", default: String(DEFAULT_SERVER_LIMITS.maxConnections), help: "open connections in all; more are closed at once" },
+  { name: "max-connections-per-peer", type: "string", value: "N", env: "APIARY_MAX_CONNECTIONS_PER_PEER", default: String(DEFAULT_SERVER_LIMITS.maxConnectionsPerPeer), help: "open connections from one peer address; more are closed at once" },
+  { name: "max-streams-per-connection", type: "string", value: "N", env: "APIARY_MAX_STREAMS_PER_CONNECTION", default: String(DEFAULT_SERVER_LIMITS.maxStreamsPerConnection), help: "concurrent HTTP/2 streams per connection" },
+  { name: "max-streams-per-peer", type: "string", value: "N", env: "APIARY_MAX_STREAMS_PER_PEER", default: String(DEFAULT_SERVER_LIMITS.maxStreamsPerPeer), help: "open Watch, StreamWorkerLogs and Health.Watch streams per peer address, each; more get RESOURCE_EXHAUSTED" },
 ];
 
 /** Reads serverSecurityFlags into the servers' ServerSecurity. */
@@ -64,5 +69,11 @@ export function serverSecurity(flags: ParsedArgs["flags"]): ServerSecurity {
     ...(flags["token-file"] ? { tokenFile: flags["token-file"] as string } : {}),
     insecure: flags.insecure === true,
     allowHosts: (flags["allow-host"] as string[] | undefined) ?? [],
+    limits: {
+      maxConnections: intFlag("max-connections", flags["max-connections"] as string, 1, 10_000_000),
+      maxConnectionsPerPeer: intFlag("max-connections-per-peer", flags["max-connections-per-peer"] as string, 1, 10_000_000),
+      maxStreamsPerConnection: intFlag("max-streams-per-connection", flags["max-streams-per-connection"] as string, 1, 1_000_000),
+      maxStreamsPerPeer: intFlag("max-streams-per-peer", flags["max-streams-per-peer"] as string, 1, 10_000_000),
+    },
   };
 }

@@ -120,6 +120,7 @@ export async function startHive(config: HiveConfig = {}): Promise<Hive> {
         unexpectedErrorInterceptor(logger),
       ],
       httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
+      perPeerStreamMethods: [HiveService.method.streamWorkerLogs],
       services: [
         {
           service: HiveService,

@@ -165,6 +165,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
         : []),
     ],
     binaryRoutes: [heartbeatBinaryRoute(service.heartbeat, watched)],
+    perPeerStreamMethods: [QueenService.method.watch],
     http2Streams: [heartbeatHttp2Streams(service.heartbeat, watched), watchHttp2Streams(service.watch)].filter((h) => h !== undefined),
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,

@@ -25,7 +25,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 };
 
 export function resolveServerLimits(limits: Partial<ServerLimits> | undefined): ServerLimits {
-  const resolved = { ...DEFAULT_SERVER_LIMITS, ...limits };
+  const given = Object.fromEntries(Object.entries(limits ?? {}).filter(([, v]) => v !== undefined));
+  const resolved: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...given };
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`server limit ${name}: expected a positive integer, got ${value}`);
   }

@@ -9,6 +9,9 @@ import { Health, HealthCheckRequestSchema } from "../../gen/grpc/health/v1/healt
 import type { RpcServer } from "../../src/rpc/server.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { startTestServer } from "./support/start-test-server.js";
+import { QueenService, WatchRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
+import { createLogger } from "../../src/common/logger.js";
+import { startQueen } from "../../src/queen/queen.js";
 
 let server: RpcServer | undefined;
 afterEach(async () => {
@@ -73,5 +76,34 @@ describe("connection and stream caps", () => {
     const settings = await new Promise<http2.Settings>((resolve) => session.once("remoteSettings", resolve));
     session.destroy();
     expect(settings.maxConcurrentStreams).toBe(7);
+  });
+
+  it("caps a queen's Watch streams per peer address (raw gRPC path and Connect alike)", async () => {
+    const queen = await startQueen({ host: "127.0.0.1", port: 0, logger: createLogger("caps-test", { level: "silent" }), security: { limits: { maxStreamsPerPeer: 1 } } });
+    try {
+      for (const protocol of ["grpc", "connect"] as const) {
+        const client = createClient(QueenService, createApiaryTransport(queen.url, { protocol }));
+        const abort = new AbortController();
+        const first = client.watch(create(WatchRequestSchema), { signal: abort.signal })[Symbol.asyncIterator]();
+        await first.next();
+        const err = await client.watch(create(WatchRequestSchema))[Symbol.asyncIterator]().next().then(() => undefined, (e: unknown) => ConnectError.from(e));
+        expect(err?.code).toBe(Code.ResourceExhausted);
+        expect(err?.rawMessage).toContain("apiary.v1.QueenService/Watch streams from 127.0.0.1: the cap is 1");
+        abort.abort();
+        await expect.poll(async () => {
+          const again = new AbortController();
+          try {
+            await client.watch(create(WatchRequestSchema), { signal: again.signal })[Symbol.asyncIterator]().next();
+            return "admitted";
+          } catch (e) {
+            return ConnectError.from(e).code === Code.ResourceExhausted ? "capped" : "other";
+          } finally {
+            again.abort();
+          }
+        }).toBe("admitted");
+      }
+    } finally {
+      await queen.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type * as http from "node:http";
 import * as http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
-import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
+import { codeToHttpStatus, codeToString, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 
 /**
  * Answers an RPC request with an error from its headers alone, in the request's own protocol, and
@@ -13,9 +13,10 @@ export interface EarlyRefusal {
   message: string;
 }
 
+const CONNECT_STREAM = /^application\/connect\+/i;
 const GRPC_FAMILY = /^application\/grpc(?:-web(?:-text)?)?(?:[+;]|$)/i;
 
-function answer(refusal: EarlyRefusal, contentType: string | undefined): { status: number; headers: Record<string, string>; body: string } {
+function answer(refusal: EarlyRefusal, contentType: string | undefined): { status: number; headers: Record<string, string>; body: string | Buffer } {
   if (GRPC_FAMILY.test(contentType ?? "")) {
     return {
       status: 200,
@@ -23,8 +24,17 @@ function answer(refusal: EarlyRefusal, contentType: string | undefined): { statu
       body: "",
     };
   }
-  const body = JSON.stringify({ code: codeToString(refusal.code), message: refusal.message });
-  return { status: codeToHttpStatus(refusal.code), headers: { "content-type": "application/json" }, body };
+  const error = { code: codeToString(refusal.code), message: refusal.message };
+  if (CONNECT_STREAM.test(contentType ?? "")) {
+    // Connect streams carry errors in an end-stream message of an HTTP 200 answer.
+    const json = Buffer.from(JSON.stringify({ error }));
+    const envelope = Buffer.alloc(5 + json.length);
+    envelope[0] = endStreamFlag;
+    envelope.writeUInt32BE(json.length, 1);
+    json.copy(envelope, 5);
+    return { status: 200, headers: { "content-type": contentType ?? "application/connect+proto" }, body: envelope };
+  }
+  return { status: codeToHttpStatus(refusal.code), headers: { "content-type": "application/json" }, body: JSON.stringify(error) };
 }
 
 /** HTTP/1.1: answers and closes the connection, so the unread body is never taken in. */
@@ -48,7 +58,7 @@ export function refuseHttp2Stream(stream: http2.ServerHttp2Stream, refusal: Earl
   // What already arrived is dropped, not held: buffered unread data counts against the session's
   // memory, and many refused streams at once would get the whole connection torn down.
   stream.resume();
-  if (body === "") {
+  if (body.length === 0) {
     stream.respond({ ":status": status, ...headers }, { endStream: true });
   } else {
     stream.respond({ ":status": status, ...headers, "content-length": String(Buffer.byteLength(body)) });
