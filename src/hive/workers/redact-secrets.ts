@@ -30,3 +30,12 @@ export function redactArgv(argv: readonly string[]): string[] {
   }
   return out;
 }
+
+const cache = new WeakMap<readonly string[], string[]>();
+
+/** redactArgv, computed once per argv array (a worker's argv never changes; reports are built every tick). */
+export function redactedArgvOf(argv: readonly string[]): string[] {
+  let redacted = cache.get(argv);
+  if (!redacted) cache.set(argv, (redacted = redactArgv(argv)));
+  return [...redacted];
+}

@@ -1,4 +1,4 @@
-import { redactArgv } from "./redact-secrets.js";
+import { redactedArgvOf } from "./redact-secrets.js";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ChildProcess } from "node:child_process";
@@ -79,7 +79,7 @@ export function baseTelemetry(record: WorkerRecord, state: WorkerState): WorkerT
       enforced: s.enforced,
     }),
     labels: { ...s.labels },
-    argv: redactArgv(s.argv), // reports, ListWorkers, the queen, Watch: never a secret in clear
+    argv: redactedArgvOf(s.argv), // reports, ListWorkers, the queen, Watch: never a secret in clear
     logPath: s.logPath,
     cgroupPath: s.cgroup.primaryPath,
     processCount: 1,
