@@ -442,18 +442,25 @@ function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[],
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    // A session that dies under its streams (a client's protocol error, many streams abandoned at
+    // once) emits 'error' on each of them; one without a listener would end the process.
+    stream.on("error", ignoreStreamError);
+    const socket = stream.session?.socket;
+    if (!socket || stream.destroyed) {
+      stream.destroy();
+      return;
+    }
     const refusedHost = hostCheck?.(headers);
     if (refusedHost !== undefined) {
       refuseHttp2(stream, refusedHost, headers["content-type"]);
       return;
     }
-    const socket = stream.session?.socket;
-    const decision = socket ? gate.check(pathOfUrl(String(headers[":path"] ?? "")), headers.authorization, socket as net.Socket) : undefined;
-    if (decision && !decision.admitted) {
+    const decision = gate.check(pathOfUrl(String(headers[":path"] ?? "")), headers.authorization, socket as net.Socket);
+    if (!decision.admitted) {
       refuseHttp2Stream(stream, decision.refusal, headers["content-type"]);
       return;
     }
-    if (decision) stream.once("close", decision.release);
+    stream.once("close", decision.release);
     try {
       for (const handler of handlers) if (handler(stream, headers)) return;
     } catch (err) {
@@ -465,6 +472,8 @@ function takeHttp2Streams(h2: http2.Http2Server, handlers: Http2StreamHandler[],
     for (const listener of compat) listener.call(h2, stream, headers, ...rest);
   });
 }
+
+function ignoreStreamError(): void {}
 
 /**
  * A client certificate that failed verification (another CA, expired, not yet valid) ends the
