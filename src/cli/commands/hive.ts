@@ -9,6 +9,9 @@ import { onShutdownSignals } from "../../common/shutdown-signals.js";
 import { stallExitFlag, watchEventLoop } from "../stall-watch.js";
 import { startHive } from "../../hive/hive.js";
 
+/** How long a SIGTERM lets the hive close (its workers may take a while to stop). */
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
 export const hiveCommand: Command = {
   name: "hive",
   summary: "run a hive: start, stop and measure workers on this machine, report to the queen",
@@ -41,9 +44,9 @@ export const hiveCommand: Command = {
     }).catch((err: Error) => {
       throw new CliError(`hive cannot start: ${err.message}`);
     });
-    watchEventLoop(hive.server.health, logger, flags);
+    watchEventLoop(hive.server.health, logger, flags, SHUTDOWN_TIMEOUT_MS);
     // Handlers first: a signal sent as soon as the line is read must find them installed.
-    onShutdownSignals(() => hive.close({ stopWorkers: flags["stop-workers"] === true }), { logger, timeoutMs: 30_000 });
+    onShutdownSignals(() => hive.close({ stopWorkers: flags["stop-workers"] === true }), { logger, timeoutMs: SHUTDOWN_TIMEOUT_MS });
     process.stderr.write(hiveStartupLine(hive));
     return new Promise<number>(() => {});
   },

@@ -9,6 +9,9 @@ import { stallExitFlag, watchEventLoop } from "../stall-watch.js";
 import { startQueen } from "../../queen/queen.js";
 import { queenClusterFlags, queenClusterOptions } from "./queen-cluster-flags.js";
 
+/** How long a SIGTERM lets the queen close; the watchdog thread ends it a little after, wedged or not. */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
 export const queenCommand: Command = {
   name: "queen",
   summary: "run the queen: registry, liveness, scheduling and watch on one gRPC port",
@@ -48,14 +51,14 @@ export const queenCommand: Command = {
       await cluster.clusterStore?.close().catch(() => {});
       throw new CliError(`queen cannot start: ${err.message}`);
     });
-    watchEventLoop(queen.server.health, logger, flags);
+    watchEventLoop(queen.server.health, logger, flags, SHUTDOWN_TIMEOUT_MS);
     // Handlers first: a signal sent as soon as the line is read must find them installed.
     onShutdownSignals(
       async () => {
         await queen.close();
         await cluster.clusterStore?.close();
       },
-      { logger, timeoutMs: 15_000 },
+      { logger, timeoutMs: SHUTDOWN_TIMEOUT_MS },
     );
     const registry = queen.cluster
       ? `cluster cache on etcd, queen ${queen.cluster.queenId}`
