@@ -13,7 +13,7 @@ const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").dig
  * the HiveService writes (SpawnWorker, StopWorker, any new method) need the hive's local credential
  * (src/rpc/auth/local-credential.ts) in the apiary-local-credential header, or as a bearer token.
  * Stops: another local user, or a cross-site page in the operator's browser, spawning programs as
- * the hive's user (root) through 127.0.0.1. Reads stay open on loopback (DESIGN.md, security model).
+ * the hive's user (root) through 127.0.0.1. Reads stay open on loopback (docs/security.md, the model).
  * Runs before the body is used; the refusal is UNAUTHENTICATED and is audited.
  */
 export function localCredentialGuard(token: string, file: () => string, audit: WriteAudit): Interceptor {
