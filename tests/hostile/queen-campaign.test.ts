@@ -3,12 +3,17 @@ import type { Socket } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { QueenPeerService } from "../../gen/apiary/v1/queen_peer_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { ApiaryProcess } from "../e2e/helpers/apiary-process.js";
 import { TestHive } from "../queen/helpers/test-hive.js";
-import { queenLoopDelay } from "./support/queen-loop-delay.js";
+import { queenLoopDelay } from "./support/loop-delay.js";
 import { FRAME, frame, grpcCall, hello, PREFACE, rawConnect, rstStream } from "./support/raw-h2.js";
+import { HOSTILE_SEED, describeCodes, fuzzServices } from "./support/message-fuzz.js";
+import { heartbeatMisuse } from "./support/heartbeat-misuse.js";
 
 // One long-lived queen process (its loop is the one that must keep turning), a few hundred
 // simulated workers so a Watch snapshot is larger than the per-turn budget, a control hive
@@ -20,6 +25,7 @@ import { FRAME, frame, grpcCall, hello, PREFACE, rawConnect, rstStream } from ".
 const ANSWER_DEADLINE_MS = 2_000;
 const CONTROL_MODEL = "control-model";
 const CONTROL_WORKERS = 8;
+const QUEEN_MAX_MESSAGE_BYTES = 4 * 1024 * 1024; // the queen's default --max-message-bytes
 
 let queen: ApiaryProcess;
 let url: string;
@@ -137,6 +143,23 @@ describe("hostile clients against one long-lived queen", () => {
     });
     session.destroy();
     await expectAnswering("abandoned streams");
+  });
+
+  it(`every method of QueenService, QueenPeerService, Health and reflection: random, truncated, extreme, invalid UTF-8, out-of-range and oversized messages over gRPC, Connect binary and Connect JSON (HOSTILE_SEED=${HOSTILE_SEED})`, async () => {
+    const result = await fuzzServices(url, [QueenService, QueenPeerService, Health, ReflectionV1, ReflectionV1alpha], HOSTILE_SEED, {
+      readMaxBytes: QUEEN_MAX_MESSAGE_BYTES,
+      unserved: [QueenPeerService], // served only by a queen on a cluster store
+    });
+    if (process.env.HOSTILE_REPORT) process.stderr.write(`hostile message fuzz: ${result.calls} calls: ${describeCodes(result)}\n`);
+    expect(result.failures, `HOSTILE_SEED=${HOSTILE_SEED}`).toEqual([]);
+    await expectAnswering("message fuzz");
+  }, 60_000);
+
+  it("Heartbeat protocol misuse: report before hello, two hellos, another hive's report, a wrong base_seq, unknown removed workers, too many workers, a stream cut half-way", async () => {
+    const outcomes = await heartbeatMisuse(url);
+    if (process.env.HOSTILE_REPORT) process.stderr.write(`hostile heartbeat misuse: ${JSON.stringify(outcomes.outcomes)}\n`);
+    expect(outcomes.failures, `HOSTILE_SEED=${HOSTILE_SEED}`).toEqual([]);
+    await expectAnswering("heartbeat misuse");
   });
 
   it("after all of it, SIGTERM stops the queen cleanly within its grace period", async () => {
