@@ -1,9 +1,10 @@
 import { timingSafeEqual, createHash } from "node:crypto";
+import path from "node:path";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import { peerKey } from "../rpc/auth/authenticator.js";
-import { LOCAL_CREDENTIAL_HEADER } from "../rpc/auth/local-credential.js";
-import { requiredPermission } from "../rpc/auth/policy.js";
+import { credentialFileReader, LOCAL_CREDENTIAL_HEADER, type CredentialFileReader, type CredentialFileReaderOptions } from "../rpc/auth/local-credential.js";
+import { hivePermissionOf } from "./hive-permissions.js";
 import type { WriteAudit } from "./write-audit.js";
 
 const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").digest();
@@ -15,18 +16,44 @@ const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").dig
  * Stops: another local user, or a cross-site page in the operator's browser, spawning programs as
  * the hive's user (root) through 127.0.0.1. Reads stay open on loopback (docs/security.md, the model).
  * Runs before the body is used; the refusal is UNAUTHENTICATED and is audited.
+ *
+ * The file is the credential: what it holds now is admitted, re-read only when it changed (a stat
+ * at most every recheckMs). A file rotated, removed, or opened to group/other stops admitting the
+ * old secret within recheckMs. `file` is undefined until the hive wrote it (nothing is admitted).
  */
-export function localCredentialGuard(token: string, file: () => string, audit: WriteAudit): Interceptor {
-  const expected = digest(token);
+export function localCredentialGuard(file: () => string | undefined, audit: WriteAudit, opts?: CredentialFileReaderOptions): Interceptor;
+/** @deprecated the form before the file became the credential; the token is not used. */
+export function localCredentialGuard(token: string, file: () => string, audit: WriteAudit): Interceptor;
+export function localCredentialGuard(
+  a: string | (() => string | undefined),
+  b: WriteAudit | (() => string),
+  c?: WriteAudit | CredentialFileReaderOptions,
+): Interceptor {
+  if (typeof a === "string") {
+    const named = b as () => string;
+    return guard(() => (path.isAbsolute(named()) ? named() : undefined), c as WriteAudit, {});
+  }
+  return guard(a, b as WriteAudit, (c as CredentialFileReaderOptions | undefined) ?? {});
+}
+
+function guard(file: () => string | undefined, audit: WriteAudit, opts: CredentialFileReaderOptions): Interceptor {
+  let reader: { file: string; credential: CredentialFileReader } | undefined;
+  const current = (): { file: string | undefined; token: string | undefined } => {
+    const name = file();
+    if (name === undefined) return { file: undefined, token: undefined };
+    if (reader?.file !== name) reader = { file: name, credential: credentialFileReader(name, { ...opts, requirePrivate: true }) };
+    return { file: name, token: reader.credential.read() };
+  };
   return (next) => async (req) => {
-    if (req.service.typeName !== HiveService.typeName || requiredPermission(req.service.typeName, req.method.name) !== "write") return next(req);
+    if (req.service.typeName !== HiveService.typeName || hivePermissionOf(req.service.typeName, req.method.name) !== "write") return next(req);
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.header.get("authorization") ?? "")?.[1];
     const presented = req.header.get(LOCAL_CREDENTIAL_HEADER) ?? bearer;
-    if (presented === undefined || presented === null || !timingSafeEqual(digest(presented), expected)) {
-      const why = presented ? "a wrong local credential" : "no local credential";
+    const expected = current();
+    if (presented === undefined || presented === null || expected.token === undefined || !timingSafeEqual(digest(presented), digest(expected.token))) {
+      const why = expected.token === undefined ? "the local credential file is missing or not private to the hive's user" : presented ? "a wrong local credential" : "no local credential";
       const message =
         `${req.method.name}: this hive authenticates no client (no --client-ca, no --token-file), so its writes need its local credential: ` +
-        `the ${LOCAL_CREDENTIAL_HEADER} header with the token in ${file()} (readable by the hive's user only; the apiary CLI on this machine sends it); got ${why}`;
+        `the ${LOCAL_CREDENTIAL_HEADER} header with the token in ${expected.file ?? "the hive's local credential file"} (readable by the hive's user only; the apiary CLI on this machine sends it); got ${why}`;
       if (req.method.name === "SpawnWorker" || req.method.name === "StopWorker") {
         audit.record({ method: req.method.name, caller: "anonymous", peer: req.contextValues.get(peerKey).address, outcome: Code[Code.Unauthenticated], message: why });
       }

@@ -27,14 +27,19 @@ export class RequestGate {
     }
   }
 
-  check(path: string, authorization: string | string[] | undefined, socket: net.Socket): GateDecision {
+  /**
+   * `request` (the HTTP/1.1 request, or the HTTP/2 stream) carries an admitted call's identity to
+   * its handler context, so the authenticator's interceptor does not authorise it a second time.
+   */
+  check(path: string, authorization: string | string[] | undefined, socket: net.Socket, request?: object): GateDecision {
     const rpc = this.methods.get(path);
     if (rpc === undefined) return { admitted: true, release: noop };
     const peer = peerOfSocket(socket);
     if (this.auth.enabled) {
       const header = typeof authorization === "string" ? authorization : null;
-      const result = this.auth.authorize(peer, header, this.auth.permissionOf(rpc.service, rpc.method));
+      const result = this.auth.authorize(peer, header, this.auth.permissionOf(rpc.service, rpc.method), rpc);
       if (!result.ok) return { admitted: false, refusal: { code: result.code, message: result.message } };
+      if (request !== undefined) this.auth.admitted(request, result.identity);
     }
     const capped = this.caps.admit(path, peer.address);
     if (typeof capped !== "function") return { admitted: false, refusal: capped };

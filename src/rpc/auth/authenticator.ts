@@ -3,10 +3,9 @@ import type * as http2 from "node:http2";
 import type * as net from "node:net";
 import { Code, ConnectError, createContextKey, createContextValues, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { HeartbeatRequest } from "../../../gen/apiary/v1/queen_pb.js";
 import { DenialLog } from "./denial-log.js";
 import { describeIdentity, type Identity } from "./identity.js";
-import { describePermission, permits, requiredPermission, type Permission } from "./policy.js";
+import { defaultPermissionOf, describePermission, permits, type Permission, type PermissionOf } from "./policy.js";
 import type { TokenStore } from "./token-store.js";
 
 /** What the TLS layer learnt of a connection's client certificate; set on the socket once verified. */
@@ -29,14 +28,27 @@ export interface Peer {
 export const peerKey = createContextKey<Peer>({ address: "unknown", certificate: undefined }, { description: "apiary peer" });
 /** Who made the call; undefined when authentication is off (plaintext on loopback). */
 export const callerKey = createContextKey<Identity | undefined>(undefined, { description: "apiary caller identity" });
+/** True when the request gate authorised the call from its headers (the interceptor then does not again). */
+const gateAuthorizedKey = createContextKey<boolean>(false, { description: "apiary call authorised by the request gate" });
+
+/** A call the authenticator refused: who tried (the peer, its identity if it proved one), what, and why. */
+export interface Refusal {
+  peer: Peer;
+  /** Set when the caller proved an identity that lacks the permission (PERMISSION_DENIED). */
+  identity: Identity | undefined;
+  service: string;
+  method: string;
+  code: Code.Unauthenticated | Code.PermissionDenied;
+  message: string;
+}
 
 export interface AuthenticatorOptions {
   /** false: every call is allowed (plaintext on loopback, or --insecure without credentials). */
   enabled: boolean;
   tokens?: TokenStore;
   logger: Logger;
-  /** The permission each method needs; default requiredPermission. */
-  permissionOf?: (serviceTypeName: string, methodName: string) => Permission;
+  /** The permission each method needs (the server's table); default policy.ts's defaultPermissionOf. */
+  permissionOf?: PermissionOf;
 }
 
 export type AuthResult = { ok: true; identity: Identity | undefined } | { ok: false; code: Code.Unauthenticated | Code.PermissionDenied; message: string };
@@ -48,43 +60,65 @@ export class Authenticator {
   readonly enabled: boolean;
   private readonly tokens: TokenStore | undefined;
   private readonly denials: DenialLog;
-  readonly permissionOf: (serviceTypeName: string, methodName: string) => Permission;
+  readonly permissionOf: PermissionOf;
+  private readonly refusalListeners: ((refusal: Refusal) => void)[] = [];
+  /** The gate's decisions, by request (HTTP/1.1) or stream (HTTP/2), until the call's context is made. */
+  private readonly gateDecisions = new WeakMap<object, Identity | undefined>();
 
   constructor(opts: AuthenticatorOptions) {
     this.enabled = opts.enabled;
     this.tokens = opts.tokens;
     this.denials = new DenialLog(opts.logger);
-    this.permissionOf = opts.permissionOf ?? requiredPermission;
+    this.permissionOf = opts.permissionOf ?? defaultPermissionOf;
   }
 
-  /** For connectNodeAdapter's contextValues: the peer of a node request. */
-  readonly contextValues = (req: NodeRequest): ContextValues => createContextValues().set(peerKey, peerOf(req));
+  /**
+   * For connectNodeAdapter's contextValues (and the raw HTTP/2 handlers, with the stream): the peer
+   * of a node request, and the caller the request gate admitted it as.
+   */
+  readonly contextValues = (req: NodeRequest | { socket: net.Socket; stream: http2.ServerHttp2Stream }): ContextValues => {
+    const values = createContextValues().set(peerKey, peerOf(req));
+    const key = "stream" in req && req.stream ? req.stream : req;
+    if (this.gateDecisions.has(key)) values.set(gateAuthorizedKey, true).set(callerKey, this.gateDecisions.get(key));
+    return values;
+  };
 
-  /** Identifies the caller and checks `permission`; logs a denial once per peer and reason. */
-  authorize(peer: Peer, authorization: string | null, permission: Permission): AuthResult {
+  /** Told of every refused call to a method (not of HTTP routes nor rejected certificates). */
+  onRefusal(listener: (refusal: Refusal) => void): void {
+    this.refusalListeners.push(listener);
+  }
+
+  /**
+   * Identifies the caller and checks `permission`; logs a denial once per peer and reason, and
+   * tells the refusal listeners when `call` names the method.
+   */
+  authorize(peer: Peer, authorization: string | null, permission: Permission, call?: { service: string; method: string }): AuthResult {
     if (!this.enabled || permission === "public") return { ok: true, identity: undefined };
     const who = this.identify(peer, authorization);
-    if (!who.ok) return this.deny(peer, who);
+    if (!who.ok) return this.deny(peer, who, undefined, call);
     if (!permits(who.identity, permission)) {
-      return this.deny(peer, {
-        ok: false,
-        code: Code.PermissionDenied,
-        message: `${describeIdentity(who.identity)} may not do this: it needs ${describePermission(permission)}`,
-      });
+      const message = `${describeIdentity(who.identity)} may not do this: it needs ${describePermission(permission)}`;
+      return this.deny(peer, { ok: false, code: Code.PermissionDenied, message }, who.identity, call);
     }
     return who;
   }
 
-  /** Connect interceptor: every call is authorised before its handler runs; Heartbeat hellos are checked. */
+  /**
+   * The request gate authorised `request` (an HTTP/1.1 request or an HTTP/2 stream) as `identity`:
+   * its call's context carries that, and the interceptor does not authorise it again.
+   */
+  admitted(request: object, identity: Identity | undefined): void {
+    this.gateDecisions.set(request, identity);
+  }
+
+  /** Connect interceptor: authorises the calls the request gate did not (none on this server's own listener). */
   readonly interceptor: Interceptor = (next) => async (req) => {
+    if (req.contextValues.get(gateAuthorizedKey)) return next(req);
     const peer = req.contextValues.get(peerKey);
-    const permission = this.permissionOf(req.service.typeName, req.method.name);
-    const result = this.authorize(peer, req.header.get("authorization"), permission);
+    const call = { service: req.service.typeName, method: req.method.name };
+    const result = this.authorize(peer, req.header.get("authorization"), this.permissionOf(call.service, call.method), call);
     if (!result.ok) throw new ConnectError(result.message, result.code);
     req.contextValues.set(callerKey, result.identity);
-    if (permission === "hive" && req.stream && result.identity) {
-      return next({ ...req, message: this.checkHello(req.message as AsyncIterable<HeartbeatRequest>, result.identity, peer) } as typeof req);
-    }
     return next(req);
   };
 
@@ -118,36 +152,15 @@ export class Authenticator {
     this.denials.denied(address, reason);
   }
 
-  private deny(peer: Peer, result: Extract<AuthResult, { ok: false }>): AuthResult {
-    this.denials.denied(peer.address, result.message, { code: Code[result.code] });
-    return result;
+  /** A refusal found after authorisation (e.g. a first message that contradicts the identity), logged once per peer and reason. */
+  recordCallDenial(address: string, reason: string, code: Code): void {
+    this.denials.denied(address, reason, { code: Code[code] });
   }
 
-  /** The stream with its first message (the hello) checked against the certificate; later messages pass straight through. */
-  private checkHello(messages: AsyncIterable<HeartbeatRequest>, identity: Identity, peer: Peer): AsyncIterable<HeartbeatRequest> {
-    return {
-      [Symbol.asyncIterator]: () => {
-        const it = messages[Symbol.asyncIterator]();
-        let first = true;
-        return {
-          next: async () => {
-            const result = await it.next();
-            if (first && !result.done) {
-              first = false;
-              const message = result.value;
-              const said = message.kind.case === "hello" ? (message.kind.value.hive?.hiveId ?? "") : identity.name;
-              if (said !== identity.name) {
-                const text = `heartbeat: hello says hive_id ${JSON.stringify(said)} but the certificate names hive ${JSON.stringify(identity.name)}`;
-                this.denials.denied(peer.address, text, { code: "PermissionDenied" });
-                throw new ConnectError(text, Code.PermissionDenied);
-              }
-            }
-            return result;
-          },
-          return: (value?: unknown) => (it.return ? it.return(value) : Promise.resolve({ done: true as const, value: undefined })) as Promise<IteratorResult<HeartbeatRequest>>,
-        };
-      },
-    };
+  private deny(peer: Peer, result: Extract<AuthResult, { ok: false }>, identity: Identity | undefined, call: { service: string; method: string } | undefined): AuthResult {
+    this.denials.denied(peer.address, result.message, { code: Code[result.code] });
+    if (call) for (const listener of this.refusalListeners) listener({ peer, identity, ...call, code: result.code, message: result.message });
+    return result;
   }
 }
 
@@ -155,7 +168,7 @@ function unauthenticated(message: string): Extract<AuthResult, { ok: false }> {
   return { ok: false, code: Code.Unauthenticated, message };
 }
 
-function peerOf(req: NodeRequest): Peer {
+function peerOf(req: { socket: net.Socket }): Peer {
   return peerOfSocket(req.socket);
 }
 

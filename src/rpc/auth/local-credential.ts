@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { isLoopbackHost } from "../tls/listen-safety.js";
 
 /**
@@ -65,37 +65,98 @@ export function newLocalToken(): string {
   return `apiary_local_${randomBytes(32).toString("base64url")}`;
 }
 
-/** The credential a server on this machine wrote for the URL's port; undefined off loopback, for https, or without a readable file. */
-export function readLocalCredential(url: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== "http:" || !isLoopbackHost(u.hostname)) return undefined;
-  try {
-    return readFileSync(localCredentialFile(Number(u.port || "80"), env), "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
+/** How long a credential file's content is trusted before its inode, size and times are looked at again. */
+export const CREDENTIAL_RECHECK_MS = 1_000;
+
+export interface CredentialFileReaderOptions {
+  /** At most one stat per this many ms; default CREDENTIAL_RECHECK_MS. 0: a stat at every read. */
+  recheckMs?: number;
+  /** Only a regular file of this user with no group or other permission counts (the server's side). */
+  requirePrivate?: boolean;
+  now?: () => number;
 }
 
-/** Client side: sends the local credential of a loopback http:// server, read at each call (the server may restart). */
-export function localCredentialInterceptor(baseUrl: string): Interceptor | undefined {
-  if (!isLoopbackUrl(baseUrl)) return undefined;
-  return (next) => (req) => {
-    const token = readLocalCredential(baseUrl);
-    if (token !== undefined && !req.header.has(LOCAL_CREDENTIAL_HEADER)) req.header.set(LOCAL_CREDENTIAL_HEADER, token);
-    return next(req);
+/** A credential file's content, read once and again only when it changed. */
+export interface CredentialFileReader {
+  /** The token, or undefined when the file is missing, empty, unreadable (or, with requirePrivate, not private). */
+  read(): string | undefined;
+  /** The next read stats the file whatever the time (e.g. after the server refused the token). */
+  invalidate(): void;
+}
+
+/**
+ * Reads a credential file at most once per change: a stat (inode, size, mtime, ctime) at most once
+ * per `recheckMs`, a read only when those moved. A rotated or removed file stops counting within
+ * `recheckMs`, never later.
+ */
+export function credentialFileReader(file: string, opts: CredentialFileReaderOptions = {}): CredentialFileReader {
+  const recheckMs = opts.recheckMs ?? CREDENTIAL_RECHECK_MS;
+  const now = opts.now ?? Date.now;
+  let checkedAt = -Infinity;
+  let version = "";
+  let token: string | undefined;
+  const uid = process.getuid?.() ?? -1;
+  return {
+    read() {
+      const t = now();
+      if (t - checkedAt < recheckMs) return token;
+      checkedAt = t;
+      const st = statSync(file, { throwIfNoEntry: false, bigint: true });
+      if (!st || !st.isFile() || (opts.requirePrivate && ((st.mode & 0o077n) !== 0n || (uid >= 0 && st.uid !== BigInt(uid))))) {
+        version = "";
+        token = undefined;
+        return token;
+      }
+      const seen = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      if (seen === version) return token;
+      try {
+        token = readFileSync(file, "utf8").trim() || undefined;
+        version = seen;
+      } catch {
+        token = undefined;
+        version = "";
+      }
+      return token;
+    },
+    invalidate() {
+      checkedAt = -Infinity;
+    },
   };
 }
 
-function isLoopbackUrl(url: string): boolean {
+/** The port of a loopback http:// URL, else undefined (https, another host, not a URL). */
+function loopbackPort(url: string): number | undefined {
   try {
     const u = new URL(url);
-    return u.protocol === "http:" && isLoopbackHost(u.hostname);
+    return u.protocol === "http:" && isLoopbackHost(u.hostname) ? Number(u.port || "80") : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * Client side: sends the local credential of a loopback http:// server. The file is read once and
+ * again when it changed (a stat at most every CREDENTIAL_RECHECK_MS, and at the next call after an
+ * UNAUTHENTICATED answer: the server restarted and wrote a new one).
+ */
+export function localCredentialInterceptor(baseUrl: string, opts: CredentialFileReaderOptions = {}): Interceptor | undefined {
+  const port = loopbackPort(baseUrl);
+  if (port === undefined) return undefined;
+  const file = localCredentialFile(port);
+  const credential = credentialFileReader(file, opts);
+  return (next) => async (req) => {
+    const token = credential.read();
+    if (token !== undefined && !req.header.has(LOCAL_CREDENTIAL_HEADER)) req.header.set(LOCAL_CREDENTIAL_HEADER, token);
+    try {
+      return await next(req);
+    } catch (err) {
+      if (!(err instanceof ConnectError)) throw err;
+      if (err.code === Code.Unauthenticated) credential.invalidate();
+      if (token !== undefined && err.code === Code.Unavailable && /ECONNREFUSED/.test(err.rawMessage)) {
+        // A server killed without cleanup (SIGKILL) leaves its file; say so rather than only "refused".
+        throw new ConnectError(`${err.rawMessage}: no server listens on port ${port}; ${file} is left from one that did not shut down cleanly (a new one replaces it)`, Code.Unavailable, err.metadata, undefined, err);
+      }
+      throw err;
+    }
+  };
 }

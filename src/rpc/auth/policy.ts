@@ -3,38 +3,44 @@ import type { Identity } from "./identity.js";
 /**
  * What a call needs:
  * - public: nothing (grpc.health.v1, for load balancers and probes)
- * - authenticated: any identity (queen reads, reflection)
- * - read: a reader or admin client, or a queen (HiveService reads)
- * - write: an admin client or a queen (HiveService SpawnWorker, StopWorker)
- * - hive: a hive identity; Heartbeat also checks the hello's hive_id against it
+ * - authenticated: any identity
+ * - read: a reader or admin client, or a queen
+ * - write: an admin client or a queen
+ * - hive: a hive identity (the server may check more, e.g. a first message naming that hive)
  */
 export type Permission = "public" | "authenticated" | "read" | "write" | "hive";
 
-const METHODS: Record<string, Permission> = {
-  "apiary.v1.QueenService/Heartbeat": "hive",
-  "apiary.v1.HiveService/SpawnWorker": "write",
-  "apiary.v1.HiveService/StopWorker": "write",
-  "apiary.v1.HiveService/ListWorkers": "read",
-  "apiary.v1.HiveService/WatchTelemetry": "read",
-  "apiary.v1.HiveService/StreamWorkerLogs": "read",
-};
+/** The permission each method needs; servers hand in their own (the queen's, the hive's). */
+export type PermissionOf = (serviceTypeName: string, methodName: string) => Permission;
 
-const SERVICES: Record<string, Permission> = {
+/** A server's permission table: by "pkg.Service/Method", else by service. */
+export interface PermissionTable {
+  methods?: Readonly<Record<string, Permission>>;
+  services?: Readonly<Record<string, Permission>>;
+}
+
+/** The services every RPC server carries itself (health and reflection, see server.ts). */
+const TRANSPORT_SERVICES: Readonly<Record<string, Permission>> = {
   "grpc.health.v1.Health": "public",
-  "apiary.v1.QueenService": "authenticated",
-  // Internal to a cluster of queens: another queen, or an admin debugging it.
-  "apiary.v1.QueenPeerService": "write",
   "grpc.reflection.v1.ServerReflection": "authenticated",
   "grpc.reflection.v1alpha.ServerReflection": "authenticated",
 };
 
+/** What a method nobody listed needs: a new RPC stays admin-only until someone decides otherwise. */
+export const UNLISTED_PERMISSION: Permission = "write";
+
 /**
- * The permission a method needs. A HiveService method not listed here needs "write": a new RPC on
- * the service that runs programs stays admin-only until someone decides it is a read.
+ * The lookup for a server's table: its method entries, then its service entries, then the
+ * transport's own services, else UNLISTED_PERMISSION.
  */
-export function requiredPermission(serviceTypeName: string, methodName: string): Permission {
-  return METHODS[`${serviceTypeName}/${methodName}`] ?? SERVICES[serviceTypeName] ?? "write";
+export function permissionTable(table: PermissionTable = {}): PermissionOf {
+  const methods = table.methods ?? {};
+  const services = { ...TRANSPORT_SERVICES, ...table.services };
+  return (service, method) => methods[`${service}/${method}`] ?? services[service] ?? UNLISTED_PERMISSION;
 }
+
+/** A server with no table of its own: health is public, reflection needs an identity, the rest admin. */
+export const defaultPermissionOf: PermissionOf = permissionTable();
 
 export function permits(identity: Identity, permission: Permission): boolean {
   switch (permission) {

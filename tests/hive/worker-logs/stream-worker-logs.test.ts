@@ -12,7 +12,8 @@ import { LogCheckpoints } from "../../../src/hive/worker-logs/log-checkpoints.js
 import { startRpcServer, type RpcServer } from "../../../src/rpc/server.js";
 import { createApiaryTransport } from "../../../src/rpc/transport.js";
 import { tempDir } from "../hive-test-helpers.js";
-import { requiredPermission } from "../../../src/rpc/auth/policy.js";
+import { hivePermissionOf } from "../../../src/hive/hive-permissions.js";
+import { queenPermissionOf } from "../../../src/queen/queen-permissions.js";
 
 // The hive side of the log file is what these tests exercise: the RPC server is real, the log files
 // are real, and the test writes them as a worker would (appending), then rotates them as logrotate does.
@@ -161,7 +162,7 @@ describe("StreamWorkerLogs", () => {
   });
 
   it("is a read under the authorisation policy, like ListWorkers; ListEvents is a queen read", () => {
-    expect(requiredPermission("apiary.v1.HiveService", "StreamWorkerLogs")).toBe("read");
-    expect(requiredPermission("apiary.v1.QueenService", "ListEvents")).toBe("authenticated");
+    expect(hivePermissionOf("apiary.v1.HiveService", "StreamWorkerLogs")).toBe("read");
+    expect(queenPermissionOf("apiary.v1.QueenService", "ListEvents")).toBe("authenticated");
   });
 });

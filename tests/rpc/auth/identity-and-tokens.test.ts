@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { identityFromSans, parseSpiffeId, spiffeId } from "../../../src/rpc/auth/identity.js";
-import { permits, requiredPermission } from "../../../src/rpc/auth/policy.js";
+import { defaultPermissionOf, permits } from "../../../src/rpc/auth/policy.js";
+import { hivePermissionOf } from "../../../src/hive/hive-permissions.js";
+import { queenPermissionOf } from "../../../src/queen/queen-permissions.js";
 import { TokenStore, newToken, parseTokenFile, tokenFileLine } from "../../../src/rpc/auth/token-store.js";
 import { globToRegExp } from "../../../src/hive/workers/program-allow-list.js";
 import { checkListenSecurity, isLoopbackHost } from "../../../src/rpc/tls/listen-safety.js";
@@ -30,12 +32,22 @@ describe("SPIFFE identities", () => {
 });
 
 describe("policy", () => {
-  it("maps methods to permissions; an unknown HiveService method needs write", () => {
-    expect(requiredPermission("apiary.v1.QueenService", "FindWorkers")).toBe("authenticated");
-    expect(requiredPermission("apiary.v1.QueenService", "Heartbeat")).toBe("hive");
-    expect(requiredPermission("apiary.v1.HiveService", "ListWorkers")).toBe("read");
-    expect(requiredPermission("apiary.v1.HiveService", "SomethingNew")).toBe("write");
-    expect(requiredPermission("grpc.health.v1.Health", "Check")).toBe("public");
+  it("maps methods to permissions by the server's own table; an unknown HiveService method needs write", () => {
+    expect(queenPermissionOf("apiary.v1.QueenService", "FindWorkers")).toBe("authenticated");
+    expect(queenPermissionOf("apiary.v1.QueenService", "Heartbeat")).toBe("hive");
+    expect(queenPermissionOf("apiary.v1.QueenPeerService", "FollowHeldHives")).toBe("write");
+    expect(hivePermissionOf("apiary.v1.HiveService", "ListWorkers")).toBe("read");
+    expect(hivePermissionOf("apiary.v1.HiveService", "SpawnWorker")).toBe("write");
+    expect(hivePermissionOf("apiary.v1.HiveService", "SomethingNew")).toBe("write");
+    expect(hivePermissionOf("grpc.health.v1.Health", "Check")).toBe("public");
+    expect(queenPermissionOf("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo")).toBe("authenticated");
+  });
+
+  it("without a table, only health is public and reflection needs an identity: every other method is admin-only", () => {
+    expect(defaultPermissionOf("grpc.health.v1.Health", "Check")).toBe("public");
+    expect(defaultPermissionOf("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo")).toBe("authenticated");
+    expect(defaultPermissionOf("apiary.v1.QueenService", "FindWorkers")).toBe("write");
+    expect(defaultPermissionOf("apiary.v1.HiveService", "ListWorkers")).toBe("write");
   });
 
   it("grants by kind and role", () => {

@@ -1,5 +1,6 @@
 import { HiveService } from "../../../gen/apiary/v1/hive_pb.js";
 import { createLogger } from "../../../src/common/logger.js";
+import { hivePermissionOf } from "../../../src/hive/hive-permissions.js";
 import { startRpcServer, type RpcServer, type RpcServerOptions } from "../../../src/rpc/server.js";
 import { createDummyHive } from "./dummy-hive.js";
 
@@ -10,6 +11,7 @@ export function startTestServer(overrides: Partial<RpcServerOptions> = {}): Prom
     port: 0,
     logger: createLogger("rpc-test", { level: process.env.APIARY_LOG_LEVEL ?? "silent" }),
     services: [{ service: HiveService, impl: createDummyHive() }],
+    permissionOf: hivePermissionOf,
     ...overrides,
   });
 }
