@@ -5,6 +5,7 @@ import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { allowEveryone, combineHttpRoutes, createHttpRoutes, type HttpRouteHandler } from "../rpc/http-routes.js";
 import { createLogger } from "../common/logger.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
+import { heartbeatHelloCheck, queenPermissionOf } from "./queen-permissions.js";
 import { startRpcServer, type RpcServer, type ServerSecurity } from "../rpc/server.js";
 import { unexpectedErrorInterceptor } from "../rpc/unexpected-error-interceptor.js";
 import { LivenessClock, systemClock, type Clock } from "../common/clock.js";
@@ -170,7 +171,8 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
     ...security,
-    interceptors: [...metrics.interceptors, unexpectedErrorInterceptor(logger)],
+    permissionOf: queenPermissionOf,
+    interceptors: [heartbeatHelloCheck(logger), ...metrics.interceptors, unexpectedErrorInterceptor(logger)],
     httpRoutes: combineHttpRoutes(
       createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
       createHttpRoutes({ routes: options.publicRoutes ?? {}, authorize: allowEveryone, onError: (err, path) => logger.error({ err, path }, "public route failed") }),
