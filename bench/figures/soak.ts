@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createClient, type Client } from "@connectrpc/connect";
-import { EventType, QueenService, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
+import { EventType, QueenService, type HiveStatus, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { seededRandom } from "../../tests/helpers/seeded-random.js";
 import { queenLoopDelay } from "../../tests/hostile/support/queen-loop-delay.js";
@@ -46,8 +46,11 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
       const delay = await queenLoopDelay(url);
       samples.push({ s: Math.round((performance.now() - started) / 1000), rssMiB: rssMiB(queen.child.pid!), p99Ms: delay.p99 * 1000, maxMs: delay.max * 1000 });
     }
+    const settledHives = Math.round(hives * 0.95);
+    const reference = await settle(fleet, createClient(QueenService, createApiaryTransport(url)), settledHives);
     stop.abort();
     await Promise.allSettled(running);
+    const lost = watchers.reduce((n, w) => n + w.differenceFrom(reference), 0);
     const duplicates = watchers.reduce((n, w) => n + w.duplicates, 0);
     const events = watchers.reduce((n, w) => n + w.events, 0);
     const resumes = watchers.reduce((n, w) => n + w.resumes, 0);
@@ -55,10 +58,11 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
     const slope = rssSlopeMiBPerMin(samples);
     const maxDelay = Math.max(...samples.map((s) => s.maxMs));
     const p99s = samples.map((s) => s.p99Ms).sort((a, b) => a - b);
-    ctx.log(`  soak ${minutes} min, ${hives} hives, ${watcherCount} restless watchers + 1 never reading: ${events} events, ${resumes} resumes (${snapshots} started over), ${duplicates} duplicates; RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB (${slope.toFixed(2)} MiB/min); loop delay max ${maxDelay.toFixed(0)} ms`);
+    ctx.log(`  soak ${minutes} min, ${hives} hives, ${watcherCount} restless watchers + 1 never reading: ${events} events, ${resumes} resumes (${snapshots} started over), ${duplicates} duplicates, ${lost} objects lost or left over against the registry of ${reference.size} objects (${settledHives} hives); RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB (${slope.toFixed(2)} MiB/min); loop delay max ${maxDelay.toFixed(0)} ms`);
     ctx.extras.soak = samples;
     return [
       figureResult({ figure: "soak", name: "soak: events repeated to a resuming watcher", runs: [duplicates], unit: "events", goal: "0", goalValue: 0, higherIsBetter: false, notes: `${events} events, ${resumes} resumes from resume_token, ${snapshots} of them started over with a snapshot` }),
+      figureResult({ figure: "soak", name: "soak: objects lost or left over by a resuming watcher", runs: [lost], unit: "objects", goal: "0", goalValue: 0, higherIsBetter: false, notes: `each watcher's state against the queen's ListHives after the churn settled at ${settledHives} hives (${reference.size} hives and workers)` }),
       figureResult({ figure: "soak", name: "soak: queen event-loop delay, max over the run", runs: [maxDelay], unit: "ms", goal: "< 500 ms", goalValue: 500, higherIsBetter: false, notes: `per-second p99 median ${(p99s[p99s.length >> 1] ?? NaN).toFixed(1)} ms, worst ${(p99s.at(-1) ?? NaN).toFixed(1)} ms` }),
       infoResult("soak", "soak: queen RSS slope", [slope], "MiB/min", `RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB over ${minutes} min`),
     ];
@@ -67,6 +71,36 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
     await fleet.stop(false).catch(() => {});
     await queen.stop();
   }
+}
+
+/**
+ * Ends the churn at `hiveCount`, waits until the registry's set of objects is the same in two
+ * reads a few seconds apart, and gives every watcher time to resume and catch up (events held
+ * back by min_update_interval included): the reference every watcher's state must equal.
+ */
+async function settle(fleet: GeneratorFleet, client: Client<typeof QueenService>, hiveCount: number): Promise<Set<string>> {
+  await fleet.scaleTo(hiveCount);
+  let previous = "";
+  for (let attempt = 0; attempt < 30; attempt++) {
+    await sleep(3_000);
+    const keys = registryKeys((await client.listHives({}, { timeoutMs: 30_000 })).hives);
+    const joined = [...keys].sort().join("\n");
+    if (joined === previous && keys.size > 0) {
+      await sleep(8_000);
+      return keys;
+    }
+    previous = joined;
+  }
+  throw new Error("soak: the registry did not settle within 90 s after the churn ended");
+}
+
+function registryKeys(hives: HiveStatus[]): Set<string> {
+  const keys = new Set<string>();
+  for (const h of hives) {
+    keys.add(`h/${h.info!.hiveId}`);
+    for (const w of h.workers) keys.add(`w/${h.info!.hiveId}/${w.workerId}`);
+  }
+  return keys;
 }
 
 class RestlessWatcher {
@@ -110,6 +144,14 @@ class RestlessWatcher {
       }
       if (resuming) this.resumes++;
     }
+  }
+
+  /** Objects this watcher holds that the registry does not, plus those it lacks. */
+  differenceFrom(reference: Set<string>): number {
+    let n = 0;
+    for (const key of this.held.keys()) if (!reference.has(key)) n++;
+    for (const key of reference) if (!this.held.has(key)) n++;
+    return n;
   }
 
   private apply(e: { key: string; type: EventType; revision: bigint }): void {
