@@ -1,6 +1,7 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { callerKey, peerKey } from "../rpc/auth/authenticator.js";
+import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
+import { callerKey, peerKey, type Refusal } from "../rpc/auth/authenticator.js";
 import { describeIdentity } from "../rpc/auth/identity.js";
 import { redactArgv } from "./workers/redact-secrets.js";
 
@@ -17,6 +18,8 @@ export interface AuditEntry {
   message?: string;
 }
 
+const AUDITED: readonly AuditEntry["method"][] = [HiveService.method.spawnWorker.name as "SpawnWorker", HiveService.method.stopWorker.name as "StopWorker"];
+
 /**
  * The audit trail of the hive's writes: one structured info line per call on the "audit"
  * component (`{"component":"audit","audit":"SpawnWorker","caller":…,"outcome":…}`), argv redacted.
@@ -28,6 +31,24 @@ export class WriteAudit {
     const line = { ...entry, ...(entry.argv ? { argv: redactArgv(entry.argv) } : {}) };
     this.logger.info({ audit: entry.method, ...line }, `audit: ${entry.method} by ${entry.caller}: ${entry.outcome}`);
   }
+
+  /**
+   * A SpawnWorker or StopWorker the server's authenticator refused before any handler ran (no
+   * credentials, a bad token, a role that may not write): who tried, what, and the code. The body
+   * was never read, so there is no argv or worker id. Wire with `server.auth.onRefusal(audit.refused)`.
+   */
+  readonly refused = (refusal: Refusal): void => {
+    if (refusal.service !== HiveService.typeName) return;
+    const method = AUDITED.find((m) => m === refusal.method);
+    if (method === undefined) return;
+    this.record({
+      method,
+      caller: refusal.identity ? describeIdentity(refusal.identity) : "anonymous",
+      peer: refusal.peer.address,
+      outcome: Code[refusal.code],
+      message: refusal.message,
+    });
+  };
 
   /** Runs a write handler and records its outcome. */
   async around<T>(method: AuditEntry["method"], context: HandlerContext, what: { argv?: string[]; workerId?: string }, run: () => Promise<T>, workerIdOf?: (result: T) => string): Promise<T> {
