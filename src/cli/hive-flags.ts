@@ -1,11 +1,12 @@
-import type { FlagSpec, ParsedArgs } from "./command.js";
+import { defineFlags, type FlagValues } from "./command.js";
+import type { ServerSecurityFlags } from "./server-flags.js";
 import type { HiveConfig } from "../hive/hive-config.js";
 import { choiceFlag, durationFlag, intFlag, parseKeyValues } from "./parse-values.js";
 
 const CGROUP_MODES = { auto: "auto", v2: "v2", v1: "v1", none: "none" } as const;
 
 /** Settings of the local hive that `apiary hive` and `apiary up` share. */
-export const hiveRuntimeFlags: FlagSpec[] = [
+export const hiveRuntimeFlags = defineFlags([
   { name: "nvidia-smi", type: "string", value: "PATH", env: "APIARY_NVIDIA_SMI", default: "nvidia-smi", help: "nvidia-smi to probe GPUs with" },
   { name: "gpu-deadline", type: "string", value: "DUR", env: "APIARY_GPU_DEADLINE", default: "2s", help: "hard deadline of each nvidia-smi call" },
   { name: "no-gpu", type: "boolean", env: "APIARY_NO_GPU", help: "never run nvidia-smi" },
@@ -20,25 +21,25 @@ export const hiveRuntimeFlags: FlagSpec[] = [
   { name: "engine-scrape-deadline", type: "string", value: "DUR", env: "APIARY_ENGINE_SCRAPE_DEADLINE", default: "300ms", help: "hard deadline of each scrape of a worker's engine /metrics" },
   { name: "worker-log-retention", type: "string", value: "DUR", env: "APIARY_WORKER_LOG_RETENTION", default: "7d", help: "delete logs of ended workers older than this" },
   { name: "worker-log-max-files", type: "string", value: "N", env: "APIARY_WORKER_LOG_MAX_FILES", default: "1000", help: "keep at most this many logs of ended workers" },
-];
+]);
 
 /** Reads hiveRuntimeFlags into a HiveConfig. */
-export function hiveRuntime(flags: ParsedArgs["flags"]): HiveConfig {
+export function hiveRuntime(flags: FlagValues<typeof hiveRuntimeFlags>): HiveConfig {
   return {
-    nvidiaSmiPath: flags["nvidia-smi"] as string,
-    gpuDeadlineMs: durationFlag("gpu-deadline", flags["gpu-deadline"] as string),
+    nvidiaSmiPath: flags["nvidia-smi"],
+    gpuDeadlineMs: durationFlag("gpu-deadline", flags["gpu-deadline"]),
     gpuEnabled: flags["no-gpu"] !== true,
-    kmsgPath: flags["kmsg-path"] as string,
-    gpuHealthIgnoreXids: xidList("gpu-health-ignore-xid", flags["gpu-health-ignore-xid"] as string | undefined),
-    gpuXidHoldMs: durationFlag("gpu-health-xid-hold", flags["gpu-health-xid-hold"] as string),
-    cgroupRoot: flags["cgroup-root"] as string,
-    cgroupMode: choiceFlag("cgroup-mode", flags["cgroup-mode"] as string, CGROUP_MODES),
-    cgroupParent: flags["cgroup-parent"] as string | undefined,
-    stateDir: flags["state-dir"] as string | undefined,
-    tickIntervalMs: durationFlag("tick-interval", flags["tick-interval"] as string),
-    engineScrapeDeadlineMs: durationFlag("engine-scrape-deadline", flags["engine-scrape-deadline"] as string),
-    workerLogRetentionMs: durationFlag("worker-log-retention", flags["worker-log-retention"] as string),
-    workerLogMaxFiles: intFlag("worker-log-max-files", flags["worker-log-max-files"] as string, 0, 1_000_000),
+    kmsgPath: flags["kmsg-path"],
+    gpuHealthIgnoreXids: xidList("gpu-health-ignore-xid", flags["gpu-health-ignore-xid"]),
+    gpuXidHoldMs: durationFlag("gpu-health-xid-hold", flags["gpu-health-xid-hold"]),
+    cgroupRoot: flags["cgroup-root"],
+    cgroupMode: choiceFlag("cgroup-mode", flags["cgroup-mode"], CGROUP_MODES),
+    cgroupParent: flags["cgroup-parent"],
+    stateDir: flags["state-dir"],
+    tickIntervalMs: durationFlag("tick-interval", flags["tick-interval"]),
+    engineScrapeDeadlineMs: durationFlag("engine-scrape-deadline", flags["engine-scrape-deadline"]),
+    workerLogRetentionMs: durationFlag("worker-log-retention", flags["worker-log-retention"]),
+    workerLogMaxFiles: intFlag("worker-log-max-files", flags["worker-log-max-files"], 0, 1_000_000),
   };
 }
 
@@ -49,7 +50,7 @@ function xidList(flag: string, value: string | undefined): number[] {
 }
 
 /** Flags of a hive that joins a queen; only `apiary hive` has them. */
-export const hiveIdentityFlags: FlagSpec[] = [
+export const hiveIdentityFlags = defineFlags([
   { name: "host", type: "string", value: "H", env: "APIARY_HIVE_HOST", default: "127.0.0.1", help: "address the HiveService listens on (it runs programs: keep it private)" },
   { name: "port", type: "string", value: "N", env: "APIARY_HIVE_PORT", default: "7835", help: "port of the HiveService (0 = any free port)" },
   { name: "advertise", type: "string", value: "URL", env: "APIARY_HIVE_ADVERTISE", help: "HiveService URL told to the queen [default: http://host:port]" },
@@ -59,21 +60,22 @@ export const hiveIdentityFlags: FlagSpec[] = [
   { name: "queen-ca", type: "string", value: "FILE", env: "APIARY_QUEEN_CA", help: "CA to verify the queen with [default: --client-ca]; the hive's --tls-cert/--tls-key are its client certificate" },
   { name: "allow-program", type: "string", value: "PATH|GLOB", env: "APIARY_ALLOW_PROGRAMS", multiple: true, help: "SpawnWorker may start only these programs, by real path (absolute path or glob; an interpreter only as 'INTERPRETER SCRIPT'; env: comma-separated)" },
   { name: "allow-env", type: "string", value: "NAME|GLOB", env: "APIARY_ALLOW_ENV", multiple: true, help: "SpawnWorker env variables passed on (replaces the default HF_*, VLLM_*, CUDA_*, NCCL_*…; LD_*, PYTHON*, BASH_ENV… are refused always; env: comma-separated)" },
-];
+]);
 
-export function hiveIdentity(flags: ParsedArgs["flags"]): HiveConfig {
-  const certFile = flags["tls-cert"] as string | undefined;
-  const keyFile = flags["tls-key"] as string | undefined;
-  const caFile = (flags["queen-ca"] as string | undefined) ?? (flags["client-ca"] as string | undefined);
+/** Reads hiveIdentityFlags, and the TLS files of serverSecurityFlags (the hive's client certificate), into a HiveConfig. */
+export function hiveIdentity(flags: FlagValues<typeof hiveIdentityFlags> & Pick<ServerSecurityFlags, "tls-cert" | "tls-key" | "client-ca">): HiveConfig {
+  const certFile = flags["tls-cert"];
+  const keyFile = flags["tls-key"];
+  const caFile = flags["queen-ca"] ?? flags["client-ca"];
   return {
     queenCredentials: certFile || caFile ? { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}) } : undefined,
-    allowPrograms: (flags["allow-program"] as string[] | undefined) ?? [],
-    allowEnv: (flags["allow-env"] as string[] | undefined) ?? [],
-    host: flags.host as string,
-    port: intFlag("port", flags.port as string, 0, 65535),
-    advertiseUrl: flags.advertise as string | undefined,
-    hiveId: flags.id as string | undefined,
-    labels: parseKeyValues("label", flags.label as string[]),
-    ackDeadlineMs: durationFlag("ack-deadline", flags["ack-deadline"] as string),
+    allowPrograms: flags["allow-program"],
+    allowEnv: flags["allow-env"],
+    host: flags.host,
+    port: intFlag("port", flags.port, 0, 65535),
+    advertiseUrl: flags.advertise,
+    hiveId: flags.id,
+    labels: parseKeyValues("label", flags.label),
+    ackDeadlineMs: durationFlag("ack-deadline", flags["ack-deadline"]),
   };
 }

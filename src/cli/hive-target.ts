@@ -1,20 +1,22 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
 import { CliError } from "./command.js";
-import type { ParsedArgs } from "./command.js";
-import { connect, rpcFailure } from "./rpc-client.js";
+import { connect, rpcFailure, type ConnectionFlags } from "./rpc-client.js";
 import type { HiveAddress } from "./token-destination.js";
 
 /** A hive to call: its HiveService address and, when the queen told it, its id (whose SPIFFE ID it must then prove). */
 export type HiveTarget = HiveAddress;
 
+/** --hive and --hive-addr (common-flags.ts) beside the connection flags that reach the queen. */
+export type HiveTargetFlags = ConnectionFlags & { hive?: string; "hive-addr"?: string };
+
 /**
  * The hive that --hive ID (asked of the queen) or --hive-addr ADDR (direct) names; with neither,
  * the queen's only hive, or `choose` given the queen's hives.
  */
-export async function hiveTarget(flags: ParsedArgs["flags"], choose?: ChooseHive): Promise<HiveTarget> {
-  const addr = flags["hive-addr"] as string | undefined;
-  const id = flags.hive as string | undefined;
+export async function hiveTarget(flags: HiveTargetFlags, choose?: ChooseHive): Promise<HiveTarget> {
+  const addr = flags["hive-addr"];
+  const id = flags.hive;
   if (addr !== undefined && id !== undefined) throw new CliError("give --hive ID or --hive-addr ADDR, not both");
   if (addr !== undefined) return { address: addr };
   const { client, url, timeoutMs } = connect(QueenService, flags);
@@ -52,7 +54,7 @@ function endpointOf(hiveId: string, endpoint: string | undefined): HiveTarget {
 }
 
 /** The hive of a worker: --hive ID or --hive-addr ADDR when given, else the one hive the queen lists with it. */
-export function workerHiveTarget(flags: ParsedArgs["flags"], workerId: string): Promise<HiveTarget> {
+export function workerHiveTarget(flags: HiveTargetFlags, workerId: string): Promise<HiveTarget> {
   return hiveTarget(flags, (hives, url) => {
     const hits = hives.filter((h) => h.workerIds.includes(workerId));
     if (hits.length === 0) throw new CliError(`no hive known to the queen at ${url} runs a worker ${workerId}`);

@@ -26,7 +26,8 @@ export function parseFlags<const F extends readonly FlagSpec[]>(commandName: str
   for (const spec of specs) {
     const given = parsed.values[spec.name];
     if (given !== undefined) {
-      flags[spec.name] = given as string | boolean | string[];
+      // A repeatable flag of the table is a string flag: node:util types its list as (string | boolean)[].
+      flags[spec.name] = Array.isArray(given) ? given.map(String) : given;
       continue;
     }
     const fromEnv = spec.env ? env[spec.env] : undefined;

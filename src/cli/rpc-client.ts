@@ -7,7 +7,8 @@ import { wantsTls } from "../rpc/tls/client-credentials.js";
 import { selectedContext } from "../client/client-config.js";
 import { createFailoverTransport } from "../client/failover-transport.js";
 import { parseQueenList } from "../common/queen-addresses.js";
-import { CliError, UsageError, type ParsedArgs } from "./command.js";
+import { CliError, UsageError, type FlagValues } from "./command.js";
+import type { queenFlags } from "./common-flags.js";
 import { durationFlag } from "./parse-values.js";
 import { checkTokenDestination, checkLearnedHiveEndpoint, type HiveAddress } from "./token-destination.js";
 
@@ -37,10 +38,12 @@ export interface ConnectionSettings {
   context: string | undefined;
 }
 
-type Flags = ParsedArgs["flags"];
-const str = (flags: Flags, name: string): string | undefined => {
+/** The connection flags (common-flags.ts queenFlags) a command has; the router builds them from its queen-prefixed ones. */
+export type ConnectionFlags = Partial<Omit<FlagValues<typeof queenFlags>, "help">>;
+type Flags = ConnectionFlags;
+const str = (flags: Flags, name: keyof Flags): string | undefined => {
   const v = flags[name];
-  return typeof v === "string" && v !== "" ? v : undefined;
+  return v !== "" ? v : undefined;
 };
 
 /**

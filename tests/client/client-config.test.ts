@@ -96,14 +96,14 @@ describe("connection settings: flags > environment > config file > defaults", ()
 
 describe("apiary config", () => {
   it("use-context switches the current context; set-context stores absolute paths, file 0600", async () => {
-    expect(await configCommand.run({ positionals: ["use-context", "prod"], flags: {}, rest: [] })).toBe(0);
+    expect(await configCommand.run(parseFlags("config", configCommand.flags, ["use-context", "prod"], {}))).toBe(0);
     expect(readClientConfig()["current-context"]).toBe("prod");
-    await configCommand.run({ positionals: ["set-context", "edge"], flags: { queen: "10.0.0.9:7833", ca: "rel/ca.crt" }, rest: [] });
+    await configCommand.run(parseFlags("config", configCommand.flags, ["set-context", "edge", "--queen", "10.0.0.9:7833", "--ca", "rel/ca.crt"], {}));
     const edge = readClientConfig().contexts.edge;
     expect(edge).toEqual({ queen: "10.0.0.9:7833", ca: path.resolve("rel/ca.crt") });
     expect(statSync(configPath()).mode & 0o777).toBe(0o600);
     expect(readFileSync(configPath(), "utf8")).toContain("current-context: prod");
-    await expect(configCommand.run({ positionals: ["use-context", "nope"], flags: {}, rest: [] })).rejects.toThrow(/no context nope/);
+    await expect(configCommand.run(parseFlags("config", configCommand.flags, ["use-context", "nope"], {}))).rejects.toThrow(/no context nope/);
   });
 
   it("defaults to $XDG_CONFIG_HOME/apiary/config.yaml", () => {

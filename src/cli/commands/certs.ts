@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CliError, UsageError, type Command, type ParsedArgs } from "../command.js";
+import { CliError, UsageError, defineCommand, defineFlags, type FlagValues } from "../command.js";
 import { intFlag } from "../parse-values.js";
 import { isRole, type Identity } from "../../rpc/auth/identity.js";
 import { spiffeId } from "../../rpc/auth/identity.js";
@@ -12,7 +12,22 @@ const USAGE = [
   "apiary certs token --name NAME --role admin|reader [--token-file FILE]",
 ].join("\n       ");
 
-export const certsCommand: Command = {
+const certsFlags = defineFlags([
+  { name: "hive", type: "string", value: "ID", help: "issue a hive certificate (its id must be the hive's --id)" },
+  { name: "queen", type: "string", value: "NAME", help: "issue a queen certificate" },
+  { name: "client", type: "string", value: "NAME", help: "issue a client certificate" },
+  { name: "role", type: "string", value: "ROLE", help: "admin or reader, for --client and token [default: reader]" },
+  { name: "dns", type: "string", value: "NAME", multiple: true, help: "extra DNS SAN (servers)" },
+  { name: "ip", type: "string", value: "ADDR", multiple: true, help: "extra IP SAN (servers)" },
+  { name: "loopback", type: "boolean", help: "also name localhost, 127.0.0.1 and ::1 (servers, for curl-like clients on the same machine)" },
+  { name: "days", type: "string", value: "N", help: "validity in days [default: CA 3650, leaf 365]" },
+  { name: "force", type: "boolean", help: "overwrite existing files" },
+  { name: "name", type: "string", value: "NAME", help: "token owner (token)" },
+  { name: "token-file", type: "string", value: "FILE", help: "token file to append the token's hash to (token)" },
+]);
+type CertsFlags = FlagValues<typeof certsFlags>;
+
+export const certsCommand = defineCommand({
   name: "certs",
   usage: USAGE,
   description: [
@@ -24,19 +39,7 @@ export const certsCommand: Command = {
     "well: it only has to put the same URI SANs in.",
     "`certs token` prints a new token once and appends its hash to --token-file (the servers' --token-file).",
   ].join("\n"),
-  flags: [
-    { name: "hive", type: "string", value: "ID", help: "issue a hive certificate (its id must be the hive's --id)" },
-    { name: "queen", type: "string", value: "NAME", help: "issue a queen certificate" },
-    { name: "client", type: "string", value: "NAME", help: "issue a client certificate" },
-    { name: "role", type: "string", value: "ROLE", help: "admin or reader, for --client and token [default: reader]" },
-    { name: "dns", type: "string", value: "NAME", multiple: true, help: "extra DNS SAN (servers)" },
-    { name: "ip", type: "string", value: "ADDR", multiple: true, help: "extra IP SAN (servers)" },
-    { name: "loopback", type: "boolean", help: "also name localhost, 127.0.0.1 and ::1 (servers, for curl-like clients on the same machine)" },
-    { name: "days", type: "string", value: "N", help: "validity in days [default: CA 3650, leaf 365]" },
-    { name: "force", type: "boolean", help: "overwrite existing files" },
-    { name: "name", type: "string", value: "NAME", help: "token owner (token)" },
-    { name: "token-file", type: "string", value: "FILE", help: "token file to append the token's hash to (token)" },
-  ],
+  flags: certsFlags,
   async run(args) {
     const [sub, ...rest] = args.positionals;
     if (sub === "init") return init(rest, args.flags);
@@ -44,7 +47,7 @@ export const certsCommand: Command = {
     if (sub === "token") return token(rest, args.flags);
     throw new UsageError(`apiary certs: expected init, issue or token (usage: ${USAGE.split("\n")[0]} …)`);
   },
-};
+});
 
 function writeOnce(file: string, content: string, mode: number, force: boolean): void {
   if (!force && existsSync(file)) throw new CliError(`${file} exists (--force overwrites it)`);
@@ -54,11 +57,11 @@ function writeOnce(file: string, content: string, mode: number, force: boolean):
 /** X.509 generation (@peculiar/x509 and its ASN.1 schemas) loads only for `apiary certs`: it costs every other command's start. */
 const loadPki = () => import("../../rpc/tls/pki.js");
 
-function days(flags: ParsedArgs["flags"]): number | undefined {
-  return intFlag("days", flags.days as string | undefined, 1, 36_500);
+function days(flags: CertsFlags): number | undefined {
+  return intFlag("days", flags.days, 1, 36_500);
 }
 
-async function init(rest: string[], flags: ParsedArgs["flags"]): Promise<number> {
+async function init(rest: string[], flags: CertsFlags): Promise<number> {
   const dir = rest[0];
   if (!dir || rest.length > 1) throw new UsageError("apiary certs init: give exactly one DIR");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -70,12 +73,14 @@ async function init(rest: string[], flags: ParsedArgs["flags"]): Promise<number>
   return 0;
 }
 
-function identityOf(flags: ParsedArgs["flags"]): Identity {
-  const given = (["hive", "queen", "client"] as const).filter((k) => typeof flags[k] === "string");
+function identityOf(flags: CertsFlags): Identity {
+  const given = (["hive", "queen", "client"] as const).flatMap((kind) => {
+    const name = flags[kind];
+    return name === undefined ? [] : [{ kind, name }];
+  });
   if (given.length !== 1) throw new UsageError("apiary certs issue: give one of --hive ID, --queen NAME or --client NAME");
-  const kind = given[0];
-  const name = flags[kind] as string;
-  const role = (flags.role as string | undefined) ?? "reader";
+  const { kind, name } = given[0];
+  const role = flags.role ?? "reader";
   if (kind !== "client" && flags.role !== undefined) throw new UsageError("apiary certs issue: --role is for --client");
   if (!isRole(role)) throw new UsageError(`--role ${role}: expected admin or reader`);
   const identity: Identity = kind === "client" ? { kind, name, role } : { kind, name };
@@ -87,7 +92,7 @@ function identityOf(flags: ParsedArgs["flags"]): Identity {
   return identity;
 }
 
-async function issue(rest: string[], flags: ParsedArgs["flags"]): Promise<number> {
+async function issue(rest: string[], flags: CertsFlags): Promise<number> {
   const dir = rest[0];
   if (!dir || rest.length > 1) throw new UsageError("apiary certs issue: give exactly one DIR (where certs init wrote the CA)");
   const identity = identityOf(flags);
@@ -99,11 +104,11 @@ async function issue(rest: string[], flags: ParsedArgs["flags"]): Promise<number
   }
   const server = identity.kind !== "client";
   const loopback = flags.loopback === true;
-  if (!server && (loopback || (flags.dns as string[]).length > 0 || (flags.ip as string[]).length > 0)) {
+  if (!server && (loopback || flags.dns.length > 0 || flags.ip.length > 0)) {
     throw new UsageError("apiary certs issue: --dns, --ip and --loopback are for --hive and --queen (server) certificates");
   }
-  const dns = [...new Set([...(loopback ? ["localhost"] : []), ...((flags.dns as string[]) ?? [])])];
-  const ips = [...new Set([...(loopback ? ["127.0.0.1", "::1"] : []), ...((flags.ip as string[]) ?? [])])];
+  const dns = [...new Set([...(loopback ? ["localhost"] : []), ...flags.dns])];
+  const ips = [...new Set([...(loopback ? ["127.0.0.1", "::1"] : []), ...flags.ip])];
   const pair = await (await loadPki()).issueCertificate(ca, { identity, dns, ips, days: days(flags) });
   const base = path.join(dir, identity.kind === "client" ? `client-${identity.name}` : `${identity.kind}-${identity.name}`);
   const force = flags.force === true;
@@ -114,10 +119,10 @@ async function issue(rest: string[], flags: ParsedArgs["flags"]): Promise<number
   return 0;
 }
 
-async function token(rest: string[], flags: ParsedArgs["flags"]): Promise<number> {
+async function token(rest: string[], flags: CertsFlags): Promise<number> {
   if (rest.length > 0) throw new UsageError(`apiary certs token: unexpected argument ${rest[0]}`);
-  const name = flags.name as string | undefined;
-  const role = (flags.role as string | undefined) ?? "reader";
+  const name = flags.name;
+  const role = flags.role ?? "reader";
   if (!name) throw new UsageError("apiary certs token: give --name NAME (who the token is for)");
   const value = newToken();
   let line: string;
@@ -126,7 +131,7 @@ async function token(rest: string[], flags: ParsedArgs["flags"]): Promise<number
   } catch (err) {
     throw new UsageError(`apiary certs token: ${(err as Error).message}`);
   }
-  const file = flags["token-file"] as string | undefined;
+  const file = flags["token-file"];
   if (file) {
     appendFileSync(file, `${line}\n`, { mode: 0o600 });
     process.stderr.write(`appended the hash of ${name}'s ${role} token to ${file} (servers reload it on change)\n`);

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { stringify } from "yaml";
-import { CliError, UsageError, type Command, type ParsedArgs } from "../command.js";
+import { CliError, UsageError, defineCommand, defineFlags, type FlagValues } from "../command.js";
 import { configPath, readClientConfig, writeClientConfig, type ContextSettings } from "../../client/client-config.js";
 import { durationFlag } from "../parse-values.js";
 import { renderTable } from "../table.js";
@@ -11,7 +11,16 @@ const USAGE = [
   "apiary config get-contexts | current-context | view | delete-context NAME",
 ].join("\n       ");
 
-export const configCommand: Command = {
+const configFlags = defineFlags([
+  { name: "queen", type: "string", value: "ADDR", help: "queen address (set-context)" },
+  { name: "ca", type: "string", value: "FILE", help: "CA bundle (set-context)" },
+  { name: "cert", type: "string", value: "FILE", help: "client certificate (set-context)" },
+  { name: "key", type: "string", value: "FILE", help: "client key (set-context)" },
+  { name: "token-file", type: "string", value: "FILE", help: "file holding a bearer token (set-context)" },
+  { name: "request-timeout", type: "string", value: "DUR", help: "deadline of each call (set-context)" },
+]);
+
+export const configCommand = defineCommand({
   name: "config",
   usage: USAGE,
   description: [
@@ -19,14 +28,7 @@ export const configCommand: Command = {
     "Every command that talks to a queen reads its settings from the current context (or --context NAME);",
     "a flag wins over its APIARY_* variable, which wins over the context, which wins over the default.",
   ].join("\n"),
-  flags: [
-    { name: "queen", type: "string", value: "ADDR", help: "queen address (set-context)" },
-    { name: "ca", type: "string", value: "FILE", help: "CA bundle (set-context)" },
-    { name: "cert", type: "string", value: "FILE", help: "client certificate (set-context)" },
-    { name: "key", type: "string", value: "FILE", help: "client key (set-context)" },
-    { name: "token-file", type: "string", value: "FILE", help: "file holding a bearer token (set-context)" },
-    { name: "request-timeout", type: "string", value: "DUR", help: "deadline of each call (set-context)" },
-  ],
+  flags: configFlags,
   async run({ positionals, flags }) {
     const [sub, ...rest] = positionals;
     const file = configPath();
@@ -52,7 +54,7 @@ export const configCommand: Command = {
         throw new UsageError(`apiary config: expected use-context, set-context, get-contexts, current-context, view or delete-context`);
     }
   },
-};
+});
 
 function one(rest: string[], sub: string): string {
   if (rest.length !== 1) throw new UsageError(`apiary config ${sub}: give exactly one context NAME`);
@@ -71,14 +73,14 @@ function useContext(file: string, name: string): number {
   return 0;
 }
 
-function setContext(file: string, name: string, flags: ParsedArgs["flags"]): number {
+function setContext(file: string, name: string, flags: FlagValues<typeof configFlags>): number {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`context name ${name}: use letters, digits, ".", "-" and "_"`);
   const config = readClientConfig(file);
   const settings: ContextSettings = { ...(config.contexts[name] ?? {}) };
   const keys = ["queen", "ca", "cert", "key", "token-file", "request-timeout"] as const;
   for (const key of keys) {
     const value = flags[key];
-    if (typeof value !== "string") continue;
+    if (value === undefined) continue;
     if (key === "request-timeout") durationFlag(key, value);
     // Paths are stored absolute: the file is read from any directory.
     settings[key] = key === "queen" || key === "request-timeout" || value === "" ? value : path.resolve(value);

@@ -28,7 +28,7 @@ export const describeCommand = defineCommand({
       throw new UsageError("apiary describe: give hive HIVE_ID, worker WORKER_ID or device GPU_UUID");
     }
     const limit = intFlag("events", flags.events, 0, 1000)!;
-    const format = outputFormat(flags, ["table", "json", "yaml"]) as "table" | "json" | "yaml";
+    const format = outputFormat(flags, ["table", "json", "yaml"]);
     const { client, url, timeoutMs } = connect(QueenService, flags);
     const fail = (err: unknown): never => {
       throw rpcFailure(err, "queen", url);

@@ -1,5 +1,4 @@
-import type { Command } from "../command.js";
-import { CliError, UsageError } from "../command.js";
+import { CliError, UsageError, defineCommand } from "../command.js";
 import { DEFAULT_QUEEN } from "../common-flags.js";
 import { logLevelFlag, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { hiveIdentity, hiveIdentityFlags, hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
@@ -12,7 +11,7 @@ import { startHive } from "../../hive/hive.js";
 /** How long a SIGTERM lets the hive close (its workers may take a while to stop). */
 const SHUTDOWN_TIMEOUT_MS = 30_000;
 
-export const hiveCommand: Command = {
+export const hiveCommand = defineCommand({
   name: "hive",
   summary: "run a hive: start, stop and measure workers on this machine, report to the queen",
   usage: "apiary hive --queen http://HOST:PORT[,…] [--port N] [--id NAME] [--label k=v]… [flags]",
@@ -34,9 +33,9 @@ export const hiveCommand: Command = {
   ],
   async run({ flags, positionals }) {
     if (positionals.length > 0) throw new UsageError(`apiary hive: unexpected argument ${positionals[0]}`);
-    const logger = createLogger("hive", { level: flags["log-level"] as string });
+    const logger = createLogger("hive", { level: flags["log-level"] });
     const hive = await startHive({
-      queenUrl: flags.standalone ? undefined : (flags.queen as string),
+      queenUrl: flags.standalone ? undefined : flags.queen,
       ...hiveIdentity(flags),
       security: serverSecurity(flags),
       ...hiveRuntime(flags),
@@ -50,4 +49,4 @@ export const hiveCommand: Command = {
     process.stderr.write(hiveStartupLine(hive));
     return new Promise<number>(() => {});
   },
-};
+});

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import type { FlagSpec, ParsedArgs } from "../command.js";
-import { UsageError } from "../command.js";
+import { UsageError, defineFlags, type FlagValues } from "../command.js";
+import type { ServerSecurityFlags } from "../server-flags.js";
 import { durationFlag } from "../parse-values.js";
 import type { StartQueenOptions } from "../../queen/queen.js";
 
 /** `apiary queen` flags for several queens on etcd; without --etcd none of them applies. */
-export const queenClusterFlags: FlagSpec[] = [
+export const queenClusterFlags = defineFlags([
   { name: "etcd", type: "string", value: "URL[,URL…]", env: "APIARY_ETCD", help: "run as one of several queens sharing this etcd cluster (client URLs)" },
   { name: "etcd-prefix", type: "string", value: "PREFIX", env: "APIARY_ETCD_PREFIX", default: "/apiary/", help: "key prefix of this apiary cluster in etcd" },
   { name: "etcd-ca", type: "string", value: "FILE", env: "APIARY_ETCD_CA", help: "CA to verify etcd members with (https:// endpoints)" },
@@ -19,9 +19,15 @@ export const queenClusterFlags: FlagSpec[] = [
   { name: "peer-flush-interval", type: "string", value: "DUR", env: "APIARY_PEER_FLUSH_INTERVAL", default: "250ms", help: "most time between a hive's change at another queen and its arrival here" },
   { name: "peer-ca", type: "string", value: "FILE", env: "APIARY_PEER_CA", help: "CA to verify the other queens with [default: --client-ca]; --tls-cert/--tls-key are this queen's client certificate" },
   { name: "peer-token-file", type: "string", value: "FILE", env: "APIARY_PEER_TOKEN_FILE", help: "admin token for calls to the other queens, where they take tokens rather than client certificates" },
-];
+]);
 
-const ETCD_ONLY = ["etcd-ca", "etcd-cert", "etcd-key", "etcd-user", "etcd-password-file", "queen-id", "advertise-url", "peer-ca", "peer-token-file"];
+/**
+ * What queenClusterOptions reads: the cluster flags and the queen's own TLS files (its client
+ * certificate for the other queens). Each may be absent: the defaults of the table apply then.
+ */
+export type QueenClusterFlags = Partial<Omit<FlagValues<typeof queenClusterFlags>, "help"> & Pick<ServerSecurityFlags, "tls-cert" | "tls-key" | "client-ca">>;
+
+const ETCD_ONLY: (keyof QueenClusterFlags)[] = ["etcd-ca", "etcd-cert", "etcd-key", "etcd-user", "etcd-password-file", "queen-id", "advertise-url", "peer-ca", "peer-token-file"];
 
 /** A secret from a file (one line; the trailing newline dropped). */
 function readSecret(flag: string, file: string): string {
@@ -36,10 +42,10 @@ function readSecret(flag: string, file: string): string {
  * Reads queenClusterFlags into startQueen options (a store built from them); {} without --etcd.
  * The etcd client (and etcd's generated descriptors) load only with --etcd: every other command starts without them.
  */
-export async function queenClusterOptions(flags: ParsedArgs["flags"]): Promise<
+export async function queenClusterOptions(flags: QueenClusterFlags): Promise<
   Pick<StartQueenOptions, "clusterStore" | "queenId" | "advertiseUrl" | "leaseTtlMs" | "peerFlushIntervalMs" | "peerCredentials">
 > {
-  const str = (name: string) => flags[name] as string | undefined;
+  const str = (name: keyof QueenClusterFlags): string | undefined => flags[name];
   const etcd = str("etcd");
   if (etcd === undefined) {
     const stray = ETCD_ONLY.find((name) => str(name) !== undefined);

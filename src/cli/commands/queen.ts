@@ -1,6 +1,5 @@
 import { dashboardRoutes } from "../../dashboard/dashboard-routes.js";
-import type { Command } from "../command.js";
-import { CliError, UsageError } from "../command.js";
+import { CliError, UsageError, defineCommand } from "../command.js";
 import { intFlag } from "../parse-values.js";
 import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { createLogger } from "../../common/logger.js";
@@ -12,7 +11,7 @@ import { queenClusterFlags, queenClusterOptions } from "./queen-cluster-flags.js
 /** How long a SIGTERM lets the queen close; the watchdog thread ends it a little after, wedged or not. */
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 
-export const queenCommand: Command = {
+export const queenCommand = defineCommand({
   name: "queen",
   summary: "run the queen: registry, liveness, scheduling and watch on one gRPC port",
   usage: "apiary queen [--host H] [--port N] [flags]",
@@ -36,12 +35,12 @@ export const queenCommand: Command = {
   async run({ flags, positionals }) {
     if (positionals.length > 0) throw new UsageError(`apiary queen: unexpected argument ${positionals[0]}`);
     const security = serverSecurity(flags);
-    const logger = createLogger("queen", { level: flags["log-level"] as string });
+    const logger = createLogger("queen", { level: flags["log-level"] });
     const cluster = await queenClusterOptions(flags);
     const queen = await startQueen({
       publicRoutes: dashboardRoutes(),
-      host: flags.host as string,
-      port: intFlag("port", flags.port as string, 0, 65535),
+      host: flags.host,
+      port: intFlag("port", flags.port, 0, 65535),
       logger,
       ...queenTuning(flags),
       security,
@@ -66,4 +65,4 @@ export const queenCommand: Command = {
     process.stderr.write(`apiary queen listening on ${queen.url} (registry: ${registry}, ${queen.config.shards} shards; epoch ${queen.epoch})\n`);
     return new Promise<number>(() => {});
   },
-};
+});

@@ -1,9 +1,8 @@
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
-import type { Command, FlagSpec, ParsedArgs } from "../command.js";
-import { CliError, UsageError } from "../command.js";
+import { CliError, UsageError, defineCommand, defineFlags, type FlagValues } from "../command.js";
 import { queenFlag } from "../common-flags.js";
 import { choiceFlag, durationFlag, intFlag, sizeFlag } from "../parse-values.js";
-import { connect } from "../rpc-client.js";
+import { connect, type ConnectionFlags } from "../rpc-client.js";
 import { logLevelFlag, serverSecurity, serverSecurityFlags } from "../server-flags.js";
 import { createLogger } from "../../common/logger.js";
 import { onShutdownSignals } from "../../common/shutdown-signals.js";
@@ -13,16 +12,16 @@ import { ROUTE_POLICIES, type RoutePolicy } from "../../route/picker.js";
 export const DEFAULT_ROUTE_LISTEN = "127.0.0.1:7840";
 
 /** How the router reaches the queen: prefixed, since the listener's own TLS and tokens take the plain names. */
-const queenConnectionFlags: FlagSpec[] = [
+const queenConnectionFlags = defineFlags([
   queenFlag,
   { name: "context", type: "string", value: "NAME", env: "APIARY_CONTEXT", help: "context of the config file for the queen's address and credentials" },
   { name: "queen-ca", type: "string", value: "FILE", env: "APIARY_QUEEN_CA", help: "CA to verify the queen with (https)" },
   { name: "queen-cert", type: "string", value: "FILE", env: "APIARY_QUEEN_CERT", help: "client certificate for the queen (mutual TLS)" },
   { name: "queen-key", type: "string", value: "FILE", env: "APIARY_QUEEN_KEY", help: "key of --queen-cert" },
   { name: "queen-token-file", type: "string", value: "FILE", env: "APIARY_QUEEN_TOKEN_FILE", help: "file holding the bearer token for the queen" },
-];
+]);
 
-export const routeCommand: Command = {
+export const routeCommand = defineCommand({
   name: "route",
   usage: "apiary route [--queen ADDR] [--listen 127.0.0.1:7840] [--prefix-affinity] [--session-header x-session-id] [flags]",
   description: [
@@ -51,10 +50,10 @@ export const routeCommand: Command = {
   ],
   async run({ flags, positionals }) {
     if (positionals.length > 0) throw new UsageError(`apiary route: unexpected argument ${positionals[0]}`);
-    const { host, port } = parseListen(flags.listen as string);
+    const { host, port } = parseListen(flags.listen);
     const security = serverSecurity(flags);
-    const logger = createLogger("route", { level: flags["log-level"] as string });
-    const maxBody = sizeFlag("max-body", flags["max-body"] as string)!;
+    const logger = createLogger("route", { level: flags["log-level"] });
+    const maxBody = sizeFlag("max-body", flags["max-body"])!;
     if (maxBody < 1n || maxBody > 256n * 1024n * 1024n) throw new UsageError(`--max-body ${String(flags["max-body"])}: expected 1 B to 256 MiB`);
     const { clients, url: queenUrl } = connect(QueenService, queenClientFlags(flags));
     const router = await startClusterRouter({
@@ -63,15 +62,15 @@ export const routeCommand: Command = {
         if (failures === 1 || failures % 10 === 0) logger.warn({ queen: queenUrl, err: err?.message, failures }, "watch of the queen interrupted; resuming");
       },
       host, port, logger, ...security,
-      policy: choiceFlag("policy", flags.policy as string, Object.fromEntries(ROUTE_POLICIES.map((p) => [p, p])) as Record<string, RoutePolicy>),
+      policy: choiceFlag("policy", flags.policy, Object.fromEntries(ROUTE_POLICIES.map((p) => [p, p])) as Record<string, RoutePolicy>),
       prefixAffinity: flags["prefix-affinity"] === true,
-      prefixChars: intFlag("prefix-chars", flags["prefix-chars"] as string, 1, 1_000_000),
-      prefixMaxWaiting: intFlag("prefix-max-waiting", flags["prefix-max-waiting"] as string, 0, 1_000_000),
-      prefixMaxImbalance: intFlag("prefix-max-imbalance", flags["prefix-max-imbalance"] as string, 0, 1_000_000),
-      maxWaiting: intFlag("max-waiting", flags["max-waiting"] as string | undefined, 0, 1_000_000),
-      sessionHeader: flags["session-header"] as string | undefined,
+      prefixChars: intFlag("prefix-chars", flags["prefix-chars"], 1, 1_000_000),
+      prefixMaxWaiting: intFlag("prefix-max-waiting", flags["prefix-max-waiting"], 0, 1_000_000),
+      prefixMaxImbalance: intFlag("prefix-max-imbalance", flags["prefix-max-imbalance"], 0, 1_000_000),
+      maxWaiting: intFlag("max-waiting", flags["max-waiting"], 0, 1_000_000),
+      sessionHeader: flags["session-header"],
       maxBodyBytes: Number(maxBody),
-      connectTimeoutMs: durationFlag("connect-timeout", flags["connect-timeout"] as string),
+      connectTimeoutMs: durationFlag("connect-timeout", flags["connect-timeout"]),
     }).catch((err: Error) => {
       throw new CliError(`router cannot start: ${err.message}`);
     });
@@ -79,7 +78,7 @@ export const routeCommand: Command = {
     process.stderr.write(`apiary route listening on ${router.url} (queen ${queenUrl}; OpenAI API at ${router.url}/v1)\n`);
     return new Promise<number>(() => {});
   },
-};
+});
 
 /** "127.0.0.1:7840", "[::1]:7840", ":7840" (loopback). */
 export function parseListen(text: string): { host: string; port: number } {
@@ -90,7 +89,7 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /** The connection flags rpc-client.ts reads, from the router's queen-prefixed ones. */
-function queenClientFlags(flags: ParsedArgs["flags"]): ParsedArgs["flags"] {
+function queenClientFlags(flags: FlagValues<typeof queenConnectionFlags>): ConnectionFlags {
   return {
     queen: flags.queen,
     context: flags.context,

@@ -2,8 +2,7 @@ import { dashboardRoutes } from "../../dashboard/dashboard-routes.js";
 import { accessSync, constants } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Command } from "../command.js";
-import { CliError, UsageError } from "../command.js";
+import { CliError, UsageError, defineCommand } from "../command.js";
 import { intFlag } from "../parse-values.js";
 import { logLevelFlag, perDeviceMetricsFlag, queenTuning, queenTuningFlags } from "../server-flags.js";
 import { hiveRuntime, hiveRuntimeFlags } from "../hive-flags.js";
@@ -20,7 +19,7 @@ import { startUpRouter, upRouteFlags } from "./up-route.js";
 
 export const FAKE_NVIDIA_SMI = packagePath("examples", "fake-nvidia-smi", "fake-nvidia-smi");
 
-export const upCommand: Command = {
+export const upCommand = defineCommand({
   name: "up",
   usage: "apiary up [--port 7833] [--hive-port 7835] [--fake-gpus N] [--no-demo] [flags]",
   description: [
@@ -46,21 +45,21 @@ export const upCommand: Command = {
   ],
   async run({ flags, positionals }) {
     if (positionals.length > 0) throw new UsageError(`apiary up: unexpected argument ${positionals[0]}`);
-    const level = flags["log-level"] as string;
-    const fakeGpus = intFlag("fake-gpus", flags["fake-gpus"] as string | undefined, 0, 64);
-    const demoCount = flags["no-demo"] ? 0 : intFlag("demo-workers", flags["demo-workers"] as string, 0, 64)!;
+    const level = flags["log-level"];
+    const fakeGpus = intFlag("fake-gpus", flags["fake-gpus"], 0, 64);
+    const demoCount = flags["no-demo"] ? 0 : intFlag("demo-workers", flags["demo-workers"], 0, 64)!;
     const runtime = hiveRuntime(flags);
     const gpuNote = chooseGpuProbe(runtime, fakeGpus, flags["no-gpu"] === true);
     runtime.stateDir ??= path.join(os.homedir(), ".local", "state", "apiary", "up");
     const sicknessNote = runtime.nvidiaSmiPath === FAKE_NVIDIA_SMI ? setUpFakeSickness(runtime, runtime.stateDir) : "";
     // The daemons log to a file, never to the terminal: these lines are for a person.
-    const logFile = path.resolve((flags["log-file"] as string | undefined) ?? path.join(runtime.stateDir, "apiary-up.log"));
+    const logFile = path.resolve(flags["log-file"] ?? path.join(runtime.stateDir, "apiary-up.log"));
     const daemonLogger = (name: string) => createLogger(name, { level, destination: logFile });
 
     const queen = await startQueen({
       publicRoutes: dashboardRoutes(),
-      host: flags.host as string,
-      port: intFlag("port", flags.port as string, 0, 65535),
+      host: flags.host,
+      port: intFlag("port", flags.port, 0, 65535),
       logger: daemonLogger("queen"),
       security: { insecure: flags.insecure === true },
       ...queenTuning(flags),
@@ -72,8 +71,8 @@ export const upCommand: Command = {
     const hive = await startHive({
       ...runtime,
       queenUrl: queen.url,
-      host: flags.host as string,
-      port: intFlag("hive-port", flags["hive-port"] as string, 0, 65535),
+      host: flags.host,
+      port: intFlag("hive-port", flags["hive-port"], 0, 65535),
       labels: { demo: "true" },
       security: { insecure: flags.insecure === true },
       logger: daemonLogger("hive"),
@@ -111,7 +110,7 @@ export const upCommand: Command = {
     );
     return new Promise<number>(() => {});
   },
-};
+});
 
 /** Picks real or fake nvidia-smi and says which, for the startup lines. */
 function chooseGpuProbe(runtime: { nvidiaSmiPath?: string; gpuEnabled?: boolean }, fakeGpus: number | undefined, noGpu: boolean): string {

@@ -1,4 +1,4 @@
-import { defineFlags, type FlagSpec, type ParsedArgs } from "../command.js";
+import { defineFlags, type FlagSpec, type FlagValues } from "../command.js";
 import { UsageError } from "../command.js";
 
 export const OUTPUT_FORMATS = ["table", "wide", "json", "yaml", "name"] as const;
@@ -13,15 +13,18 @@ export const jsonFlag = { name: "json", type: "boolean", help: "same as -o json"
 /** Both output flags, for a command's flag list. */
 export const outputFlags = defineFlags([outputFlag, jsonFlag]);
 
+type OutputFlags = Omit<FlagValues<typeof outputFlags>, "help">;
+
 /** The format asked for by -o / --json; `allowed` limits it for commands that print no table. */
-export function outputFormat(flags: ParsedArgs["flags"], allowed: readonly OutputFormat[] = OUTPUT_FORMATS): OutputFormat {
-  const given = flags.output as string | undefined;
-  if (flags.json === true && given !== undefined && given !== "json") {
+export function outputFormat(flags: OutputFlags): OutputFormat;
+export function outputFormat<const A extends readonly OutputFormat[]>(flags: OutputFlags, allowed: A): A[number];
+export function outputFormat(flags: OutputFlags, allowed: readonly OutputFormat[] = OUTPUT_FORMATS): OutputFormat {
+  const given = flags.output;
+  if (flags.json && given !== undefined && given !== "json") {
     throw new UsageError(`--json and -o ${given} contradict each other`);
   }
-  const format = (flags.json === true ? "json" : (given ?? "table")) as OutputFormat;
-  if (!allowed.includes(format)) {
-    throw new UsageError(`-o ${given}: expected one of ${allowed.join(", ")}`);
-  }
-  return format;
+  const format = flags.json ? "json" : (given ?? "table");
+  const chosen = allowed.find((f) => f === format);
+  if (chosen === undefined) throw new UsageError(`-o ${given}: expected one of ${allowed.join(", ")}`);
+  return chosen;
 }
