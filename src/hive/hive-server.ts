@@ -43,7 +43,7 @@ export async function startHiveServer(resolved: ResolvedHiveConfig, logger: Logg
     logger,
     ...resolved.security,
     interceptors: [
-      ...(localToken ? [localCredentialGuard(localToken, () => localCredential?.file ?? "the hive's local credential file", audit)] : []),
+      ...(localToken ? [localCredentialGuard(() => localCredential?.file, audit)] : []),
       rpcMetricsInterceptor(metrics.registry),
       unexpectedErrorInterceptor(logger),
     ],
@@ -65,6 +65,7 @@ export async function startHiveServer(resolved: ResolvedHiveConfig, logger: Logg
       },
     ],
   });
+  server.auth.onRefusal(audit.refused);
   if (localToken) {
     localCredential = await Promise.resolve()
       .then(() => writeLocalCredential(server.port, localToken))

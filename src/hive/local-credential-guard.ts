@@ -1,5 +1,4 @@
 import { timingSafeEqual, createHash } from "node:crypto";
-import path from "node:path";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import { peerKey } from "../rpc/auth/authenticator.js";
@@ -21,22 +20,7 @@ const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").dig
  * at most every recheckMs). A file rotated, removed, or opened to group/other stops admitting the
  * old secret within recheckMs. `file` is undefined until the hive wrote it (nothing is admitted).
  */
-export function localCredentialGuard(file: () => string | undefined, audit: WriteAudit, opts?: CredentialFileReaderOptions): Interceptor;
-/** @deprecated the form before the file became the credential; the token is not used. */
-export function localCredentialGuard(token: string, file: () => string, audit: WriteAudit): Interceptor;
-export function localCredentialGuard(
-  a: string | (() => string | undefined),
-  b: WriteAudit | (() => string),
-  c?: WriteAudit | CredentialFileReaderOptions,
-): Interceptor {
-  if (typeof a === "string") {
-    const named = b as () => string;
-    return guard(() => (path.isAbsolute(named()) ? named() : undefined), c as WriteAudit, {});
-  }
-  return guard(a, b as WriteAudit, (c as CredentialFileReaderOptions | undefined) ?? {});
-}
-
-function guard(file: () => string | undefined, audit: WriteAudit, opts: CredentialFileReaderOptions): Interceptor {
+export function localCredentialGuard(file: () => string | undefined, audit: WriteAudit, opts: CredentialFileReaderOptions = {}): Interceptor {
   let reader: { file: string; credential: CredentialFileReader } | undefined;
   const current = (): { file: string | undefined; token: string | undefined } => {
     const name = file();
