@@ -65,7 +65,7 @@ export function createServerAdmission(opts: RpcServerOptions, logger: pino.Logge
         refuseHttp1(res, refusedHost, req.headers["content-type"]);
         return false;
       }
-      const decision = gate.check(pathOfUrl(req.url ?? ""), req.headers.authorization, req.socket);
+      const decision = gate.check(pathOfUrl(req.url ?? ""), req.headers.authorization, req.socket, req);
       if (!decision.admitted) {
         refuseHttp1Request(res, decision.refusal, req.headers["content-type"]);
         return false;
@@ -79,7 +79,7 @@ export function createServerAdmission(opts: RpcServerOptions, logger: pino.Logge
         refuseHttp2(stream, refusedHost, headers["content-type"]);
         return false;
       }
-      const decision = gate.check(pathOfUrl(String(headers[":path"] ?? "")), headers.authorization, socket);
+      const decision = gate.check(pathOfUrl(String(headers[":path"] ?? "")), headers.authorization, socket, stream);
       if (!decision.admitted) {
         refuseHttp2Stream(stream, decision.refusal, headers["content-type"]);
         return false;
