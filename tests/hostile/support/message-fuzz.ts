@@ -21,8 +21,8 @@ export interface FuzzOptions {
   headers?: Record<string, string>;
   /** Leave out the "plain" random message for these methods (one that might be a valid write). */
   noPlain?: (method: DescMethod) => boolean;
-  /** Services this server does not serve: every call to them must get UNIMPLEMENTED, whatever its body. */
-  unserved?: DescService[];
+  /** The one code a decodable, not oversized call to this method must get (UNIMPLEMENTED where not served, UNAUTHENTICATED without a credential). */
+  expect?: (method: DescMethod) => string | undefined;
 }
 
 export interface FuzzResult {
@@ -79,8 +79,8 @@ export async function fuzzServices(url: string, services: DescService[], seed: n
   const result: FuzzResult = { failures: [], codes: new Map(), accepted: new Map(), calls: 0 };
   for (const service of services) {
     for (const method of service.methods) {
-      const unserved = opts.unserved?.includes(service);
-      const calls = plan(method, rand, opts).map((c) => (unserved ? { ...c, expect: "Unimplemented" } : c));
+      const expected = opts.expect?.(method);
+      const calls = plan(method, rand, opts).map((c) => (expected && c.decodable && !c.expect ? { ...c, expect: expected } : c));
       let session = rawSession(url);
       // Over a cap the server may close the connection: the next call gets a new one.
       const current = () => (session.closed || session.destroyed ? (session = rawSession(url)) : session);

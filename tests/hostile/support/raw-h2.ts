@@ -68,3 +68,19 @@ export function rawConnect(url: string): Promise<Socket> {
     socket.once("error", reject);
   });
 }
+
+/**
+ * Socket-level garbage, each on its own connection from `open`: a 16 MiB frame header, DATA on an
+ * idle stream, bad HPACK, an HTTP/1.1 request with a 70 kB header, and seeded random bytes with and
+ * without the HTTP/2 preface.
+ */
+export async function writeGarbage(open: () => Promise<Socket>, seed: number): Promise<void> {
+  (await open()).write(Buffer.concat([hello(), frame(FRAME.DATA, 0, 1, Buffer.alloc(1024, 0xab), 0xffffff)]));
+  (await open()).write(Buffer.concat([hello(), frame(FRAME.DATA, 0, 41, Buffer.alloc(64))]));
+  (await open()).write(Buffer.concat([hello(), frame(FRAME.HEADERS, 0x4, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0xbe]))]));
+  (await open()).write(Buffer.from("GET / HTTP/1.1\r\nHost: " + "x".repeat(70_000) + "\r\n\r\n"));
+  let s = seed;
+  const bytes = Buffer.alloc(256 * 1024, 0).map(() => (s = (s * 1103515245 + 12345) & 0x7fffffff) & 0xff);
+  (await open()).write(bytes);
+  (await open()).write(Buffer.concat([PREFACE, bytes]));
+}
