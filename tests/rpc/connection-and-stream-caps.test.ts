@@ -9,6 +9,7 @@ import { Health, HealthCheckRequestSchema } from "../../gen/grpc/health/v1/healt
 import type { RpcServer } from "../../src/rpc/server.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { startTestServer } from "./support/start-test-server.js";
+import { FRAME, PREFACE, frame, grpcCall, hello, rawConnect, rstStream } from "../hostile/support/raw-h2.js";
 import { QueenService, WatchRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
 import { createLogger } from "../../src/common/logger.js";
 import { startQueen } from "../../src/queen/queen.js";
@@ -104,6 +105,87 @@ describe("connection and stream caps", () => {
       }
     } finally {
       await queen.close();
+    }
+  });
+});
+
+/** The frames a raw HTTP/2 connection receives, as they arrive. */
+function frameLog(socket: net.Socket): { frames: { type: number; flags: number; stream: number; code?: number }[]; closed: Promise<void> } {
+  const frames: { type: number; flags: number; stream: number; code?: number }[] = [];
+  let pending = Buffer.alloc(0);
+  socket.on("data", (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+      const length = pending.readUIntBE(0, 3);
+      const type = pending[3]!;
+      const payload = pending.subarray(9, 9 + length);
+      const code = type === FRAME.RST_STREAM ? payload.readUInt32BE(0) : type === GOAWAY ? payload.readUInt32BE(4) : undefined;
+      frames.push({ type, flags: pending[4]!, stream: pending.readUInt32BE(5) & 0x7fffffff, code });
+      pending = pending.subarray(9 + length);
+    }
+  });
+  socket.on("error", () => undefined);
+  return { frames, closed: new Promise((resolve) => socket.once("close", () => resolve())) };
+}
+
+const GOAWAY = 7;
+const REFUSED_STREAM = 7;
+const WATCH = "/grpc.health.v1.Health/Watch";
+const CHECK = "/grpc.health.v1.Health/Check";
+
+/** The client preface and SETTINGS, without acknowledging the server's SETTINGS. */
+function prefaceWithoutAck(): Buffer {
+  return Buffer.concat([PREFACE, frame(FRAME.SETTINGS, 0, 0)]);
+}
+
+// Attack: a client that ignores SETTINGS_MAX_CONCURRENT_STREAMS and opens more streams than the
+// server advertises, to hold more handlers (and their buffers) than the cap allows.
+describe("a client opening more streams than SETTINGS_MAX_CONCURRENT_STREAMS", () => {
+  it("before it acknowledged the SETTINGS: each excess stream is reset with REFUSED_STREAM, the others on the connection are served", async () => {
+    server = await startTestServer({ limits: { maxStreamsPerConnection: 3, maxStreamsPerPeer: 100 } });
+    const authority = new URL(server.url).host;
+    const socket = await rawConnect(server.url);
+    const log = frameLog(socket);
+    try {
+      socket.write(prefaceWithoutAck());
+      socket.write(Buffer.concat([1, 3, 5].map((id) => grpcCall(id, WATCH, authority))));
+      await expect.poll(() => [1, 3, 5].every((id) => log.frames.some((f) => f.type === FRAME.HEADERS && f.stream === id))).toBe(true);
+      socket.write(Buffer.concat([7, 9].map((id) => grpcCall(id, WATCH, authority))));
+      await expect.poll(() => log.frames.filter((f) => f.type === FRAME.RST_STREAM && f.code === REFUSED_STREAM).map((f) => f.stream)).toEqual([7, 9]);
+      // A slot freed by the client is taken by a new call, answered on the same connection.
+      socket.write(Buffer.concat([rstStream(1), grpcCall(11, CHECK, authority)]));
+      await expect.poll(() => log.frames.some((f) => f.type === FRAME.HEADERS && f.stream === 11)).toBe(true);
+      expect(log.frames.filter((f) => f.type === GOAWAY || (f.type === FRAME.RST_STREAM && (f.stream === 3 || f.stream === 5)))).toEqual([]);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it("after it acknowledged them: that connection is ended (GOAWAY), the server keeps serving the other connections", async () => {
+    server = await startTestServer({ limits: { maxStreamsPerConnection: 3, maxStreamsPerPeer: 100 } });
+    const authority = new URL(server.url).host;
+    const health = createClient(Health, createApiaryTransport(server.url));
+    const abort = new AbortController();
+    const bystander = health.watch(create(HealthCheckRequestSchema), { signal: abort.signal })[Symbol.asyncIterator]();
+    await bystander.next();
+    const socket = await rawConnect(server.url);
+    const log = frameLog(socket);
+    try {
+      socket.write(hello());
+      socket.write(Buffer.concat([1, 3, 5].map((id) => grpcCall(id, WATCH, authority))));
+      await expect.poll(() => [1, 3, 5].every((id) => log.frames.some((f) => f.type === FRAME.HEADERS && f.stream === id))).toBe(true);
+      socket.write(grpcCall(7, WATCH, authority));
+      await log.closed;
+      expect(log.frames.some((f) => f.type === GOAWAY)).toBe(true);
+      expect(log.frames.some((f) => f.type === FRAME.HEADERS && f.stream === 7)).toBe(false);
+      expect(await health.check(create(HealthCheckRequestSchema)).then(() => "served")).toBe("served");
+      // The bystander's stream on its own connection is still open: the server ends it only now.
+      const ended = bystander.next().then(() => "message", (e: unknown) => ConnectError.from(e).code);
+      abort.abort();
+      expect(await ended).toBe(Code.Canceled);
+    } finally {
+      abort.abort();
+      socket.destroy();
     }
   });
 });
