@@ -137,7 +137,7 @@ function loopbackPort(url: string): number | undefined {
 /**
  * Client side: sends the local credential of a loopback http:// server. The file is read once and
  * again when it changed (a stat at most every CREDENTIAL_RECHECK_MS, and at the next call after an
- * UNAUTHENTICATED answer: the server restarted and wrote a new one).
+ * UNAUTHENTICATED or UNAVAILABLE answer: the server may have restarted and written a new one).
  */
 export function localCredentialInterceptor(baseUrl: string, opts: CredentialFileReaderOptions = {}): Interceptor | undefined {
   const port = loopbackPort(baseUrl);
@@ -151,7 +151,8 @@ export function localCredentialInterceptor(baseUrl: string, opts: CredentialFile
       return await next(req);
     } catch (err) {
       if (!(err instanceof ConnectError)) throw err;
-      if (err.code === Code.Unauthenticated) credential.invalidate();
+      // Refused, or nobody listening: the server may have restarted (and written a new file) by the next call.
+      if (err.code === Code.Unauthenticated || err.code === Code.Unavailable) credential.invalidate();
       if (token !== undefined && err.code === Code.Unavailable && /ECONNREFUSED/.test(err.rawMessage)) {
         // A server killed without cleanup (SIGKILL) leaves its file; say so rather than only "refused".
         throw new ConnectError(`${err.rawMessage}: no server listens on port ${port}; ${file} is left from one that did not shut down cleanly (a new one replaces it)`, Code.Unavailable, err.metadata, undefined, err);
