@@ -2,14 +2,14 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createApiaryTransport } from "../../../src/rpc/transport.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { QueenService, WatchKind, type WatchRequestSchema } from "../../../gen/apiary/v1/queen_pb.js";
+import { EventType, QueenService, WatchKind, type WatchRequestSchema, type WatchResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import type { WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { Queen } from "../../../src/queen/queen.js";
 import { waitUntil } from "../../helpers/wait.js";
 import { startTestQueen } from "../helpers/queen-fixture.js";
 import { makeReport, makeWorker } from "../helpers/telemetry-builders.js";
 import { TestHive } from "../helpers/test-hive.js";
-import { expectedState, stateDifferences, WatchedState } from "../helpers/watched-state.js";
+import { eventsOf, expectedState, stateDifferences, WatchedState } from "../helpers/watched-state.js";
 import { seededRandom as random } from "../../helpers/seeded-random.js";
 
 
@@ -37,6 +37,63 @@ const WATCHERS: WatchInit[] = [
   { maxBatch: 1000, minUpdateInterval: ms(300) },
   { maxBatch: 3, hiveIds: ["h0", "h1"], kinds: [WatchKind.WORKER] },
 ];
+
+/** An old client's: it resumes by since_revision (at least once), the others by resume_token (exactly once). */
+const SINCE_REVISION_WATCHER: WatchInit = { minUpdateInterval: ms(300), maxBatch: 5 };
+
+/** A promise of the delivery contract broken (a failure whatever the stream was doing). */
+class BrokenContract extends Error {}
+
+/**
+ * Exactly once across resumes by resume_token: no ADDED for an object the client holds, no batch
+ * event at or below a revision already delivered for its object, and a resumed stream that picks
+ * up where the token says (no snapshot).
+ */
+class ExactlyOnce {
+  token: Uint8Array = new Uint8Array();
+  private held = new Set<string>();
+  private lastRevision = new Map<string, bigint>();
+  private snapshot: { held: Set<string>; lastRevision: Map<string, bigint> } | undefined;
+  private resuming = false;
+
+  /** A new stream starts; with a token, the queen must honour it. */
+  startStream(): void {
+    this.snapshot = undefined;
+    this.resuming = this.token.length > 0;
+  }
+
+  apply(m: WatchResponse): void {
+    if (this.resuming && m.snapshot) throw new BrokenContract("a stream resumed by resume_token started with a snapshot");
+    this.resuming = false;
+    const revisions = m.kind.case === "batch" ? m.kind.value.events.map((e) => e.revision) : [undefined];
+    const keyed = eventsOf(m).map((e, i) => ({ key: e.hive ? e.hiveId : `${e.hiveId}/${e.worker!.workerId}`, type: e.type, revision: revisions[i] }));
+    if (m.snapshot && m.kind.case !== "snapshotEnd") {
+      this.snapshot ??= { held: new Set(), lastRevision: new Map() };
+      for (const e of keyed) this.deliver(e, this.snapshot.held, this.snapshot.lastRevision);
+      return;
+    }
+    if (m.kind.case === "snapshotEnd") {
+      this.held = this.snapshot?.held ?? new Set();
+      this.lastRevision = this.snapshot?.lastRevision ?? new Map();
+      this.snapshot = undefined;
+    } else {
+      for (const e of keyed) this.deliver(e, this.held, this.lastRevision);
+    }
+    if (m.resumeToken.length === 0) throw new BrokenContract(`no resume_token on ${m.kind.case}`);
+    this.token = m.resumeToken;
+  }
+
+  private deliver(e: { key: string; type: EventType; revision: bigint | undefined }, held: Set<string>, lastRevision: Map<string, bigint>): void {
+    if (e.type === EventType.ADDED && held.has(e.key)) throw new BrokenContract(`ADDED for ${e.key}, which the client holds (a repeat)`);
+    if (e.revision !== undefined) {
+      const last = lastRevision.get(e.key);
+      if (last !== undefined && e.revision <= last) throw new BrokenContract(`${EventType[e.type]} ${e.key}@${e.revision} repeats a change already delivered (@${last})`);
+      lastRevision.set(e.key, e.revision);
+    }
+    if (e.type === EventType.REMOVED) held.delete(e.key);
+    else held.add(e.key);
+  }
+}
 
 /** One simulated hive: its workers as it will next report them. */
 class SimHive {
@@ -67,9 +124,10 @@ class SimHive {
   }
 }
 
-/** A watcher that cancels itself at random moments and resumes from its last revision. */
+/** A watcher that cancels itself at random moments and resumes from its last resume_token (or, the old way, its last revision). */
 class RestlessWatcher {
   readonly state = new WatchedState();
+  readonly exactly = new ExactlyOnce();
   failure: unknown;
   streams = 0;
   private target: bigint | undefined;
@@ -83,6 +141,7 @@ class RestlessWatcher {
     private readonly client: Client<typeof QueenService>,
     readonly request: WatchInit,
     private readonly rnd: () => number,
+    readonly resumeBy: "token" | "since_revision" = "token",
   ) {}
 
   /** From now on: no more cancels; done once a message at `revision` (or later) arrived. */
@@ -97,12 +156,15 @@ class RestlessWatcher {
       const cancelAfter = 1 + Math.floor(this.rnd() * 40);
       const cancelTimer = setTimeout(() => this.target === undefined && abort.abort(), 20 + Math.floor(this.rnd() * 300));
       this.state.startStream();
+      this.exactly.startStream();
       if (++this.streams > 2) this.resumed();
       let n = 0;
       try {
-        const request = { ...(this.request as object), bookmarkInterval: ms(100), sinceRevision: this.state.resumeAt, epoch: this.state.epoch } as WatchInit;
+        const resume = this.resumeBy === "token" ? { resumeToken: this.exactly.token } : { sinceRevision: this.state.resumeAt, epoch: this.state.epoch };
+        const request = { ...(this.request as object), bookmarkInterval: ms(100), ...resume } as WatchInit;
         for await (const m of this.client.watch(request, { signal: AbortSignal.any([abort.signal, stopped]) })) {
           this.state.apply(m);
+          if (this.resumeBy === "token") this.exactly.apply(m);
           // Now and then stop reading for a while, as a slow client does.
           if (this.target === undefined && this.rnd() < 0.03) await new Promise((r) => setTimeout(r, 50 + Math.floor(this.rnd() * 300)));
           if (this.target !== undefined && !m.snapshot && m.revision >= this.target) {
@@ -113,7 +175,7 @@ class RestlessWatcher {
         }
       } catch (err) {
         if (!abort.signal.aborted && !stopped.aborted) this.failure = err;
-        if (err instanceof Error && /revision went back|never sent ADDED|starts at/.test(err.message)) this.failure = err;
+        if (err instanceof BrokenContract || (err instanceof Error && /revision went back|never sent ADDED|starts at/.test(err.message))) this.failure = err;
       } finally {
         clearTimeout(cancelTimer);
       }
@@ -126,14 +188,15 @@ let queen: Queen | undefined;
 afterEach(async () => queen?.close());
 
 describe("Watch under random churn", () => {
-  it.each([1, 2])("every restless watcher ends with ListHives' state (seed %i)", async (seed) => {
+  it.each([1, 2])("every restless watcher ends with ListHives' state, each change once across resume_token resumes (seed %i)", async (seed) => {
     const rnd = random(seed * 7919);
     const started = await startTestQueen({ healthyMs: 600_000, degradedMs: 600_000 });
     queen = started.queen;
     const { client } = started;
     const hives = HIVES.map((id) => new SimHive(id, rnd));
     const stop = new AbortController();
-    const watchers = WATCHERS.map((req) => new RestlessWatcher(createClient(QueenService, createApiaryTransport(queen!.url)), req, rnd));
+    const watcher = (req: WatchInit, by?: "since_revision") => new RestlessWatcher(createClient(QueenService, createApiaryTransport(queen!.url)), req, rnd, by);
+    const watchers = [...WATCHERS.map((req) => watcher(req)), watcher(SINCE_REVISION_WATCHER, "since_revision")];
     const running = watchers.map((w) => w.run(stop.signal));
     try {
       for (let step = 0; step < 60; step++) {
@@ -170,7 +233,7 @@ describe("Watch under random churn", () => {
       expect(BigInt(queen.registry.revision()), "the cluster stayed quiet").toBe(final);
       const listed = (await client.listHives({})).hives;
       for (const w of watchers) {
-        expect(w.failure, JSON.stringify(w.request)).toBeUndefined();
+        expect(w.failure, `${JSON.stringify(w.request)} resumed by ${w.resumeBy}`).toBeUndefined();
         expect(w.state.resumeAt, `${JSON.stringify(w.request)} caught up`).toBe(final);
         expect(stateDifferences(w.state, expectedState(listed, w.request as never)), JSON.stringify(w.request)).toEqual([]);
         expect(w.streams, "cancelled and resumed").toBeGreaterThan(2);
