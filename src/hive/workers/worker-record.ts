@@ -12,6 +12,7 @@ import {
   type WorkerTelemetry,
 } from "../../../gen/apiary/v1/telemetry_pb.js";
 import type { ChildExit } from "./launch-in-cgroup.js";
+import type { WorkerPhase } from "./worker-phase.js";
 import type { WorkerIdentity } from "./process-tree.js";
 import { RateTracker } from "./rate-tracker.js";
 import type { WorkerStateFile } from "./worker-state-file.js";
@@ -25,22 +26,10 @@ export interface WorkerRecord {
   exit?: Promise<ChildExit>;
   rates: RateTracker;
   latest: WorkerTelemetry;
-  stopRequested: boolean;
   /** Why the hive's current --allow-program refuses this (re-adopted) worker; it is being stopped. */
   refusal?: string;
-  stopping?: Promise<WorkerTelemetry>;
-  /** Set by StopWorker: resolves once every process of the worker is gone. */
-  treeGone?: Promise<void>;
-  /** Set once the main process ended: the final telemetry is decided. */
-  final?: WorkerTelemetry;
-  /** Killing leftovers, removing the cgroup and the state file. */
-  cleanup?: Promise<void>;
-  /** Set while the worker waits to be started again by its restart policy: when it will be. */
-  backoffUntilMs?: number;
-  /** Ends the back-off wait early (StopWorker, hive shutdown). */
-  backoffAbort?: AbortController;
-  /** The back-off wait and the new start; resolves once the worker runs again or is not going to. */
-  restarting?: Promise<void>;
+  /** Running, stopping, in back-off or ended, with that phase's data (worker-phase.ts). */
+  phase: WorkerPhase;
 }
 
 export function newRecord(state: WorkerStateFile, child?: ChildProcess, exit?: Promise<ChildExit>): WorkerRecord {
@@ -50,7 +39,7 @@ export function newRecord(state: WorkerStateFile, child?: ChildProcess, exit?: P
     child,
     exit,
     rates: new RateTracker(),
-    stopRequested: false,
+    phase: { kind: "running" },
     latest: undefined as unknown as WorkerTelemetry,
   };
   record.latest = baseTelemetry(record, WorkerState.STARTING);

@@ -6,6 +6,7 @@ import { pause } from "../../common/wait.js";
 import type { ExitOutcome } from "./exit-state.js";
 import { lastExitOf, RestartBackoff, type RestartSettings, type RestartState } from "./restart-policy.js";
 import type { ValidSpawn } from "./validate-spawn-request.js";
+import { enterBackoff, type BackoffPhase } from "./worker-phase.js";
 import { baseTelemetry, type WorkerRecord } from "./worker-record.js";
 import { writeWorkerState, type WorkerStateFile } from "./worker-state-file.js";
 
@@ -50,20 +51,18 @@ export class WorkerRestarts {
     let backoff = this.backoffs.get(workerId);
     if (!backoff) this.backoffs.set(workerId, (backoff = new RestartBackoff(this.settings)));
     const delayMs = backoff.next(now - record.state.startedAtMs);
-    record.backoffUntilMs = now + delayMs;
-    record.backoffAbort = new AbortController();
-    record.latest = this.backoffTelemetry(record);
+    const phase = enterBackoff(record, now + delayMs, (waiting) => this.restartAfterBackoff(record, waiting, delayMs));
+    record.latest = this.backoffTelemetry(record, phase);
     this.host.logger.warn(
       { workerId, pid: record.state.pid, exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, reason: outcome.reason, delayMs, restarts: restart.count, failuresInARow: backoff.failures },
       "worker ended; restarting it after a back-off",
     );
-    record.restarting = this.restartAfterBackoff(record, delayMs);
   }
 
-  backoffTelemetry(record: WorkerRecord): WorkerTelemetry {
+  backoffTelemetry(record: WorkerRecord, phase: BackoffPhase): WorkerTelemetry {
     const t = baseTelemetry(record, WorkerState.BACKOFF);
     t.processCount = 0;
-    t.nextRestartAt = timestampFromMs(record.backoffUntilMs ?? Date.now());
+    t.nextRestartAt = timestampFromMs(phase.untilMs);
     const last = record.state.restart?.lastExit;
     // Why the last run ended, as an ended worker says it; the details are in last_exit.
     t.reason = last?.endReason ?? "Error";
@@ -84,15 +83,15 @@ export class WorkerRestarts {
     return final;
   }
 
-  private async restartAfterBackoff(record: WorkerRecord, delayMs: number): Promise<void> {
+  private async restartAfterBackoff(record: WorkerRecord, phase: BackoffPhase, delayMs: number): Promise<void> {
     const { workerId } = record.state;
     const { logger } = this.host;
     await this.host.endLeftovers(record);
     // The pid is gone; a hive restarted meanwhile finds the policy and starts the worker again.
     await writeWorkerState(this.host.stateDir, record.state).catch((err) => logger.warn({ err, workerId }, "cannot write worker state file"));
     for (;;) {
-      await pause(delayMs, record.backoffAbort!.signal);
-      if (record.stopRequested || this.host.isClosed()) return;
+      await pause(delayMs, phase.abort.signal);
+      if (phase.cancelled || this.host.isClosed()) return;
       const restart = record.state.restart!;
       try {
         const next = await this.host.startRun(respawnRequest(record.state), workerId, { ...restart, count: restart.count + 1 });
@@ -101,13 +100,13 @@ export class WorkerRestarts {
       } catch (err) {
         const message = err instanceof ConnectError ? err.rawMessage : String(err);
         if (err instanceof ConnectError && (err.code === Code.PermissionDenied || err.code === Code.InvalidArgument)) {
-          if (!record.stopRequested) this.host.giveUp(record, message);
+          if (!phase.cancelled) this.host.giveUp(record, message);
           return;
         }
         restart.lastExit = { state: WorkerState.FAILED, exitSignal: "", reason: `could not start again: ${message}`, endReason: "Error", endedAtMs: Date.now() };
         delayMs = this.backoffs.get(workerId)!.next(0);
-        record.backoffUntilMs = Date.now() + delayMs;
-        record.latest = this.backoffTelemetry(record);
+        phase.untilMs = Date.now() + delayMs;
+        record.latest = this.backoffTelemetry(record, phase);
         logger.warn({ workerId, err: message, delayMs }, "worker could not be restarted; trying again after a back-off");
       }
     }

@@ -23,6 +23,7 @@ import { baseWorkerEnv, EnvAllowList } from "./worker-env.js";
 import type { ProgramAllowList } from "./program-allow-list.js";
 import { resolveProgram } from "./resolve-program.js";
 import { baseTelemetry, newRecord, type WorkerRecord } from "./worker-record.js";
+import { cancelBackoff, enterEnded, enterStopping, type EndedPhase } from "./worker-phase.js";
 import { DEFAULT_WORKER_LOG_RETENTION, pruneWorkerLogs, type WorkerLogRetention } from "./worker-log-retention.js";
 import { deleteWorkerState, loadWorkerStates, type WorkerStateFile } from "./worker-state-file.js";
 import { checkRestartPolicy, DEFAULT_RESTART_SETTINGS, wantsRestart, type RestartSettings } from "./restart-policy.js";
@@ -70,6 +71,13 @@ function endpointOfOldState(state: WorkerStateFile): string {
   } catch {
     return "";
   }
+}
+
+/** A record of the finals map: always ended. */
+function endedOf(record: WorkerRecord): { record: WorkerRecord; phase: EndedPhase } {
+  const { phase } = record;
+  if (phase.kind !== "ended") throw new Error(`worker ${record.state.workerId}: in the ended map while ${phase.kind}`);
+  return { record, phase };
 }
 
 /** After SIGKILL, how long to wait for the kernel to end every process. */
@@ -256,23 +264,36 @@ export class WorkerSupervisor {
   async stop(workerId: string, graceMs?: number): Promise<WorkerTelemetry> {
     const record = this.live.get(workerId) ?? this.finals.get(workerId);
     if (!record) throw new ConnectError(`worker_id: no worker named ${workerId}`, Code.NotFound);
-    if (record.final) {
-      await record.cleanup;
-      return record.final;
+    const { phase } = record;
+    switch (phase.kind) {
+      case "ended":
+        await phase.cleanup;
+        return phase.final;
+      case "backoff":
+        return this.stopInBackoff(record, graceMs);
+      case "stopping":
+        return phase.stopped;
+      case "running": {
+        const ms = graceMs ?? this.opts.defaultGraceMs ?? 10_000;
+        return enterStopping(record, () => this.endTree(record, ms), (treeGone) => this.finishStop(record, treeGone)).stopped;
+      }
     }
-    if (record.backoffUntilMs !== undefined) return this.stopInBackoff(record, graceMs);
-    record.stopRequested = true;
-    record.stopping ??= this.stopTree(record, graceMs ?? this.opts.defaultGraceMs ?? 10_000);
-    return record.stopping;
   }
 
-  private async stopTree(record: WorkerRecord, graceMs: number): Promise<WorkerTelemetry> {
-    record.treeGone = this.endTree(record, graceMs);
-    await record.treeGone;
+  /** Once StopWorker's signals ended the tree: the final state, after cleanup. */
+  private async finishStop(record: WorkerRecord, treeGone: Promise<void>): Promise<WorkerTelemetry> {
+    await treeGone;
     if (record.exit) await record.exit.then((exit) => this.onMainExit(record, exit));
     else this.onMainExit(record, undefined);
-    await record.cleanup;
-    return record.final!;
+    return this.endedPhase(record);
+  }
+
+  /** Resolves with the final telemetry of a record that has just ended, once it is cleaned up. */
+  private async endedPhase(record: WorkerRecord): Promise<WorkerTelemetry> {
+    const { phase } = record;
+    if (phase.kind !== "ended") throw new Error(`worker ${record.state.workerId}: expected ended, is ${phase.kind}`);
+    await phase.cleanup;
+    return phase.final;
   }
 
   /** SIGTERM to the whole tree, SIGKILL to what is left after the grace period; resolves once all is gone. */
@@ -293,12 +314,14 @@ export class WorkerSupervisor {
 
   /** The main process ended: decide the final state now; clean up in the background. */
   private onMainExit(record: WorkerRecord, exit: ChildExit | undefined): void {
-    if (record.final) return;
+    const { phase } = record;
+    if (phase.kind !== "running" && phase.kind !== "stopping") return;
     const { workerId } = record.state;
+    const stopRequested = phase.kind === "stopping";
     const stats = record.state.cgroup.mode === "none" ? undefined : this.driver.readStats(record.state.cgroup);
-    const outcome = exitOutcome({ code: exit?.code, signal: exit?.signal, stopRequested: record.stopRequested, oomKilled: stats?.oomKilled === true });
+    const outcome = exitOutcome({ code: exit?.code, signal: exit?.signal, stopRequested, oomKilled: stats?.oomKilled === true });
     const policy = record.state.restart?.policy ?? RestartPolicy.NEVER;
-    if (!this.closed && !record.stopRequested && record.backoffUntilMs === undefined && wantsRestart(policy, outcome.state)) {
+    if (!this.closed && !stopRequested && wantsRestart(policy, outcome.state)) {
       this.restarts.enterBackoff(record, outcome);
       return;
     }
@@ -311,11 +334,10 @@ export class WorkerSupervisor {
     if (outcome.reason) final.errors.push(create(CollectionErrorSchema, { source: outcome.endReason === "OOMKilled" ? "cgroup" : "spawn", message: outcome.reason }));
     if (outcome.note) final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: outcome.note }));
     if (record.refusal) final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: `stopped at re-adoption: ${record.refusal}` }));
-    record.final = final;
     record.latest = final;
     this.live.delete(workerId);
     this.finals.set(workerId, record);
-    record.cleanup = this.cleanup(record);
+    enterEnded(record, final, () => this.cleanup(record, final, phase.kind === "stopping" ? phase.treeGone : undefined));
     const level = outcome.state === WorkerState.FAILED ? "warn" : "info";
     this.opts.logger[level]({ workerId, pid: record.state.pid, exitCode: outcome.exitCode, exitSignal: outcome.exitSignal, reason: outcome.reason }, "worker ended");
     for (const listener of this.exitListeners) {
@@ -328,21 +350,24 @@ export class WorkerSupervisor {
   }
 
   /** Kills what is left of an ended worker (unless StopWorker is on it), removes its cgroup and state file. */
-  private async cleanup(record: WorkerRecord): Promise<void> {
-    await this.endLeftovers(record);
+  private async cleanup(record: WorkerRecord, final: WorkerTelemetry, treeGone?: Promise<void>): Promise<void> {
+    await this.endLeftovers(record, final, treeGone);
     await deleteWorkerState(this.opts.stateDir, record.state.workerId).catch((err) =>
       this.opts.logger.warn({ err, workerId: record.state.workerId }, "cannot delete worker state file"),
     );
     this.pruneLogs();
   }
 
-  /** Kills what is left of an ended run (unless StopWorker is on it) and removes its cgroup. */
-  private async endLeftovers(record: WorkerRecord): Promise<void> {
+  /**
+   * Kills what is left of an ended run and removes its cgroup; `treeGone`: StopWorker is ending the
+   * tree with its own grace period. Errors go to the worker's `final` telemetry when it has one.
+   */
+  private async endLeftovers(record: WorkerRecord, final?: WorkerTelemetry, treeGone?: Promise<void>): Promise<void> {
     const { workerId, cgroup } = record.state;
     const who = record.identity;
     if (cgroup.mode !== "none") who.cgroupPids = () => this.driver.readStats(cgroup).pids;
-    if (record.treeGone) {
-      await record.treeGone; // StopWorker is ending the tree with its own grace period
+    if (treeGone) {
+      await treeGone;
     } else {
       const leftovers = await waitTreeGone(who, 0, this.procRoot);
       if (leftovers.length > 0) {
@@ -354,24 +379,21 @@ export class WorkerSupervisor {
     const removal = await this.driver.remove(cgroup);
     if (!removal.removed) {
       this.opts.logger.warn({ workerId, errors: removal.errors.map((e) => e.message) }, "worker cgroup not removed");
-      record.final?.errors.push(...removal.errors);
+      final?.errors.push(...removal.errors);
     }
   }
 
   /** StopWorker on a worker waiting to restart: no new start; its last run's end is its final state. */
   private async stopInBackoff(record: WorkerRecord, graceMs?: number): Promise<WorkerTelemetry> {
     const { workerId } = record.state;
-    record.stopRequested = true;
-    record.backoffAbort?.abort();
-    await record.restarting;
+    await cancelBackoff(record).restarting;
     const current = this.live.get(workerId);
     if (current && current !== record) return this.stop(workerId, graceMs); // it had just started again
-    if (!record.final) {
+    if (record.phase.kind === "backoff") {
       this.endWaiting(record);
       this.opts.logger.info({ workerId }, "worker stopped while waiting to restart");
     }
-    await record.cleanup;
-    return record.final!;
+    return this.endedPhase(record);
   }
 
   /** A worker waiting to restart ends with its last run's end; `refusal`: why it may not start again. */
@@ -382,21 +404,20 @@ export class WorkerSupervisor {
       final.errors.push(create(CollectionErrorSchema, { source: "spawn", message: `not restarted: ${refusal}` }));
       this.opts.logger.warn({ workerId: record.state.workerId, reason: refusal }, "worker not restarted: refused by the hive's current lists");
     }
-    record.final = final;
     record.latest = final;
     this.live.delete(record.state.workerId);
     this.finals.set(record.state.workerId, record);
-    record.cleanup = this.cleanup(record);
+    enterEnded(record, final, () => this.cleanup(record, final));
     if (refusal !== undefined) for (const listener of this.exitListeners) listener(final);
   }
 
   async sample(): Promise<WorkerSample[]> {
     const records = [...this.live.values()];
-    const running = records.filter((r) => r.backoffUntilMs === undefined);
+    const running = records.filter((r) => r.phase.kind !== "backoff");
     // With every worker in a cgroup, the cgroups' member lists name the processes to read: the
     // counters come from the cgroups, so the rest of /proc is never read.
     const cgroupStats = running.every((r) => r.state.cgroup.mode !== "none")
-      ? records.map((r) => (r.backoffUntilMs === undefined ? this.driver.readStats(r.state.cgroup) : { errors: [], pids: [] }))
+      ? records.map((r) => (r.phase.kind !== "backoff" ? this.driver.readStats(r.state.cgroup) : { errors: [], pids: [] }))
       : undefined;
     let table: ProcessTable | undefined;
     let tableError = "";
@@ -409,21 +430,21 @@ export class WorkerSupervisor {
     }
     const samples: WorkerSample[] = [];
     for (const [i, record] of records.entries()) {
-      if (record.backoffUntilMs !== undefined) {
-        record.latest = this.restarts.backoffTelemetry(record);
+      if (record.phase.kind === "backoff") {
+        record.latest = this.restarts.backoffTelemetry(record, record.phase);
         samples.push({ telemetry: record.latest, pids: [] });
         continue;
       }
-      if (!record.child && table && !table.isSameProcess(record.state.pid, record.state.startTimeTicks) && !record.stopping) {
+      if (!record.child && table && !table.isSameProcess(record.state.pid, record.state.startTimeTicks) && record.phase.kind === "running") {
         this.onMainExit(record, undefined); // re-adopted worker ended: found by polling /proc
         continue;
       }
       samples.push(await this.measure(record, table, tableError, cgroupStats?.[i]));
     }
-    const reported = [...this.finals.values()].filter((r) => !this.live.has(r.state.workerId));
-    await Promise.race([Promise.all(reported.map((r) => r.cleanup)), new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())]);
-    for (const record of reported) {
-      samples.push({ telemetry: record.final!, pids: [] });
+    const reported = [...this.finals.values()].filter((r) => !this.live.has(r.state.workerId)).map(endedOf);
+    await Promise.race([Promise.all(reported.map(({ phase }) => phase.cleanup)), new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())]);
+    for (const { record, phase } of reported) {
+      samples.push({ telemetry: phase.final, pids: [] });
       this.finals.delete(record.state.workerId);
     }
     this.files.sweep(); // what this tick did not read (ended processes, removed cgroups) closes
@@ -443,7 +464,7 @@ export class WorkerSupervisor {
       telemetry.memoryRssBytes = m.memoryBytes;
       telemetry.processCount = m.pids.length;
       telemetry.errors.push(...m.errors);
-      if (!record.final) record.latest = telemetry;
+      if (record.phase.kind !== "ended") record.latest = telemetry;
       return { telemetry, pids: m.pids };
     } catch (err) {
       telemetry.errors.push(create(CollectionErrorSchema, { source: "procfs", message: String(err) }));
@@ -455,7 +476,7 @@ export class WorkerSupervisor {
   engineTargets(): EngineTarget[] {
     const targets: EngineTarget[] = [];
     for (const record of this.live.values()) {
-      if (record.final) continue;
+      if (record.phase.kind === "ended") continue;
       const url = record.state.engineMetricsUrl ?? endpointOfOldState(record.state);
       if (url) targets.push({ workerId: record.state.workerId, url });
     }
@@ -482,13 +503,13 @@ export class WorkerSupervisor {
       await Promise.all([...this.live.keys()].map((id) => this.stop(id, opts.graceMs).catch(() => undefined)));
     } else {
       for (const record of this.live.values()) {
-        record.backoffAbort?.abort(); // its state file stays: the next hive starts it again
+        if (record.phase.kind === "backoff") record.phase.abort.abort(); // its state file stays: the next hive starts it again
         record.child?.unref();
         record.child?.removeAllListeners();
       }
       this.live.clear();
     }
-    await Promise.all([...this.finals.values()].map((r) => r.cleanup));
+    await Promise.all([...this.finals.values()].map((r) => endedOf(r).phase.cleanup));
     // The hive's own parent group goes with the last worker; one left running keeps it.
     if (opts.stopWorkers || leftRunning === 0) await this.driver.removeParent();
     this.files.close();
