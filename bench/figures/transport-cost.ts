@@ -1,7 +1,6 @@
 import * as http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HeartbeatRequestSchema } from "../../gen/apiary/v1/queen_pb.js";
-import { RAW_HEARTBEAT_ENV } from "../../src/queen/ingest/heartbeat-route.js";
 import { sleep } from "../lib/args.js";
 import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import { startGrpcAckServer, startQueenServer, type BenchServer } from "../lib/servers.js";
@@ -19,7 +18,7 @@ const HIVES_PER_CONNECTION = 100;
  * The per-report cost of the Heartbeat transport, as CPU seconds of the server per acked report
  * under a closed loop (every hive sends its next report when the previous one is acked): CPU per
  * report stays meaningful on a machine others load, where open-loop latencies do not. Alternates
- * the queen with its raw gRPC path on and off (APIARY_RAW_HEARTBEAT=0: connect-node), and the
+ * the queen with its raw gRPC path on and off (rawFastPaths: ["Watch"]: Heartbeat through connect-node), and the
  * grpc-js decode-and-ack server, in the same run.
  */
 export async function transportCostFigure(ctx: FigureContext): Promise<FigureResult[]> {
@@ -39,7 +38,7 @@ export async function transportCostFigure(ctx: FigureContext): Promise<FigureRes
   const rates: Record<string, number[]> = { raw: [], connect: [], grpc: [] };
   for (let run = 0; run < runs; run++) {
     for (const mode of ["raw", "connect"] as const) {
-      const m = await withEnv(mode === "raw" ? "1" : "0", () => startQueenServer({}, ctx.queenStart)).then((server) => measure(server, opts));
+      const m = await startQueenServer({ rawFastPaths: mode === "raw" ? true : ["Watch"] }, ctx.queenStart).then((server) => measure(server, opts));
       (mode === "raw" ? raw : viaConnect).push(m.cpuUsPerReport);
       rates[mode].push(m.ackRate);
       ctx.log(`  run ${run + 1}: queen (${mode === "raw" ? "raw gRPC path" : "connect-node"}): ${m.cpuUsPerReport.toFixed(0)} µs CPU per report, ${m.ackRate.toFixed(0)} reports/s, ${m.serverCpu.toFixed(2)} cores`);
@@ -52,20 +51,9 @@ export async function transportCostFigure(ctx: FigureContext): Promise<FigureRes
   const load = `closed loop, ${opts.hives} hives × 1 report in flight, ${opts.workers} workers × ${opts.gpus} GPUs`;
   return [
     figureResult({ figure: "transport-cost", name: "queen CPU per report, Heartbeat on the raw gRPC path", runs: raw, unit: "µs", goal: "≤ 150 µs", goalValue: 150, higherIsBetter: false, notes: `${load}; ${median(rates.raw).toFixed(0)} reports/s` }),
-    infoResult("transport-cost", "same through connect-node (APIARY_RAW_HEARTBEAT=0), alternating", viaConnect, "µs", `${median(rates.connect).toFixed(0)} reports/s; raw ÷ connect-node ${(median(raw) / median(viaConnect)).toFixed(2)}`),
+    infoResult("transport-cost", "same through connect-node (raw Heartbeat path off), alternating", viaConnect, "µs", `${median(rates.connect).toFixed(0)} reports/s; raw ÷ connect-node ${(median(raw) / median(viaConnect)).toFixed(2)}`),
     infoResult("transport-cost", "grpc-js decode-and-ack server, same loop", grpcJs, "µs", `${median(rates.grpc).toFixed(0)} reports/s; queen (raw) ÷ grpc-js ${(median(raw) / median(grpcJs)).toFixed(2)}`),
   ];
-}
-
-async function withEnv<T>(value: string, body: () => Promise<T>): Promise<T> {
-  const previous = process.env[RAW_HEARTBEAT_ENV];
-  process.env[RAW_HEARTBEAT_ENV] = value; // read by the child at fork
-  try {
-    return await body();
-  } finally {
-    if (previous === undefined) delete process.env[RAW_HEARTBEAT_ENV];
-    else process.env[RAW_HEARTBEAT_ENV] = previous;
-  }
 }
 
 interface Measured {

@@ -57,9 +57,21 @@ function wrap(name: string, child: ChildProcess, address: string): BenchServer {
   };
 }
 
+/**
+ * The bench's A/B switches for the queen's fast paths (src/rpc/fast-path.ts): APIARY_RAW_HEARTBEAT=0
+ * or APIARY_RAW_WATCH=0 sends that method's plain gRPC streams through connect-node. Read here,
+ * in the bench, and handed to the queen as its rawFastPaths option.
+ */
+function rawFastPathsFromEnv(): string[] | undefined {
+  const off = [["Heartbeat", "APIARY_RAW_HEARTBEAT"], ["Watch", "APIARY_RAW_WATCH"]].filter(([, env]) => process.env[env] === "0").map(([method]) => method);
+  return off.length === 0 ? undefined : ["Heartbeat", "Watch"].filter((m) => !off.includes(m));
+}
+
 /** Starts a queen (src/queen) in its own process with the given QueenConfig overrides. */
 export async function startQueenServer(config: Record<string, unknown> = {}, opts: StartOptions = {}): Promise<QueenServer> {
-  const child = forkBench("servers/queen-child.ts", [JSON.stringify(config)], { pipeStdout: true, nodeFlags: [...profileFlags(opts, "queen"), ...(opts.nodeFlags ?? [])] });
+  const rawFastPaths = rawFastPathsFromEnv();
+  const options = rawFastPaths && config.rawFastPaths === undefined ? { ...config, rawFastPaths } : config;
+  const child = forkBench("servers/queen-child.ts", [JSON.stringify(options)], { pipeStdout: true, nodeFlags: [...profileFlags(opts, "queen"), ...(opts.nodeFlags ?? [])] });
   const events: QueenLogEvent[] = [];
   const listeners: ((e: QueenLogEvent) => void)[] = [];
   // APIARY_BENCH_QUEEN_STDOUT=FILE keeps the queen's whole stdout (e.g. with --queen-node-flags=--trace-gc).

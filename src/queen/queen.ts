@@ -17,8 +17,9 @@ import { createQueenPeerService, DEFAULT_PEER_FLUSH_INTERVAL_MS } from "./cluste
 import { QueenPeerService } from "../../gen/apiary/v1/queen_peer_pb.js";
 import { createApiaryTransport, type ClientCredentials } from "../rpc/transport.js";
 import { HiveSessions } from "./ingest/hive-sessions.js";
-import { heartbeatBinaryRoute, heartbeatHttp2Streams } from "./ingest/heartbeat-route.js";
-import { watchHttp2Streams } from "./watch/watch-route.js";
+import { heartbeatFastPath } from "./ingest/heartbeat-route.js";
+import { watchFastPath } from "./watch/watch-route.js";
+import type { RawFastPaths } from "../rpc/fast-path.js";
 import { LivenessSweeper } from "./registry/liveness-sweeper.js";
 import { MemoryRegistry } from "./registry/memory-registry.js";
 import { QueenMetrics } from "./metrics/queen-metrics.js";
@@ -63,6 +64,8 @@ export interface StartQueenOptions extends Partial<QueenConfig> {
   peerCredentials?: ClientCredentials;
   /** Static pages anyone may GET beside /metrics (the dashboard); they must carry no data. Default none. */
   publicRoutes?: Record<string, HttpRouteHandler>;
+  /** Which fast paths (Heartbeat, Watch) take raw HTTP/2 gRPC streams; default all. For the bench's A/B runs. */
+  rawFastPaths?: RawFastPaths;
 }
 
 export interface Queen {
@@ -99,6 +102,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
     leaseTtlMs,
     peerFlushIntervalMs,
     peerCredentials,
+    rawFastPaths,
     ...rest
   } = options;
   const config = resolveQueenConfig(rest);
@@ -165,9 +169,9 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Queen
           ]
         : []),
     ],
-    binaryRoutes: [heartbeatBinaryRoute(service.heartbeat, watched)],
+    fastPaths: [heartbeatFastPath(service.heartbeat, watched), watchFastPath(service.watch)],
+    rawFastPaths,
     perPeerStreamMethods: [QueenService.method.watch],
-    http2Streams: [heartbeatHttp2Streams(service.heartbeat, watched), watchHttp2Streams(service.watch)].filter((h) => h !== undefined),
     readMaxBytes: config.maxMessageBytes,
     shutdownGraceMs,
     ...security,

@@ -4,7 +4,6 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { pino } from "pino";
 import { sniffProtocol } from "./protocol-sniffer.js";
-import type { Http2StreamHandler } from "./server-options.js";
 import type { NodeHandler } from "./rpc-handler.js";
 
 const HTTP2_SETTINGS: http2.Settings = {

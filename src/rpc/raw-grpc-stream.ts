@@ -1,9 +1,9 @@
 import type * as http2 from "node:http2";
 import { toBinary, type DescMessage, type DescMethodBiDiStreaming, type DescMethodServerStreaming, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, createMethodImplSpec, type HandlerContext, type MethodImplSpec } from "@connectrpc/connect";
+import { Code, ConnectError, createHandlerContext, createMethodImplSpec, type ContextValues, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
 import { transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { Http2StreamHandler, Http2StreamSetup } from "./server.js";
+import type { FastPath } from "./fast-path.js";
 import { encodeGrpcFrame, GrpcFrameReader } from "./grpc-frame-reader.js";
 
 // gRPC with the proto codec only; JSON, gRPC-Web and Connect stay with connect-node.
@@ -13,18 +13,18 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 const HIGH_WATER_FRAMES = 16;
 const LOW_WATER_FRAMES = 4;
 
-interface RawStreamCodec<I extends DescMessage, O extends DescMessage> {
-  /** A decoder for one stream's requests (it may keep state between them); throws a ConnectError on bad bytes. */
-  newDecoder: () => (payload: Uint8Array) => MessageShape<I>;
-  /** Encodes a response (default: toBinary); must give bytes that decode to the message. */
-  encode?: (message: MessageShape<O>) => Uint8Array;
+/** What a raw HTTP/2 stream handler shares with connect-node's handlers on this server. */
+export interface Http2StreamSetup {
+  /** The server's interceptors (authorisation first, when enabled), as connect-node runs them. */
+  interceptors: Interceptor[];
+  /** The call's context values (its peer), as connect-node's adapter makes them. */
+  contextValues: (stream: http2.ServerHttp2Stream) => ContextValues;
+  readMaxBytes: number;
+  shutdownSignal: AbortSignal;
 }
 
-export type RawStreamMethod<I extends DescMessage, O extends DescMessage> = RawStreamCodec<I, O> &
-  (
-    | { method: DescMethodBiDiStreaming<I, O>; impl: (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>> }
-    | { method: DescMethodServerStreaming<I, O>; impl: (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>> }
-  );
+/** Takes the stream (true) or leaves it to connect-node (false); called for every HTTP/2 stream. */
+export type Http2StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 /**
  * Serves one streaming method (bidi or server-streaming) for gRPC clients (application/grpc,
@@ -34,7 +34,7 @@ export type RawStreamMethod<I extends DescMessage, O extends DescMessage> = RawS
  * and error mapping are the server's own. Other requests (compressed, another codec or protocol)
  * are left to connect-node.
  */
-export function rawGrpcStreamHandler<I extends DescMessage, O extends DescMessage>(m: RawStreamMethod<I, O>, setup: Http2StreamSetup): Http2StreamHandler {
+export function rawGrpcStreamHandler<I extends DescMessage, O extends DescMessage>(m: FastPath<I, O>, setup: Http2StreamSetup): Http2StreamHandler {
   const path = `/${m.method.parent.typeName}/${m.method.name}`;
   const spec = createMethodImplSpec(m.method as DescMethodBiDiStreaming<I, O>, m.impl as never) as MethodImplSpec<I, O>;
   const output = m.method.output;

@@ -8,14 +8,9 @@ import type { Authenticator } from "./auth/authenticator.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health.js";
 import { createReflectionV1, createReflectionV1alpha, REFLECTION_SERVICES } from "./reflection.js";
 import { ReflectionIndex } from "./reflection-index.js";
-import {
-  DEFAULT_READ_MAX_BYTES,
-  type BinaryRoute,
-  type Http2StreamHandler,
-  type Http2StreamSetup,
-  type HttpRouteHook,
-  type RpcServerOptions,
-} from "./server-options.js";
+import { binaryRouteOf, servesRaw, type BinaryRoute } from "./fast-path.js";
+import { rawGrpcStreamHandler, type Http2StreamHandler, type Http2StreamSetup } from "./raw-grpc-stream.js";
+import { DEFAULT_READ_MAX_BYTES, type HttpRouteHook, type RpcServerOptions } from "./server-options.js";
 
 export type NodeHandler = ReturnType<typeof connectNodeAdapter>;
 
@@ -31,9 +26,11 @@ export interface RpcHandlers {
 
 /**
  * The handler side of a server: the services, grpc.health.v1 and reflection on connect-node, the
- * server's interceptors (authorisation first when enabled), binary routes and raw HTTP/2 streams.
+ * server's interceptors (authorisation first when enabled), and each fast path on connect-node's
+ * binary path and on raw HTTP/2 gRPC streams.
  */
 export function assembleRpcHandlers(opts: RpcServerOptions, auth: Authenticator, shutdownSignal: AbortSignal): RpcHandlers {
+  const fastPaths = opts.fastPaths ?? [];
   const health = new HealthStatus();
   for (const { service } of opts.services) health.setStatus(service.typeName, ServingStatus.SERVING);
   const reflection = new ReflectionIndex([...opts.services.map((r) => r.service), Health, ...REFLECTION_SERVICES]);
@@ -43,7 +40,7 @@ export function assembleRpcHandlers(opts: RpcServerOptions, auth: Authenticator,
     interceptors: auth.enabled ? [auth.interceptor, ...(opts.interceptors ?? [])] : (opts.interceptors ?? []),
     contextValues: auth.contextValues,
   };
-  const rpcHandler = routeBinaryRequests(opts.binaryRoutes ?? [], adapterOptions, connectNodeAdapter({
+  const rpcHandler = routeBinaryRequests(fastPaths.map(binaryRouteOf), adapterOptions, connectNodeAdapter({
     ...adapterOptions,
     routes(router) {
       for (const { service, impl } of opts.services) router.service(service, impl);
@@ -56,11 +53,11 @@ export function assembleRpcHandlers(opts: RpcServerOptions, auth: Authenticator,
   const handler: NodeHandler = httpRoutes ? (req, res) => void (httpRoutes(req, res as Parameters<HttpRouteHook>[1], auth) || rpcHandler(req, res)) : rpcHandler;
   const streamSetup: Http2StreamSetup = {
     interceptors: adapterOptions.interceptors,
-    contextValues: (stream) => auth.contextValues({ socket: stream.session?.socket } as http2.Http2ServerRequest),
+    contextValues: (stream) => auth.contextValues({ socket: stream.session?.socket, stream } as http2.Http2ServerRequest),
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal,
   };
-  const streamHandlers = (opts.http2Streams ?? []).map((make) => make(streamSetup));
+  const streamHandlers = fastPaths.filter((p) => servesRaw(opts.rawFastPaths, p)).map((p) => rawGrpcStreamHandler(p, streamSetup));
   const takeHttp2Stream: Http2StreamHandler = (stream, headers) => {
     for (const take of streamHandlers) if (take(stream, headers)) return true;
     return false;

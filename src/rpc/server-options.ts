@@ -1,9 +1,10 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import type { ContextValues, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { pino } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
+import type { FastPath, RawFastPaths } from "./fast-path.js";
 import type { Permission } from "./auth/policy.js";
 import type { HealthStatus } from "./health.js";
 import type { ServerLimits } from "./server-limits.js";
@@ -64,39 +65,17 @@ export interface RpcServerOptions extends ServerSecurity {
    */
   httpRoutes?: HttpRouteHook;
   /**
-   * Methods whose binary-encoded requests (gRPC, gRPC-Web, Connect with proto) go to these
-   * registrations instead of `services`: same paths, a request schema of the route's own (e.g.
-   * one that leaves the request undecoded). JSON requests to those methods still reach `services`.
+   * Streaming methods with a request decoder of their own (fast-path.ts), installed on raw HTTP/2
+   * gRPC streams and on connect-node's binary path; they must also be served by `services` (JSON).
    */
-  binaryRoutes?: BinaryRoute[];
-  /**
-   * Raw HTTP/2 stream handlers for some streams of methods served here (see raw-grpc-stream.ts);
-   * each is asked before connect-node sees a stream.
-   */
-  http2Streams?: ((setup: Http2StreamSetup) => Http2StreamHandler)[];
+  fastPaths?: FastPath<any, any>[];
+  /** Which fast paths take raw HTTP/2 gRPC streams (default all); false sends those through connect-node (the bench's A/B). */
+  rawFastPaths?: RawFastPaths;
   /** Long-lived streaming methods capped per peer address (limits.maxStreamsPerPeer); Health.Watch always is. */
   perPeerStreamMethods?: DescMethod[];
   /** The permission each method needs (default: policy.ts's requiredPermission). */
   permissionOf?: (serviceTypeName: string, methodName: string) => Permission;
 }
-
-/** A binary-only registration; its own interceptors run first (outermost), before the server's. */
-export interface BinaryRoute extends ServiceRegistration {
-  interceptors?: Interceptor[];
-}
-
-/** What a raw HTTP/2 stream handler shares with connect-node's handlers on this server. */
-export interface Http2StreamSetup {
-  /** The server's interceptors (authorisation first, when enabled), as connect-node runs them. */
-  interceptors: Interceptor[];
-  /** The call's context values (its peer), as connect-node's adapter makes them. */
-  contextValues: (stream: http2.ServerHttp2Stream) => ContextValues;
-  readMaxBytes: number;
-  shutdownSignal: AbortSignal;
-}
-
-/** Takes the stream (true) or leaves it to connect-node (false); called for every HTTP/2 stream. */
-export type Http2StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 export interface ReloadResult {
   ok: boolean;

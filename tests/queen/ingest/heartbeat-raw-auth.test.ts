@@ -7,7 +7,6 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HeartbeatRequestSchema, HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { encodeGrpcFrame } from "../../../src/rpc/grpc-frame-reader.js";
-import { RAW_HEARTBEAT_ENV } from "../../../src/queen/ingest/heartbeat-route.js";
 import { startQueen, type Queen } from "../../../src/queen/queen.js";
 import { newToken, tokenFileLine } from "../../../src/rpc/auth/token-store.js";
 import { TestPki, type IssuedFiles } from "../../rpc/support/test-pki.js";
@@ -27,20 +26,15 @@ async function tlsQueen(rawPath: boolean): Promise<Queen> {
   const server = await pki.issue("queen", { kind: "queen", name: "main" });
   const tokenFile = path.join(pki.dir, "tokens");
   writeFileSync(tokenFile, `${tokenFileLine("dash", "reader", readerToken)}\n`);
-  const previous = process.env[RAW_HEARTBEAT_ENV];
-  process.env[RAW_HEARTBEAT_ENV] = rawPath ? "1" : "0";
-  try {
-    return await startQueen({
-      host: "127.0.0.1",
-      port: 0,
-      logger: pino({ level: "silent" }),
-      shutdownGraceMs: 500,
-      security: { tls: { certFile: server.cert, keyFile: server.key, clientCaFile: pki.caFile }, tokenFile },
-    });
-  } finally {
-    if (previous === undefined) delete process.env[RAW_HEARTBEAT_ENV];
-    else process.env[RAW_HEARTBEAT_ENV] = previous;
-  }
+  return await startQueen({
+    host: "127.0.0.1",
+    port: 0,
+    logger: pino({ level: "silent" }),
+    shutdownGraceMs: 500,
+    security: { tls: { certFile: server.cert, keyFile: server.key, clientCaFile: pki.caFile }, tokenFile },
+    // The other queen sends every Heartbeat through connect-node.
+    rawFastPaths: rawPath ? true : ["Watch"],
+  });
 }
 
 beforeAll(async () => {

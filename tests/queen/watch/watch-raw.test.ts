@@ -8,7 +8,6 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WatchKind, WatchRequestSchema, WatchResponseSchema, type WatchRequest, type WatchResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { startQueen, type Queen } from "../../../src/queen/queen.js";
-import { RAW_WATCH_ENV } from "../../../src/queen/watch/watch-route.js";
 import { newToken, tokenFileLine } from "../../../src/rpc/auth/token-store.js";
 import { waitUntil } from "../../helpers/wait.js";
 import { eventsOf } from "../helpers/watched-state.js";
@@ -16,7 +15,7 @@ import { makeHiveInfo, makeReport, makeWorker } from "../helpers/telemetry-build
 
 // Watch for plain gRPC clients on raw HTTP/2 streams must answer as connect-node does: the same
 // authorisation, validation, deadlines, cancellation and messages. Each case runs against a queen
-// with the raw path and one with APIARY_RAW_WATCH=0.
+// with the raw path and one with rawFastPaths: ["Heartbeat"] (Watch through connect-node).
 const PATH = "/apiary.v1.QueenService/Watch";
 const readerToken = newToken();
 let dir: string;
@@ -24,15 +23,9 @@ let raw: Queen;
 let viaConnect: Queen;
 
 async function queenWith(rawPath: boolean): Promise<Queen> {
-  const previous = process.env[RAW_WATCH_ENV];
-  process.env[RAW_WATCH_ENV] = rawPath ? "1" : "0";
-  try {
-    const tokenFile = path.join(dir, "tokens");
-    return await startQueen({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }), shutdownGraceMs: 500, security: { tokenFile } });
-  } finally {
-    if (previous === undefined) delete process.env[RAW_WATCH_ENV];
-    else process.env[RAW_WATCH_ENV] = previous;
-  }
+  const tokenFile = path.join(dir, "tokens");
+  const rawFastPaths = rawPath ? true : ["Heartbeat"];
+  return await startQueen({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }), shutdownGraceMs: 500, security: { tokenFile }, rawFastPaths });
 }
 
 beforeAll(async () => {
