@@ -19,7 +19,7 @@ export async function hiveTarget(flags: HiveTargetFlags, choose?: ChooseHive): P
   const id = flags.hive;
   if (addr !== undefined && id !== undefined) throw new CliError("give --hive ID or --hive-addr ADDR, not both");
   if (addr !== undefined) return { address: addr };
-  const { client, url, timeoutMs } = connect(QueenService, flags);
+  const { client, url, timeoutMs } = await connect(QueenService, flags);
   if (id !== undefined) {
     const res = await client.getHive({ hiveId: id }, { timeoutMs }).catch((err) => {
       if (ConnectError.from(err).code === Code.NotFound) throw new CliError(`the queen at ${url} knows no hive ${id} (see apiary hives)`);

@@ -53,9 +53,9 @@ const str = (flags: Flags, name: keyof Flags): string | undefined => {
  * gets no TLS settings. Servers must prove who they are (a queen's or that hive's SPIFFE ID), and a
  * token goes over plaintext only to loopback (token-destination.ts).
  */
-export function resolveConnection(flags: Flags, hive?: HiveAddress): ConnectionSettings {
+export async function resolveConnection(flags: Flags, hive?: HiveAddress): Promise<ConnectionSettings> {
   const address = hive?.address;
-  const ctx = selectedContext(str(flags, "context"));
+  const ctx = await selectedContext(str(flags, "context"));
   const s = ctx?.settings ?? {};
   const credentials: ClientCredentials = {};
   const caFile = str(flags, "ca") ?? s.ca;
@@ -113,8 +113,8 @@ function readToken(file: string): string {
  * A client of `service`: the queens of the flags/context (unary calls fail over between them), or
  * `address` (a hive) with the same credentials.
  */
-export function connect<S extends DescService>(service: S, flags: Flags, hive?: HiveAddress): Connected<S> {
-  const settings = resolveConnection(flags, hive);
+export async function connect<S extends DescService>(service: S, flags: Flags, hive?: HiveAddress): Promise<Connected<S>> {
+  const settings = await resolveConnection(flags, hive);
   let targets;
   try {
     targets = settings.urls.map((url) => ({ url, transport: createApiaryTransport(url, { credentials: forUrl(url, settings.credentials) }) }));

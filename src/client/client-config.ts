@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parse, stringify } from "yaml";
+import { loadYaml } from "../common/load-yaml.js";
 
 /** A client config file that cannot be read or names no such context. */
 export class ClientConfigError extends Error {}
@@ -44,12 +44,18 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, "apiary", "config.yaml");
 }
 
-/** The config file's contents; an absent file is an empty config. */
-export function readClientConfig(file = configPath()): ClientConfig {
+/**
+ * The config file's contents; an absent file is an empty config. The YAML parser is imported only
+ * when there is a file to parse: most machines running `apiary workers` have none, and loading it
+ * costs every such start.
+ */
+export async function readClientConfig(file = configPath()): Promise<ClientConfig> {
   if (!existsSync(file)) return { contexts: {} };
+  const text = readFileSync(file, "utf8");
+  const { parse } = await loadYaml();
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, "utf8"));
+    doc = parse(text);
   } catch (err) {
     throw new ClientConfigError(`${file}: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -83,7 +89,8 @@ function validateConfig(doc: unknown, file: string): ClientConfig {
 }
 
 /** Writes the config (0600: it may hold tokens), through a temporary file and a rename. */
-export function writeClientConfig(config: ClientConfig, file = configPath()): void {
+export async function writeClientConfig(config: ClientConfig, file = configPath()): Promise<void> {
+  const { stringify } = await loadYaml();
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, stringify(config), { mode: 0o600 });
@@ -94,8 +101,8 @@ export function writeClientConfig(config: ClientConfig, file = configPath()): vo
  * The settings of the selected context (`--context`/$APIARY_CONTEXT, else current-context), with
  * paths made absolute; undefined when no context is selected.
  */
-export function selectedContext(name: string | undefined, file = configPath()): { name: string; settings: ContextSettings } | undefined {
-  const config = readClientConfig(file);
+export async function selectedContext(name: string | undefined, file = configPath()): Promise<{ name: string; settings: ContextSettings } | undefined> {
+  const config = await readClientConfig(file);
   const wanted = name ?? config["current-context"];
   if (wanted === undefined) return undefined;
   const settings = config.contexts[wanted];

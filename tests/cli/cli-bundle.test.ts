@@ -22,4 +22,15 @@ describe("dist/apiary.mjs", () => {
     expect(loaded.length).toBeLessThan(100_000);
     expect(loaded).toMatch(/import\("\.\/(cli-chunks\/)?workers-[A-Z0-9]+\.mjs"\)/);
   });
+
+  it("starts `apiary workers` without the YAML library: it loads when a config file is read or -o yaml printed", async () => {
+    if (distIsStale()) await buildDist();
+    const table = [...staticallyLoaded(DIST_ENTRY).values()].join("\n");
+    const chunk = /import\("\.\/((?:cli-chunks\/)?workers-[A-Z0-9]+\.mjs)"\)/.exec(table)![1];
+    const file = path.join(path.dirname(DIST_ENTRY), chunk.startsWith("cli-chunks/") ? chunk : path.join("cli-chunks", chunk));
+    const workers = [...staticallyLoaded(file).values()].join("\n");
+    expect(workers).toContain("FindWorkers");
+    // The yaml package's parse error class: its parser is bundled with it.
+    expect(workers).not.toContain("YAMLParseError");
+  });
 });

@@ -39,67 +39,67 @@ afterEach(() => {
 const resolve = (argv: string[], env: NodeJS.ProcessEnv = {}) => resolveConnection(parseFlags("hives", queenFlags, argv, env).flags);
 
 describe("connection settings: flags > environment > config file > defaults", () => {
-  it("takes the current context, with paths relative to the file and https for a scheme-less queen", () => {
-    const s = resolve([]);
+  it("takes the current context, with paths relative to the file and https for a scheme-less queen", async () => {
+    const s = await resolve([]);
     expect(s.context).toBe("lab");
     expect(s.url).toBe("https://lab-queen:7833");
     expect(s.credentials).toEqual({ caFile: path.join(dir, "pki/ca.crt"), certFile: path.join(dir, "pki/alice.crt"), keyFile: path.join(dir, "pki/alice.key"), expectServer: { kind: "queen" } });
     expect(s.timeoutMs).toBe(3_000);
   });
 
-  it("lets the environment beat the context and a flag beat the environment", () => {
-    expect(resolve([], { APIARY_QUEEN: "env-queen:1" }).url).toBe("https://env-queen:1");
-    expect(resolve(["--queen", "flag-queen:2"], { APIARY_QUEEN: "env-queen:1" }).url).toBe("https://flag-queen:2");
-    expect(resolve([], { APIARY_REQUEST_TIMEOUT: "7s" }).timeoutMs).toBe(7_000);
-    expect(resolve(["--request-timeout", "250ms"], { APIARY_REQUEST_TIMEOUT: "7s" }).timeoutMs).toBe(250);
-    expect(resolve(["--ca", "/etc/other-ca.crt"]).credentials.caFile).toBe("/etc/other-ca.crt");
+  it("lets the environment beat the context and a flag beat the environment", async () => {
+    expect((await resolve([], { APIARY_QUEEN: "env-queen:1" })).url).toBe("https://env-queen:1");
+    expect((await resolve(["--queen", "flag-queen:2"], { APIARY_QUEEN: "env-queen:1" })).url).toBe("https://flag-queen:2");
+    expect((await resolve([], { APIARY_REQUEST_TIMEOUT: "7s" })).timeoutMs).toBe(7_000);
+    expect((await resolve(["--request-timeout", "250ms"], { APIARY_REQUEST_TIMEOUT: "7s" })).timeoutMs).toBe(250);
+    expect((await resolve(["--ca", "/etc/other-ca.crt"])).credentials.caFile).toBe("/etc/other-ca.crt");
   });
 
-  it("selects another context with --context or APIARY_CONTEXT", () => {
-    const prod = resolve([], { APIARY_CONTEXT: "prod" });
+  it("selects another context with --context or APIARY_CONTEXT", async () => {
+    const prod = await resolve([], { APIARY_CONTEXT: "prod" });
     expect(prod.url).toBe("https://prod-queen:7833");
     expect(prod.credentials).toEqual({ token: "apiary_prod", expectServer: { kind: "queen" } });
-    expect(resolve(["--context", "lab"], { APIARY_CONTEXT: "prod" }).context).toBe("lab");
-    expect(() => resolve(["--context", "nope"])).toThrow(/context nope is not in .*known: lab, prod/);
+    expect((await resolve(["--context", "lab"], { APIARY_CONTEXT: "prod" })).context).toBe("lab");
+    await expect(resolve(["--context", "nope"])).rejects.toThrow(/context nope is not in .*known: lab, prod/);
   });
 
-  it("falls back to plaintext 127.0.0.1:7833 and 10 s without a config file", () => {
+  it("falls back to plaintext 127.0.0.1:7833 and 10 s without a config file", async () => {
     process.env.APIARY_CONFIG = path.join(dir, "absent.yaml");
-    expect(resolve([])).toEqual({ url: "http://127.0.0.1:7833", urls: ["http://127.0.0.1:7833"], credentials: { expectServer: { kind: "queen" } }, timeoutMs: 10_000, context: undefined });
+    expect(await resolve([])).toEqual({ url: "http://127.0.0.1:7833", urls: ["http://127.0.0.1:7833"], credentials: { expectServer: { kind: "queen" } }, timeoutMs: 10_000, context: undefined });
   });
 
-  it("gives an explicit http:// address no TLS settings", () => {
-    expect(resolve(["--queen", "http://127.0.0.1:7833"]).credentials).toEqual({ expectServer: { kind: "queen" } });
+  it("gives an explicit http:// address no TLS settings", async () => {
+    expect((await resolve(["--queen", "http://127.0.0.1:7833"])).credentials).toEqual({ expectServer: { kind: "queen" } });
   });
 
-  it("expects a queen's SPIFFE ID of queens, and of a hive the queen named, that hive's", () => {
-    const hive = resolveConnection(parseFlags("logs", queenFlags, []).flags, { address: "https://gpu-1:7835", hiveId: "gpu-1" });
+  it("expects a queen's SPIFFE ID of queens, and of a hive the queen named, that hive's", async () => {
+    const hive = await resolveConnection(parseFlags("logs", queenFlags, []).flags, { address: "https://gpu-1:7835", hiveId: "gpu-1" });
     expect(hive.credentials.expectServer).toEqual({ kind: "hive", name: "gpu-1" });
-    const direct = resolveConnection(parseFlags("logs", queenFlags, []).flags, { address: "https://gpu-1:7835" });
+    const direct = await resolveConnection(parseFlags("logs", queenFlags, []).flags, { address: "https://gpu-1:7835" });
     expect(direct.credentials.expectServer).toEqual({ kind: "hive" });
   });
 
-  it("takes several queens from --queen a,b or a context's list", () => {
-    expect(resolve(["--queen", "q1:1, q2:2"]).urls).toEqual(["https://q1:1", "https://q2:2"]);
+  it("takes several queens from --queen a,b or a context's list", async () => {
+    expect((await resolve(["--queen", "q1:1, q2:2"])).urls).toEqual(["https://q1:1", "https://q2:2"]);
     writeFileSync(process.env.APIARY_CONFIG!, "current-context: ha\ncontexts:\n  ha:\n    queen: [http://q1:1, http://q2:2]\n");
-    const s = resolve([]);
+    const s = await resolve([]);
     expect(s.urls).toEqual(["http://q1:1", "http://q2:2"]);
     expect(s.url).toBe("http://q1:1,http://q2:2");
-    expect(() => resolve(["--queen", "q1:1,,q2:2"])).toThrow(/empty entry/);
+    await expect(resolve(["--queen", "q1:1,,q2:2"])).rejects.toThrow(/empty entry/);
   });
 
-  it("reports a malformed file with its path", () => {
+  it("reports a malformed file with its path", async () => {
     writeFileSync(process.env.APIARY_CONFIG!, "contexts:\n  lab:\n    qeen: x\n");
-    expect(() => resolve([])).toThrow(/config\.yaml: contexts\.lab\.qeen: unknown setting/);
+    await expect(resolve([])).rejects.toThrow(/config\.yaml: contexts\.lab\.qeen: unknown setting/);
   });
 });
 
 describe("apiary config", () => {
   it("use-context switches the current context; set-context stores absolute paths, file 0600", async () => {
     expect(await configCommand.run(parseFlags("config", configCommand.flags, ["use-context", "prod"], {}))).toBe(0);
-    expect(readClientConfig()["current-context"]).toBe("prod");
+    expect((await readClientConfig())["current-context"]).toBe("prod");
     await configCommand.run(parseFlags("config", configCommand.flags, ["set-context", "edge", "--queen", "10.0.0.9:7833", "--ca", "rel/ca.crt"], {}));
-    const edge = readClientConfig().contexts.edge;
+    const edge = (await readClientConfig()).contexts.edge;
     expect(edge).toEqual({ queen: "10.0.0.9:7833", ca: path.resolve("rel/ca.crt") });
     expect(statSync(configPath()).mode & 0o777).toBe(0o600);
     expect(readFileSync(configPath(), "utf8")).toContain("current-context: prod");

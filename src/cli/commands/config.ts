@@ -1,9 +1,9 @@
 import path from "node:path";
-import { stringify } from "yaml";
 import { CliError, UsageError, defineCommand, defineFlags, type FlagValues } from "../command.js";
 import { configPath, readClientConfig, writeClientConfig, type ContextSettings } from "../../client/client-config.js";
 import { durationFlag } from "../parse-values.js";
 import { renderTable } from "../table.js";
+import { loadYaml } from "../../common/load-yaml.js";
 
 const USAGE = [
   "apiary config use-context NAME",
@@ -42,13 +42,13 @@ export const configCommand = defineCommand({
       case "get-contexts":
         return getContexts(file);
       case "current-context": {
-        const current = readClientConfig(file)["current-context"];
+        const current = (await readClientConfig(file))["current-context"];
         if (!current) throw new CliError(`no current context in ${file}`);
         process.stdout.write(`${current}\n`);
         return 0;
       }
       case "view":
-        process.stdout.write(stringify(readClientConfig(file)));
+        process.stdout.write((await loadYaml()).stringify(await readClientConfig(file)));
         return 0;
       default:
         throw new UsageError(`apiary config: expected use-context, set-context, get-contexts, current-context, view or delete-context`);
@@ -61,21 +61,21 @@ function one(rest: string[], sub: string): string {
   return rest[0];
 }
 
-function useContext(file: string, name: string): number {
-  const config = readClientConfig(file);
+async function useContext(file: string, name: string): Promise<number> {
+  const config = await readClientConfig(file);
   if (!config.contexts[name]) {
     const known = Object.keys(config.contexts);
     throw new CliError(`no context ${name} in ${file} (${known.length > 0 ? `known: ${known.join(", ")}` : "none yet: apiary config set-context NAME --queen ADDR …"})`);
   }
   config["current-context"] = name;
-  writeClientConfig(config, file);
+  await writeClientConfig(config, file);
   process.stdout.write(`switched to context ${name}\n`);
   return 0;
 }
 
-function setContext(file: string, name: string, flags: FlagValues<typeof configFlags>): number {
+async function setContext(file: string, name: string, flags: FlagValues<typeof configFlags>): Promise<number> {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`context name ${name}: use letters, digits, ".", "-" and "_"`);
-  const config = readClientConfig(file);
+  const config = await readClientConfig(file);
   const settings: ContextSettings = { ...(config.contexts[name] ?? {}) };
   const keys = ["queen", "ca", "cert", "key", "token-file", "request-timeout"] as const;
   for (const key of keys) {
@@ -87,23 +87,23 @@ function setContext(file: string, name: string, flags: FlagValues<typeof configF
   }
   config.contexts[name] = settings;
   config["current-context"] ??= name;
-  writeClientConfig(config, file);
+  await writeClientConfig(config, file);
   process.stdout.write(`context ${name} saved in ${file}${config["current-context"] === name ? " (current)" : ""}\n`);
   return 0;
 }
 
-function deleteContext(file: string, name: string): number {
-  const config = readClientConfig(file);
+async function deleteContext(file: string, name: string): Promise<number> {
+  const config = await readClientConfig(file);
   if (!config.contexts[name]) throw new CliError(`no context ${name} in ${file}`);
   delete config.contexts[name];
   if (config["current-context"] === name) delete config["current-context"];
-  writeClientConfig(config, file);
+  await writeClientConfig(config, file);
   process.stdout.write(`deleted context ${name}\n`);
   return 0;
 }
 
-function getContexts(file: string): number {
-  const config = readClientConfig(file);
+async function getContexts(file: string): Promise<number> {
+  const config = await readClientConfig(file);
   const rows = Object.entries(config.contexts).map(([name, s]) => {
     const auth = [s.cert ? "cert" : "", s.token || s["token-file"] ? "token" : ""].filter(Boolean).join("+") || "none";
     return [config["current-context"] === name ? "*" : "", name, s.queen ?? "127.0.0.1:7833", s.ca ? "yes" : "system", auth];

@@ -29,7 +29,7 @@ export const describeCommand = defineCommand({
     }
     const limit = intFlag("events", flags.events, 0, 1000)!;
     const format = outputFormat(flags, ["table", "json", "yaml"]);
-    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const { client, url, timeoutMs } = await connect(QueenService, flags);
     const fail = (err: unknown): never => {
       throw rpcFailure(err, "queen", url);
     };
@@ -39,7 +39,7 @@ export const describeCommand = defineCommand({
         client.listEvents({ hiveId: id, limit }, { timeoutMs }).catch(fail),
       ]);
       if (format !== "table") {
-        process.stdout.write(renderDocument(hiveDocument(hive.hive!, events), format));
+        process.stdout.write(await renderDocument(hiveDocument(hive.hive!, events), format));
       } else {
         process.stdout.write(formatHive(hive.hive!, events.events));
       }
@@ -51,7 +51,7 @@ export const describeCommand = defineCommand({
       const found = hives.hives.flatMap((h) => h.devices.filter((d) => d.uuid === id && (wanted === undefined || h.info?.hiveId === wanted)).map((d) => ({ hiveId: h.info!.hiveId, device: d })));
       if (found.length === 0) throw new CliError(`no hive known to the queen at ${url} reports a GPU ${id}`);
       const { hiveId, device } = found[0];
-      process.stdout.write(format === "table" ? formatDevice(hiveId, device) : renderDocument({ kind: "device", hiveId, device: toJson(GpuDeviceSchema, device, JSON_OPTIONS) }, format));
+      process.stdout.write(format === "table" ? formatDevice(hiveId, device) : await renderDocument({ kind: "device", hiveId, device: toJson(GpuDeviceSchema, device, JSON_OPTIONS) }, format));
       return 0;
     }
     const hits = hives.hives.flatMap((h) =>
@@ -62,7 +62,7 @@ export const describeCommand = defineCommand({
     const { hiveId, worker } = hits[0];
     const events = await client.listEvents({ hiveId, workerId: id, limit }, { timeoutMs }).catch(fail);
     if (format !== "table") {
-      process.stdout.write(renderDocument(workerDocument(hiveId, worker, events), format));
+      process.stdout.write(await renderDocument(workerDocument(hiveId, worker, events), format));
     } else {
       process.stdout.write(formatWorker(hiveId, worker, events.events));
     }

@@ -36,11 +36,11 @@ export const devicesCommand = defineCommand({
       hiveIds: flags.hive,
       includeUnhealthyGpus: flags["include-unhealthy"] === true,
     });
-    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const { client, url, timeoutMs } = await connect(QueenService, flags);
     const res = await client.findDevices(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
-    printListing({
+    await printListing({
       format, schema: FindDevicesResponseSchema, message: res, rows: res.matches, columns: deviceColumns, name: deviceName,
       footer: `${res.matches.length} of ${plural(res.totalMatches, "matching GPU")}, revision ${res.revision}`,
     });

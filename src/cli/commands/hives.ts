@@ -23,11 +23,11 @@ export const hivesCommand = defineCommand({
       hiveLabels: parseKeyValues("label", flags.label, true),
       omitWorkers: false,
     });
-    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const { client, url, timeoutMs } = await connect(QueenService, flags);
     const res = await client.listHives(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
-    printListing({
+    await printListing({
       format, schema: ListHivesResponseSchema, message: res,
       rows: res.hives, columns: hiveColumns, name: hiveName,
       footer: [...res.hives.flatMap(notes), `${plural(res.hives.length, "hive")}, revision ${res.revision}`].join("\n"),

@@ -32,7 +32,7 @@ export const logsCommand = defineCommand({
     const target = await workerHiveTarget(flags, workerId).catch((err: Error) => {
       throw err instanceof CliError && flags.hive === undefined ? new CliError(`${err.message} (for the log of a worker that ended, pass --hive)`) : err;
     });
-    const { client, url } = connect(HiveService, flags, target);
+    const { client, url } = await connect(HiveService, flags, target);
     const abort = new AbortController();
     const onSignal = (): void => abort.abort();
     process.once("SIGINT", onSignal);

@@ -55,7 +55,7 @@ export const routeCommand = defineCommand({
     const logger = createLogger("route", { level: flags["log-level"] });
     const maxBody = sizeFlag("max-body", flags["max-body"])!;
     if (maxBody < 1n || maxBody > 256n * 1024n * 1024n) throw new UsageError(`--max-body ${String(flags["max-body"])}: expected 1 B to 256 MiB`);
-    const { clients, url: queenUrl } = connect(QueenService, queenClientFlags(flags));
+    const { clients, url: queenUrl } = await connect(QueenService, queenClientFlags(flags));
     const router = await startClusterRouter({
       queens: clients.map((c) => c.client),
       onRetry: (err, failures) => {

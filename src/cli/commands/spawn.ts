@@ -50,13 +50,13 @@ export const spawnCommand = defineCommand({
       restartPolicy: choiceFlag("restart", flags.restart, RESTART_POLICIES),
     });
     const target = await hiveTarget(flags);
-    const { client, url, timeoutMs } = connect(HiveService, flags, target);
+    const { client, url, timeoutMs } = await connect(HiveService, flags, target);
     const res = await client.spawnWorker(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "hive", url);
     });
     const w = res.worker!;
     if (format === "json" || format === "yaml") {
-      process.stdout.write(formatMessage(WorkerTelemetrySchema, w, format));
+      process.stdout.write(await formatMessage(WorkerTelemetrySchema, w, format));
       return 0;
     }
     const hiveId = target.hiveId;

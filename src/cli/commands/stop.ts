@@ -27,7 +27,7 @@ export const stopCommand = defineCommand({
     }
     const graceMs = durationFlag("grace", flags.grace)!;
     const target = await workerHiveTarget({ ...flags, hive: flags.hive ?? hiveId }, workerId);
-    const { client, url, timeoutMs } = connect(HiveService, flags, target);
+    const { client, url, timeoutMs } = await connect(HiveService, flags, target);
     const res = await client
       .stopWorker(create(StopWorkerRequestSchema, { workerId, gracePeriod: durationFromMs(graceMs) }), {
         timeoutMs: graceMs + timeoutMs,

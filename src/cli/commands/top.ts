@@ -24,7 +24,7 @@ export const topCommand = defineCommand({
   ],
   async run({ flags }) {
     const refreshMs = durationFlag("refresh", flags.refresh)!;
-    const { clients } = connect(QueenService, flags);
+    const { clients } = await connect(QueenService, flags);
     let url = clients[0].url;
     const state = new ClusterState();
     const abort = new AbortController();

@@ -1,5 +1,4 @@
 import { create, toJson, toJsonString } from "@bufbuild/protobuf";
-import { stringify as toYaml } from "yaml";
 import { Code } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
@@ -9,6 +8,7 @@ import { defineCommand } from "../command.js";
 import { queenFlags } from "../common-flags.js";
 import { outputFlag, jsonFlag, outputFormat, type OutputFormat } from "../output/output-format.js";
 import { JSON_OPTIONS } from "../output/print-list.js";
+import { loadYaml } from "../../common/load-yaml.js";
 import { rpcFailure } from "../rpc-client.js";
 import { intFlag, choiceFlag, durationFlag } from "../parse-values.js";
 import { connect } from "../rpc-client.js";
@@ -46,7 +46,8 @@ export const watchCommand = defineCommand({
       kinds: kind === undefined ? [] : [kind],
       minUpdateInterval: minUpdate === undefined ? undefined : durationFromMs(minUpdate),
     });
-    const { clients } = connect(QueenService, flags);
+    const { clients } = await connect(QueenService, flags);
+    const toYaml = format === "yaml" ? (await loadYaml()).stringify : undefined;
     const abort = new AbortController();
     process.once("SIGINT", () => abort.abort());
     process.once("SIGTERM", () => abort.abort());
@@ -65,7 +66,7 @@ export const watchCommand = defineCommand({
       },
     });
     for await (const res of stream) {
-      const text = formatEvent(res, format, flags.bookmarks === true);
+      const text = formatEvent(res, format, flags.bookmarks === true, toYaml);
       if (text !== undefined) process.stdout.write(text);
     }
     return 0;
@@ -73,11 +74,12 @@ export const watchCommand = defineCommand({
 });
 
 /** One response in the format asked for; undefined for what that format leaves out. */
-export function formatEvent(res: WatchResponse, format: OutputFormat, bookmarks: boolean): string | undefined {
+export function formatEvent(res: WatchResponse, format: OutputFormat, bookmarks: boolean, toYaml?: (value: unknown) => string): string | undefined {
   switch (format) {
     case "json":
       return toJsonString(WatchResponseSchema, res, JSON_OPTIONS) + "\n";
     case "yaml":
+      if (!toYaml) throw new Error("formatEvent: -o yaml needs the YAML writer (loadYaml)");
       return "---\n" + toYaml(toJson(WatchResponseSchema, res, JSON_OPTIONS));
     case "name":
       return eventObjectName(res);

@@ -51,11 +51,11 @@ export const workersCommand = defineCommand({
       maxRequestsWaiting: intFlag("max-waiting", flags["max-waiting"], 0, 2 ** 32 - 1),
       maxKvCacheUsageRatio: numberFlag("max-kv", flags["max-kv"], 0, 1),
     });
-    const { client, url, timeoutMs } = connect(QueenService, flags);
+    const { client, url, timeoutMs } = await connect(QueenService, flags);
     const res = await client.findWorkers(request, { timeoutMs }).catch((err) => {
       throw rpcFailure(err, "queen", url);
     });
-    printListing({
+    await printListing({
       format, schema: FindWorkersResponseSchema, message: res,
       rows: res.matches.filter((m) => m.worker !== undefined).map((m) => ({ ...m, worker: m.worker! })),
       columns: workerColumns, name: workerName,

@@ -1,8 +1,8 @@
 import { toJson } from "@bufbuild/protobuf";
-import { stringify as toYaml } from "yaml";
 import { HiveStatusSchema, ListEventsResponseSchema, type HiveStatus, type ListEventsResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { WorkerTelemetrySchema, type WorkerTelemetry } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { JSON_OPTIONS } from "../output/print-list.js";
+import { loadYaml } from "../../common/load-yaml.js";
 
 /** `describe hive -o json|yaml`: the queen's HiveStatus with every field, and the hive's recent events. */
 export function hiveDocument(hive: HiveStatus, events: ListEventsResponse): Record<string, unknown> {
@@ -15,8 +15,8 @@ export function workerDocument(hiveId: string, worker: WorkerTelemetry, events: 
 }
 
 /** Field names and values as the proto JSON mapping writes them, in JSON or YAML. */
-export function renderDocument(doc: Record<string, unknown>, format: "json" | "yaml"): string {
-  return format === "json" ? JSON.stringify(doc, null, 2) + "\n" : toYaml(doc);
+export async function renderDocument(doc: Record<string, unknown>, format: "json" | "yaml"): Promise<string> {
+  return format === "json" ? JSON.stringify(doc, null, 2) + "\n" : (await loadYaml()).stringify(doc);
 }
 
 function eventsOf(res: ListEventsResponse): unknown[] {

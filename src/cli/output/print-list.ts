@@ -1,5 +1,5 @@
 import { toJson, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { stringify as toYaml } from "yaml";
+import { loadYaml } from "../../common/load-yaml.js";
 import { renderTable } from "../table.js";
 import { tableOf, visibleColumns, type Column } from "./columns.js";
 import type { OutputFormat } from "./output-format.js";
@@ -8,9 +8,9 @@ import type { OutputFormat } from "./output-format.js";
 export const JSON_OPTIONS = { alwaysEmitImplicit: true } as const;
 
 /** The proto JSON mapping of a message with every field, as pretty JSON or YAML. */
-export function formatMessage<D extends DescMessage>(schema: D, message: MessageShape<D>, format: "json" | "yaml"): string {
+export async function formatMessage<D extends DescMessage>(schema: D, message: MessageShape<D>, format: "json" | "yaml"): Promise<string> {
   if (format === "json") return toJsonString(schema, message, { ...JSON_OPTIONS, prettySpaces: 2 }) + "\n";
-  return toYaml(toJson(schema, message, JSON_OPTIONS));
+  return (await loadYaml()).stringify(toJson(schema, message, JSON_OPTIONS));
 }
 
 export interface Listing<D extends DescMessage, R> {
@@ -27,11 +27,11 @@ export interface Listing<D extends DescMessage, R> {
 }
 
 /** Prints a listing in the format asked for. */
-export function printListing<D extends DescMessage, R>(l: Listing<D, R>, out: NodeJS.WritableStream = process.stdout): void {
+export async function printListing<D extends DescMessage, R>(l: Listing<D, R>, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   switch (l.format) {
     case "json":
     case "yaml":
-      out.write(formatMessage(l.schema, l.message, l.format));
+      out.write(await formatMessage(l.schema, l.message, l.format));
       return;
     case "name":
       for (const row of l.rows) out.write(l.name(row) + "\n");
