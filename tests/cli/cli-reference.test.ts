@@ -19,6 +19,15 @@ describe("docs/cli-reference.md", () => {
   });
 });
 
+describe("docs/configuration.md", () => {
+  it("copies no flag table of the reference (a row per flag drifts from it), and links to the reference", () => {
+    const text = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+    const flagRows = text.split("\n").filter((line) => /^\|\s*`--[a-z]/.test(line));
+    expect(flagRows).toEqual([]);
+    expect(text).toContain("](cli-reference.md#apiary-");
+  });
+});
+
 describe("the command table", () => {
   it("loads every command under its own name", async () => {
     for (const entry of commands) expect((await entry.load()).name).toBe(entry.name);
