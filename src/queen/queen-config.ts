@@ -1,5 +1,5 @@
 /**
- * Every tunable of the queen; the flags that set them are in docs/configuration.md. Why the defaults:
+ * Every tunable of the queen; the flags that set them are in docs/cli-reference.md. Why the defaults:
  * a hive reports every 1 s, so 3 s (three missed reports) is the first sign of trouble (DEGRADED) and
  * 10 s, a restart's worth, is DOWN; a DOWN hive is kept 60 s more so a rebooting host comes back with
  * its history instead of as a new hive. The sweep runs every 250 ms, 4 of the 16 shards per turn,
