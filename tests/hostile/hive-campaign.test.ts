@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HiveService, StreamWorkerLogsRequestSchema } from "../../gen/apiary/v1/hive_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -90,6 +90,12 @@ afterAll(async () => {
   }
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
+
+// Each step's loop delay is its own: the window opens when the step starts (a stall a failed step
+// left still running is waited out here, not charged to the next step).
+beforeEach(async () => {
+  await hiveLoopDelay(url, 30_000).catch(() => {});
+}, 40_000);
 
 describe("hostile clients against one long-lived hive", () => {
   it("rapid reset: 500 WatchTelemetry and 500 StreamWorkerLogs (follow) streams opened and reset at once", async () => {

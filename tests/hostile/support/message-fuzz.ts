@@ -21,8 +21,10 @@ export interface FuzzOptions {
   headers?: Record<string, string>;
   /** Leave out the "plain" random message for these methods (one that might be a valid write). */
   noPlain?: (method: DescMethod) => boolean;
-  /** The one code a decodable, not oversized call to this method must get (UNIMPLEMENTED where not served, UNAUTHENTICATED without a credential). */
+  /** The one code a decodable, not oversized call to this method must get (UNAUTHENTICATED without a credential). */
   expect?: (method: DescMethod) => string | undefined;
+  /** Services this server does not serve: every call to them must get UNIMPLEMENTED, whatever its body. */
+  unserved?: DescService[];
 }
 
 export interface FuzzResult {
@@ -80,26 +82,41 @@ export async function fuzzServices(url: string, services: DescService[], seed: n
   for (const service of services) {
     for (const method of service.methods) {
       const expected = opts.expect?.(method);
-      const calls = plan(method, rand, opts).map((c) => (expected && c.decodable && !c.expect ? { ...c, expect: expected } : c));
+      const unserved = opts.unserved?.includes(service);
+      const calls = plan(method, rand, opts).map((c) => (unserved ? { ...c, expect: "Unimplemented" } : expected && c.decodable && !c.expect ? { ...c, expect: expected } : c));
+      const record = (call: PlannedCall, code: string) => {
+        result.calls++;
+        result.codes.set(code, (result.codes.get(code) ?? 0) + 1);
+        if (code === "OK" || code === "MESSAGE") result.accepted.set(method.name, (result.accepted.get(method.name) ?? 0) + 1);
+        const why = violation(call, code);
+        if (why) result.failures.push(`${call.label}: ${code} (${why}; HOSTILE_SEED=${seed})`);
+      };
+      // Oversized calls one at a time, each on its own connection: several megabytes in flight at once
+      // on one session pass Node's maxSessionMemory, and it refuses new streams (ENHANCE_YOUR_CALM).
+      const oversized = calls.filter((c) => c.expect === "ResourceExhausted");
+      const bulk = calls.filter((c) => !oversized.includes(c));
       let session = rawSession(url);
       // Over a cap the server may close the connection: the next call gets a new one.
       const current = () => (session.closed || session.destroyed ? (session = rawSession(url)) : session);
       try {
         let next = 0;
         const worker = async () => {
-          while (next < calls.length) {
-            const call = calls[next++];
-            const code = await rawCall(current(), call);
-            result.calls++;
-            result.codes.set(code, (result.codes.get(code) ?? 0) + 1);
-            if (code === "OK" || code === "MESSAGE") result.accepted.set(method.name, (result.accepted.get(method.name) ?? 0) + 1);
-            const why = violation(call, code);
-            if (why) result.failures.push(`${call.label}: ${code} (${why}; HOSTILE_SEED=${seed})`);
+          while (next < bulk.length) {
+            const call = bulk[next++];
+            record(call, await rawCall(current(), call));
           }
         };
         await Promise.all(Array.from({ length: CONCURRENCY }, worker));
       } finally {
         session.destroy();
+      }
+      for (const call of oversized) {
+        const own = rawSession(url);
+        try {
+          record(call, await rawCall(own, call));
+        } finally {
+          own.destroy();
+        }
       }
     }
   }

@@ -82,7 +82,7 @@ export function rawCall(session: ClientHttp2Session, call: RawCall): Promise<str
       resolve(code);
     };
     const timer = setTimeout(() => done("NO_ANSWER"), call.timeoutMs + 2_000);
-    stream.on("error", () => done("STREAM_ERROR"));
+    stream.on("error", (err: NodeJS.ErrnoException) => done(`STREAM_ERROR ${err.code} (HTTP ${status || "none"}, rst ${stream.rstCode})`));
     stream.on("response", (h) => {
       status = Number(h[":status"]);
       const trailersOnly = call.protocol === "grpc" ? grpcCode(h) : undefined;
