@@ -23,6 +23,7 @@ import { tlsFigure } from "./figures/tls.js";
 import { routeFigure } from "./figures/route.js";
 import { transportCostFigure } from "./figures/transport-cost.js";
 import { soakFigure } from "./figures/soak.js";
+import { hardeningFigure } from "./figures/hardening.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -40,6 +41,8 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   "multi-queen": multiQueenFigure,
   tls: tlsFigure,
   route: routeFigure,
+  // Not in ALL: A/B against an older checkout when --hardening-baseline=DIR is given.
+  hardening: hardeningFigure,
   // Not in ALL: 30 minutes by default (--soak-min).
   soak: soakFigure,
 };
