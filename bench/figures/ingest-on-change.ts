@@ -33,6 +33,7 @@ export async function ingestOnChangeFigure(ctx: FigureContext): Promise<FigureRe
     gpus: f.num("gpus", 2),
     hivesPerConnection: f.num("hives-per-connection", 250),
     client: "raw" as const,
+    backlogSettleMs: f.num("backlog-settle-ms", 30_000),
   };
   const results: FigureResult[] = [];
   const settleMs = f.num("settle-ms", 5_000);

@@ -36,6 +36,12 @@ export interface SweepOptions {
   client: "raw" | "connect";
   /** Send-on-change hives (see ClusterShape.changeFraction); unset: full reports. */
   changeFraction?: number;
+  /**
+   * After the warm-up, wait (up to this long, in 1 s windows) until the acks no longer run ahead
+   * of the offered rate: a fleet that just connected has the queen catching up on hellos and first
+   * reports for seconds, which a CPU-per-report figure must not count. Unset: no wait.
+   */
+  backlogSettleMs?: number;
   /** Called after each measured window (e.g. to check the queen's log). */
   onPoint?: (point: IngestPoint) => void;
 }
@@ -61,6 +67,7 @@ export async function ingestSweep(ctx: FigureContext, opts: SweepOptions): Promi
       await fleet.scaleTo(hives);
       await sleep(opts.warmupMs);
       await fleet.window();
+      if (opts.backlogSettleMs) await backlogDrained(ctx, fleet, (hives * 1000) / opts.intervalMs, opts.backlogSettleMs);
       const before = await opts.server.stats();
       await sleep(opts.measureMs);
       const w = await fleet.window();
@@ -89,4 +96,18 @@ export async function ingestSweep(ctx: FigureContext, opts: SweepOptions): Promi
     await fleet.stop();
   }
   return points;
+}
+
+/** Waits until a 1 s window acks no more than 110 % of the offered rate, for at most `maxMs`. */
+async function backlogDrained(ctx: FigureContext, fleet: GeneratorFleet, offered: number, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  for (let waited = 0; ; waited++) {
+    await sleep(1_000);
+    const w = await fleet.window();
+    if (w.ackRate <= 1.1 * offered) return;
+    if (Date.now() >= deadline) {
+      ctx.log(`    backlog still draining after ${waited + 1} s (acked ${w.ackRate.toFixed(0)}/s of ${offered.toFixed(0)}/s offered); measuring anyway`);
+      return;
+    }
+  }
 }
