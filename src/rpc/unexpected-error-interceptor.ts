@@ -1,6 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { observeIterable } from "../common/observed-iterable.js";
 
 /**
  * Server interceptor: an error that is not a ConnectError is a defect (handlers answer every
@@ -22,6 +21,16 @@ export function unexpectedErrorInterceptor(logger: Logger): Interceptor {
       throw translate(err);
     }
     if (!res.stream) return res;
-    return { ...res, message: observeIterable(res.message, { mapError: translate }) };
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* messages;
+        } catch (err) {
+          throw translate(err);
+        }
+      })(),
+    };
   };
 }

@@ -2,7 +2,6 @@ import type { Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { HeartbeatRequest, HeartbeatResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
-import { observeIterable } from "../../common/observed-iterable.js";
 import { codeLabel } from "../../rpc/metrics/rpc-metrics.js";
 
 /**
@@ -30,24 +29,32 @@ export function ingestMetricsInterceptor(registry: Registry): Interceptor {
     if (!req.stream || req.service.typeName !== QueenService.typeName || req.method.name !== "Heartbeat") return next(req);
     /** Read times of reports not acked yet, oldest first (one stream handles them in order). */
     const unacked: number[] = [];
-    const reads = observeIterable(req.message as AsyncIterable<HeartbeatRequest>, {
-      value: (m) => {
+    async function* reads(messages: AsyncIterable<HeartbeatRequest>): AsyncGenerator<HeartbeatRequest> {
+      for await (const m of messages) {
         if (m.kind.case === "report") unacked.push(performance.now());
-      },
-    });
-    const res = await next({ ...req, message: reads });
+        yield m;
+      }
+    }
+    const res = await next({ ...req, message: reads(req.message as AsyncIterable<HeartbeatRequest>) });
     if (!res.stream) return res;
-    const writes = observeIterable(res.message as AsyncIterable<HeartbeatResponse>, {
-      value: (m) => {
-        if (m.kind.case !== "ack") return;
-        const readAt = unacked.shift();
-        accepted.inc();
-        if (readAt !== undefined) ackLatency.observe((performance.now() - readAt) / 1000);
-      },
-      end: (failure) => {
+    async function* writes(messages: AsyncIterable<HeartbeatResponse>): AsyncGenerator<HeartbeatResponse> {
+      let failure: unknown;
+      try {
+        for await (const m of messages) {
+          if (m.kind.case === "ack") {
+            const readAt = unacked.shift();
+            accepted.inc();
+            if (readAt !== undefined) ackLatency.observe((performance.now() - readAt) / 1000);
+          }
+          yield m;
+        }
+      } catch (err) {
+        failure = err;
+        throw err;
+      } finally {
         if (failure !== undefined && unacked.length > 0) rejected.inc({ reason: codeLabel(failure) }, unacked.length);
-      },
-    });
-    return { ...res, message: writes };
+      }
+    }
+    return { ...res, message: writes(res.message as AsyncIterable<HeartbeatResponse>) };
   };
 }
