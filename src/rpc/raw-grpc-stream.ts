@@ -44,12 +44,7 @@ export function rawGrpcStreamHandler<I extends DescMessage, O extends DescMessag
     if (!GRPC_PROTO.test(String(headers["content-type"] ?? ""))) return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    // Started on the next turn: a stream the client reset in the same read as its HEADERS (HTTP/2
-    // rapid reset) is gone by then and costs no decoder, handler context or handler call.
-    setImmediate(() => {
-      if (stream.destroyed || stream.closed) return;
-      new RawStreamCall(stream, headers, spec, encode, m.newDecoder(), setup).start();
-    });
+    new RawStreamCall(stream, headers, spec, encode, m.newDecoder(), setup).start();
     return true;
   };
 }
