@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HiveService, WatchTelemetryResponseSchema } from "../../gen/apiary/v1/hive_pb.js";
 import type { RpcServer } from "../../src/rpc/server.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
-import { unexpectedErrorInterceptor } from "../../src/rpc/unexpected-error-interceptor.js";
+import { MAX_STATUS_MESSAGE, unexpectedErrorInterceptor } from "../../src/rpc/unexpected-error-interceptor.js";
 import { captureLogs } from "../hive/hive-test-helpers.js";
 import { startTestServer } from "./support/start-test-server.js";
 
@@ -62,5 +62,22 @@ describe("unexpectedErrorInterceptor", () => {
     const errs = logged.map((l) => l.err as { message: string; stack: string });
     expect(errs.map((e) => e.message)).toEqual(["list exploded", "stream exploded"]);
     for (const e of errs) expect(e.stack).toMatch(/unexpected-error-interceptor\.test\.ts/);
+  });
+});
+
+describe("status messages quoting a huge field", () => {
+  it("are cut to MAX_STATUS_MESSAGE characters over gRPC, so the client gets the code instead of a reset stream", async () => {
+    const logs = captureLogs("debug");
+    const huge = "x".repeat(64 * 1024);
+    server = await startTestServer({
+      logger: logs.logger,
+      interceptors: [unexpectedErrorInterceptor(logs.logger)],
+      services: [{ service: HiveService, impl: { stopWorker: () => { throw new ConnectError(`worker_id: no worker named ${JSON.stringify(huge)}`, Code.NotFound); } } }],
+    });
+    const client = createClient(HiveService, createApiaryTransport(server.url, { protocol: "grpc" }));
+    const err = await client.stopWorker({ workerId: "w" }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.NotFound);
+    expect(err!.rawMessage.length).toBeLessThanOrEqual(MAX_STATUS_MESSAGE + 10);
+    expect(err!.rawMessage.startsWith("worker_id: no worker named")).toBe(true);
   });
 });
