@@ -44,7 +44,12 @@ export function rawGrpcStreamHandler<I extends DescMessage, O extends DescMessag
     if (!GRPC_PROTO.test(String(headers["content-type"] ?? ""))) return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    new RawStreamCall(stream, headers, spec, encode, m.newDecoder(), setup).start();
+    // Started on the next turn: a stream the client reset in the same read as its HEADERS (HTTP/2
+    // rapid reset) is gone by then and costs no decoder, handler context or handler call.
+    setImmediate(() => {
+      if (stream.destroyed || stream.closed) return;
+      new RawStreamCall(stream, headers, spec, encode, m.newDecoder(), setup).start();
+    });
     return true;
   };
 }
@@ -98,6 +103,8 @@ class RawStreamCall<I extends DescMessage, O extends DescMessage> {
     stream.on("end", () => this.onEnd());
     stream.on("close", () => this.onClose());
     stream.on("error", () => {}); // always followed by "close"
+    // HEADERS with END_STREAM and no body: node has emitted "end" before the call started.
+    if (stream.readableEnded) this.onEnd();
     const input: AsyncIterable<MessageShape<I>> = {
       [Symbol.asyncIterator]: () => ({
         next: () => this.next(),

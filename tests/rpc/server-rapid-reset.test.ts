@@ -1,0 +1,89 @@
+import type { Socket } from "node:net";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { createClient, type ServiceImpl } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  HiveService,
+  StreamWorkerLogsRequestSchema,
+  StreamWorkerLogsResponseSchema,
+  type StreamWorkerLogsRequest,
+  type StreamWorkerLogsResponse,
+} from "../../gen/apiary/v1/hive_pb.js";
+import type { FastPath } from "../../src/rpc/fast-path.js";
+import type { RpcServer } from "../../src/rpc/server.js";
+import { frame, grpcCall, hello, rawConnect, rstStream } from "../hostile/support/raw-h2.js";
+import { startTestServer } from "./support/start-test-server.js";
+
+// HTTP/2 rapid reset on a fast path: a client opens streams and resets them in the same write.
+// Such a stream must cost the server no decoder, no handler context and no handler call (with
+// 1,000 Watch streams, each starting a snapshot, the queen's loop stalled for seconds). Streams
+// of the same write that are not reset must still be served.
+
+const PING = 6;
+const ACK = 1;
+const PATH = "/apiary.v1.HiveService/StreamWorkerLogs";
+// As many as the hostile campaign's step: a burst this size spans several reads, where before the
+// fix about two in three reset streams still started a handler (a burst of 100 started none).
+const RESETS = 1_000;
+
+let server: RpcServer | undefined;
+let socket: Socket | undefined;
+afterEach(async () => {
+  socket?.destroy();
+  await server?.close();
+  server = undefined;
+});
+
+/** Resolves when the server acknowledges the PING with this payload: it has processed every frame sent before it. */
+function pingAcked(s: Socket, payload: Buffer): Promise<void> {
+  let buf = Buffer.alloc(0);
+  return new Promise((resolve, reject) => {
+    s.on("data", (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 9) {
+        const length = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + length) break;
+        if (buf[3] === PING && (buf[4] & ACK) !== 0 && buf.subarray(9, 9 + length).equals(payload)) resolve();
+        buf = buf.subarray(9 + length);
+      }
+    });
+    s.once("close", () => reject(new Error("connection closed before the PING ACK")));
+  });
+}
+
+describe("rapid reset on a fast path", () => {
+  it("streams reset in the same write as their HEADERS start no handler; the others are served", async () => {
+    const counts = { decoders: 0, calls: 0 };
+    async function* logsOf(request: StreamWorkerLogsRequest): AsyncGenerator<StreamWorkerLogsResponse> {
+      counts.calls++;
+      yield create(StreamWorkerLogsResponseSchema, { logPath: request.workerId });
+    }
+    const fastPath: FastPath<typeof StreamWorkerLogsRequestSchema, typeof StreamWorkerLogsResponseSchema> = {
+      method: HiveService.method.streamWorkerLogs,
+      impl: logsOf,
+      newDecoder: () => (counts.decoders++, (payload) => fromBinary(StreamWorkerLogsRequestSchema, payload)),
+    };
+    const impl: Partial<ServiceImpl<typeof HiveService>> = { streamWorkerLogs: logsOf };
+    server = await startTestServer({ services: [{ service: HiveService, impl }], fastPaths: [fastPath] });
+
+    socket = await rawConnect(server.url);
+    socket.on("error", () => {});
+    const authority = new URL(server.url).host;
+    const request = toBinary(StreamWorkerLogsRequestSchema, create(StreamWorkerLogsRequestSchema, { workerId: "w-1" }));
+    const burst: Buffer[] = [hello()];
+    for (let i = 0; i < RESETS; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request), rstStream(1 + 2 * i));
+    for (let i = RESETS; i < RESETS + 3; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request));
+    const ping = Buffer.from("rapidrst");
+    burst.push(frame(PING, 0, 0, ping));
+    const acked = pingAcked(socket, ping);
+    socket.write(Buffer.concat(burst));
+    await acked;
+
+    // A call on another connection after the burst was processed: the server still answers.
+    const out: string[] = [];
+    for await (const m of createClient(HiveService, createGrpcTransport({ baseUrl: server.url })).streamWorkerLogs({ workerId: "w-2" })) out.push(m.logPath);
+    expect(out).toEqual(["w-2"]);
+    expect(counts).toEqual({ decoders: 4, calls: 4 });
+  });
+});
