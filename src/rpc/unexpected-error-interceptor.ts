@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { observeIterable } from "../common/observed-iterable.js";
 
 /**
  * Server interceptor: an error that is not a ConnectError is a defect (handlers answer every
@@ -24,17 +25,7 @@ export function unexpectedErrorInterceptor(logger: Logger): Interceptor {
       throw translate(err);
     }
     if (!res.stream) return res;
-    const messages = res.message;
-    return {
-      ...res,
-      message: (async function* () {
-        try {
-          yield* messages;
-        } catch (err) {
-          throw translate(err);
-        }
-      })(),
-    };
+    return { ...res, message: observeIterable(res.message, { mapError: translate }) };
   };
 }
 

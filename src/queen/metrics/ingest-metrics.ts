@@ -2,6 +2,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { HeartbeatRequest, HeartbeatResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { QueenService } from "../../../gen/apiary/v1/queen_pb.js";
+import { observeIterable } from "../../common/observed-iterable.js";
 import { codeLabel } from "../../rpc/metrics/rpc-metrics.js";
 
 /**
@@ -29,32 +30,24 @@ export function ingestMetricsInterceptor(registry: Registry): Interceptor {
     if (!req.stream || req.service.typeName !== QueenService.typeName || req.method.name !== "Heartbeat") return next(req);
     /** Read times of reports not acked yet, oldest first (one stream handles them in order). */
     const unacked: number[] = [];
-    async function* reads(messages: AsyncIterable<HeartbeatRequest>): AsyncGenerator<HeartbeatRequest> {
-      for await (const m of messages) {
+    const reads = observeIterable(req.message as AsyncIterable<HeartbeatRequest>, {
+      value: (m) => {
         if (m.kind.case === "report") unacked.push(performance.now());
-        yield m;
-      }
-    }
-    const res = await next({ ...req, message: reads(req.message as AsyncIterable<HeartbeatRequest>) });
+      },
+    });
+    const res = await next({ ...req, message: reads });
     if (!res.stream) return res;
-    async function* writes(messages: AsyncIterable<HeartbeatResponse>): AsyncGenerator<HeartbeatResponse> {
-      let failure: unknown;
-      try {
-        for await (const m of messages) {
-          if (m.kind.case === "ack") {
-            const readAt = unacked.shift();
-            accepted.inc();
-            if (readAt !== undefined) ackLatency.observe((performance.now() - readAt) / 1000);
-          }
-          yield m;
-        }
-      } catch (err) {
-        failure = err;
-        throw err;
-      } finally {
+    const writes = observeIterable(res.message as AsyncIterable<HeartbeatResponse>, {
+      value: (m) => {
+        if (m.kind.case !== "ack") return;
+        const readAt = unacked.shift();
+        accepted.inc();
+        if (readAt !== undefined) ackLatency.observe((performance.now() - readAt) / 1000);
+      },
+      end: (failure) => {
         if (failure !== undefined && unacked.length > 0) rejected.inc({ reason: codeLabel(failure) }, unacked.length);
-      }
-    }
-    return { ...res, message: writes(res.message as AsyncIterable<HeartbeatResponse>) };
+      },
+    });
+    return { ...res, message: writes };
   };
 }

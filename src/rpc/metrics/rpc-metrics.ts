@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, type Registry } from "prom-client";
+import { observeIterable } from "../../common/observed-iterable.js";
 
 /** A Code as Connect spells it on the wire: "invalid_argument"; "ok" for success. */
 export function codeLabel(err: unknown): string {
@@ -52,18 +53,10 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
       done();
       return res;
     }
-    return { ...res, message: countEnd(res.message, req.signal, done) };
+    const signal = req.signal;
+    return {
+      ...res,
+      message: observeIterable(res.message, { end: (failure) => done(failure ?? (signal.aborted ? new ConnectError("client went away", Code.Canceled) : undefined)) }),
+    };
   };
-}
-
-async function* countEnd<T>(messages: AsyncIterable<T>, signal: AbortSignal, done: (err?: unknown) => void): AsyncGenerator<T> {
-  let failure: unknown;
-  try {
-    yield* messages;
-  } catch (err) {
-    failure = err;
-    throw err;
-  } finally {
-    done(failure ?? (signal.aborted ? new ConnectError("client went away", Code.Canceled) : undefined));
-  }
 }
