@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import type { HiveInfo, WorkerTelemetry } from "../../gen/apiary/v1/telemetry_pb.js";
 import { newLocalToken, writeLocalCredential, type LocalCredential } from "../rpc/auth/local-credential.js";
+import { plainFastPath } from "../rpc/fast-path.js";
 import { createHttpRoutes } from "../rpc/http-routes.js";
 import { metricsRoute } from "../rpc/metrics/metrics-route.js";
 import { rpcMetricsInterceptor } from "../rpc/metrics/rpc-metrics.js";
@@ -37,6 +38,15 @@ export async function startHiveServer(resolved: ResolvedHiveConfig, logger: Logg
   const sec = resolved.security;
   const localToken = sec.tls?.clientCaFile === undefined && sec.tokenFile === undefined ? newLocalToken() : undefined;
   let localCredential: LocalCredential | undefined;
+  const impl = createHiveService({
+    workers: supervisor,
+    reports: monitor,
+    info: hooks.info,
+    shutdownSignal: hooks.shutdownSignal,
+    reportEnded: hooks.reportEnded,
+    audit,
+    logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
+  });
   const server = await startRpcServer({
     host: resolved.host,
     port: resolved.port,
@@ -50,20 +60,9 @@ export async function startHiveServer(resolved: ResolvedHiveConfig, logger: Logg
     httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
     perPeerStreamMethods: [HiveService.method.streamWorkerLogs],
     permissionOf: hivePermissionOf,
-    services: [
-      {
-        service: HiveService,
-        impl: createHiveService({
-          workers: supervisor,
-          reports: monitor,
-          info: hooks.info,
-          shutdownSignal: hooks.shutdownSignal,
-          reportEnded: hooks.reportEnded,
-          audit,
-          logs: { logPathOf: (id) => supervisor.logPathOf(id), isActive: (id) => supervisor.isActive(id), checkpoints: logCheckpoints },
-        }),
-      },
-    ],
+    services: [{ service: HiveService, impl }],
+    // The streaming methods on raw HTTP/2 streams too: one reset before its call starts costs nothing (rapid reset).
+    fastPaths: [plainFastPath(HiveService.method.streamWorkerLogs, impl.streamWorkerLogs), plainFastPath(HiveService.method.watchTelemetry, impl.watchTelemetry)],
   });
   server.auth.onRefusal(audit.refused);
   if (localToken) {

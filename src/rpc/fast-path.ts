@@ -1,16 +1,20 @@
 import {
   createFileRegistry,
   create,
+  fromBinary,
+  isMessage,
+  toBinary,
   type DescMessage,
   type DescMethodBiDiStreaming,
   type DescMethodServerStreaming,
   type DescService,
   type Message,
+  type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { HandlerContext, Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { ServiceRegistration } from "./server-options.js";
 
 /**
@@ -105,6 +109,29 @@ function mapEach<T>(messages: AsyncIterable<Message>, decode: (payload: Uint8Arr
         next: () => it.next().then((r) => (r.done ? r : { done: false, value: decode(bytesOf(r.value)) })),
         return: (value?: unknown) => (it.return ? it.return(value) : Promise.resolve({ done: true as const, value: undefined })) as Promise<IteratorResult<T>>,
       };
+    },
+  };
+}
+
+/**
+ * A method's fast path with protobuf-es's own decoder and encoder: what a raw HTTP/2 stream buys
+ * without a codec of its own (a stream the client reset before its call started costs no handler).
+ */
+export function plainFastPath<I extends DescMessage, O extends DescMessage>(
+  method: DescMethodServerStreaming<I, O>,
+  impl: (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>,
+): FastPath<I, O> {
+  return {
+    method,
+    // A handler may yield init shapes, as connect-node allows; encode makes them messages.
+    impl: impl as (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>,
+    encode: (message) => toBinary(method.output, isMessage(message, method.output) ? message : create(method.output, message as MessageInitShape<O>)),
+    newDecoder: () => (payload) => {
+      try {
+        return fromBinary(method.input, payload);
+      } catch (err) {
+        throw new ConnectError(`${method.name}: cannot decode the request: ${err instanceof Error ? err.message : String(err)}`, Code.InvalidArgument);
+      }
     },
   };
 }

@@ -12,7 +12,7 @@ import {
 } from "../../gen/apiary/v1/hive_pb.js";
 import type { FastPath } from "../../src/rpc/fast-path.js";
 import type { RpcServer } from "../../src/rpc/server.js";
-import { frame, grpcCall, hello, rawConnect, rstStream } from "../hostile/support/raw-h2.js";
+import { grpcCall, hello, ping, pingAcked, rawConnect, rstStream } from "../hostile/support/raw-h2.js";
 import { startTestServer } from "./support/start-test-server.js";
 
 // HTTP/2 rapid reset on a fast path: a client opens streams and resets them in the same write.
@@ -20,8 +20,6 @@ import { startTestServer } from "./support/start-test-server.js";
 // 1,000 Watch streams, each starting a snapshot, the queen's loop stalled for seconds). Streams
 // of the same write that are not reset must still be served.
 
-const PING = 6;
-const ACK = 1;
 const PATH = "/apiary.v1.HiveService/StreamWorkerLogs";
 // As many as the hostile campaign's step: a burst this size spans several reads, where before the
 // fix about two in three reset streams still started a handler (a burst of 100 started none).
@@ -34,23 +32,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-/** Resolves when the server acknowledges the PING with this payload: it has processed every frame sent before it. */
-function pingAcked(s: Socket, payload: Buffer): Promise<void> {
-  let buf = Buffer.alloc(0);
-  return new Promise((resolve, reject) => {
-    s.on("data", (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 9) {
-        const length = buf.readUIntBE(0, 3);
-        if (buf.length < 9 + length) break;
-        if (buf[3] === PING && (buf[4] & ACK) !== 0 && buf.subarray(9, 9 + length).equals(payload)) resolve();
-        buf = buf.subarray(9 + length);
-      }
-    });
-    s.once("close", () => reject(new Error("connection closed before the PING ACK")));
-  });
-}
 
 describe("rapid reset on a fast path", () => {
   it("streams reset in the same write as their HEADERS start no handler; the others are served", async () => {
@@ -74,9 +55,9 @@ describe("rapid reset on a fast path", () => {
     const burst: Buffer[] = [hello()];
     for (let i = 0; i < RESETS; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request), rstStream(1 + 2 * i));
     for (let i = RESETS; i < RESETS + 3; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request));
-    const ping = Buffer.from("rapidrst");
-    burst.push(frame(PING, 0, 0, ping));
-    const acked = pingAcked(socket, ping);
+    const payload = Buffer.from("rapidrst");
+    burst.push(ping(payload));
+    const acked = pingAcked(socket, payload);
     socket.write(Buffer.concat(burst));
     await acked;
 

@@ -4,7 +4,8 @@ import { connect, type Socket } from "node:net";
 // reads, resets streams as fast as it opens them, lies in frame headers or sends garbage.
 
 export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, WINDOW_UPDATE: 8 } as const;
+export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, WINDOW_UPDATE: 8 } as const;
+const PING_ACK = 1;
 const END_STREAM = 0x1;
 const END_HEADERS = 0x4;
 const ACK = 0x1;
@@ -83,4 +84,26 @@ export async function writeGarbage(open: () => Promise<Socket>, seed: number): P
   const bytes = Buffer.alloc(256 * 1024, 0).map(() => (s = (s * 1103515245 + 12345) & 0x7fffffff) & 0xff);
   (await open()).write(bytes);
   (await open()).write(Buffer.concat([PREFACE, bytes]));
+}
+
+/** A PING with this 8-byte payload: its ACK says the server has processed every frame sent before it. */
+export function ping(payload: Buffer): Buffer {
+  return frame(FRAME.PING, 0, 0, payload);
+}
+
+export /** Resolves when the server acknowledges the PING with this payload: it has processed every frame sent before it. */
+function pingAcked(s: Socket, payload: Buffer): Promise<void> {
+  let buf = Buffer.alloc(0);
+  return new Promise((resolve, reject) => {
+    s.on("data", (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 9) {
+        const length = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + length) break;
+        if (buf[3] === FRAME.PING && (buf[4] & PING_ACK) !== 0 && buf.subarray(9, 9 + length).equals(payload)) resolve();
+        buf = buf.subarray(9 + length);
+      }
+    });
+    s.once("close", () => reject(new Error("connection closed before the PING ACK")));
+  });
 }
