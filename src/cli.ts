@@ -3,6 +3,7 @@ import { parseFlags } from "./cli/parse-flags.js";
 import { commandHelp, mainHelp } from "./cli/help.js";
 import { commands } from "./cli/commands/index.js";
 import { exitQuietlyOnClosedOutput } from "./cli/closed-output.js";
+import { installLightHeaders } from "./cli/light-headers.js";
 
 // Only the command table is imported up front: each command's code (and the RPC stack, the protobuf
 // descriptors, pino) loads when that command runs, so `apiary --help` starts in a few milliseconds.
@@ -30,7 +31,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`apiary ${APIARY_VERSION}\n`);
     return 0;
   }
-  const command = await loadCommand(findCommand(name));
+  const entry = findCommand(name);
+  if (entry.lightHeaders) installLightHeaders();
+  const command = await loadCommand(entry);
   const parsed = parseFlags(command.name, command.flags, args);
   if (parsed.flags.help) {
     process.stdout.write(commandHelp(command));
@@ -49,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
       const { wrongServerMessage } = await import("./cli/server-identity.js");
       throw new CliError(await wrongServerMessage(err.wanted, err.url));
     }
-    const { LogFormatError } = await import("./common/logger.js");
+    const { LogFormatError } = await import("./common/log-format-error.js");
     if (err instanceof LogFormatError) throw new UsageError(`apiary ${command.name}: ${err.message}`);
     throw err;
   }

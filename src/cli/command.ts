@@ -55,6 +55,8 @@ export interface Command<F extends readonly FlagSpec[] = readonly FlagSpec[]> {
 export interface CommandEntry {
   name: string;
   summary: string;
+  /** A short-lived RPC client: runs with the CLI's own Headers class (light-headers.ts), so undici never loads. */
+  lightHeaders?: true;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the one place a command's flag types are erased
   load(): Promise<Command<any>>;
 }

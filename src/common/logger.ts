@@ -1,6 +1,7 @@
 import { isatty } from "node:tty";
 import { pino } from "pino";
 import pinoPretty from "pino-pretty";
+import { LogFormatError } from "./log-format-error.js";
 
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 const FORMATS = new Set(["json", "pretty"]);
@@ -16,7 +17,7 @@ export interface LoggerOptions {
   destination?: number | string;
 }
 
-export class LogFormatError extends Error {}
+export { LogFormatError };
 
 /**
  * The format a daemon logs in: an explicit choice, else $APIARY_LOG_FORMAT, else human-readable
