@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 
 if (existsSync(new URL("../src/cli.ts", import.meta.url))) {
-  const { distIsStale, buildDist } = await import("../scripts/build.mjs");
-  if (distIsStale()) await buildDist();
+  const { distIsStale } = await import("../scripts/dist-stale.mjs");
+  if (distIsStale()) await (await import("../scripts/build.mjs")).buildDist();
 }
 await import("../dist/apiary.mjs");

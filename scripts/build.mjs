@@ -3,38 +3,23 @@
 // `apiary` starts without compiling TypeScript. Run by `npm ci`/`npm install` (prepare) and
 // `npm pack`; bin/apiary.mjs rebuilds when a source the last build read has changed since.
 // Usage: node scripts/build.mjs [--if-stale]
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { distIsStale } from "./dist-stale.mjs";
+
+export { distIsStale };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const DIST_ENTRY = path.join(root, "dist", "apiary.mjs");
+// Read by dist-stale.mjs (distIsStale), which bin/apiary.mjs imports on every start.
 const MANIFEST = path.join(root, "dist", "apiary.inputs.json");
 const CHUNKS = path.join(root, "dist", "cli-chunks");
 // Loaded from node_modules at run time, not bundled: pino starts transports (pino-pretty) as
 // worker threads by resolving their files on disk.
 const EXTERNAL = ["pino", "pino-pretty", "thread-stream"];
 // Besides the sources esbuild reads: a dependency change or a change to this script rebuilds too.
-const ALSO_WATCHED = ["package-lock.json", "scripts/build.mjs"];
-
-/** True when dist/apiary.mjs is missing or a file it was built from changed after the build. */
-export function distIsStale() {
-  let manifest;
-  try {
-    manifest = JSON.parse(readFileSync(MANIFEST, "utf8"));
-    if (!existsSync(DIST_ENTRY)) return true;
-  } catch {
-    return true;
-  }
-  for (const rel of manifest.inputs) {
-    try {
-      if (statSync(path.join(root, rel)).mtimeMs > manifest.builtAtMs) return true;
-    } catch {
-      return true; // an input was removed or renamed
-    }
-  }
-  return false;
-}
+const ALSO_WATCHED = ["package-lock.json", "scripts/build.mjs", "scripts/dist-stale.mjs"];
 
 /** Bundles src/cli.ts into dist/apiary.mjs plus one chunk per command under dist/cli-chunks/, loaded
  * when that command runs (the command table imports each command lazily), so `apiary --help` parses
@@ -60,6 +45,9 @@ export async function buildDist() {
     external: EXTERNAL,
     // Bundled CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: 'import { createRequire as __apiaryCreateRequire } from "node:module";\nconst require = __apiaryCreateRequire(import.meta.url);' },
+    // Whitespace and syntax only: V8 parses a third less at each start; names stay, so stack traces still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
     metafile: true,
     logLevel: "warning",
   });

@@ -8,7 +8,8 @@ function staticallyLoaded(file: string, seen = new Map<string, string>()): Map<s
   if (seen.has(file)) return seen;
   const text = readFileSync(file, "utf8");
   seen.set(file, text);
-  for (const m of text.matchAll(/^(?:import|\} from|export .* from)[^"\n]*"(\.\/[^"]+)"/gm)) staticallyLoaded(path.resolve(path.dirname(file), m[1]), seen);
+  // Static imports and re-exports, minified or not: `import"./x"`, `}from"./x"`, `} from "./x"` (never `import("./x")`).
+  for (const m of text.matchAll(/(?:\bimport|\bfrom)\s*"(\.\/[^"]+)"/g)) staticallyLoaded(path.resolve(path.dirname(file), m[1]), seen);
   return seen;
 }
 
