@@ -96,11 +96,17 @@ export class StreamAbort {
   race<T>(pending: Promise<T>): Promise<T | AbortSignal> {
     const already = this.signals.find((s) => s.aborted);
     if (already) return Promise.resolve(already);
+    // No .finally(): on a stream's every message it costs two promises more than this.
     return new Promise<T | AbortSignal>((resolve, reject) => {
-      this.wake = resolve;
-      pending.then(resolve, reject);
-    }).finally(() => {
-      this.wake = undefined;
+      const settle = (value: T | AbortSignal): void => {
+        if (this.wake === settle) this.wake = undefined;
+        resolve(value);
+      };
+      this.wake = settle;
+      pending.then(settle, (err: unknown) => {
+        if (this.wake === settle) this.wake = undefined;
+        reject(err);
+      });
     });
   }
 

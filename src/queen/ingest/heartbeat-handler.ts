@@ -74,81 +74,80 @@ function applyReport(registry: RegistryWriter, hiveId: string, incarnation: stri
 export async function* heartbeat(deps: HeartbeatDeps, requests: AsyncIterable<HeartbeatRequest>, ctx: HandlerContext): AsyncGenerator<HeartbeatResponse> {
   const session = new AbortController();
   const aborted = new StreamAbort([deps.shutdownSignal, session.signal, ctx.signal]);
+  // One generator for the whole stream (no yield* into a second): each ack passes one fewer.
   try {
-    yield* stream(deps, requests, ctx, session, aborted);
+    const { registry, logger } = deps;
+    const it = requests[Symbol.asyncIterator]();
+    const first = await nextRequest(it, aborted, deps, session.signal);
+    if (first.done || first.value.kind.case !== "hello") throw invalid("heartbeat", "first message must be hello");
+    const hello = first.value.kind.value;
+    validateHello(hello);
+    const hiveId = hello.hive.hiveId;
+    const incarnation = hello.incarnation;
+
+    await claimHive(deps, hello.hive, incarnation);
+    const { supersededIncarnation } = deps.sessions.claim(hiveId, incarnation, session);
+    const joined = registry.hello(hello.hive, incarnation, deps.claims?.queenId);
+    logger.info(
+      { hiveId, incarnation, endpoint: hello.hive.endpoint, added: joined.added, newIncarnation: joined.newIncarnation, supersededIncarnation },
+      "hive connected",
+    );
+    let goodbye = false;
+    let reason = "stream ended without goodbye";
+    const base = new PartialReportBase();
+    try {
+      yield create(HeartbeatResponseSchema, {
+        kind: {
+          case: "welcome",
+          value: { reportInterval: durationFromMs(deps.reportIntervalMs), revision: BigInt(joined.revision), epoch: registry.epoch, partialReports: true },
+        },
+      });
+      for (;;) {
+        const next = await nextRequest(it, aborted, deps, session.signal);
+        if (next.done) {
+          if (ctx.signal.aborted) reason = "client went away";
+          return;
+        }
+        const kind = next.value.kind;
+        switch (kind.case) {
+          case "report": {
+            const rejected = validateReport(kind.value);
+            if (session.signal.aborted) throw streamEnded(session.signal);
+            const resync = base.needsResync(kind.value, registry.hive(hiveId));
+            const revision = applyReport(registry, hiveId, incarnation, withoutRejected(kind.value, rejected), rejected);
+            yield ack(kind.value.seq, revision, resync);
+            break;
+          }
+          case "goodbye":
+            goodbye = true;
+            reason = `goodbye: ${kind.value.reason.slice(0, 256)}`;
+            // A hive that leaves workers running stays listed (DOWN) until it is back or evicted.
+            if (kind.value.workersLeftRunning > 0) registry.depart(hiveId, incarnation, kind.value.reason.slice(0, 256), kind.value.workersLeftRunning);
+            else registry.evict(hiveId, reason);
+            return;
+          case "hello":
+            throw new ConnectError("hello: already received on this stream", Code.FailedPrecondition);
+          default:
+            throw invalid("kind", "must be one of hello, report, goodbye");
+        }
+      }
+    } catch (err) {
+      reason = err instanceof ConnectError ? `${Code[err.code]}: ${err.rawMessage}` : String(err);
+      throw err;
+    } finally {
+      const stillCurrent = deps.sessions.release(hiveId, session);
+      if (!goodbye && stillCurrent) registry.markDisconnected(hiveId, incarnation);
+      logger.info({ hiveId, incarnation, reason, superseded: !stillCurrent }, "hive disconnected");
+    }
   } finally {
     aborted.dispose();
   }
 }
 
-async function* stream(
-  deps: HeartbeatDeps,
-  requests: AsyncIterable<HeartbeatRequest>,
-  ctx: HandlerContext,
-  session: AbortController,
-  aborted: StreamAbort,
-): AsyncGenerator<HeartbeatResponse> {
-  const { registry, logger } = deps;
-  const it = requests[Symbol.asyncIterator]();
-  const first = await nextRequest(it, aborted, deps, session.signal);
-  if (first.done || first.value.kind.case !== "hello") throw invalid("heartbeat", "first message must be hello");
-  const hello = first.value.kind.value;
-  validateHello(hello);
-  const hiveId = hello.hive.hiveId;
-  const incarnation = hello.incarnation;
-
-  await claimHive(deps, hello.hive, incarnation);
-  const { supersededIncarnation } = deps.sessions.claim(hiveId, incarnation, session);
-  const joined = registry.hello(hello.hive, incarnation, deps.claims?.queenId);
-  logger.info(
-    { hiveId, incarnation, endpoint: hello.hive.endpoint, added: joined.added, newIncarnation: joined.newIncarnation, supersededIncarnation },
-    "hive connected",
-  );
-  let goodbye = false;
-  let reason = "stream ended without goodbye";
-  const base = new PartialReportBase();
-  try {
-    yield create(HeartbeatResponseSchema, {
-      kind: {
-        case: "welcome",
-        value: { reportInterval: durationFromMs(deps.reportIntervalMs), revision: BigInt(joined.revision), epoch: registry.epoch, partialReports: true },
-      },
-    });
-    for (;;) {
-      const next = await nextRequest(it, aborted, deps, session.signal);
-      if (next.done) {
-        if (ctx.signal.aborted) reason = "client went away";
-        return;
-      }
-      const kind = next.value.kind;
-      switch (kind.case) {
-        case "report": {
-          const rejected = validateReport(kind.value);
-          if (session.signal.aborted) throw streamEnded(session.signal);
-          const resync = base.needsResync(kind.value, registry.hive(hiveId));
-          const revision = applyReport(registry, hiveId, incarnation, withoutRejected(kind.value, rejected), rejected);
-          yield create(HeartbeatResponseSchema, { kind: { case: "ack", value: { seq: kind.value.seq, revision: BigInt(revision), resync } } });
-          break;
-        }
-        case "goodbye":
-          goodbye = true;
-          reason = `goodbye: ${kind.value.reason.slice(0, 256)}`;
-          // A hive that leaves workers running stays listed (DOWN) until it is back or evicted.
-          if (kind.value.workersLeftRunning > 0) registry.depart(hiveId, incarnation, kind.value.reason.slice(0, 256), kind.value.workersLeftRunning);
-          else registry.evict(hiveId, reason);
-          return;
-        case "hello":
-          throw new ConnectError("hello: already received on this stream", Code.FailedPrecondition);
-        default:
-          throw invalid("kind", "must be one of hello, report, goodbye");
-      }
-    }
-  } catch (err) {
-    reason = err instanceof ConnectError ? `${Code[err.code]}: ${err.rawMessage}` : String(err);
-    throw err;
-  } finally {
-    const stillCurrent = deps.sessions.release(hiveId, session);
-    if (!goodbye && stillCurrent) registry.markDisconnected(hiveId, incarnation);
-    logger.info({ hiveId, incarnation, reason, superseded: !stillCurrent }, "hive disconnected");
-  }
+/** A HeartbeatResponse with its ack, as create() makes it but without its per-call reflection. */
+function ack(seq: bigint, revision: number, resync: boolean): HeartbeatResponse {
+  return {
+    $typeName: "apiary.v1.HeartbeatResponse",
+    kind: { case: "ack", value: { $typeName: "apiary.v1.HeartbeatAck", seq, revision: BigInt(revision), resync } },
+  };
 }

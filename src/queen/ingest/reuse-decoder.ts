@@ -130,7 +130,8 @@ export class ReuseDecoder<T extends Message> {
       const ranges = childRanges?.get(no);
       let childSlots = slot.children.get(no);
       if (ranges === undefined) {
-        childSlots?.splice(0);
+        // The slots stay: a send-on-change hive's empty reports come between full ones, and the
+        // next full report then reuses what it shares with the last (slots are a cache, checked by bytes).
         message[localName] = [];
         continue;
       }
