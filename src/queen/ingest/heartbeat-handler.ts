@@ -11,6 +11,7 @@ import { ClusterUnavailableError, type HiveClaims } from "../registry/hive-claim
 import { HiveNotCurrentError, type RegistryWriter, type WorkerRejection } from "../registry/registry.js";
 import { validateHello, validateReport, withoutRejected } from "./report-validation.js";
 import { PartialReportBase } from "./partial-report-base.js";
+import { heartbeatAck } from "./heartbeat-response-encoding.js";
 
 export interface HeartbeatDeps {
   registry: RegistryWriter;
@@ -115,7 +116,7 @@ export async function* heartbeat(deps: HeartbeatDeps, requests: AsyncIterable<He
             if (session.signal.aborted) throw streamEnded(session.signal);
             const resync = base.needsResync(kind.value, registry.hive(hiveId));
             const revision = applyReport(registry, hiveId, incarnation, withoutRejected(kind.value, rejected), rejected);
-            yield ack(kind.value.seq, revision, resync);
+            yield heartbeatAck(kind.value.seq, revision, resync);
             break;
           }
           case "goodbye":
@@ -142,12 +143,4 @@ export async function* heartbeat(deps: HeartbeatDeps, requests: AsyncIterable<He
   } finally {
     aborted.dispose();
   }
-}
-
-/** A HeartbeatResponse with its ack, as create() makes it but without its per-call reflection. */
-function ack(seq: bigint, revision: number, resync: boolean): HeartbeatResponse {
-  return {
-    $typeName: "apiary.v1.HeartbeatResponse",
-    kind: { case: "ack", value: { $typeName: "apiary.v1.HeartbeatAck", seq, revision: BigInt(revision), resync } },
-  };
 }

@@ -1,6 +1,14 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { HeartbeatResponseSchema, type HeartbeatResponse } from "../../../gen/apiary/v1/queen_pb.js";
 
+/** A HeartbeatResponse with its ack, as create() makes it but without its per-call reflection. */
+export function heartbeatAck(seq: bigint, revision: number, resync: boolean): HeartbeatResponse {
+  return {
+    $typeName: "apiary.v1.HeartbeatResponse",
+    kind: { case: "ack", value: { $typeName: "apiary.v1.HeartbeatAck", seq, revision: BigInt(revision), resync } },
+  };
+}
+
 const ACK_FIELD = 2; // HeartbeatResponse.ack
 const ACK_TAG = (ACK_FIELD << 3) | 2;
 const SEQ_TAG = (1 << 3) | 0; // HeartbeatAck.seq

@@ -3,6 +3,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { QueenService, type HeartbeatRequest, type HeartbeatRequestSchema, type HeartbeatResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
 import type { FastPath } from "../../rpc/fast-path.js";
 import { HeartbeatDecoder } from "./heartbeat-decoder.js";
+import { encodeHeartbeatResponse } from "./heartbeat-response-encoding.js";
 
 /**
  * QueenService.Heartbeat's fast path (src/rpc/fast-path.ts): binary requests are decoded with one
@@ -18,5 +19,7 @@ export function heartbeatFastPath(heartbeat: ServiceImpl<typeof QueenService>["h
       const decoder = new HeartbeatDecoder(keepWireBytes);
       return (payload) => decoder.decodeBytes(payload);
     },
+    // Acks by hand on the raw HTTP/2 path (toBinary's reflection was ~5 % of a report's CPU).
+    encode: encodeHeartbeatResponse,
   };
 }
