@@ -24,6 +24,7 @@ import { routeFigure } from "./figures/route.js";
 import { transportCostFigure } from "./figures/transport-cost.js";
 import { soakFigure } from "./figures/soak.js";
 import { hardeningFigure } from "./figures/hardening.js";
+import { reportCpuFigure } from "./figures/report-cpu.js";
 import { runStandaloneLoad } from "./load/standalone.js";
 
 const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> = {
@@ -43,6 +44,8 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   route: routeFigure,
   // Not in ALL: A/B against an older checkout when --hardening-baseline=DIR is given.
   hardening: hardeningFigure,
+  // Not in ALL: queen CPU, allocation and GC per report, A/B with --report-cpu-baseline=DIR (≈ 40 s per queen run).
+  "report-cpu": reportCpuFigure,
   // Not in ALL: 30 minutes by default (--soak-min).
   soak: soakFigure,
 };

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -39,9 +40,9 @@ export interface ForkOptions {
   pipeStdout?: boolean;
 }
 
-/** Forks a TypeScript module of bench/ (path relative to bench/) with tsx's loader and an IPC channel. */
+/** Forks a TypeScript module of bench/ (path relative to bench/, or absolute) with tsx's loader and an IPC channel. */
 export function forkBench(modulePath: string, args: string[] = [], opts: ForkOptions = {}): ChildProcess {
-  const file = fileURLToPath(new URL(`../${modulePath}`, import.meta.url));
+  const file = isAbsolute(modulePath) ? modulePath : fileURLToPath(new URL(`../${modulePath}`, import.meta.url));
   const child = fork(file, args, {
     execArgv: ["--import", "tsx", ...(opts.nodeFlags ?? [])],
     env: { ...process.env, ...opts.env },

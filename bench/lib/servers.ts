@@ -39,6 +39,10 @@ export interface StartOptions {
   cpuProfileDir?: string;
   /** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
   nodeFlags?: string[];
+  /** Every line of the queen's stdout (e.g. its --trace-gc lines). */
+  onStdoutLine?: (line: string) => void;
+  /** Another checkout's queen child (absolute path), for an A/B against an older build. */
+  queenChild?: string;
 }
 
 function profileFlags(opts: StartOptions, name: string): string[] {
@@ -71,13 +75,14 @@ function rawFastPathsFromEnv(): string[] | undefined {
 export async function startQueenServer(config: Record<string, unknown> = {}, opts: StartOptions = {}): Promise<QueenServer> {
   const rawFastPaths = rawFastPathsFromEnv();
   const options = rawFastPaths && config.rawFastPaths === undefined ? { ...config, rawFastPaths } : config;
-  const child = forkBench("servers/queen-child.ts", [JSON.stringify(options)], { pipeStdout: true, nodeFlags: [...profileFlags(opts, "queen"), ...(opts.nodeFlags ?? [])] });
+  const child = forkBench(opts.queenChild ?? "servers/queen-child.ts", [JSON.stringify(options)], { pipeStdout: true, nodeFlags: [...profileFlags(opts, "queen"), ...(opts.nodeFlags ?? [])] });
   const events: QueenLogEvent[] = [];
   const listeners: ((e: QueenLogEvent) => void)[] = [];
   // APIARY_BENCH_QUEEN_STDOUT=FILE keeps the queen's whole stdout (e.g. with --queen-node-flags=--trace-gc).
   const keep = process.env.APIARY_BENCH_QUEEN_STDOUT;
   createInterface({ input: child.stdout! }).on("line", (line) => {
     if (keep) appendFileSync(keep, `${line}\n`);
+    opts.onStdoutLine?.(line);
     if (!line.includes("hive health changed") && !line.includes('"level":40') && !line.includes('"level":50')) return;
     try {
       const event = JSON.parse(line) as QueenLogEvent;

@@ -58,6 +58,8 @@ serveChildRpc({
       rss: mem.rss,
       heapUsed: mem.heapUsed,
       cpuSeconds: cpuSecondsOf(process.pid),
+      // Microseconds (getrusage), finer than /proc's 10 ms ticks.
+      cpuUsageUs: (({ user, system }) => user + system)(process.cpuUsage()),
       hives: queen.registry.hiveCount(),
       workers: queen.registry.workerCount(),
       revision: queen.registry.revision(),
