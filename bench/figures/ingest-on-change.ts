@@ -4,7 +4,7 @@ import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import { startQueenServer } from "../lib/servers.js";
 import { withServer } from "./ingest.js";
 import type { FigureContext } from "./context.js";
-import { ingestSweep, sustained, type IngestPoint } from "./ingest-sweep.js";
+import { ingestSweep, openLoopAt1Hz, sustained, type IngestPoint } from "./ingest-sweep.js";
 
 const ACK_P99_GOAL_MS = 100;
 const HIVES_GOAL = 10_000;
@@ -24,17 +24,7 @@ export async function ingestOnChangeFigure(ctx: FigureContext): Promise<FigureRe
   const f = ctx.flags;
   const fraction = f.num("change-fraction", 0.05);
   const cpuHives = f.num("cpu-hives", 1_000);
-  const base = {
-    generators: f.num("generators", 2),
-    intervalMs: 1_000,
-    warmupMs: f.num("warmup-ms", 4_000),
-    measureMs: f.num("measure-ms", 8_000),
-    workers: f.num("workers", 8),
-    gpus: f.num("gpus", 2),
-    hivesPerConnection: f.num("hives-per-connection", 250),
-    client: "raw" as const,
-    backlogSettleMs: f.num("backlog-settle-ms", 30_000),
-  };
+  const base = openLoopAt1Hz(f);
   const results: FigureResult[] = [];
   const settleMs = f.num("settle-ms", 5_000);
 

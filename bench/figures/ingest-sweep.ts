@@ -1,4 +1,4 @@
-import { sleep } from "../lib/args.js";
+import { sleep, type Flags } from "../lib/args.js";
 import { GeneratorFleet } from "../lib/generators.js";
 import type { BenchServer } from "../lib/servers.js";
 import type { FigureContext } from "./context.js";
@@ -44,6 +44,21 @@ export interface SweepOptions {
   backlogSettleMs?: number;
   /** Called after each measured window (e.g. to check the queen's log). */
   onPoint?: (point: IngestPoint) => void;
+}
+
+/** Sweep options of a fleet at 1 Hz on the raw gRPC client, from the figure's flags, measured after the connect backlog drained. */
+export function openLoopAt1Hz(f: Flags): Omit<SweepOptions, "target" | "label" | "server" | "steps"> {
+  return {
+    generators: f.num("generators", 2),
+    intervalMs: 1_000,
+    warmupMs: f.num("warmup-ms", 4_000),
+    measureMs: f.num("measure-ms", 8_000),
+    workers: f.num("workers", 8),
+    gpus: f.num("gpus", 2),
+    hivesPerConnection: f.num("hives-per-connection", 250),
+    client: "raw",
+    backlogSettleMs: f.num("backlog-settle-ms", 30_000),
+  };
 }
 
 /** A report met the ack goal at this point: p99 under the goal and (almost) every offered report acked. */

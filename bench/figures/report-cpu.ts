@@ -5,7 +5,7 @@ import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import { startQueenServer, type BenchServer, type ServerStats } from "../lib/servers.js";
 import { parseTraceGcLine, summarizeGc, type GcEvent, type GcSummary } from "../lib/trace-gc.js";
 import type { FigureContext } from "./context.js";
-import { ingestSweep, type SweepOptions } from "./ingest-sweep.js";
+import { ingestSweep, openLoopAt1Hz, type SweepOptions } from "./ingest-sweep.js";
 
 const CPU_FULL_GOAL_US = 100;
 const CPU_UNCHANGED_GOAL_US = 30;
@@ -40,17 +40,7 @@ export async function reportCpuFigure(ctx: FigureContext): Promise<FigureResult[
   const baseline = f.str("report-cpu-baseline", "");
   const kinds = f.str("report-cpu-kinds", "full,unchanged").split(",");
   const settleMs = f.num("settle-ms", 3_000);
-  const base = {
-    generators: f.num("generators", 2),
-    intervalMs: 1_000,
-    warmupMs: f.num("warmup-ms", 4_000),
-    measureMs: f.num("measure-ms", 8_000),
-    workers: f.num("workers", 8),
-    gpus: f.num("gpus", 2),
-    hivesPerConnection: f.num("hives-per-connection", 250),
-    client: "raw" as const,
-    backlogSettleMs: f.num("backlog-settle-ms", 30_000),
-  };
+  const base = openLoopAt1Hz(f);
   const targets: [string, string | undefined][] = baseline ? [["baseline", path.join(path.resolve(baseline), "bench/servers/queen-child.ts")], ["current", undefined]] : [["current", undefined]];
   const costs: ReportCost[] = [];
   for (let round = 0; round < rounds; round++) {
