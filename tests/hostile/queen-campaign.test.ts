@@ -100,6 +100,29 @@ describe("hostile clients against one long-lived queen", () => {
     await expectAnswering("rapid reset");
   });
 
+  for (const protocol of ["grpc-gzip", "grpc-web", "connect"] as const) {
+    it(`rapid reset through connect-node (${protocol}): 1,000 Watch streams opened and reset at once`, async () => {
+      const socket = await rawSession();
+      const burst: Buffer[] = [hello()];
+      for (let i = 0; i < 1_000; i++) {
+        const id = 1 + 2 * i;
+        burst.push(grpcCall(id, "/apiary.v1.QueenService/Watch", authority, new Uint8Array(), protocol), rstStream(id));
+      }
+      socket.write(Buffer.concat(burst));
+      await expectAnswering(`rapid reset ${protocol}`);
+    });
+  }
+
+  it("a burst of 1,000 Watch streams opened at once and kept, then the connection dropped", async () => {
+    const socket = await rawSession();
+    const burst: Buffer[] = [hello()];
+    for (let i = 0; i < 1_000; i++) burst.push(grpcCall(1 + 2 * i, "/apiary.v1.QueenService/Watch", authority));
+    socket.write(Buffer.concat(burst));
+    await expectAnswering("burst of kept Watch streams");
+    socket.destroy();
+    await expectAnswering("burst of Watch streams dropped");
+  });
+
   it("10 watchers that never read (TCP buffers full) and stay open", async () => {
     for (let i = 0; i < 10; i++) {
       const socket = await rawSession();

@@ -24,6 +24,10 @@ export async function* watchStream(
   /** The client reads the binary codec: events may go out pre-encoded, shared with other watchers. */
   binary = true,
 ): AsyncGenerator<WatchResponse> {
+  // A stream the client reset with its HEADERS (HTTP/2 rapid reset, on connect-node's paths too)
+  // has closed by the next turn: it costs no snapshot.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (clientSignal.aborted || shutdownSignal.aborted) return;
   const epoch = hub.registry.epoch;
   const respond = binary ? preEncodedEventResponse : eventResponse;
   const session = hub.open(params);

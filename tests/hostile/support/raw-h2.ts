@@ -21,7 +21,7 @@ export function frame(type: number, flags: number, streamId: number, payload: Bu
 }
 
 /** HPACK: literal header fields without indexing, new names, no Huffman (lengths under 127). */
-function hpack(headers: [string, string][]): Buffer {
+function hpack(headers: readonly (readonly [string, string])[]): Buffer {
   const parts: Buffer[] = [];
   for (const [name, value] of headers) {
     parts.push(Buffer.from([0x00, name.length]), Buffer.from(name, "latin1"), Buffer.from([value.length]), Buffer.from(value, "latin1"));
@@ -39,15 +39,23 @@ export function hello(): Buffer {
   return Buffer.concat([PREFACE, frame(FRAME.SETTINGS, 0, 0, settings), frame(FRAME.SETTINGS, ACK, 0), frame(FRAME.WINDOW_UPDATE, 0, 0, increment)]);
 }
 
-/** A gRPC call on `streamId`: HEADERS then one DATA frame with the (already encoded) request message. */
-export function grpcCall(streamId: number, path: string, authority: string, message: Uint8Array = new Uint8Array()): Buffer {
+/** How a streaming call is framed: gRPC (the raw fast path), and what connect-node serves instead. */
+export const STREAMING_PROTOCOLS = {
+  grpc: [["content-type", "application/grpc"], ["te", "trailers"]],
+  "grpc-gzip": [["content-type", "application/grpc"], ["te", "trailers"], ["grpc-encoding", "gzip"]],
+  "grpc-web": [["content-type", "application/grpc-web+proto"]],
+  connect: [["content-type", "application/connect+proto"], ["connect-protocol-version", "1"]],
+} as const satisfies Record<string, readonly (readonly [string, string])[]>;
+export type StreamingProtocol = keyof typeof STREAMING_PROTOCOLS;
+
+/** A streaming call on `streamId`: HEADERS then one DATA frame with the (already encoded) request message in an uncompressed envelope. */
+export function grpcCall(streamId: number, path: string, authority: string, message: Uint8Array = new Uint8Array(), protocol: StreamingProtocol = "grpc"): Buffer {
   const headers = hpack([
     [":method", "POST"],
     [":scheme", "http"],
     [":path", path],
     [":authority", authority],
-    ["content-type", "application/grpc"],
-    ["te", "trailers"],
+    ...STREAMING_PROTOCOLS[protocol],
   ]);
   const body = Buffer.alloc(5 + message.length);
   body.writeUInt32BE(message.length, 1);
