@@ -12,7 +12,7 @@ import type { ResolvedHiveConfig } from "./hive-config.js";
 import type { HiveParts } from "./hive-parts.js";
 import { createHiveService } from "./hive-service.js";
 import { hivePermissionOf } from "./hive-permissions.js";
-import { localCredentialGuard } from "./local-credential-guard.js";
+import { localCredentialCheck } from "./local-credential-guard.js";
 import { WriteAudit } from "./write-audit.js";
 
 /** What the HiveService needs that exists only once the server listens or the hive stops. */
@@ -52,11 +52,9 @@ export async function startHiveServer(resolved: ResolvedHiveConfig, logger: Logg
     port: resolved.port,
     logger,
     ...resolved.security,
-    interceptors: [
-      ...(localToken ? [localCredentialGuard(() => localCredential?.file, audit)] : []),
-      rpcMetricsInterceptor(metrics.registry),
-      unexpectedErrorInterceptor(logger),
-    ],
+    interceptors: [rpcMetricsInterceptor(metrics.registry), unexpectedErrorInterceptor(logger)],
+    // Decided from the headers, before any body is read (the gate, src/rpc/admission/header-check.ts).
+    ...(localToken ? { headerCheck: localCredentialCheck(() => localCredential?.file, audit) } : {}),
     httpRoutes: createHttpRoutes({ routes: { "/metrics": metricsRoute(metrics.registry) } }),
     perPeerStreamMethods: [HiveService.method.streamWorkerLogs],
     permissionOf: hivePermissionOf,

@@ -19,7 +19,8 @@ import type { RpcServerOptions } from "./server-options.js";
 
 /**
  * Who may connect and call, decided before any handler runs: the connection caps, the client
- * certificate, the Host check (DNS rebinding), authentication and the per-peer stream caps.
+ * certificate, the Host check (DNS rebinding), authentication, the owner's header check and the
+ * per-peer stream caps.
  */
 export interface ServerAdmission {
   readonly auth: Authenticator;
@@ -52,6 +53,7 @@ export function createServerAdmission(opts: RpcServerOptions, logger: pino.Logge
     [...opts.services.map((r) => r.service), Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection],
     auth,
     new PerPeerStreamCaps(cappedStreams, limits.maxStreamsPerPeer),
+    opts.headerCheck,
   );
   return {
     auth,
@@ -65,7 +67,7 @@ export function createServerAdmission(opts: RpcServerOptions, logger: pino.Logge
         refuseHttp1(res, refusedHost, req.headers["content-type"]);
         return false;
       }
-      const decision = gate.check(pathOfUrl(req.url ?? ""), req.headers.authorization, req.socket, req);
+      const decision = gate.check(pathOfUrl(req.url ?? ""), req.headers, req.socket, req);
       if (!decision.admitted) {
         refuseHttp1Request(res, decision.refusal, req.headers["content-type"]);
         return false;
@@ -79,7 +81,7 @@ export function createServerAdmission(opts: RpcServerOptions, logger: pino.Logge
         refuseHttp2(stream, refusedHost, headers["content-type"]);
         return false;
       }
-      const decision = gate.check(pathOfUrl(String(headers[":path"] ?? "")), headers.authorization, socket, stream);
+      const decision = gate.check(pathOfUrl(String(headers[":path"] ?? "")), headers, socket, stream);
       if (!decision.admitted) {
         refuseHttp2Stream(stream, decision.refusal, headers["content-type"]);
         return false;

@@ -4,6 +4,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { pino } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
+import type { HeaderCheck } from "./admission/header-check.js";
 import type { FastPath, RawFastPaths } from "./fast-path.js";
 import type { Permission } from "./auth/policy.js";
 import type { HealthStatus } from "./health.js";
@@ -75,6 +76,11 @@ export interface RpcServerOptions extends ServerSecurity {
   perPeerStreamMethods?: DescMethod[];
   /** The permission each method needs (default: policy.ts's requiredPermission). */
   permissionOf?: (serviceTypeName: string, methodName: string) => Permission;
+  /**
+   * The owner's own decision from each RPC's headers, before any body byte is read (after
+   * authentication; admission/header-check.ts), e.g. the hive's local credential for its writes.
+   */
+  headerCheck?: HeaderCheck;
 }
 
 export interface ReloadResult {

@@ -5,7 +5,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
-import { localCredentialGuard } from "../../src/hive/local-credential-guard.js";
+import { localCredentialCheck } from "../../src/hive/local-credential-guard.js";
 import { WriteAudit } from "../../src/hive/write-audit.js";
 import { credentialFileReader, LOCAL_CREDENTIAL_HEADER, newLocalToken } from "../../src/rpc/auth/local-credential.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
@@ -79,8 +79,8 @@ describe("the hive's local-credential guard admits what the file holds now", () 
   let server: RpcServer;
   beforeAll(async () => {
     rotate(file, first);
-    const guard = localCredentialGuard(() => file, new WriteAudit(pino({ level: "silent" })), { recheckMs: 1_000, now: clock.now });
-    server = await startTestServer({ interceptors: [guard] });
+    const headerCheck = localCredentialCheck(() => file, new WriteAudit(pino({ level: "silent" })), { recheckMs: 1_000, now: clock.now });
+    server = await startTestServer({ headerCheck });
   });
   afterAll(async () => server?.close());
 

@@ -1,8 +1,10 @@
+import type * as http from "node:http";
 import type * as net from "node:net";
 
 import type { DescService } from "@bufbuild/protobuf";
 import { peerOfSocket, type Authenticator } from "../auth/authenticator.js";
 import type { EarlyRefusal } from "./early-refusal.js";
+import { singleHeader, type HeaderCheck } from "./header-check.js";
 import type { PerPeerStreamCaps } from "./per-peer-stream-caps.js";
 
 /** What the gate decided: go on (and call release when the request ends), or answer this refusal. */
@@ -10,8 +12,8 @@ export type GateDecision = { admitted: true; release: () => void } | { admitted:
 
 /**
  * Decides from a request's headers and its connection, before any handler runs or any body byte is
- * read, whether an RPC may proceed: authentication and the method's permission, then the per-peer
- * caps on long-lived streams. Paths that are not RPCs of this server (HTTP routes, unknown paths)
+ * read, whether an RPC may proceed: authentication and the method's permission, the server
+ * owner's header check (header-check.ts), then the per-peer caps on long-lived streams. Paths that are not RPCs of this server (HTTP routes, unknown paths)
  * are left alone: their own handlers decide.
  */
 export class RequestGate {
@@ -21,6 +23,7 @@ export class RequestGate {
     services: readonly DescService[],
     private readonly auth: Authenticator,
     private readonly caps: PerPeerStreamCaps,
+    private readonly headerCheck?: HeaderCheck,
   ) {
     for (const service of services) {
       for (const method of service.methods) this.methods.set(`/${service.typeName}/${method.name}`, { service: service.typeName, method: method.name });
@@ -31,16 +34,17 @@ export class RequestGate {
    * `request` (the HTTP/1.1 request, or the HTTP/2 stream) carries an admitted call's identity to
    * its handler context, so the authenticator's interceptor does not authorise it a second time.
    */
-  check(path: string, authorization: string | string[] | undefined, socket: net.Socket, request?: object): GateDecision {
+  check(path: string, headers: http.IncomingHttpHeaders, socket: net.Socket, request?: object): GateDecision {
     const rpc = this.methods.get(path);
     if (rpc === undefined) return { admitted: true, release: noop };
     const peer = peerOfSocket(socket);
     if (this.auth.enabled) {
-      const header = typeof authorization === "string" ? authorization : null;
-      const result = this.auth.authorize(peer, header, this.auth.permissionOf(rpc.service, rpc.method), rpc);
+      const result = this.auth.authorize(peer, singleHeader(headers, "authorization") ?? null, this.auth.permissionOf(rpc.service, rpc.method), rpc);
       if (!result.ok) return { admitted: false, refusal: { code: result.code, message: result.message } };
       if (request !== undefined) this.auth.admitted(request, result.identity);
     }
+    const refused = this.headerCheck?.({ ...rpc, headers, peer });
+    if (refused !== undefined) return { admitted: false, refusal: refused };
     const capped = this.caps.admit(path, peer.address);
     if (typeof capped !== "function") return { admitted: false, refusal: capped };
     return { admitted: true, release: capped };
