@@ -140,9 +140,9 @@ describe("hostile clients against one long-lived hive", () => {
     const credential = readFileSync(localCredentialFile(Number(new URL(url).port)), "utf8").trim();
     const services = [HiveService, Health, ReflectionV1, ReflectionV1alpha];
     const writes = (m: { name: string }) => m.name === "SpawnWorker" || m.name === "StopWorker";
-    // Without the credential a decodable write is refused. (The hive's credential guard is an
-    // interceptor: a body is decoded, and an oversized one refused, before the guard runs.)
-    const anonymous = await fuzzServices(url, services, HOSTILE_SEED, { readMaxBytes: HIVE_MAX_MESSAGE_BYTES, expect: (m) => (writes(m) ? "Unauthenticated" : undefined) });
+    // Without the credential every write is refused UNAUTHENTICATED from its headers, whatever its
+    // body: undecodable and oversized ones too (the body is never read).
+    const anonymous = await fuzzServices(url, services, HOSTILE_SEED, { readMaxBytes: HIVE_MAX_MESSAGE_BYTES, refused: (m) => (writes(m) ? "Unauthenticated" : undefined) });
     // With the credential, a random message might be a valid write: only broken ones are sent to the writes.
     const local = await fuzzServices(url, services, HOSTILE_SEED + 1, { readMaxBytes: HIVE_MAX_MESSAGE_BYTES, headers: { [LOCAL_CREDENTIAL_HEADER]: credential }, noPlain: writes });
     if (process.env.HOSTILE_REPORT) process.stderr.write(`hostile hive message fuzz: ${anonymous.calls} anonymous calls: ${describeCodes(anonymous)}; ${local.calls} with the credential: ${describeCodes(local)}\n`);

@@ -23,6 +23,8 @@ export interface FuzzOptions {
   noPlain?: (method: DescMethod) => boolean;
   /** The one code a decodable, not oversized call to this method must get (UNAUTHENTICATED without a credential). */
   expect?: (method: DescMethod) => string | undefined;
+  /** The one code every call to this method must get whatever its body, oversized too (refused from its headers). */
+  refused?: (method: DescMethod) => string | undefined;
   /** Services this server does not serve: every call to them must get UNIMPLEMENTED, whatever its body. */
   unserved?: DescService[];
 }
@@ -83,7 +85,8 @@ export async function fuzzServices(url: string, services: DescService[], seed: n
     for (const method of service.methods) {
       const expected = opts.expect?.(method);
       const unserved = opts.unserved?.includes(service);
-      const calls = plan(method, rand, opts).map((c) => (unserved ? { ...c, expect: "Unimplemented" } : expected && c.decodable && !c.expect ? { ...c, expect: expected } : c));
+      const refused = unserved ? "Unimplemented" : opts.refused?.(method);
+      const calls = plan(method, rand, opts).map((c) => (refused ? { ...c, expect: refused } : expected && c.decodable && !c.expect ? { ...c, expect: expected } : c));
       const record = (call: PlannedCall, code: string) => {
         result.calls++;
         result.codes.set(code, (result.codes.get(code) ?? 0) + 1);
