@@ -3,6 +3,7 @@ import { toBinary, type DescMessage, type DescMethodBiDiStreaming, type DescMeth
 import { Code, ConnectError, createHandlerContext, createMethodImplSpec, type ContextValues, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
 import { transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { CallStartQueue } from "./call-start-queue.js";
 import type { FastPath } from "./fast-path.js";
 import { encodeGrpcFrame, GrpcFrameReader } from "./grpc-frame-reader.js";
 
@@ -21,6 +22,8 @@ export interface Http2StreamSetup {
   contextValues: (stream: http2.ServerHttp2Stream) => ContextValues;
   readMaxBytes: number;
   shutdownSignal: AbortSignal;
+  /** Where calls wait for their turn to start. */
+  starts: CallStartQueue;
 }
 
 /** Takes the stream (true) or leaves it to connect-node (false); called for every HTTP/2 stream. */
@@ -44,12 +47,12 @@ export function rawGrpcStreamHandler<I extends DescMessage, O extends DescMessag
     if (!GRPC_PROTO.test(String(headers["content-type"] ?? ""))) return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    // Started on the next turn: a stream the client reset in the same read as its HEADERS (HTTP/2
-    // rapid reset) is gone by then and costs no decoder, handler context or handler call.
-    setImmediate(() => {
-      if (stream.destroyed || stream.closed) return;
-      new RawStreamCall(stream, headers, spec, encode, m.newDecoder(), setup).start();
-    });
+    // A stream the client reset in the same read as its HEADERS (HTTP/2 rapid reset) is gone by its
+    // turn and costs no decoder, handler context or handler call.
+    setup.starts.enqueue(
+      () => new RawStreamCall(stream, headers, spec, encode, m.newDecoder(), setup).start(),
+      () => stream.destroyed || stream.closed,
+    );
     return true;
   };
 }

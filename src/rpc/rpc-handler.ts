@@ -8,6 +8,7 @@ import type { Authenticator } from "./auth/authenticator.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health.js";
 import { createReflectionV1, createReflectionV1alpha, REFLECTION_SERVICES } from "./reflection.js";
 import { ReflectionIndex } from "./reflection-index.js";
+import { CallStartQueue } from "./call-start-queue.js";
 import { binaryRouteOf, servesRaw, type BinaryRoute } from "./fast-path.js";
 import { rawGrpcStreamHandler, type Http2StreamHandler, type Http2StreamSetup } from "./raw-grpc-stream.js";
 import { DEFAULT_READ_MAX_BYTES, type HttpRouteHook, type RpcServerOptions } from "./server-options.js";
@@ -30,6 +31,7 @@ export interface RpcHandlers {
  * binary path and on raw HTTP/2 gRPC streams.
  */
 export function assembleRpcHandlers(opts: RpcServerOptions, auth: Authenticator, shutdownSignal: AbortSignal): RpcHandlers {
+  const starts = new CallStartQueue((err) => opts.logger.error({ err }, "rpc call failed to start"));
   const fastPaths = opts.fastPaths ?? [];
   const health = new HealthStatus();
   for (const { service } of opts.services) health.setStatus(service.typeName, ServingStatus.SERVING);
@@ -50,12 +52,14 @@ export function assembleRpcHandlers(opts: RpcServerOptions, auth: Authenticator,
     },
   }));
   const httpRoutes = opts.httpRoutes;
-  const handler: NodeHandler = httpRoutes ? (req, res) => void (httpRoutes(req, res as Parameters<HttpRouteHook>[1], auth) || rpcHandler(req, res)) : rpcHandler;
+  const routed: NodeHandler = httpRoutes ? (req, res) => void (httpRoutes(req, res as Parameters<HttpRouteHook>[1], auth) || rpcHandler(req, res)) : rpcHandler;
+  const handler = startInTurn(routed, starts);
   const streamSetup: Http2StreamSetup = {
     interceptors: adapterOptions.interceptors,
     contextValues: (stream) => auth.contextValues({ socket: stream.session?.socket, stream } as http2.Http2ServerRequest),
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal,
+    starts,
   };
   const streamHandlers = fastPaths.filter((p) => servesRaw(opts.rawFastPaths, p)).map((p) => rawGrpcStreamHandler(p, streamSetup));
   const takeHttp2Stream: Http2StreamHandler = (stream, headers) => {
@@ -92,5 +96,20 @@ function routeBinaryRequests(routes: BinaryRoute[], options: AdapterOptions, fal
     const path = q < 0 ? url : url.slice(0, q);
     if (paths.has(path) && BINARY_CONTENT_TYPE.test(String(req.headers["content-type"] ?? ""))) binary(req, res);
     else fallback(req, res);
+  };
+}
+
+/**
+ * Node's compatibility layer has its listeners on the request already (no event is missed); only
+ * connect-node's handler and the HTTP routes wait for their turn, and a request whose stream or
+ * socket is gone by then never reaches them.
+ */
+function startInTurn(handler: NodeHandler, starts: CallStartQueue): NodeHandler {
+  return (req, res) => {
+    const gone =
+      "stream" in req
+        ? () => req.stream.destroyed || req.stream.closed
+        : () => req.socket.destroyed || res.destroyed;
+    starts.enqueue(() => handler(req, res), gone);
   };
 }

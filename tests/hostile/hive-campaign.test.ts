@@ -26,6 +26,9 @@ import { badSpawnRequests } from "./support/bad-spawn-requests.js";
 // the campaign's worker script (an allow-list), and every hostile SpawnWorker must be refused.
 
 const ANSWER_DEADLINE_MS = 2_000;
+// The promise for every step (issue: event-loop delay max < 500 ms); p99 is reported, not held: a
+// step's window is too short for a p99 apart from its max.
+const LOOP_DELAY_MAX_S = 0.5;
 const HIVE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024; // the server's default readMaxBytes
 const WORKER_SCRIPT = fileURLToPath(new URL("./support/hostile-worker.mjs", import.meta.url));
 const WORKERS = ["hw1", "hw2", "hw3-chatty"];
@@ -47,7 +50,7 @@ async function expectAnswering(step: string): Promise<void> {
   expect(listed.workers.map((w) => w.workerId).sort(), `${step}: ListWorkers (HOSTILE_SEED=${HOSTILE_SEED})`).toEqual([...WORKERS].sort());
   const delay = await hiveLoopDelay(url, ANSWER_DEADLINE_MS);
   if (process.env.HOSTILE_REPORT) process.stderr.write(`hostile hive ${step}: loop delay p99 ${(delay.p99 * 1000).toFixed(1)} ms, max ${(delay.max * 1000).toFixed(1)} ms\n`);
-  expect(delay.max, `${step}: event-loop delay max (s)`).toBeLessThan(2);
+  expect(delay.max, `${step}: event-loop delay max (s)`).toBeLessThan(LOOP_DELAY_MAX_S);
 }
 
 async function rawSession(): Promise<Socket> {

@@ -23,6 +23,9 @@ import { heartbeatMisuse } from "./support/heartbeat-misuse.js";
 // queen's own event-loop delay since the previous step must stay below the stall threshold.
 
 const ANSWER_DEADLINE_MS = 2_000;
+// The promise for every step (issue: event-loop delay max < 500 ms); p99 is reported, not held: a
+// step's window is too short for a p99 apart from its max.
+const LOOP_DELAY_MAX_S = 0.5;
 const CONTROL_MODEL = "control-model";
 const CONTROL_WORKERS = 8;
 const QUEEN_MAX_MESSAGE_BYTES = 4 * 1024 * 1024; // the queen's default --max-message-bytes
@@ -43,7 +46,7 @@ async function expectAnswering(step: string): Promise<void> {
   expect(found.matches.map((m) => m.worker!.workerId).sort(), `${step}: FindWorkers`).toEqual(Array.from({ length: CONTROL_WORKERS }, (_, i) => `w${i}`).sort());
   const delay = await queenLoopDelay(url, ANSWER_DEADLINE_MS);
   if (process.env.HOSTILE_REPORT) process.stderr.write(`hostile ${step}: loop delay p99 ${(delay.p99 * 1000).toFixed(1)} ms, max ${(delay.max * 1000).toFixed(1)} ms\n`);
-  expect(delay.max, `${step}: event-loop delay max (s)`).toBeLessThan(2);
+  expect(delay.max, `${step}: event-loop delay max (s)`).toBeLessThan(LOOP_DELAY_MAX_S);
 }
 
 async function rawSession(): Promise<Socket> {

@@ -7,8 +7,19 @@ import { envelope, rawCall, rawSession, type Protocol, type RawCall } from "./ra
 // A decodable request must get a clear answer: a code other than INTERNAL or UNKNOWN (or success);
 // no request may go unanswered; an oversized one gets RESOURCE_EXHAUSTED.
 
-/** The seed of this run: HOSTILE_SEED, or a fresh one printed in each test name and failure. */
-export const HOSTILE_SEED = Number(process.env.HOSTILE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// A fixed default keeps CI's verdict from depending on a draw; HOSTILE_SEED=random explores.
+const DEFAULT_SEED = 20_261_207;
+
+/** The seed of this run (printed in each test name and failure): HOSTILE_SEED, a fresh one for "random", else the default. */
+export const HOSTILE_SEED = seedOf(process.env.HOSTILE_SEED);
+
+function seedOf(value: string | undefined): number {
+  if (value === undefined || value === "") return DEFAULT_SEED;
+  if (value === "random") return Math.floor(Math.random() * 2 ** 31);
+  const seed = Number(value);
+  if (!Number.isSafeInteger(seed)) throw new Error(`HOSTILE_SEED must be an integer or "random", got ${JSON.stringify(value)}`);
+  return seed;
+}
 
 const UNCLEAR = new Set(["Internal", "Unknown"]);
 const CALL_TIMEOUT_MS = 3_000;
