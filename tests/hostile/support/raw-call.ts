@@ -110,7 +110,11 @@ export function rawCall(session: ClientHttp2Session, call: RawCall): Promise<str
 
 /** An HTTP/2 session to url that never throws at the caller (errors end its streams instead). */
 export function rawSession(url: string): ClientHttp2Session {
-  const session = connect(url);
+  // Node's client session keeps counting the body bytes of a stream the server answered and reset
+  // before reading them (an oversized or refused call) against its maxSessionMemory (10 MB by
+  // default), and then refuses every new stream itself with ENHANCE_YOUR_CALM: two refused 4 MiB
+  // calls would end the session's usefulness. The campaign's answers are the server's, not that.
+  const session = connect(url, { maxSessionMemory: 1024 });
   session.on("error", () => {});
   return session;
 }
