@@ -41,7 +41,7 @@ export function localCredentialCheck(file: () => string | undefined, audit: Writ
       `${call.method}: this hive authenticates no client (no --client-ca, no --token-file), so its writes need its local credential: ` +
       `the ${LOCAL_CREDENTIAL_HEADER} header with the token in ${expected.file ?? "the hive's local credential file"} (readable by the hive's user only; the apiary CLI on this machine sends it); got ${why}`;
     if (call.method === "SpawnWorker" || call.method === "StopWorker") {
-      audit.record({ method: call.method, caller: "anonymous", peer: call.peer.address, outcome: Code[Code.Unauthenticated], message: why });
+      audit.recordRefusal({ method: call.method, caller: "anonymous", peer: call.peer.address, outcome: Code[Code.Unauthenticated], message: why });
     }
     return { code: Code.Unauthenticated, message };
   };

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { HiveService } from "../../gen/apiary/v1/hive_pb.js";
 import { callerKey, peerKey, type Refusal } from "../rpc/auth/authenticator.js";
 import { describeIdentity } from "../rpc/auth/identity.js";
+import { RefusalLogLimiter } from "./refusal-log-limiter.js";
 import { redactArgv } from "./workers/redact-secrets.js";
 
 /** One SpawnWorker or StopWorker, allowed or refused: who asked, for what, and how it ended. */
@@ -16,7 +17,12 @@ export interface AuditEntry {
   /** "OK" or the gRPC code's name. */
   outcome: string;
   message?: string;
+  /** Refusals from this peer left out of the log since its previous line (rate limit). */
+  suppressed?: number;
 }
+
+/** How long a peer's left-out refusals wait for a line of their own when the peer goes quiet. */
+const SUPPRESSED_SUMMARY_AFTER_MS = 10_000;
 
 const AUDITED: readonly AuditEntry["method"][] = [HiveService.method.spawnWorker.name as "SpawnWorker", HiveService.method.stopWorker.name as "StopWorker"];
 
@@ -25,7 +31,34 @@ const AUDITED: readonly AuditEntry["method"][] = [HiveService.method.spawnWorker
  * component (`{"component":"audit","audit":"SpawnWorker","caller":…,"outcome":…}`), argv redacted.
  */
 export class WriteAudit {
-  constructor(private readonly logger: Logger) {}
+  private summaryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly refusals = new RefusalLogLimiter(),
+  ) {}
+
+  /**
+   * A write refused before any handler ran (no or a bad credential): rate limited per peer and in
+   * all, since anyone who can reach the port can cause one. Writes that were let in always get a line.
+   */
+  recordRefusal(entry: AuditEntry): void {
+    const admitted = this.refusals.admit(entry.peer);
+    if (admitted === undefined) {
+      this.summaryTimer ??= setTimeout(() => this.flushSuppressed(), SUPPRESSED_SUMMARY_AFTER_MS).unref();
+      return;
+    }
+    this.record(admitted.suppressed > 0 ? { ...entry, suppressed: admitted.suppressed } : entry);
+  }
+
+  /** One line per peer whose refusals were left out and not reported on a later line. */
+  flushSuppressed(): void {
+    clearTimeout(this.summaryTimer);
+    this.summaryTimer = undefined;
+    for (const { peer, suppressed } of this.refusals.drainSuppressed()) {
+      this.logger.info({ audit: "refusals-suppressed", peer, suppressed }, `audit: ${suppressed} refused writes from ${peer} not logged one by one`);
+    }
+  }
 
   record(entry: AuditEntry): void {
     const line = { ...entry, ...(entry.argv ? { argv: redactArgv(entry.argv) } : {}) };
@@ -41,7 +74,7 @@ export class WriteAudit {
     if (refusal.service !== HiveService.typeName) return;
     const method = AUDITED.find((m) => m === refusal.method);
     if (method === undefined) return;
-    this.record({
+    this.recordRefusal({
       method,
       caller: refusal.identity ? describeIdentity(refusal.identity) : "anonymous",
       peer: refusal.peer.address,

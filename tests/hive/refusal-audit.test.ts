@@ -68,4 +68,16 @@ describe("refused SpawnWorker and StopWorker reach the hive's audit line", () =>
     expect(await codeOf(client({ caFile }).listWorkers({}))).toBe(Code.Unauthenticated);
     expect(audit().length).toBe(before);
   });
+
+  // Attack on the hive's disk and log: one line per refused write, at no cost to a client with no credential.
+  it("a flood of 300 refused writes from one peer gets a bounded number of audit lines (one per refusal before)", async () => {
+    const before = audit().length;
+    const anonymous = client({ caFile });
+    for (let i = 0; i < 300; i++) expect(await codeOf(anonymous.spawnWorker({ argv: ["/bin/true"] }))).toBe(Code.Unauthenticated);
+    const lines = audit().slice(before);
+    // The burst (10, part of it spent above) plus one per second of the flood: far below 300.
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(60);
+  });
 });
+
