@@ -119,7 +119,11 @@ class RestlessWatcher {
   async run(stopped: AbortSignal): Promise<void> {
     while (!stopped.aborted) {
       const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), 500 + Math.floor(this.rnd() * 3_000));
+      // The cancel comes at random once the watcher is live (after its snapshot, or its first
+      // message of a resume): a timer from the start would cancel every snapshot of a large fleet
+      // before it ends, and the watcher would never hold anything to resume from.
+      let timer: NodeJS.Timeout | undefined;
+      const armCancel = () => (timer ??= setTimeout(() => abort.abort(), 500 + Math.floor(this.rnd() * 3_000)));
       const resuming = this.token.length > 0;
       let first = true;
       let snapshot: Map<string, bigint> | undefined;
@@ -136,6 +140,7 @@ class RestlessWatcher {
           if (m.kind.case === "snapshotEnd") this.held = snapshot ?? new Map();
           for (const e of batchEvents(m)) this.apply(e);
           this.token = m.resumeToken;
+          armCancel();
         }
       } catch {
         // cancelled
