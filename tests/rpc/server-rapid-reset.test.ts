@@ -38,6 +38,23 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** RESETS streams opened and reset, then 3 kept, in one write; resolved once the server has read all of it (PING ACK). */
+async function sendResetBurst(url: string, protocol: StreamingProtocol): Promise<Buffer[]> {
+  socket = await rawConnect(url);
+  socket.on("error", () => {});
+  const authority = new URL(url).host;
+  const request = toBinary(StreamWorkerLogsRequestSchema, create(StreamWorkerLogsRequestSchema, { workerId: "w-1" }));
+  const burst: Buffer[] = [hello()];
+  for (let i = 0; i < RESETS; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request, protocol), rstStream(1 + 2 * i));
+  for (let i = RESETS; i < RESETS + 3; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request, protocol));
+  const payload = Buffer.from("rapidrst");
+  burst.push(ping(payload));
+  const acked = pingAcked(socket, payload);
+  socket.write(Buffer.concat(burst));
+  await acked;
+  return burst;
+}
+
 describe("rapid reset on a fast path", () => {
   it("streams reset in the same write as their HEADERS start no handler; the others are served", async () => {
     const counts = { decoders: 0, calls: 0 };
@@ -53,18 +70,7 @@ describe("rapid reset on a fast path", () => {
     const impl: Partial<ServiceImpl<typeof HiveService>> = { streamWorkerLogs: logsOf };
     server = await startTestServer({ services: [{ service: HiveService, impl }], fastPaths: [fastPath] });
 
-    socket = await rawConnect(server.url);
-    socket.on("error", () => {});
-    const authority = new URL(server.url).host;
-    const request = toBinary(StreamWorkerLogsRequestSchema, create(StreamWorkerLogsRequestSchema, { workerId: "w-1" }));
-    const burst: Buffer[] = [hello()];
-    for (let i = 0; i < RESETS; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request), rstStream(1 + 2 * i));
-    for (let i = RESETS; i < RESETS + 3; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request));
-    const payload = Buffer.from("rapidrst");
-    burst.push(ping(payload));
-    const acked = pingAcked(socket, payload);
-    socket.write(Buffer.concat(burst));
-    await acked;
+    const burst = await sendResetBurst(server.url, "grpc");
 
     // A call on another connection after the burst was processed: the server still answers.
     const out: string[] = [];
@@ -86,18 +92,7 @@ describe("rapid reset on a fast path", () => {
       }
       const impl: Partial<ServiceImpl<typeof HiveService>> = { streamWorkerLogs: logsOf };
       server = await startTestServer({ services: [{ service: HiveService, impl }] });
-      socket = await rawConnect(server.url);
-      socket.on("error", () => {});
-      const authority = new URL(server.url).host;
-      const request = toBinary(StreamWorkerLogsRequestSchema, create(StreamWorkerLogsRequestSchema, { workerId: "w-1" }));
-      const burst: Buffer[] = [hello()];
-      for (let i = 0; i < RESETS; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request, protocol), rstStream(1 + 2 * i));
-      for (let i = RESETS; i < RESETS + 3; i++) burst.push(grpcCall(1 + 2 * i, PATH, authority, request, protocol));
-      const payload = Buffer.from("rapidrst");
-      burst.push(ping(payload));
-      const acked = pingAcked(socket, payload);
-      socket.write(Buffer.concat(burst));
-      await acked;
+      const burst = await sendResetBurst(server.url, protocol);
 
       const out: string[] = [];
       for await (const m of createClient(HiveService, createGrpcTransport({ baseUrl: server.url })).streamWorkerLogs({ workerId: "w-2" })) out.push(m.logPath);
