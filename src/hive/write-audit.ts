@@ -21,7 +21,7 @@ export interface AuditEntry {
   suppressed?: number;
 }
 
-/** How long a peer's left-out refusals wait for a line of their own when the peer goes quiet. */
+/** How long left-out refusals wait, from the first one, for a summary line per peer not yet reported. */
 const SUPPRESSED_SUMMARY_AFTER_MS = 10_000;
 
 const AUDITED: readonly AuditEntry["method"][] = [HiveService.method.spawnWorker.name as "SpawnWorker", HiveService.method.stopWorker.name as "StopWorker"];
