@@ -6,9 +6,11 @@ export interface RefusalLogLimits {
   totalPerSecond: number;
   /** Peers remembered; the least recently refused is forgotten first. */
   maxPeers: number;
+  /** Peers named in one summary (the loudest); the rest share one "other peers" line. */
+  summaryPeers: number;
 }
 
-export const DEFAULT_REFUSAL_LOG_LIMITS: RefusalLogLimits = { perPeerBurst: 10, perPeerPerSecond: 1, totalBurst: 100, totalPerSecond: 20, maxPeers: 1_024 };
+export const DEFAULT_REFUSAL_LOG_LIMITS: RefusalLogLimits = { perPeerBurst: 10, perPeerPerSecond: 1, totalBurst: 100, totalPerSecond: 20, maxPeers: 1_024, summaryPeers: 20 };
 
 interface Bucket {
   tokens: number;
@@ -54,17 +56,24 @@ export class RefusalLogLimiter {
     return { suppressed };
   }
 
-  /** Peers with refusals left out and none let through since: each is reported once and reset. */
+  /**
+   * Peers with refusals left out and none let through since, each reported once and reset: the
+   * `summaryPeers` loudest by name, every other one (and those forgotten) in one "other peers"
+   * entry, so a summary is at most summaryPeers + 1 lines however many addresses flood.
+   */
   drainSuppressed(): { peer: string; suppressed: number }[] {
-    const out: { peer: string; suppressed: number }[] = [];
+    const loud: { peer: string; suppressed: number }[] = [];
     for (const [peer, state] of this.peers) {
       if (state.suppressed === 0) continue;
-      out.push({ peer, suppressed: state.suppressed });
+      loud.push({ peer, suppressed: state.suppressed });
       state.suppressed = 0;
     }
-    if (this.forgotten > 0) out.push({ peer: "other peers", suppressed: this.forgotten });
+    loud.sort((a, b) => b.suppressed - a.suppressed);
+    const named = loud.slice(0, this.limits.summaryPeers);
+    const others = loud.slice(this.limits.summaryPeers).reduce((n, p) => n + p.suppressed, this.forgotten);
     this.forgotten = 0;
-    return out;
+    if (others > 0) named.push({ peer: "other peers", suppressed: others });
+    return named;
   }
 
   /** Peers remembered (bounded by maxPeers). */

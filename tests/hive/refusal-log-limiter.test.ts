@@ -3,7 +3,7 @@ import { RefusalLogLimiter } from "../../src/hive/refusal-log-limiter.js";
 import { WriteAudit } from "../../src/hive/write-audit.js";
 import { captureLogs } from "./hive-test-helpers.js";
 
-const limits = { perPeerBurst: 10, perPeerPerSecond: 1, totalBurst: 100, totalPerSecond: 20, maxPeers: 4 };
+const limits = { perPeerBurst: 10, perPeerPerSecond: 1, totalBurst: 100, totalPerSecond: 20, maxPeers: 4, summaryPeers: 20 };
 
 function auditWithClock() {
   const clock = { t: 0, now: () => clock.t };
@@ -49,5 +49,23 @@ describe("refused writes in the audit log, rate limited", () => {
     for (let i = 0; i < 4; i++) refuse(`127.0.1.${i}`); // pushes 127.0.0.9 out
     audit.flushSuppressed();
     expect(logs.lines.at(-1)).toMatchObject({ audit: "refusals-suppressed", peer: "other peers", suppressed: 10 });
+  });
+
+  // Attack on the log through the summary: every remembered address floods, so each would get its own
+  // summary line every 10 s (1,025 lines, past the all-peers bucket) — the summary is capped too.
+  it("a summary names the loudest peers and folds the rest into one line, the counts preserved", () => {
+    const wide = { ...limits, perPeerBurst: 1, totalBurst: 1, maxPeers: 1_024, summaryPeers: 20 };
+    const limiter = new RefusalLogLimiter(wide, () => 0);
+    let refused = 0;
+    for (let i = 0; i < 1_024; i++) {
+      const peer = `127.2.${i >> 8}.${i & 255}`;
+      for (let k = 0; k <= i % 7; k++) if (limiter.admit(peer) === undefined) refused++;
+    }
+    const summary = limiter.drainSuppressed();
+    expect(summary).toHaveLength(21);
+    expect(summary.at(-1)!.peer).toBe("other peers");
+    expect(summary.slice(0, 20).every((p) => p.suppressed >= summary[19]!.suppressed)).toBe(true);
+    expect(summary.reduce((n, p) => n + p.suppressed, 0)).toBe(refused);
+    expect(limiter.drainSuppressed()).toEqual([]);
   });
 });
