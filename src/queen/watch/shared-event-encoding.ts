@@ -51,6 +51,11 @@ function findEncoded(event: RegistryEvent, type: ChangeType): EncodedAs | undefi
   return undefined;
 }
 
+/** The encoded field kept with the event for `type`, if any (tests: what a snapshot's events hold). */
+export function keptFieldOf(event: RegistryEvent, type: ChangeType): Uint8Array | undefined {
+  return findEncoded(event, type)?.field?.data;
+}
+
 /** The event's entry for `type`, made on first use. */
 function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
   const found = findEncoded(event, type);
@@ -71,7 +76,13 @@ function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
  */
 export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
   let entry = findEncoded(event, type);
-  if (entry === undefined && !(event.kind === "worker" && wireBytesOf(event.worker))) {
+  const worker = event.kind === "worker" ? wireBytesOf(event.worker) : undefined;
+  if (snapshot && entry?.field == null && worker !== undefined) {
+    // A snapshot event is sent once per stream that took it: a field kept with it would be held
+    // until the stream has sent its whole snapshot (see batchResponse).
+    return withField(create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot }), { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: workerEventField(type, event.hiveId, worker) });
+  }
+  if (entry === undefined && worker === undefined) {
     // Most events reach one watcher only (each watching its own hives): encoding them apart would
     // cost more, unless the worker's bytes are at hand.
     encodedAs(event, type);
@@ -79,7 +90,10 @@ export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, 
   }
   entry ??= encodedAs(event, type);
   const field = (entry.field ??= encodeEventField(event, type));
-  const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
+  return withField(create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot }), field);
+}
+
+function withField(response: WatchResponse, field: UnknownField): WatchResponse {
   (response as { $unknown?: UnknownField[] }).$unknown = [field];
   return response;
 }
@@ -113,26 +127,39 @@ export function batchResponse(changes: readonly TypedEvent[], epoch: string, sna
     }));
     return create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot, kind: { case: "batch", value: { events } } });
   }
-  const fields: UnknownField[] = [];
+  // A worker whose bytes are at hand is written straight into the batch: a field kept with the
+  // event would live as long as the event (a snapshot's events live until the stream has sent
+  // them all: with 50 watchers re-snapshotting 9,000 workers, ~180 MB of copies held), for a
+  // copy the batch makes anyway.
+  const parts: (UnknownField | DirectWorker)[] = [];
   const sizes: number[] = [];
   let total = 0;
   for (const { event, type } of changes) {
-    const field = sharedField(event, type);
-    const size = 1 + varintSize(event.revision) + 1 + field.data.length;
-    fields.push(field);
+    const cached = findEncoded(event, type)?.field ?? undefined;
+    const worker = cached === undefined && event.kind === "worker" ? wireBytesOf(event.worker) : undefined;
+    const part = cached ?? (worker !== undefined ? directWorker(type, event.hiveId, worker) : sharedField(event, type));
+    const fieldSize = "data" in part ? part.data.length : varintSize(part.body) + part.body;
+    const size = 1 + varintSize(event.revision) + 1 + fieldSize;
+    parts.push(part);
     sizes.push(size);
     total += 1 + varintSize(size) + size;
   }
   const data = new Uint8Array(varintSize(total) + total);
   let pos = writeVarint(data, 0, total);
   for (let i = 0; i < changes.length; i++) {
+    const part = parts[i];
     data[pos++] = TAG_BATCH_EVENT;
     pos = writeVarint(data, pos, sizes[i]);
     data[pos++] = TAG_EVENT_REVISION;
     pos = writeVarint(data, pos, changes[i].event.revision);
-    data[pos++] = fields[i].no === HIVE_FIELD ? TAG_EVENT_HIVE : TAG_EVENT_WORKER;
-    data.set(fields[i].data, pos); // already length-prefixed
-    pos += fields[i].data.length;
+    if ("data" in part) {
+      data[pos++] = part.no === HIVE_FIELD ? TAG_EVENT_HIVE : TAG_EVENT_WORKER;
+      data.set(part.data, pos); // already length-prefixed
+      pos += part.data.length;
+    } else {
+      data[pos++] = TAG_EVENT_WORKER;
+      pos = writeWorkerEventField(data, pos, part);
+    }
   }
   const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
   (response as { $unknown?: UnknownField[] }).$unknown = [{ no: BATCH_FIELD, wireType: WireType.LengthDelimited, data }];
@@ -230,24 +257,44 @@ function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField 
   return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data };
 }
 
-/** A WorkerEvent, length-prefixed, around a worker's bytes as they came from its hive (as toBinary writes it). */
-function workerEventField(type: ChangeType, hiveId: string, worker: Uint8Array): Uint8Array {
+/** A WorkerEvent around a worker's bytes as they came from its hive, not yet written. */
+interface DirectWorker {
+  readonly type: ChangeType;
+  readonly hiveId: Uint8Array;
+  readonly worker: Uint8Array;
+  /** The WorkerEvent's length, without its own length prefix. */
+  readonly body: number;
+}
+
+function directWorker(type: ChangeType, hiveId: string, worker: Uint8Array): DirectWorker {
   const hiveIdBytes = Buffer.from(hiveId, "utf8");
   // type is never 0 (EVENT_TYPE_UNSPECIFIED), so always on the wire.
   let body = 1 + varintSize(type) + 1 + varintSize(worker.length) + worker.length;
   if (hiveIdBytes.length > 0) body += 1 + varintSize(hiveIdBytes.length) + hiveIdBytes.length;
-  const data = new Uint8Array(varintSize(body) + body);
-  let pos = writeVarint(data, 0, body);
+  return { type, hiveId: hiveIdBytes, worker, body };
+}
+
+/** A WorkerEvent, length-prefixed, around a worker's bytes as they came from its hive (as toBinary writes it). */
+function workerEventField(type: ChangeType, hiveId: string, worker: Uint8Array): Uint8Array {
+  const part = directWorker(type, hiveId, worker);
+  const data = new Uint8Array(varintSize(part.body) + part.body);
+  writeWorkerEventField(data, 0, part);
+  return data;
+}
+
+/** Writes the length-prefixed WorkerEvent at pos; returns the position after it. */
+function writeWorkerEventField(data: Uint8Array, pos: number, part: DirectWorker): number {
+  pos = writeVarint(data, pos, part.body);
   data[pos++] = TAG_WORKER_EVENT_TYPE;
-  pos = writeVarint(data, pos, type);
-  if (hiveIdBytes.length > 0) {
+  pos = writeVarint(data, pos, part.type);
+  if (part.hiveId.length > 0) {
     data[pos++] = TAG_WORKER_EVENT_HIVE_ID;
-    pos = writeVarint(data, pos, hiveIdBytes.length);
-    data.set(hiveIdBytes, pos);
-    pos += hiveIdBytes.length;
+    pos = writeVarint(data, pos, part.hiveId.length);
+    data.set(part.hiveId, pos);
+    pos += part.hiveId.length;
   }
   data[pos++] = TAG_WORKER_EVENT_WORKER;
-  pos = writeVarint(data, pos, worker.length);
-  data.set(worker, pos);
-  return data;
+  pos = writeVarint(data, pos, part.worker.length);
+  data.set(part.worker, pos);
+  return pos + part.worker.length;
 }
