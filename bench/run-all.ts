@@ -14,6 +14,7 @@ import type { IngestPoint } from "./figures/ingest-sweep.js";
 import { findWorkersFigure } from "./figures/find-workers.js";
 import { informerFigure } from "./figures/informer.js";
 import { watchFigure } from "./figures/watch.js";
+import { watchFanoutFigure } from "./figures/watch-fanout.js";
 import { multiQueenFigure } from "./figures/multi-queen.js";
 import { memoryFigure } from "./figures/memory.js";
 import { hiveTickFigure } from "./figures/hive-tick.js";
@@ -39,6 +40,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   "ingest-on-change": ingestOnChangeFigure,
   "transport-cost": transportCostFigure,
   watch: watchFigure,
+  "watch-fanout": watchFanoutFigure,
   "multi-queen": multiQueenFigure,
   tls: tlsFigure,
   route: routeFigure,
@@ -50,7 +52,7 @@ const FIGURES: Record<string, (ctx: FigureContext) => Promise<FigureResult[]>> =
   soak: soakFigure,
 };
 /** `npm run bench` order: quick in-process figures first, then the multi-process ones. */
-const ALL = ["ceiling", "find-workers", "informer", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "ingest-on-change", "transport-cost", "watch", "multi-queen", "route"];
+const ALL = ["ceiling", "find-workers", "informer", "watch-fanout", "memory", "hive-tick", "hive-tick-engine", "startup", "ingest", "ingest-on-change", "transport-cost", "watch", "multi-queen", "route"];
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const { positional, flags: rawFlags } = parseArgs(process.argv.slice(2));

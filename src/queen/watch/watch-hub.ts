@@ -1,6 +1,6 @@
 import type { RegistryEvent, RegistryReadView } from "../registry/registry.js";
 import { ChangeType } from "../registry/registry.js";
-import { entryKey, WatcherQueue } from "./watcher-queue.js";
+import { entryKey, objectKey, WatcherQueue } from "./watcher-queue.js";
 import { ResumeLedgers, StreamLedger, type ResumeCursor } from "./watch-resume-ledger.js";
 import { TurnBudget } from "./watch-turn-budget.js";
 
@@ -44,9 +44,9 @@ export function watchedType(params: WatchParams, event: RegistryEvent): ChangeTy
   return matched ? ChangeType.Removed : undefined;
 }
 
-function offerTo(queue: WatcherQueue, params: WatchParams, event: RegistryEvent): void {
+function offerTo(queue: WatcherQueue, params: WatchParams, event: RegistryEvent, key: string): void {
   const type = watchedType(params, event);
-  if (type !== undefined) queue.offer(event, type);
+  if (type !== undefined) queue.offer(event, type, key);
 }
 
 /** One open Watch: its queue, and the snapshot to send first (when it could not resume). */
@@ -91,9 +91,10 @@ export class WatchHub {
   ) {
     this.budget = new TurnBudget(eventsPerTurn);
     this.unsubscribe = registry.subscribe((event) => {
-      for (const session of this.anyHive) offerTo(session.queue, session.params, event);
+      const key = objectKey(event); // one string for every queue: built and hashed once
+      for (const session of this.anyHive) offerTo(session.queue, session.params, event, key);
       const ofHive = this.byHive.get(event.hiveId);
-      if (ofHive) for (const session of ofHive) offerTo(session.queue, session.params, event);
+      if (ofHive) for (const session of ofHive) offerTo(session.queue, session.params, event, key);
     });
   }
 
@@ -116,7 +117,7 @@ export class WatchHub {
       const replay =
         params.sinceRevision > 0 && params.epoch === this.registry.epoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
       if (replay) {
-        for (const event of replay) offerTo(queue, params, event);
+        for (const event of replay) offerTo(queue, params, event, objectKey(event));
         startRevision = params.sinceRevision;
       } else {
         snapshot = this.snapshot(params, current, filters);
