@@ -8,9 +8,10 @@ import type { Authenticator } from "./auth/authenticator.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health.js";
 import { createReflectionV1, createReflectionV1alpha, REFLECTION_SERVICES } from "./reflection.js";
 import { ReflectionIndex } from "./reflection-index.js";
+import { TurnBudget } from "../common/turn-budget.js";
 import { CallStartQueue } from "./call-start-queue.js";
 import { binaryRouteOf, servesRaw, type BinaryRoute } from "./fast-path.js";
-import { rawGrpcStreamHandler, type Http2StreamHandler, type Http2StreamSetup } from "./raw-grpc-stream.js";
+import { RAW_REQUESTS_PER_TURN, rawGrpcStreamHandler, type Http2StreamHandler, type Http2StreamSetup } from "./raw-grpc-stream.js";
 import { DEFAULT_READ_MAX_BYTES, type HttpRouteHook, type RpcServerOptions } from "./server-options.js";
 
 export type NodeHandler = ReturnType<typeof connectNodeAdapter>;
@@ -60,6 +61,7 @@ export function assembleRpcHandlers(opts: RpcServerOptions, auth: Authenticator,
     readMaxBytes: adapterOptions.readMaxBytes,
     shutdownSignal,
     starts,
+    requestsPerTurn: new TurnBudget(RAW_REQUESTS_PER_TURN),
   };
   const streamHandlers = fastPaths.filter((p) => servesRaw(opts.rawFastPaths, p)).map((p) => rawGrpcStreamHandler(p, streamSetup));
   const takeHttp2Stream: Http2StreamHandler = (stream, headers) => {

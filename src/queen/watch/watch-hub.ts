@@ -2,7 +2,7 @@ import type { RegistryEvent, RegistryReadView } from "../registry/registry.js";
 import { ChangeType } from "../registry/registry.js";
 import { entryKey, objectKey, WatcherQueue } from "./watcher-queue.js";
 import { ResumeLedgers, StreamLedger, type ResumeCursor } from "./watch-resume-ledger.js";
-import { TurnBudget } from "./watch-turn-budget.js";
+import { TurnBudget } from "../../common/turn-budget.js";
 
 /** Watch events all streams together produce per event-loop turn (see TurnBudget). */
 export const DEFAULT_WATCH_EVENTS_PER_TURN = 500;

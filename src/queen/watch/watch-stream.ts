@@ -24,9 +24,8 @@ export async function* watchStream(
   /** The client reads the binary codec: events may go out pre-encoded, shared with other watchers. */
   binary = true,
 ): AsyncGenerator<WatchResponse> {
-  // A stream the client reset with its HEADERS (HTTP/2 rapid reset, on connect-node's paths too)
-  // has closed by the next turn: it costs no snapshot.
-  await new Promise((resolve) => setImmediate(resolve));
+  // A stream the client reset with its HEADERS (HTTP/2 rapid reset) never gets here: every call
+  // starts on a later turn, and one gone by then is dropped (src/rpc/call-start-queue.ts).
   if (clientSignal.aborted || shutdownSignal.aborted) return;
   const epoch = hub.registry.epoch;
   const respond = binary ? preEncodedEventResponse : eventResponse;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TurnBudget } from "../../../src/queen/watch/watch-turn-budget.js";
+import { TurnBudget } from "../../src/common/turn-budget.js";
 
 describe("TurnBudget", () => {
   it("lets work through until the turn's budget is spent, then only from the next turn, after callbacks queued before", async () => {

@@ -1,8 +1,8 @@
 /**
- * How many watch events all Watch streams together may produce in one turn of the event loop.
- * Once a turn's budget is spent, streams wait for the next turn (setImmediate), so heartbeat
- * reads and acks, which arrive as I/O, run between two slices of fan-out however many watchers
- * there are: a burst of changes to deliver delays an ack by at most one slice.
+ * How much work of one kind may run in one turn of the event loop, shared by every stream doing
+ * it: Watch events produced by all Watch streams together, requests handed to handlers by all raw
+ * gRPC streams together. Once a turn's budget is spent, the work waits for the next turn
+ * (setImmediate), so I/O and timers run between two slices however much is queued.
  */
 export class TurnBudget {
   private spent = 0;
@@ -16,13 +16,13 @@ export class TurnBudget {
     return this.arm();
   }
 
-  /** Counts events produced in this turn. */
+  /** Counts work done in this turn. */
   spend(events: number): void {
     this.spent += events;
     this.arm();
   }
 
-  /** One setImmediate per turn with watch traffic: it starts the next turn's budget and wakes the waiting streams. */
+  /** One setImmediate per turn with work: it starts the next turn's budget and wakes the waiting streams. */
   private arm(): Promise<void> {
     if (!this.turn) {
       this.turn = new Promise<void>((resolve) =>
