@@ -103,6 +103,14 @@ describe("workers sent on in the bytes they came in", () => {
     for (const w of workers) expect(equals(WorkerTelemetrySchema, fromBinary(WorkerTelemetrySchema, wireBytesOf(w)!), w)).toBe(true);
   });
 
+  it("a copy of a worker made by spreading it does not carry the bytes (the copy may then differ)", () => {
+    const decoded = new HeartbeatDecoder(() => true).decodeBytes(toBinary(HeartbeatRequestSchema, request));
+    const [worker] = decoded.kind.case === "report" ? decoded.kind.value.workers : [];
+    expect(wireBytesOf(worker!)).toBeDefined();
+    expect(wireBytesOf({ ...worker!, model: "other" })).toBeUndefined();
+    expect(wireBytesOf(Object.assign({}, worker!))).toBeUndefined();
+  });
+
   it("only when asked: a decoder keeps them per report, as its flag says at each decode", () => {
     let watched = false;
     const decoder = new HeartbeatDecoder(() => watched);
