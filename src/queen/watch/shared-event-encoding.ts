@@ -1,5 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { HiveEventSchema, WatchResponseSchema, WorkerEventSchema, type WatchEvent, type WatchResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { wireBytesOf } from "../ingest/wire-bytes.js";
 import type { ChangeType, RegistryEvent } from "../registry/registry.js";
@@ -43,11 +43,21 @@ interface EncodedAs {
   next: EncodedAs | undefined;
 }
 
-/** Per event, the types it was sent as (no Map per event: events are many and short-lived). */
-const encoded = new WeakMap<RegistryEvent, EncodedAs>();
+/**
+ * Per event, the types it was sent as: a non-enumerable symbol property of the event, not a
+ * WeakMap (thousands of events a second would make it an ephemeron table the GC walks at every
+ * collection; see ingest/wire-bytes.ts), and not copied by a spread of the event.
+ */
+const ENCODED = Symbol("apiary.encodedAs");
+
+type WithEncoded = RegistryEvent & { [ENCODED]?: EncodedAs };
+
+function firstEncoded(event: RegistryEvent): EncodedAs | undefined {
+  return (event as WithEncoded)[ENCODED];
+}
 
 function findEncoded(event: RegistryEvent, type: ChangeType): EncodedAs | undefined {
-  for (let e = encoded.get(event); e !== undefined; e = e.next) if (e.type === type) return e;
+  for (let e = firstEncoded(event); e !== undefined; e = e.next) if (e.type === type) return e;
   return undefined;
 }
 
@@ -60,8 +70,10 @@ export function keptFieldOf(event: RegistryEvent, type: ChangeType): Uint8Array 
 function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
   const found = findEncoded(event, type);
   if (found) return found;
-  const entry: EncodedAs = { type, field: null, next: encoded.get(event) };
-  encoded.set(event, entry);
+  const next = firstEncoded(event);
+  const entry: EncodedAs = { type, field: null, next };
+  if (next === undefined) Object.defineProperty(event, ENCODED, { value: entry, writable: true, enumerable: false, configurable: true });
+  else (event as WithEncoded)[ENCODED] = entry;
   return entry;
 }
 
@@ -253,8 +265,14 @@ function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField 
     event.kind === "hive"
       ? toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive }))
       : toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
-  const data = new BinaryWriter().bytes(body).finish(); // length-prefixed, as a field's value on the wire
-  return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data };
+  return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data: lengthPrefixed(body) };
+}
+
+/** The bytes behind their varint length, as a field's value on the wire: one allocation (a BinaryWriter takes three). */
+function lengthPrefixed(body: Uint8Array): Uint8Array {
+  const data = new Uint8Array(varintSize(body.length) + body.length);
+  data.set(body, writeVarint(data, 0, body.length));
+  return data;
 }
 
 /** A WorkerEvent around a worker's bytes as they came from its hive, not yet written. */
