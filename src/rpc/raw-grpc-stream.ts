@@ -28,10 +28,10 @@ export interface Http2StreamSetup {
   /** Where calls wait for their turn to start. */
   starts: CallStartQueue;
   /**
-   * Requests all raw streams together hand to their handlers in one turn. A loaded server's
-   * socket reads are many per turn (libuv reads a ready socket up to 32 times, 64 KiB each), and
-   * each request runs its handler in the microtasks after the read: without a bound, one turn
-   * applied a whole backlog of Heartbeat reports (a 1.5 s turn in the soak).
+   * Requests all raw streams together hand to their handlers in one turn. A loaded server reads
+   * many streams' data in one turn, and each request ran its handler in the microtasks after its
+   * read: without a bound, a burst from many streams was applied in one turn (128 requests in
+   * tests/rpc/raw-requests-per-turn.test.ts), however long that took.
    */
   requestsPerTurn: TurnBudget;
 }

@@ -10,9 +10,8 @@ import { RAW_REQUESTS_PER_TURN } from "../../src/rpc/raw-grpc-stream.js";
 import { startTestQueen } from "../queen/helpers/queen-fixture.js";
 import { makeHiveInfo, syntheticReport } from "../queen/helpers/telemetry-builders.js";
 
-// A loaded queen's socket reads bring many Heartbeat streams' reports at once (libuv reads a ready
-// socket up to 32 times per turn), and each one ran its handler in the microtasks after its read:
-// one turn applied the whole backlog, so a saturated queen's turns grew to 1.5 s (the soak).
+// A loaded queen's socket reads bring many Heartbeat streams' reports at once, and each one ran its
+// handler in the microtasks after its read: one turn applied the whole burst, however long it took.
 describe("raw gRPC streams hand requests to their handlers in slices per turn", () => {
   let queen: Queen;
   beforeAll(async () => ({ queen } = await startTestQueen()));
