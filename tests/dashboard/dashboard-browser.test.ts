@@ -116,10 +116,13 @@ describe("the web dashboard in a real browser", () => {
   });
 
   it("shows a SIGKILLed hive turn DEGRADED, then DOWN", async () => {
-    await expect.poll(() => hiveRow().locator(".health").textContent(), { timeout: 10_000 }).toBe("HEALTHY");
+    // Each read gives up at once when the row is missing, so the poll's own timeout (and message) decides:
+    // a locator's default wait (30 s per read) let one missing row run past the test's 60 s.
+    const health = () => hiveRow().locator(".health").textContent({ timeout: 1_000 }).catch(() => "(no hive row)");
+    await expect.poll(health, { timeout: 10_000 }).toBe("HEALTHY");
     cluster.hive.signal("SIGKILL");
-    await expect.poll(() => hiveRow().locator(".health").textContent(), { timeout: 10_000, interval: 50 }).toBe("DEGRADED");
-    await expect.poll(() => hiveRow().locator(".health").textContent(), { timeout: 10_000, interval: 50 }).toBe("DOWN");
+    await expect.poll(health, { timeout: 10_000, interval: 50 }).toBe("DEGRADED");
+    await expect.poll(health, { timeout: 10_000, interval: 50 }).toBe("DOWN");
     expect(pageErrors).toEqual([]);
   });
 });
