@@ -163,4 +163,3 @@ async function cpuPerReport(ctx: FigureContext, bin: string, args: string[], hiv
     await queen.stop();
   }
 }
-
