@@ -3,6 +3,8 @@ import { WireType } from "@bufbuild/protobuf/wire";
 import { HiveEventSchema, WatchResponseSchema, WorkerEventSchema, type WatchEvent, type WatchResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { wireBytesOf } from "../ingest/wire-bytes.js";
 import type { ChangeType, RegistryEvent } from "../registry/registry.js";
+import { hiveStatusParts, writeHiveStatus, type HiveStatusParts } from "./hive-status-bytes.js";
+import { varintSize, writeVarint } from "./varint.js";
 
 /** An event as one watcher sees it (its filter may make the type differ from the event's own). */
 export interface TypedEvent {
@@ -24,6 +26,9 @@ const TAG_BATCH_EVENT = (1 << 3) | WireType.LengthDelimited;
 const TAG_EVENT_REVISION = (1 << 3) | WireType.Varint;
 const TAG_EVENT_HIVE = (2 << 3) | WireType.LengthDelimited;
 const TAG_EVENT_WORKER = (3 << 3) | WireType.LengthDelimited;
+/** HiveEvent's tags: type, hive. */
+const TAG_HIVE_EVENT_TYPE = (1 << 3) | WireType.Varint;
+const TAG_HIVE_EVENT_HIVE = (2 << 3) | WireType.LengthDelimited;
 /** WorkerEvent's tags: type, hive_id, worker. */
 const TAG_WORKER_EVENT_TYPE = (1 << 3) | WireType.Varint;
 const TAG_WORKER_EVENT_HIVE_ID = (2 << 3) | WireType.LengthDelimited;
@@ -88,15 +93,16 @@ function encodedAs(event: RegistryEvent, type: ChangeType): EncodedAs {
  */
 export function preEncodedEventResponse(event: RegistryEvent, type: ChangeType, epoch: string, snapshot: boolean, revision = event.revision): WatchResponse {
   let entry = findEncoded(event, type);
-  const worker = event.kind === "worker" ? wireBytesOf(event.worker) : undefined;
-  if (snapshot && entry?.field == null && worker !== undefined) {
+  // A hive's status and a worker that kept its wire bytes are encoded cheaply (hive-status-bytes.ts).
+  const cheap = event.kind === "hive" || wireBytesOf(event.worker) !== undefined;
+  if (snapshot && entry?.field == null && cheap) {
     // A snapshot event is sent once per stream that took it: a field kept with it would be held
     // until the stream has sent its whole snapshot (see batchResponse).
-    return withField(create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot }), { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: workerEventField(type, event.hiveId, worker) });
+    return withField(create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot }), encodeEventField(event, type));
   }
-  if (entry === undefined && worker === undefined) {
+  if (entry === undefined && !cheap) {
     // Most events reach one watcher only (each watching its own hives): encoding them apart would
-    // cost more, unless the worker's bytes are at hand.
+    // cost more, unless they encode cheaply.
     encodedAs(event, type);
     return eventResponse(event, type, epoch, snapshot, revision);
   }
@@ -139,24 +145,22 @@ export function batchResponse(changes: readonly TypedEvent[], epoch: string, sna
     }));
     return create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot, kind: { case: "batch", value: { events } } });
   }
-  // A worker whose bytes are at hand is written straight into the batch: a field kept with the
-  // event would live as long as the event (a snapshot's events live until the stream has sent
-  // them all: with 50 watchers re-snapshotting 9,000 workers, ~180 MB of copies held), for a
-  // copy the batch makes anyway.
-  const parts: (UnknownField | DirectWorker)[] = [];
+  // A worker whose bytes are at hand, and a snapshot's hive, are written straight into the batch:
+  // a field kept with the event would live as long as the event (a snapshot's events live until
+  // the stream has sent them all: with 50 watchers re-snapshotting 9,000 workers, ~180 MB of
+  // copies held), for a copy the batch makes anyway.
+  const parts: (UnknownField | DirectWorker | DirectHive)[] = [];
   const sizes: number[] = [];
   let total = 0;
   for (const { event, type } of changes) {
-    const cached = findEncoded(event, type)?.field ?? undefined;
-    const worker = cached === undefined && event.kind === "worker" ? wireBytesOf(event.worker) : undefined;
-    const part = cached ?? (worker !== undefined ? directWorker(type, event.hiveId, worker) : sharedField(event, type));
+    const part = findEncoded(event, type)?.field ?? directPart(event, type, snapshot) ?? sharedField(event, type);
     const fieldSize = "data" in part ? part.data.length : varintSize(part.body) + part.body;
     const size = 1 + varintSize(event.revision) + 1 + fieldSize;
     parts.push(part);
     sizes.push(size);
     total += 1 + varintSize(size) + size;
   }
-  const data = new Uint8Array(varintSize(total) + total);
+  const data = transientBytes(varintSize(total) + total);
   let pos = writeVarint(data, 0, total);
   for (let i = 0; i < changes.length; i++) {
     const part = parts[i];
@@ -168,6 +172,9 @@ export function batchResponse(changes: readonly TypedEvent[], epoch: string, sna
       data[pos++] = part.no === HIVE_FIELD ? TAG_EVENT_HIVE : TAG_EVENT_WORKER;
       data.set(part.data, pos); // already length-prefixed
       pos += part.data.length;
+    } else if ("hive" in part) {
+      data[pos++] = TAG_EVENT_HIVE;
+      pos = writeHiveEventField(data, pos, part);
     } else {
       data[pos++] = TAG_EVENT_WORKER;
       pos = writeWorkerEventField(data, pos, part);
@@ -176,6 +183,17 @@ export function batchResponse(changes: readonly TypedEvent[], epoch: string, sna
   const response = create(WatchResponseSchema, { revision: BigInt(revision), epoch, snapshot });
   (response as { $unknown?: UnknownField[] }).$unknown = [{ no: BATCH_FIELD, wireType: WireType.LengthDelimited, data }];
   return response;
+}
+
+/** The event to write straight into a batch: a worker whose bytes are at hand, a snapshot's hive. */
+function directPart(event: RegistryEvent, type: ChangeType, snapshot: boolean): DirectWorker | DirectHive | undefined {
+  if (event.kind === "worker") {
+    const worker = wireBytesOf(event.worker);
+    return worker !== undefined ? directWorker(type, event.hiveId, worker) : undefined;
+  }
+  if (!snapshot) return undefined;
+  const hive = hiveStatusParts(event.hive);
+  return hive !== undefined ? directHive(type, hive) : undefined;
 }
 
 /**
@@ -197,7 +215,7 @@ export function encodeWatchResponse(response: WatchResponse): Uint8Array {
   if (response.snapshot) size += 2;
   const token = response.resumeToken;
   if (token.length > 0) size += 1 + varintSize(token.length) + token.length;
-  const out = new Uint8Array(size);
+  const out = transientBytes(size);
   let pos = 0;
   if (revision !== 0) {
     out[pos++] = TAG_RESPONSE_REVISION;
@@ -224,6 +242,16 @@ export function encodeWatchResponse(response: WatchResponse): Uint8Array {
   return out;
 }
 
+/**
+ * Bytes every one of which the caller writes, for a message that is sent and dropped: from Node's
+ * buffer pool when small (a small Uint8Array of its own is allocated and freed off the JS heap,
+ * ~2 µs each, per message per watcher). Not for bytes kept with an event: a kept slice would hold
+ * its whole pool slab.
+ */
+function transientBytes(size: number): Uint8Array {
+  return Buffer.allocUnsafe(size);
+}
+
 /** A queen has one epoch: its bytes are encoded once, not for every message. */
 let lastEpoch: { text: string; bytes: Uint8Array } | undefined;
 function epochBytes(epoch: string): Uint8Array {
@@ -237,35 +265,48 @@ function sharedField(event: RegistryEvent, type: ChangeType): UnknownField {
   return (entry.field ??= encodeEventField(event, type));
 }
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-/** Writes a non-negative integer below 2^53 as a varint; returns the position after it. */
-function writeVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 128) {
-    buf[pos++] = (n % 128) | 128;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
 function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField {
   if (event.kind === "worker") {
     const worker = wireBytesOf(event.worker);
     if (worker !== undefined) return { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: workerEventField(type, event.hiveId, worker) };
   }
-  const body =
-    event.kind === "hive"
-      ? toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive }))
-      : toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
-  return { no: event.kind === "hive" ? HIVE_FIELD : WORKER_FIELD, wireType: WireType.LengthDelimited, data: lengthPrefixed(body) };
+  if (event.kind === "hive") {
+    const hive = hiveStatusParts(event.hive);
+    const data = hive !== undefined ? hiveEventField(directHive(type, hive)) : lengthPrefixed(toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive })));
+    return { no: HIVE_FIELD, wireType: WireType.LengthDelimited, data };
+  }
+  const body = toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
+  return { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: lengthPrefixed(body) };
+}
+
+/** A HiveEvent around a hive's status in parts (hive-status-bytes.ts), not yet written. */
+interface DirectHive {
+  readonly type: ChangeType;
+  readonly hive: HiveStatusParts;
+  /** The HiveEvent's length, without its own length prefix. */
+  readonly body: number;
+}
+
+function directHive(type: ChangeType, hive: HiveStatusParts): DirectHive {
+  // type is never 0 (EVENT_TYPE_UNSPECIFIED), so always on the wire.
+  return { type, hive, body: 1 + varintSize(type) + 1 + varintSize(hive.size) + hive.size };
+}
+
+/** The HiveEvent, length-prefixed, in a buffer of its own. */
+function hiveEventField(part: DirectHive): Uint8Array {
+  const data = new Uint8Array(varintSize(part.body) + part.body);
+  writeHiveEventField(data, 0, part);
+  return data;
+}
+
+/** Writes the length-prefixed HiveEvent at pos; returns the position after it. */
+function writeHiveEventField(data: Uint8Array, pos: number, part: DirectHive): number {
+  pos = writeVarint(data, pos, part.body);
+  data[pos++] = TAG_HIVE_EVENT_TYPE;
+  pos = writeVarint(data, pos, part.type);
+  data[pos++] = TAG_HIVE_EVENT_HIVE;
+  pos = writeVarint(data, pos, part.hive.size);
+  return writeHiveStatus(data, pos, part.hive);
 }
 
 /** The bytes behind their varint length, as a field's value on the wire: one allocation (a BinaryWriter takes three). */

@@ -1,8 +1,8 @@
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { HeartbeatRequestSchema, HiveHealth, type HeartbeatRequest, HiveStatusSchema, QueenService, WatchResponseSchema } from "../../../gen/apiary/v1/queen_pb.js";
+import { HeartbeatRequestSchema, HiveHealth, type HeartbeatRequest, HiveStatusSchema, QueenService, WatchKind, WatchResponseSchema, type HiveStatus, type WatchResponse } from "../../../gen/apiary/v1/queen_pb.js";
 import { HiveReportSchema, WorkerTelemetrySchema } from "../../../gen/apiary/v1/telemetry_pb.js";
 import { HeartbeatDecoder } from "../../../src/queen/ingest/heartbeat-decoder.js";
 import { wireBytesOf } from "../../../src/queen/ingest/wire-bytes.js";
@@ -49,6 +49,37 @@ describe("pre-encoded watch events", () => {
     expect(unknownOf(preEncodedEventResponse(event, ChangeType.Updated, "e", true))).toBe(second);
     expect(unknownOf(preEncodedEventResponse(event, ChangeType.Added, "e", false))).toBeUndefined();
     expect(unknownOf(preEncodedEventResponse(event, ChangeType.Added, "e", false))).not.toBe(second);
+  });
+});
+
+describe("a hive's status on Watch", () => {
+  let queen: Queen | undefined;
+  afterEach(async () => queen?.close());
+
+  it("is the status ListHives gives, in its events and in a later watcher's snapshot", async () => {
+    ({ queen } = await startTestQueen());
+    const client = createClient(QueenService, createGrpcTransport({ baseUrl: queen.url }));
+    const abort = new AbortController();
+    const live = client.watch({ kinds: [WatchKind.HIVE] }, { signal: abort.signal })[Symbol.asyncIterator]();
+    expect((await live.next()).value?.kind.case).toBe("snapshotEnd");
+    const hive = await TestHive.connect(queen.url, "h1");
+    // Two reports whose devices differ: the second's devices go out as the bytes they came in.
+    await hive.reportSynthetic({ workers: 1, gpus: 2, tick: 1 });
+    await hive.reportSynthetic({ workers: 1, gpus: 2, tick: 5 });
+    let last: HiveStatus | undefined;
+    while (last?.lastSeq !== 2n) {
+      const m = (await live.next()).value as WatchResponse;
+      if (m.kind.case === "hive") last = m.kind.value.hive;
+    }
+    const listed = (await client.listHives({ omitWorkers: true })).hives[0];
+    expect(listed.devices.map((d) => d.utilizationPct)).toEqual([5, 18]);
+    expect(equals(HiveStatusSchema, last, listed)).toBe(true);
+    const later = client.watch({ kinds: [WatchKind.HIVE] }, { signal: abort.signal })[Symbol.asyncIterator]();
+    const snapshot = (await later.next()).value as WatchResponse;
+    expect(snapshot.kind.case).toBe("hive");
+    expect(equals(HiveStatusSchema, snapshot.kind.case === "hive" ? snapshot.kind.value.hive! : listed, listed)).toBe(true);
+    abort.abort();
+    hive.abort();
   });
 });
 
@@ -198,6 +229,7 @@ describe("encodeWatchResponse", () => {
       create(WatchResponseSchema, { revision: 5n, epoch: "e", kind: { case: "bookmark", value: {} } }),
       create(WatchResponseSchema, { revision: 2n ** 60n, epoch: "e", kind: { case: "snapshotEnd", value: {} } }),
     ];
-    for (const response of responses) expect(encodeWatchResponse(response)).toEqual(toBinary(WatchResponseSchema, response));
+    // (a Buffer from Node's pool: compared as the plain bytes)
+    for (const response of responses) expect(new Uint8Array(encodeWatchResponse(response))).toEqual(toBinary(WatchResponseSchema, response));
   });
 });
