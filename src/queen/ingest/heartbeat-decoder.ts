@@ -64,7 +64,7 @@ export class HeartbeatDecoder {
   private readonly slot: Slot = newSlot();
 
   /**
-   * `keepWireBytes`: whether each worker keeps the bytes it came in, for Watch to send on (true
+   * `keepWireBytes`: whether each worker and device keeps the bytes it came in, for Watch to send on (true
    * while anyone watches: the copies cost the ingest path ~30 % of its in-process ceiling).
    */
   constructor(private readonly keepWireBytes: () => boolean = () => false) {}
@@ -98,7 +98,15 @@ export class HeartbeatDecoder {
 
   /** A request holding just the report in buf[start, end of buf), decoded against this stream's previous one. */
   private reportRequest(buf: Uint8Array, start: number, reader: BinaryReader): HeartbeatRequest {
-    workerDecoder.keepWireBytes = this.keepWireBytes();
+    const keep = this.keepWireBytes();
+    workerDecoder.keepWireBytes = deviceDecoder.keepWireBytes = keep;
+    if (keep) {
+      // The request's buffer belongs to the transport: the workers and devices keep views of one
+      // copy of it. One allocation per report, not one per message: a small ArrayBuffer of its
+      // own costs ~2 µs to allocate and free outside the JS heap, and a burst of them stalled the soak's queen.
+      buf = pooledCopy(buf);
+      reader = new BinaryReader(buf);
+    }
     let report: HiveReport;
     try {
       report = reportDecoder.decode(buf, start, buf.length, this.slot, reader);
@@ -107,6 +115,17 @@ export class HeartbeatDecoder {
     }
     return { $typeName: HeartbeatRequestSchema.typeName, kind: { case: "report", value: report } };
   }
+}
+
+/**
+ * A copy of `bytes` carved from Node's buffer pool when small (8 KiB slabs shared by neighbouring
+ * copies, which die about when this report's messages do), as a plain Uint8Array: decoded `bytes`
+ * fields are views of it, and must not turn into Buffers.
+ */
+function pooledCopy(bytes: Uint8Array): Uint8Array {
+  const pooled = Buffer.allocUnsafe(bytes.length);
+  pooled.set(bytes);
+  return new Uint8Array(pooled.buffer, pooled.byteOffset, bytes.length);
 }
 
 /** Re-encodes the frame's fields and decodes them with protobuf-es (hello, goodbye, anything unusual). */

@@ -21,8 +21,9 @@ export class ReuseDecoder<T extends Message> {
   private readonly dynamic = new Map<number, DynamicField>();
   private readonly children = new Map<number, { localName: string; decoder: ReuseDecoder<Message> }>();
   /**
-   * Remember a copy of each decoded message's bytes with it (see wire-bytes.ts). Read at every
-   * decode: whoever decodes sets it first (decoding is synchronous).
+   * Remember each decoded message's bytes with it (see wire-bytes.ts), as a view of the `buf` it
+   * was decoded from: whoever sets it passes a buffer of its own, which the messages then share.
+   * Read at every decode: whoever decodes sets it first (decoding is synchronous).
    */
   keepWireBytes = false;
 
@@ -68,8 +69,7 @@ export class ReuseDecoder<T extends Message> {
       slot.children.clear();
       message = fromBinary(this.schema, buf.subarray(start, end)) as T;
     }
-    // A copy: the request's buffer belongs to the transport.
-    if (this.keepWireBytes) rememberWireBytes(message, buf.slice(start, end));
+    if (this.keepWireBytes) rememberWireBytes(message, buf.subarray(start, end));
     return message;
   }
 

@@ -142,6 +142,21 @@ describe("HeartbeatDecoder", () => {
     expect(b.labels).toBe(a.labels);
   });
 
+  it("keeps each worker's and device's bytes in one copy of the request, which the transport may then reuse", () => {
+    const report = create(HiveReportSchema, {
+      devices: [{ uuid: "GPU-0", utilizationPct: 10 }, { uuid: "GPU-1", utilizationPct: 20 }],
+      workers: [{ workerId: "w0", cpuPct: 1 }, { workerId: "w1", cpuPct: 2, labels: { team: "a" } }],
+    });
+    const bytes = toBinary(HeartbeatRequestSchema, reportRequest(report));
+    const decoded = new HeartbeatDecoder(() => true).decodeBytes(bytes).kind.value as HiveReport;
+    const kept = [...decoded.devices, ...decoded.workers].map((m) => wireBytesOf(m)!);
+    expect(new Set(kept.map((k) => k.buffer)).size).toBe(1); // one allocation for the report
+    expect(kept.every((k) => k.buffer !== bytes.buffer && !(k instanceof Buffer))).toBe(true);
+    bytes.fill(0); // the transport's buffer, reused
+    expect(decoded.devices.map((d, i) => fromBinary(HiveReportSchema.field.devices.message!, kept[i]))).toEqual(report.devices);
+    expect(decoded.workers.map((w, i) => fromBinary(WorkerTelemetrySchema, kept[2 + i]))).toEqual(report.workers);
+  });
+
   it("merges repeated occurrences of a field as protobuf-es does", () => {
     const r = rng(11);
     for (let i = 0; i < 50; i++) {
