@@ -968,6 +968,7 @@ export type WatchRequest = Message<"apiary.v1.WatchRequest"> & {
   /**
    * Send each object's UPDATED events at most this often (latest state wins); unset = every change.
    * ADDED and REMOVED are never delayed. A held UPDATED holds the stream's resume point back (see above).
+   * Held UPDATEDs go out together: each up to a tenth of the interval (at most 50 ms) after it is due.
    *
    * @generated from field: google.protobuf.Duration min_update_interval = 7;
    */

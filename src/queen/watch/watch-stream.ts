@@ -107,7 +107,7 @@ export async function* watchStream(
         lastSentMs = clock.monotonicMs();
         continue;
       }
-      const wakeAt = Math.min(bookmarkDueMs, session.queue.nextDueMs() ?? Infinity);
+      const wakeAt = Math.min(bookmarkDueMs, session.queue.nextReleaseMs() ?? Infinity);
       await stopped.race(session.queue.waitForWork(wakeAt - now));
     }
   } finally {

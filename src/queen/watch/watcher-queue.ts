@@ -13,6 +13,8 @@ export function objectKey(event: RegistryEvent): string {
 }
 
 const REMOVED_SUFFIX = "\u0000removed";
+/** The most a held UPDATED waits past its due time, so that held ones are released together (nextReleaseMs). */
+const MAX_RELEASE_SLACK_MS = 50;
 
 /** The key of the queue entry a change of this type goes to (a REMOVED has its own, beside the live one). */
 export function entryKey(event: RegistryEvent, type: ChangeType): string {
@@ -83,19 +85,22 @@ export class WatcherQueue {
       this.lastSentMs.delete(key);
       const removed = this.entries.get(key + REMOVED_SUFFIX);
       if (removed) removed.event = event;
-      else this.add(key + REMOVED_SUFFIX, ChangeType.Removed, event);
+      else if (this.add(key + REMOVED_SUFFIX, ChangeType.Removed, event)) this.notify();
     } else {
       const entry = this.entries.get(key);
       if (entry) {
+        // In line already, or held: the consumer has nothing new to do.
         this.coalescedCount++;
         entry.event = event;
         if (entry.type !== ChangeType.Added) entry.type = type;
-      } else {
-        this.add(key, type, event);
+      } else if (this.add(key, type, event)) {
+        this.notify();
       }
     }
-    if (this.entries.size > this.maxPending) this.overflowed = true;
-    this.notify();
+    if (this.entries.size > this.maxPending && !this.overflowed) {
+      this.overflowed = true;
+      this.notify();
+    }
   }
 
   /** The next change due for delivery at nowMs, removed from the queue. */
@@ -132,6 +137,16 @@ export class WatcherQueue {
   /** When the next held UPDATED is due, if any. */
   nextDueMs(): number | undefined {
     return this.held.peek()?.dueAtMs;
+  }
+
+  /**
+   * When the consumer should wake for held UPDATEDs, if any are held: a tenth of the interval (at
+   * most 50 ms) after the first is due, so that those due in that while go out together. Due times
+   * are spread over the whole interval; waking for each would be a wake-up per change.
+   */
+  nextReleaseMs(): number | undefined {
+    const due = this.held.peek()?.dueAtMs;
+    return due === undefined ? undefined : due + Math.min(MAX_RELEASE_SLACK_MS, this.minUpdateMs / 10);
   }
 
   /**
@@ -195,13 +210,27 @@ export class WatcherQueue {
     });
   }
 
-  private add(key: string, type: ChangeType, event: RegistryEvent): void {
+  /**
+   * A new entry, in line or, for an UPDATED of an object sent less than minUpdateMs ago as far as
+   * the queue knows, held until then (take would hold it anyway: no wake-up, no heap round trip
+   * for each of the fleet's changes). Returns whether the consumer must be woken: the entry is in
+   * line, or it is the first held one due (the consumer sleeps until the one it knew of).
+   */
+  private add(key: string, type: ChangeType, event: RegistryEvent): boolean {
     const entry: Entry = { key, type, event, firstRevision: event.revision, dueAtMs: 0, heapIndex: -1, older: this.newest, newer: undefined };
     if (this.newest) this.newest.newer = entry;
     else this.oldest = entry;
     this.newest = entry;
     this.entries.set(key, entry);
-    this.ready.push(entry);
+    const last = type === ChangeType.Updated && this.minUpdateMs > 0 ? this.lastSentMs.get(key) : undefined;
+    if (last === undefined) {
+      this.ready.push(entry);
+      return true;
+    }
+    // A due time already past releases at the consumer's next releaseDue, as any held entry's.
+    entry.dueAtMs = last + this.minUpdateMs;
+    this.held.push(entry);
+    return this.held.peek() === entry;
   }
 
   /** Forgets an undelivered entry (superseded by a REMOVED). */

@@ -109,6 +109,53 @@ describe("WatcherQueue", () => {
     expect(q.resumePoint(200)).toBe(200);
   });
 
+  it("does not wake its consumer for an UPDATED it must hold, nor for one that coalesces", async () => {
+    rev = 0;
+    const q = new WatcherQueue(1_000, 1000);
+    q.offer(ev(ChangeType.Updated, "a")); // 1
+    q.offer(ev(ChangeType.Updated, "b")); // 2
+    expect(drain(q, 0)).toEqual(["Updated:a@1", "Updated:b@2"]);
+    q.offer(ev(ChangeType.Updated, "a")); // 3: held until 1,000; wakes a consumer that waited for nothing
+    expect(q.readyCount()).toBe(0);
+    expect(q.nextDueMs()).toBe(1_000);
+    let woken = false;
+    const waiting = q.waitForWork(60_000).then(() => (woken = true));
+    q.offer(ev(ChangeType.Updated, "a")); // 4: coalesces into the held one
+    q.offer(ev(ChangeType.Updated, "b")); // 5: held, due no sooner than a
+    await Promise.resolve();
+    expect(woken).toBe(false);
+    q.offer(ev(ChangeType.Added, "c")); // 6: in line at once
+    await waiting;
+    expect(drain(q, 999)).toEqual(["Added:c@6"]);
+    q.releaseDue(1_000);
+    expect(drain(q, 1_000)).toEqual(["Updated:a@4", "Updated:b@5"]);
+  });
+
+  it("wakes its consumer for a held UPDATED due before the one it sleeps for", async () => {
+    rev = 0;
+    const q = new WatcherQueue(1_000, 1000);
+    q.offer(ev(ChangeType.Updated, "a")); // 1
+    expect(drain(q, 0)).toEqual(["Updated:a@1"]);
+    q.offer(ev(ChangeType.Updated, "b")); // 2
+    expect(drain(q, 500)).toEqual(["Updated:b@2"]);
+    q.offer(ev(ChangeType.Updated, "b")); // 3: held until 1,500
+    const waiting = q.waitForWork(60_000);
+    q.offer(ev(ChangeType.Updated, "a")); // 4: held until 1,000, sooner: the consumer must sleep less
+    await waiting;
+    expect(q.nextDueMs()).toBe(1_000);
+  });
+
+  it("releases held UPDATEDs together: the consumer wakes a tenth of the interval (at most 50 ms) after the first is due", () => {
+    for (const [interval, slack] of [[1_000, 50], [200, 20], [10, 1]] as const) {
+      const q = new WatcherQueue(interval, 1000);
+      q.offer(ev(ChangeType.Updated, "a"));
+      drain(q, 0);
+      expect(q.nextReleaseMs()).toBeUndefined();
+      q.offer(ev(ChangeType.Updated, "a"));
+      expect(q.nextReleaseMs()).toBe(interval + slack);
+    }
+  });
+
   it("wakes a waiting consumer on offer and on close", async () => {
     const q = new WatcherQueue(0, 10);
     const woke = q.waitForWork(60_000);
