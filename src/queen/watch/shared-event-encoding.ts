@@ -252,11 +252,17 @@ function transientBytes(size: number): Uint8Array {
   return Buffer.allocUnsafe(size);
 }
 
-/** A queen has one epoch: its bytes are encoded once, not for every message. */
-let lastEpoch: { text: string; bytes: Uint8Array } | undefined;
-function epochBytes(epoch: string): Uint8Array {
-  if (lastEpoch?.text !== epoch) lastEpoch = { text: epoch, bytes: Buffer.from(epoch, "utf8") };
-  return lastEpoch.bytes;
+/** A queen has one epoch, and a batch holds runs of one hive's workers (a snapshot goes hive by hive). */
+const epochBytes = lastUtf8();
+const hiveIdBytesOf = lastUtf8();
+
+/** The UTF-8 bytes of a string, encoded again only when it differs from the last one asked for. */
+function lastUtf8(): (text: string) => Uint8Array {
+  let last: { text: string; bytes: Uint8Array } | undefined;
+  return (text) => {
+    if (last?.text !== text) last = { text, bytes: Buffer.from(text, "utf8") };
+    return last.bytes;
+  };
 }
 
 /** The event's encoded `hive`/`worker` field for `type`, encoded on first use and kept with the event. */
@@ -268,11 +274,11 @@ function sharedField(event: RegistryEvent, type: ChangeType): UnknownField {
 function encodeEventField(event: RegistryEvent, type: ChangeType): UnknownField {
   if (event.kind === "worker") {
     const worker = wireBytesOf(event.worker);
-    if (worker !== undefined) return { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: workerEventField(type, event.hiveId, worker) };
+    if (worker !== undefined) return { no: WORKER_FIELD, wireType: WireType.LengthDelimited, data: ownField(directWorker(type, event.hiveId, worker), writeWorkerEventField) };
   }
   if (event.kind === "hive") {
     const hive = hiveStatusParts(event.hive);
-    const data = hive !== undefined ? hiveEventField(directHive(type, hive)) : lengthPrefixed(toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive })));
+    const data = hive !== undefined ? ownField(directHive(type, hive), writeHiveEventField) : lengthPrefixed(toBinary(HiveEventSchema, create(HiveEventSchema, { type: type as number, hive: event.hive })));
     return { no: HIVE_FIELD, wireType: WireType.LengthDelimited, data };
   }
   const body = toBinary(WorkerEventSchema, create(WorkerEventSchema, { type: type as number, hiveId: event.hiveId, worker: event.worker }));
@@ -292,10 +298,10 @@ function directHive(type: ChangeType, hive: HiveStatusParts): DirectHive {
   return { type, hive, body: 1 + varintSize(type) + 1 + varintSize(hive.size) + hive.size };
 }
 
-/** The HiveEvent, length-prefixed, in a buffer of its own. */
-function hiveEventField(part: DirectHive): Uint8Array {
+/** A part written as a length-prefixed field in a buffer of its own (kept with its event). */
+function ownField<P extends { readonly body: number }>(part: P, write: (data: Uint8Array, pos: number, part: P) => number): Uint8Array {
   const data = new Uint8Array(varintSize(part.body) + part.body);
-  writeHiveEventField(data, 0, part);
+  write(data, 0, part);
   return data;
 }
 
@@ -326,19 +332,11 @@ interface DirectWorker {
 }
 
 function directWorker(type: ChangeType, hiveId: string, worker: Uint8Array): DirectWorker {
-  const hiveIdBytes = Buffer.from(hiveId, "utf8");
+  const hiveIdBytes = hiveIdBytesOf(hiveId);
   // type is never 0 (EVENT_TYPE_UNSPECIFIED), so always on the wire.
   let body = 1 + varintSize(type) + 1 + varintSize(worker.length) + worker.length;
   if (hiveIdBytes.length > 0) body += 1 + varintSize(hiveIdBytes.length) + hiveIdBytes.length;
   return { type, hiveId: hiveIdBytes, worker, body };
-}
-
-/** A WorkerEvent, length-prefixed, around a worker's bytes as they came from its hive (as toBinary writes it). */
-function workerEventField(type: ChangeType, hiveId: string, worker: Uint8Array): Uint8Array {
-  const part = directWorker(type, hiveId, worker);
-  const data = new Uint8Array(varintSize(part.body) + part.body);
-  writeWorkerEventField(data, 0, part);
-  return data;
 }
 
 /** Writes the length-prefixed WorkerEvent at pos; returns the position after it. */
