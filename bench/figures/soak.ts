@@ -1,10 +1,12 @@
-import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { createClient, type Client } from "@connectrpc/connect";
 import { EventType, QueenService, type HiveStatus, type WatchResponse } from "../../gen/apiary/v1/queen_pb.js";
 import { createApiaryTransport } from "../../src/rpc/transport.js";
 import { seededRandom } from "../../tests/helpers/seeded-random.js";
 import { queenLoopDelay } from "../../tests/hostile/support/queen-loop-delay.js";
 import { sleep } from "../lib/args.js";
+import { cpuSecondsOf, machineCpuSeconds, MiB, rssBytesOf } from "../lib/proc-stats.js";
+import { median } from "../lib/stats.js";
 import { GeneratorFleet } from "../lib/generators.js";
 import { figureResult, infoResult, type FigureResult } from "../lib/results.js";
 import { startQueenServer } from "../lib/servers.js";
@@ -27,7 +29,7 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
   const fleet = await GeneratorFleet.start(f.num("generators", 2), { target: "apiary", address: queen.address, workers: 8, gpus: 2 });
   const url = `http://${queen.address}`;
   const stop = new AbortController();
-  const samples: { s: number; rssMiB: number; p99Ms: number; maxMs: number }[] = [];
+  const samples: { s: number; rssMiB: number; p99Ms: number; maxMs: number; queenCores: number; machineBusyCores: number }[] = [];
   try {
     await fleet.scaleTo(hives);
     const watchers = Array.from({ length: watcherCount }, () => new RestlessWatcher(createClient(QueenService, createApiaryTransport(url)), rnd));
@@ -37,6 +39,9 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
     const started = performance.now();
     const endAt = started + minutes * 60_000;
     let churnAt = started + 10_000;
+    // CPU per window: whether the queen's loop is late because it is saturated, or because the
+    // machine is (the generators and the watchers share its cores).
+    let cpuAt = { s: performance.now() / 1000, queen: cpuSecondsOf(queen.child.pid!), machine: machineCpuSeconds() };
     while (performance.now() < endAt) {
       await sleep(1_000);
       if (performance.now() >= churnAt) {
@@ -44,7 +49,11 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
         await fleet.scaleTo(Math.round(hives * (0.9 + rnd() * 0.1)));
       }
       const delay = await queenLoopDelay(url);
-      samples.push({ s: Math.round((performance.now() - started) / 1000), rssMiB: rssMiB(queen.child.pid!), p99Ms: delay.p99 * 1000, maxMs: delay.max * 1000 });
+      const cpuNow = { s: performance.now() / 1000, queen: cpuSecondsOf(queen.child.pid!), machine: machineCpuSeconds() };
+      const seconds = cpuNow.s - cpuAt.s;
+      const machineBusyCores = ((cpuNow.machine.busy - cpuAt.machine.busy) / (cpuNow.machine.total - cpuAt.machine.total)) * cpus().length;
+      samples.push({ s: Math.round((performance.now() - started) / 1000), rssMiB: rssBytesOf(queen.child.pid!) / MiB, p99Ms: delay.p99 * 1000, maxMs: delay.max * 1000, queenCores: (cpuNow.queen - cpuAt.queen) / seconds, machineBusyCores });
+      cpuAt = cpuNow;
     }
     const settledHives = Math.round(hives * 0.95);
     const reference = await settle(fleet, createClient(QueenService, createApiaryTransport(url)), settledHives);
@@ -59,12 +68,16 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
     const maxDelay = Math.max(...samples.map((s) => s.maxMs));
     const p99s = samples.map((s) => s.p99Ms).sort((a, b) => a - b);
     ctx.log(`  soak ${minutes} min, ${hives} hives, ${watcherCount} restless watchers + 1 never reading: ${events} events, ${resumes} resumes (${snapshots} started over), ${duplicates} duplicates, ${lost} objects lost or left over against the registry of ${reference.size} objects (${settledHives} hives); RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB (${slope.toFixed(2)} MiB/min); loop delay max ${maxDelay.toFixed(0)} ms`);
+    const queenCores = median(samples.map((x) => x.queenCores));
+    const machineCores = median(samples.map((x) => x.machineBusyCores));
+    ctx.log(`  CPU per 1 s window, median: queen ${queenCores.toFixed(2)} cores, machine ${machineCores.toFixed(2)} of ${cpus().length} busy`);
     ctx.extras.soak = samples;
     return [
       figureResult({ figure: "soak", name: "soak: events repeated to a resuming watcher", runs: [duplicates], unit: "events", goal: "0", goalValue: 0, higherIsBetter: false, notes: `${events} events, ${resumes} resumes from resume_token, ${snapshots} of them started over with a snapshot` }),
       figureResult({ figure: "soak", name: "soak: objects lost or left over by a resuming watcher", runs: [lost], unit: "objects", goal: "0", goalValue: 0, higherIsBetter: false, notes: `each watcher's state against the queen's ListHives after the churn settled at ${settledHives} hives (${reference.size} hives and workers)` }),
       figureResult({ figure: "soak", name: "soak: queen event-loop delay, max over the run", runs: [maxDelay], unit: "ms", goal: "< 500 ms", goalValue: 500, higherIsBetter: false, notes: `per-second p99 median ${(p99s[p99s.length >> 1] ?? NaN).toFixed(1)} ms, worst ${(p99s.at(-1) ?? NaN).toFixed(1)} ms` }),
       infoResult("soak", "soak: queen RSS slope", [slope], "MiB/min", `RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB over ${minutes} min`),
+      infoResult("soak", "soak: queen CPU, median per 1 s window", [queenCores], "cores", `all its threads; the machine's ${cpus().length} cores were ${machineCores.toFixed(2)} busy (median), the generators and the watchers included`),
     ];
   } finally {
     stop.abort();
@@ -175,11 +188,6 @@ function batchEvents(m: WatchResponse): { key: string; type: EventType; revision
     if (e.kind.case === "worker") return [{ key: `w/${e.kind.value.hiveId}/${e.kind.value.worker!.workerId}`, type: e.kind.value.type, revision: e.revision }];
     return [];
   });
-}
-
-function rssMiB(pid: number): number {
-  const kib = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m)?.[1] ?? NaN);
-  return kib / 1024;
 }
 
 /** Least-squares slope of RSS over time, after the first quarter (warm-up). */

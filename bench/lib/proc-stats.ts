@@ -23,4 +23,17 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
+/** Seconds every CPU of the machine has spent busy and in all since boot, from /proc/stat's first line; NaN if unreadable. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0];
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    // idle and iowait are the 4th and 5th numbers.
+    return { busy: (total - ticks[3] - ticks[4]) / 100, total: total / 100 };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
 export const MiB = 1024 * 1024;
