@@ -25,7 +25,9 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
   const hives = f.num("soak-hives", 1_000);
   const watcherCount = f.num("soak-watchers", 50);
   const rnd = seededRandom(f.num("seed", 19));
-  const queen = await startQueenServer({}, ctx.queenStart);
+  // --soak-history N: the queen's retained Watch history (--watch-history), which decides whether a resume replays or starts over.
+  const history = f.num("soak-history", 0);
+  const queen = await startQueenServer(history > 0 ? { historySize: history } : {}, ctx.queenStart);
   const fleet = await GeneratorFleet.start(f.num("generators", 2), { target: "apiary", address: queen.address, workers: 8, gpus: 2 });
   const url = `http://${queen.address}`;
   const stop = new AbortController();
