@@ -39,6 +39,7 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
     const idle = createClient(QueenService, createApiaryTransport(url)).watch({}, { signal: stop.signal })[Symbol.asyncIterator]();
     await idle.next(); // and never again: its queue coalesces, its stream backs up
     const started = performance.now();
+    const revisionAtStart = await registryRevision(url);
     const endAt = started + minutes * 60_000;
     let churnAt = started + 10_000;
     // CPU per window: whether the queen's loop is late because it is saturated, or because the
@@ -57,6 +58,7 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
       samples.push({ s: Math.round((performance.now() - started) / 1000), rssMiB: rssBytesOf(queen.child.pid!) / MiB, p99Ms: delay.p99 * 1000, maxMs: delay.max * 1000, queenCores: (cpuNow.queen - cpuAt.queen) / seconds, machineBusyCores });
       cpuAt = cpuNow;
     }
+    const revisionsPerSecond = ((await registryRevision(url)) - revisionAtStart) / ((performance.now() - started) / 1000);
     const settledHives = Math.round(hives * 0.95);
     const reference = await settle(fleet, createClient(QueenService, createApiaryTransport(url)), settledHives);
     stop.abort();
@@ -70,6 +72,9 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
     const maxDelay = Math.max(...samples.map((s) => s.maxMs));
     const p99s = samples.map((s) => s.p99Ms).sort((a, b) => a - b);
     ctx.log(`  soak ${minutes} min, ${hives} hives, ${watcherCount} restless watchers + 1 never reading: ${events} events, ${resumes} resumes (${snapshots} started over), ${duplicates} duplicates, ${lost} objects lost or left over against the registry of ${reference.size} objects (${settledHives} hives); RSS ${samples[0]?.rssMiB.toFixed(0)} → ${samples.at(-1)?.rssMiB.toFixed(0)} MiB (${slope.toFixed(2)} MiB/min); loop delay max ${maxDelay.toFixed(0)} ms`);
+    const lags = watchers.flatMap((w) => w.resumeLags).sort((a, b) => a - b);
+    const lagAt = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? NaN;
+    ctx.log(`  resume lag (revisions between a watcher's last message and its resumed stream's first): median ${lagAt(0.5)}, p90 ${lagAt(0.9)}, max ${lags.at(-1) ?? NaN}; the queen's revision rose ${revisionsPerSecond.toFixed(0)}/s during the churn`);
     const queenCores = median(samples.map((x) => x.queenCores));
     const machineCores = median(samples.map((x) => x.machineBusyCores));
     ctx.log(`  CPU per 1 s window, median: queen ${queenCores.toFixed(2)} cores, machine ${machineCores.toFixed(2)} of ${cpus().length} busy`);
@@ -109,6 +114,11 @@ async function settle(fleet: GeneratorFleet, client: Client<typeof QueenService>
   throw new Error("soak: the registry did not settle within 90 s after the churn ended");
 }
 
+async function registryRevision(url: string): Promise<number> {
+  const client = createClient(QueenService, createApiaryTransport(url));
+  return Number((await client.listHives({ omitWorkers: true }, { timeoutMs: 30_000 })).revision);
+}
+
 function registryKeys(hives: HiveStatus[]): Set<string> {
   const keys = new Set<string>();
   for (const h of hives) {
@@ -123,7 +133,10 @@ class RestlessWatcher {
   events = 0;
   resumes = 0;
   snapshotsAfterResume = 0;
+  /** Per resume: revisions between the last message read and the first of the resumed stream (how far behind the watcher was). */
+  readonly resumeLags: number[] = [];
   private token: Uint8Array = new Uint8Array();
+  private lastRevision = 0n;
   private held = new Map<string, bigint>();
 
   constructor(
@@ -145,7 +158,10 @@ class RestlessWatcher {
       try {
         const request = { maxBatch: 100, minUpdateInterval: { nanos: 500_000_000 }, resumeToken: this.token };
         for await (const m of this.client.watch(request, { signal: AbortSignal.any([abort.signal, stopped]) })) {
-          if (first && resuming && m.snapshot) this.snapshotsAfterResume++;
+          if (first && resuming) {
+            if (m.snapshot) this.snapshotsAfterResume++;
+            this.resumeLags.push(Number(m.revision - this.lastRevision));
+          }
           first = false;
           if (m.snapshot && m.kind.case !== "snapshotEnd") {
             snapshot ??= new Map();
@@ -155,6 +171,7 @@ class RestlessWatcher {
           if (m.kind.case === "snapshotEnd") this.held = snapshot ?? new Map();
           for (const e of batchEvents(m)) this.apply(e);
           this.token = m.resumeToken;
+          this.lastRevision = m.revision;
           armCancel();
         }
       } catch {
