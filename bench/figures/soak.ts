@@ -75,6 +75,8 @@ export async function soakFigure(ctx: FigureContext): Promise<FigureResult[]> {
     const lags = watchers.flatMap((w) => w.resumeLags).sort((a, b) => a - b);
     const lagAt = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? NaN;
     ctx.log(`  resume lag (revisions between a watcher's last message and its resumed stream's first): median ${lagAt(0.5)}, p90 ${lagAt(0.9)}, max ${lags.at(-1) ?? NaN}; the queen's revision rose ${revisionsPerSecond.toFixed(0)}/s during the churn`);
+    const resumeResults = [...(await (await fetch(`${url}/metrics`)).text()).matchAll(/^apiary_queen_watch_resumes_total\{result="(\w+)"\} (\d+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    ctx.log(`  the queen's resumes by result (apiary_queen_watch_resumes_total): ${resumeResults.join(", ") || "none"}`);
     const queenCores = median(samples.map((x) => x.queenCores));
     const machineCores = median(samples.map((x) => x.machineBusyCores));
     ctx.log(`  CPU per 1 s window, median: queen ${queenCores.toFixed(2)} cores, machine ${machineCores.toFixed(2)} of ${cpus().length} busy`);

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
+import { WatchKind } from "../../gen/apiary/v1/queen_pb.js";
 import { WorkerState } from "../../gen/apiary/v1/telemetry_pb.js";
 import type { Queen } from "../../src/queen/queen.js";
 import { startTestQueen } from "../queen/helpers/queen-fixture.js";
@@ -79,6 +80,38 @@ describe("the queen's /metrics", () => {
     expect(valueOf(samples, "apiary_queen_reports_accepted_total")).toBe(1);
     expect(valueOf(samples, "apiary_rpc_server_handled_total", { method: "Heartbeat", code: "invalid_argument" })).toBe(1);
     expect(valueOf(samples, "apiary_rpc_server_handled_total", { method: "GetHive", code: "invalid_argument" })).toBe(1);
+  });
+
+  it("counts Watch resumes by result: replayed, or started over and why", async () => {
+    const { queen, client } = await start();
+    const hive = await TestHive.connect(queen.url, "hive-r");
+    hives.push(hive);
+    await hive.report(makeReport(0, [], [makeWorker("w1")]));
+    // A stream's last message before it ends: its resume token and revision.
+    const lastMessage = async (request: Parameters<typeof client.watch>[0]) => {
+      const abort = new AbortController();
+      const stream = client.watch(request, { signal: abort.signal })[Symbol.asyncIterator]();
+      let m = (await stream.next()).value;
+      while (m.kind.case !== "snapshotEnd") m = (await stream.next()).value;
+      abort.abort();
+      return m;
+    };
+    const firstOf = async (request: Parameters<typeof client.watch>[0]) => {
+      const abort = new AbortController();
+      const first = (await client.watch(request, { signal: abort.signal })[Symbol.asyncIterator]().next()).value;
+      abort.abort();
+      return first;
+    };
+    const end = await lastMessage({});
+    expect((await firstOf({ resumeToken: end.resumeToken })).snapshot).toBe(false); // replayed
+    expect((await firstOf({ resumeToken: end.resumeToken, kinds: [WatchKind.HIVE] })).snapshot).toBe(true); // other filters
+    const otherEpoch = new TextEncoder().encode(new TextDecoder().decode(end.resumeToken).replace(end.epoch, "another-epoch"));
+    expect((await firstOf({ resumeToken: otherEpoch })).snapshot).toBe(true);
+    expect((await firstOf({ sinceRevision: end.revision, epoch: end.epoch })).snapshot).toBe(false); // an old client's resume
+    const { samples } = await scrape(queen.url);
+    expect(valueOf(samples, "apiary_queen_watch_resumes_total", { result: "replayed" })).toBe(2);
+    expect(valueOf(samples, "apiary_queen_watch_resumes_total", { result: "filters" })).toBe(1);
+    expect(valueOf(samples, "apiary_queen_watch_resumes_total", { result: "epoch" })).toBe(1);
   });
 
   it("counts open watchers and their queue depth", async () => {

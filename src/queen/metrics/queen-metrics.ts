@@ -115,6 +115,16 @@ export class QueenMetrics {
       },
     });
     new Counter({
+      name: "apiary_queen_watch_resumes_total",
+      help: "Watch streams that asked to resume (resume_token or since_revision), by result: replayed, or started over with a snapshot because of the token's epoch (another queen, a restart), filters, ledger (its stream's record is gone), position (older than the ledger keeps) or history (changes no longer retained).",
+      labelNames: ["result"],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [result, count] of hub.resumeCounts()) this.inc({ result }, count);
+      },
+    });
+    new Counter({
       name: "apiary_queen_watch_overflows_total",
       help: "Watch streams ended with RESOURCE_EXHAUSTED because their queue overflowed.",
       registers: [r],

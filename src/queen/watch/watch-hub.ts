@@ -49,6 +49,13 @@ function offerTo(queue: WatcherQueue, params: WatchParams, event: RegistryEvent,
   if (type !== undefined) queue.offer(event, type, key);
 }
 
+/**
+ * How a Watch that asked to resume (resume_token or since_revision) began: replayed, or started
+ * over with a snapshot because of the token's epoch (another queen, a restart), its filters, its
+ * stream's ledger being gone, a position older than the ledger keeps, or history no longer retained.
+ */
+export type ResumeResult = "replayed" | "epoch" | "filters" | "ledger" | "position" | "history";
+
 /** One open Watch: its queue, and the snapshot to send first (when it could not resume). */
 export interface WatchSession {
   readonly id: number;
@@ -73,6 +80,7 @@ export class WatchHub {
   private nextId = 1;
   private closedCoalesced = 0;
   private overflows = 0;
+  private readonly resumes = new Map<ResumeResult, number>();
   private readonly ledgers = new ResumeLedgers();
   /**
    * The last snapshot taken, shared by every watch opened at the same revision with the same
@@ -112,17 +120,19 @@ export class WatchHub {
     let startRevision = current;
     if (params.resumeFrom) {
       const resumed = this.resumeExactly(params, params.resumeFrom, filters, queue);
-      if (resumed === undefined) snapshot = this.snapshot(params, current, filters);
-      else startRevision = resumed;
+      if (typeof resumed === "number") startRevision = resumed;
+      else snapshot = this.snapshot(params, current, filters);
+      this.countResume(typeof resumed === "number" ? "replayed" : resumed);
     } else {
-      const replay =
-        params.sinceRevision > 0 && params.epoch === this.registry.epoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
+      const sameEpoch = params.epoch === this.registry.epoch;
+      const replay = params.sinceRevision > 0 && sameEpoch ? this.registry.eventsSince(params.sinceRevision) : undefined;
       if (replay) {
         for (const event of replay) offerTo(queue, params, event, objectKey(event));
         startRevision = params.sinceRevision;
       } else {
         snapshot = this.snapshot(params, current, filters);
       }
+      if (params.sinceRevision > 0) this.countResume(replay ? "replayed" : sameEpoch ? "history" : "epoch");
     }
     const id = this.nextId++;
     const ledger = new StreamLedger(id, filters, queue);
@@ -185,22 +195,32 @@ export class WatchHub {
     return { coalesced, overflowed };
   }
 
+  /** Watches that asked to resume, by how they began, since the hub started. */
+  resumeCounts(): ReadonlyMap<ResumeResult, number> {
+    return this.resumes;
+  }
+
+  private countResume(result: ResumeResult): void {
+    this.resumes.set(result, (this.resumes.get(result) ?? 0) + 1);
+  }
+
   /**
    * Fills `queue` with what was still undelivered at the token's message: the changes after its
    * revision, and before it only those of the entries then pending, from each one's first change
-   * on. Returns the revision the replay starts after, or undefined when the token cannot be
-   * honoured (other epoch or filters, ledger gone, history too short): then a snapshot.
+   * on. Returns the revision the replay starts after, or why the token cannot be honoured: then
+   * a snapshot.
    */
-  private resumeExactly(params: WatchParams, cursor: ResumeCursor, filters: string, queue: WatcherQueue): number | undefined {
-    if (cursor.epoch !== this.registry.epoch || cursor.throughRevision > this.registry.revision()) return undefined;
+  private resumeExactly(params: WatchParams, cursor: ResumeCursor, filters: string, queue: WatcherQueue): number | Exclude<ResumeResult, "replayed"> {
+    if (cursor.epoch !== this.registry.epoch || cursor.throughRevision > this.registry.revision()) return "epoch";
     const ledger = this.ledgers.get(cursor.streamId);
-    if (ledger?.filterKey !== filters) return undefined;
+    if (!ledger) return "ledger";
+    if (ledger.filterKey !== filters) return "filters";
     const pending = ledger.pendingAt(cursor);
-    if (!pending) return undefined;
+    if (!pending) return "position";
     let from = cursor.throughRevision;
     for (const first of pending.values()) from = Math.min(from, first - 1);
     const events = this.registry.eventsSince(from);
-    if (!events) return undefined;
+    if (!events) return "history";
     for (const event of events) {
       const type = watchedType(params, event);
       if (type === undefined) continue;
