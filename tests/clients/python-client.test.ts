@@ -1,7 +1,11 @@
 // The Python client (clients/python) against a real queen and hive: its stubs generated from proto/
 // with Debian's protoc, its informer and pick() run by the example scheduler, over plaintext and mTLS.
 import path from "node:path";
+import { createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QueenService } from "../../gen/apiary/v1/queen_pb.js";
+import { createApiaryTransport } from "../../src/rpc/transport.js";
+import { waitFor } from "../helpers/wait.js";
 import { ClientCluster, execFileAsync, REPO } from "./client-cluster.js";
 import { JsonLinesProcess } from "./json-lines-process.js";
 
@@ -28,6 +32,9 @@ describe("Python client over plaintext", () => {
     await cluster.spawnEngineWorker("busy", MODEL, "4,3", 0);
     await cluster.spawnEngineWorker("idle", MODEL, "1,0", 1);
     await cluster.spawnEngineWorker("other", "other/llm", "0,0", 0);
+    // The scheduler's FindWorkers is one call at its start: the hive must have reported both workers by then.
+    const queen = createClient(QueenService, createApiaryTransport(cluster.queenUrl));
+    await waitFor(async () => (await queen.findWorkers({ model: MODEL })).matches.length === 2, "the queen listing both workers of the model", 30_000);
   });
   afterAll(async () => cluster?.stop());
 
